@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/** Lifecycle of a task. `awaiting_review` is used once human review lands (see docs/workflow.md). */
+export const TASK_STATUSES = ['queued', 'running', 'awaiting_review', 'completed', 'failed', 'cancelled'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const FINAL_TASK_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
+
+export const TASK_TYPES = ['roadmap.generate'] as const;
+export type TaskType = (typeof TASK_TYPES)[number];
+
+export const PRIORITIES = ['high', 'normal', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** The three pieces of content generated for every concept. */
+export const CONTENT_KINDS = ['tutorial', 'resources', 'quiz'] as const;
+export type ContentKind = (typeof CONTENT_KINDS)[number];
+
+export const ITEM_STATUSES = ['pending', 'running', 'completed', 'failed'] as const;
+export type ItemStatus = (typeof ITEM_STATUSES)[number];
+
+/** Steps of the framework workflow, in order. `edit` runs only when validation finds errors. */
+export const WORKFLOW_STEPS = ['intent_analysis', 'curriculum_design', 'validation', 'edit', 'fan_out'] as const;
+export type WorkflowStep = (typeof WORKFLOW_STEPS)[number];
+/** The step a task shows while its content items are generated. */
+export const CONTENT_STEP = 'content_generation';
+
+export const LEVELS = ['beginner', 'intermediate', 'advanced'] as const;
+export type Level = (typeof LEVELS)[number];
+
+/** What a learner tells us beside the goal. Strict: unknown fields are rejected with their name. */
+export const PreferencesSchema = z.strictObject({
+  level: z.enum(LEVELS).default('beginner'),
+  hoursPerWeek: z.number().int().min(1).max(80).default(8),
+  durationWeeks: z.number().int().min(1).max(104).optional(),
+  background: z.string().trim().max(1000).optional(),
+  language: z.string().trim().min(2).max(35).default('en'),
+});
+export type Preferences = z.infer<typeof PreferencesSchema>;
+
+/** Body of POST /api/v1/roadmaps. */
+export const CreateRoadmapRequestSchema = z.strictObject({
+  goal: z.string().trim().min(3).max(500),
+  preferences: PreferencesSchema.default(() => PreferencesSchema.parse({})),
+  priority: z.enum(PRIORITIES).default('normal'),
+});
+export type CreateRoadmapRequest = z.infer<typeof CreateRoadmapRequestSchema>;

@@ -1,0 +1,118 @@
+/*
+ * One error hierarchy for the platform. Services throw these; the gateway maps them to HTTP in one
+ * filter and the consumer runner maps them to ack / nak / term. `code` is stable: clients switch on it.
+ */
+
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'INVALID_JSON'
+  | 'INVALID_ID'
+  | 'NOT_FOUND'
+  | 'ROUTE_NOT_FOUND'
+  | 'CONFLICT'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'SERVICE_UNAVAILABLE'
+  | 'INTERNAL'
+  | 'INVALID_MESSAGE'
+  | 'LLM_RATE_LIMITED'
+  | 'LLM_UNAVAILABLE'
+  | 'LLM_TIMEOUT'
+  | 'LLM_REJECTED'
+  | 'LLM_BAD_OUTPUT'
+  | 'WORKFLOW_INVALID'
+  | 'CANCELLED'
+  | 'CONFIG_INVALID';
+
+/** A field at fault in a request or message. */
+export interface FieldIssue {
+  readonly field: string;
+  readonly message: string;
+}
+
+export interface AppErrorOptions {
+  readonly status?: number;
+  readonly retryable?: boolean;
+  readonly details?: readonly FieldIssue[];
+  /** Server-advised wait before a retry (HTTP Retry-After, LLM rate limits). */
+  readonly retryAfterMs?: number;
+  readonly cause?: unknown;
+}
+
+export class AppError extends Error {
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly details: readonly FieldIssue[];
+  readonly retryAfterMs?: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: AppErrorOptions = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.status = options.status ?? 500;
+    this.retryable = options.retryable ?? false;
+    this.details = options.details ?? [];
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(message: string, details: readonly FieldIssue[], code: ErrorCode = 'VALIDATION_FAILED') {
+    super(code, message, { status: 400, details });
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(what: string, id: string) {
+    super('NOT_FOUND', `${what} ${id} does not exist`, { status: 404 });
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(message: string) {
+    super('CONFLICT', message, { status: 409 });
+  }
+}
+
+export class UnavailableError extends AppError {
+  constructor(message: string, retryAfterMs = 5_000, cause?: unknown) {
+    super('SERVICE_UNAVAILABLE', message, { status: 503, retryable: true, retryAfterMs, cause });
+  }
+}
+
+/** A message that can never be processed: dead-lettered at once, never retried. */
+export class InvalidMessageError extends AppError {
+  constructor(message: string, details: readonly FieldIssue[] = []) {
+    super('INVALID_MESSAGE', message, { status: 400, details });
+  }
+}
+
+/** A transient failure: the work is retried with backoff. */
+export class RetryableError extends AppError {
+  constructor(code: ErrorCode, message: string, options: Omit<AppErrorOptions, 'retryable'> = {}) {
+    super(code, message, { ...options, retryable: true });
+  }
+}
+
+/** A failure that retrying cannot fix. */
+export class PermanentError extends AppError {
+  constructor(code: ErrorCode, message: string, options: Omit<AppErrorOptions, 'retryable'> = {}) {
+    super(code, message, { ...options, retryable: false });
+  }
+}
+
+/** Whether an unknown error should be retried: anything not known to be permanent is (a DB blip must not drop work). */
+export function isRetryable(error: unknown): boolean {
+  return error instanceof AppError ? error.retryable : true;
+}
+
+/** Field issues from a zod error, with dotted paths (`preferences.level`). */
+export function fieldIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): FieldIssue[] {
+  return issues.map((issue) => ({
+    field: issue.path.map((p) => (typeof p === 'symbol' ? p.toString() : String(p))).join('.') || '(root)',
+    message: issue.message,
+  }));
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// Compiles every workspace package with SWC (decorator metadata for NestJS):
+//   <pkg>/src  -> <pkg>/dist        (what runs and ships)
+//   <pkg>/test -> <pkg>/dist-test   (integration tests)
+//   test/      -> dist-test/        (end-to-end tests)
+// Type checking is separate (`npm run typecheck`): SWC strips types, tsc checks them.
+import { transformFile } from '@swc/core';
+import { readdir, mkdir, rm, writeFile, copyFile, readFile } from 'node:fs/promises';
+import { join, dirname, relative, extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const swcrc = JSON.parse(await readFile(join(root, '.swcrc'), 'utf8'));
+delete swcrc.$schema;
+
+async function* walk(dir) {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (err.code === 'ENOENT') return;
+    throw err;
+  }
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* walk(path);
+    else yield path;
+  }
+}
+
+async function compileTree(srcDir, outDir) {
+  await rm(outDir, { recursive: true, force: true });
+  const jobs = [];
+  for await (const file of walk(srcDir)) {
+    const rel = relative(srcDir, file);
+    if (file.endsWith('.d.ts')) continue;
+    if (extname(file) === '.ts') {
+      const out = join(outDir, rel.replace(/\.ts$/, '.js'));
+      jobs.push(
+        (async () => {
+          const { code, map } = await transformFile(file, {
+            ...swcrc,
+            swcrc: false,
+            filename: file,
+            sourceFileName: relative(dirname(out), file),
+          });
+          await mkdir(dirname(out), { recursive: true });
+          await writeFile(out, `${code}\n//# sourceMappingURL=${out.split('/').pop()}.map\n`);
+          if (map) await writeFile(`${out}.map`, map);
+        })(),
+      );
+    } else {
+      // Assets beside the code (prompt templates, JSON) ship with it.
+      const out = join(outDir, rel);
+      jobs.push(mkdir(dirname(out), { recursive: true }).then(() => copyFile(file, out)));
+    }
+  }
+  await Promise.all(jobs);
+  return jobs.length;
+}
+
+const started = Date.now();
+let files = 0;
+for (const group of ['libs', 'services']) {
+  for (const name of await readdir(join(root, group))) {
+    const pkg = join(root, group, name);
+    files += await compileTree(join(pkg, 'src'), join(pkg, 'dist'));
+    files += await compileTree(join(pkg, 'test'), join(pkg, 'dist-test'));
+  }
+}
+files += await compileTree(join(root, 'test'), join(root, 'dist-test'));
+console.log(`build: ${files} files in ${Date.now() - started} ms`);
