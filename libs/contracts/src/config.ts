@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError } from './errors';
+import { AppError } from './errors.js';
 
 /*
  * Configuration comes from environment variables, validated once at start-up into a frozen, typed

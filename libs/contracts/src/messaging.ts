@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CONTENT_KINDS, PRIORITIES, type ContentKind, type Priority } from './domain';
+import { CONTENT_KINDS, PRIORITIES, type ContentKind, type Priority } from './domain.js';
 
 /*
  * What crosses the wire: stream and consumer declarations, subjects and message schemas.

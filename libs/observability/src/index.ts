@@ -1,2 +1,2 @@
-export * from './logger';
-export * from './metrics';
+export * from './logger.js';
+export * from './metrics.js';
