@@ -58,6 +58,8 @@ export const CommonEnvSchema = z.object({
     .default('public')
     .refine((v) => /^[a-z_][a-z0-9_]{0,62}$/.test(v), 'a lower-case PostgreSQL identifier'),
   DATABASE_POOL_SIZE: env.int(10, 1, 200),
+  /** TLS to PostgreSQL: disable, require (encrypted), or verify-full (encrypted, certificate verified). */
+  DATABASE_SSL: env.oneOf(['disable', 'require', 'verify-full'] as const, 'disable'),
   LOG_LEVEL: env.oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
   /** Seconds a stopping process gives in-flight work before it gives up on it (SIGTERM). */
   SHUTDOWN_GRACE_MS: env.int(20_000, 0, 600_000),

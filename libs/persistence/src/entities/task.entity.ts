@@ -1,0 +1,33 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { Priority, TaskStatus, TaskType } from '@roadmap/contracts';
+
+/** Why a task or item failed: the stable error code and a message a person can act on. */
+export interface StoredError {
+  code: string;
+  message: string;
+}
+
+/** A unit of accepted work, visible to its owner through the API. */
+@Entity({ name: 'tasks' })
+export class TaskEntity {
+  @PrimaryColumn('uuid') id!: string;
+  @Column('text') type!: TaskType;
+  @Column('text') status!: TaskStatus;
+  @Column('text') owner!: string;
+  @Column('text') priority!: Priority;
+  @Column('jsonb') input!: Record<string, unknown>;
+  @Column('jsonb', { nullable: true }) result!: Record<string, unknown> | null;
+  @Column('jsonb', { nullable: true }) error!: StoredError | null;
+  @Column('text', { name: 'current_step', nullable: true }) currentStep!: string | null;
+  @Column('int', { name: 'progress_done', default: 0 }) progressDone!: number;
+  @Column('int', { name: 'progress_failed', default: 0 }) progressFailed!: number;
+  @Column('int', { name: 'progress_total', default: 0 }) progressTotal!: number;
+  @Column('int', { default: 0 }) attempts!: number;
+  @Column('uuid', { name: 'roadmap_id', nullable: true }) roadmapId!: string | null;
+  /** Workflow definition version the task runs with: a resumed task after a deploy is recognisable. */
+  @Column('text', { name: 'workflow_version' }) workflowVersion!: string;
+  @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
+  @Column('timestamptz', { name: 'updated_at' }) updatedAt!: Date;
+  @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt!: Date | null;
+  @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt!: Date | null;
+}

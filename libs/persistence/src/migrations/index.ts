@@ -1,0 +1,4 @@
+import { Initial1764000000000 } from './1764000000000-initial.js';
+
+/** Every migration, oldest first. A new one is a `<timestamp>-<name>.ts` file added here. */
+export const MIGRATIONS = [Initial1764000000000];
