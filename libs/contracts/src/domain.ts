@@ -44,3 +44,6 @@ export const CreateRoadmapRequestSchema = z.strictObject({
   priority: z.enum(PRIORITIES).default('normal'),
 });
 export type CreateRoadmapRequest = z.infer<typeof CreateRoadmapRequestSchema>;
+
+/** Version of the workflow definition; stored on every task so a run resumed after a deploy is recognisable. */
+export const WORKFLOW_VERSION = 'roadmap-workflow@1';

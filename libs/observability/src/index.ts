@@ -1,2 +1,3 @@
+export * from './execution-logger.js';
 export * from './logger.js';
 export * from './metrics.js';

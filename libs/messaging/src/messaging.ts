@@ -1,0 +1,147 @@
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { UnavailableError } from '@roadmap/contracts';
+import type { Logger } from '@roadmap/observability';
+
+/** Options of {@link Messaging.connect}. */
+export interface MessagingOptions {
+  /** NATS URLs, comma-separated (`nats://a:4222,nats://b:4222`). */
+  readonly servers: string;
+  /** NATS_NAMESPACE: prefixes every stream name and subject; empty for none. */
+  readonly namespace: string;
+  /** Connection name shown by the server (`nats server report connections`), usually the service name. */
+  readonly name: string;
+  readonly logger?: Logger;
+}
+
+/** Milliseconds between reconnect attempts; the client never gives up reconnecting. */
+const RECONNECT_WAIT_MS = 2_000;
+const PING_TIMEOUT_MS = 2_000;
+
+/**
+ * The process's one NATS connection, with its JetStream client and manager, and the namespace that
+ * isolates this platform's streams and subjects. Names outside this lib are always logical
+ * (`CONTENT_GENERATION`, `content.generate.normal.quiz`); only this class knows the actual ones.
+ */
+export class Messaging {
+  private connected = true;
+  private closing?: Promise<void>;
+  private readonly streamPrefix: string;
+  private readonly subjectPrefix: string;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    readonly namespace: string,
+    private readonly logger?: Logger,
+  ) {
+    this.streamPrefix = namespace === '' ? '' : `${namespace.toUpperCase()}_`;
+    this.subjectPrefix = namespace === '' ? '' : `${namespace}.`;
+    void this.watchStatus();
+  }
+
+  /**
+   * Connects to NATS. The first connection must succeed (a service that cannot reach NATS at start-up
+   * fails fast and is restarted); afterwards the client reconnects forever, every 2 s, buffering
+   * publishes meanwhile.
+   */
+  static async connect(opts: MessagingOptions): Promise<Messaging> {
+    const servers = opts.servers
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    const nc = await connect({
+      servers,
+      name: opts.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: RECONNECT_WAIT_MS,
+    });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const messaging = new Messaging(nc, jetstream(nc), jsm, opts.namespace, opts.logger);
+      opts.logger?.info({ server: nc.getServer(), namespace: opts.namespace }, 'connected to NATS');
+      return messaging;
+    } catch (err) {
+      // JetStream not enabled, or no permission: this connection is of no use.
+      await nc.close();
+      throw err;
+    }
+  }
+
+  /** Actual stream name: `CONTENT_GENERATION` -> `T1ABC_CONTENT_GENERATION` in namespace `t1abc`. */
+  streamName(logical: string): string {
+    return this.streamPrefix + logical;
+  }
+
+  /** Logical stream name of an actual one (inverse of {@link streamName}). */
+  logicalStream(actual: string): string {
+    return this.streamPrefix !== '' && actual.startsWith(this.streamPrefix) ? actual.slice(this.streamPrefix.length) : actual;
+  }
+
+  /** Actual subject: `content.generate.normal.quiz` -> `t1abc.content.generate.normal.quiz`. */
+  subject(logical: string): string {
+    return this.subjectPrefix + logical;
+  }
+
+  /** Logical subject of an actual one (inverse of {@link subject}). */
+  logicalSubject(actual: string): string {
+    return this.subjectPrefix !== '' && actual.startsWith(this.subjectPrefix) ? actual.slice(this.subjectPrefix.length) : actual;
+  }
+
+  /** Whether the connection is up right now (false while reconnecting, draining or closed). */
+  isConnected(): boolean {
+    return this.connected && !this.nc.isClosed() && !this.nc.isDraining();
+  }
+
+  /** Round trip to the server (for /readyz); throws {@link UnavailableError} when it does not answer in time. */
+  async ping(timeoutMs = PING_TIMEOUT_MS): Promise<void> {
+    if (!this.isConnected()) throw new UnavailableError('NATS is not connected');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new UnavailableError(`NATS did not answer a ping within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.nc.flush(), timeout]);
+    } catch (err) {
+      throw err instanceof UnavailableError ? err : new UnavailableError('NATS ping failed', undefined, err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Drains the connection: pending publishes (acks, naks) are flushed, then it closes. Idempotent.
+   * Close the JetStream server first, so no handler is left without a connection.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.nc.isClosed()) return;
+      await this.nc.drain();
+      this.logger?.info('NATS connection drained and closed');
+    })();
+    return this.closing;
+  }
+
+  /** Follows connection status for {@link isConnected} and logs disconnects/reconnects once each. */
+  private async watchStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      switch (status.type) {
+        case 'disconnect':
+          this.connected = false;
+          this.logger?.warn({ server: status.server }, 'NATS disconnected; reconnecting');
+          break;
+        case 'reconnect':
+          this.connected = true;
+          this.logger?.info({ server: status.server }, 'NATS reconnected');
+          break;
+        case 'close':
+          this.connected = false;
+          break;
+        default:
+          break;
+      }
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import { counter, histogram } from '@roadmap/observability';
+
+/*
+ * Messaging metrics, registered once in the process registry (the helpers return the existing metric
+ * when a lib is loaded twice). Label values are logical names, never namespaced ones.
+ */
+
+/** How a message left the handler. */
+export type Outcome = 'ack' | 'retry' | 'dead_letter';
+
+/** Why a message was dead-lettered; the metric label and the first word of the reason header. */
+export type DeadLetterCode = 'invalid_message' | 'permanent_error' | 'max_deliver';
+
+export const handlerDuration = histogram(
+  'roadmap_messaging_handler_duration_seconds',
+  'Time a JetStream handler took per message (per batch for batch handlers), by outcome',
+  ['consumer', 'subject', 'outcome'],
+);
+
+export const queueWait = histogram(
+  'roadmap_messaging_queue_wait_seconds',
+  'Time from publish to the first delivery of a message to a handler',
+  ['consumer'],
+);
+
+export const messagesTotal = counter('roadmap_messaging_messages_total', 'Messages handled, by outcome', ['consumer', 'outcome']);
+
+export const deadLettersTotal = counter(
+  'roadmap_messaging_dead_letters_total',
+  'Messages moved to the dead-letter stream, by reason',
+  ['stream', 'reason'],
+);
+
+export const publishDuration = histogram(
+  'roadmap_messaging_publish_duration_seconds',
+  'Time from publish to the JetStream publish ack',
+  ['stream'],
+);

@@ -1,0 +1,122 @@
+import 'reflect-metadata';
+import { Module, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { TerminusModule } from '@nestjs/terminus';
+import { ConfigError, type CommonConfig } from '@roadmap/contracts';
+import { assertProvisioned, JetStreamPublisher, JetStreamServer, Messaging, MessagingModule } from '@roadmap/messaging';
+import { createLogger, ExecutionLogger, initMetrics, NestPinoLogger, type Logger } from '@roadmap/observability';
+import { PersistenceModule } from '@roadmap/persistence';
+import { HealthController } from './health.controller.js';
+import { Readiness } from './readiness.js';
+import { LOGGER, TaskEvents } from './task-events.js';
+
+export type ServiceName = 'gateway' | 'workflow-worker' | 'content-worker' | 'log-sink';
+
+export interface ServiceDefinition<C extends CommonConfig> {
+  readonly name: ServiceName;
+  /** Reads and validates the environment; throws ConfigError naming each bad variable. */
+  readonly loadConfig: () => C;
+  /** The service's own feature modules. */
+  readonly modules: (config: C, logger: Logger) => Array<Type | DynamicModule>;
+  /** HTTP port: the API for the gateway, health and metrics for workers. */
+  readonly port: (config: C) => number;
+  readonly host?: (config: C) => string;
+  /** Handlers in flight per durable consumer; absent for services that consume nothing. */
+  readonly concurrency?: (config: C) => Record<string, number>;
+  /** Batch size and flush age per durable consumer of a batch handler (overrides the decorator's). */
+  readonly batches?: (config: C) => Record<string, { maxBatch: number; maxWaitMs: number }>;
+  /** Fastify options (body limit, proxy trust) for the gateway. */
+  readonly fastify?: (config: C) => ConstructorParameters<typeof FastifyAdapter>[0];
+  /** Last touches before listening (OpenAPI, filters, CORS). */
+  readonly configure?: (app: NestFastifyApplication, config: C, logger: Logger) => void | Promise<void>;
+}
+
+/** Modules every service has: database, NATS, health and metrics. */
+function coreModule(name: ServiceName, config: CommonConfig, logger: Logger): DynamicModule {
+  @Module({})
+  class CoreModule {}
+  return {
+    module: CoreModule,
+    global: true,
+    imports: [
+      PersistenceModule.forRoot({
+        url: config.DATABASE_URL,
+        schema: config.DATABASE_SCHEMA,
+        poolSize: config.DATABASE_POOL_SIZE,
+        applicationName: `roadmap-${name}`,
+        ssl: config.DATABASE_SSL,
+      }),
+      MessagingModule.forRoot({ servers: config.NATS_URL, namespace: config.NATS_NAMESPACE, name, logger }),
+      TerminusModule.forRoot({ logger: false }),
+    ],
+    controllers: [HealthController],
+    providers: [
+      Readiness,
+      TaskEvents,
+      { provide: LOGGER, useValue: logger },
+      {
+        provide: ExecutionLogger,
+        inject: [JetStreamPublisher],
+        useFactory: (publisher: JetStreamPublisher) => new ExecutionLogger(name, publisher, logger),
+      },
+    ],
+    exports: [Readiness, TaskEvents, LOGGER, ExecutionLogger],
+  };
+}
+
+/**
+ * Starts one service process: validated configuration, JSON logs, metrics, the service's modules,
+ * its JetStream consumers (only once streams are provisioned), HTTP, and graceful shutdown on
+ * SIGTERM/SIGINT (readiness goes false, consumers stop pulling, in-flight work finishes).
+ */
+export async function runService<C extends CommonConfig>(definition: ServiceDefinition<C>): Promise<INestApplication> {
+  let config: C;
+  try {
+    config = definition.loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${definition.name}: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(definition.name, config.LOG_LEVEL);
+  initMetrics(definition.name);
+
+  @Module({ imports: [coreModule(definition.name, config, logger), ...definition.modules(config, logger)] })
+  class RootModule {}
+
+  try {
+    const app = await NestFactory.create<NestFastifyApplication>(RootModule, new FastifyAdapter(definition.fastify?.(config)), {
+      logger: new NestPinoLogger(logger),
+      abortOnError: false,
+    });
+    app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+    await definition.configure?.(app, config, logger);
+
+    if (definition.concurrency) {
+      const messaging = app.get(Messaging);
+      await assertProvisioned(messaging);
+      app.connectMicroservice(
+        {
+          strategy: new JetStreamServer({
+            messaging,
+            concurrency: definition.concurrency(config),
+            batches: definition.batches?.(config),
+            logger,
+            shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+          }),
+        },
+        { inheritAppConfig: true },
+      );
+      await app.startAllMicroservices();
+    }
+    await app.listen(definition.port(config), definition.host?.(config) ?? '0.0.0.0');
+    logger.info({ url: await app.getUrl() }, `${definition.name} ready`);
+    return app;
+  } catch (error) {
+    logger.fatal({ err: error }, `${definition.name} failed to start`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,58 @@
+import { Controller, Get, Header, Inject, ServiceUnavailableException } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { ApiExcludeController } from './swagger-compat.js';
+import { Messaging } from '@roadmap/messaging';
+import { registry } from '@roadmap/observability';
+import { DataSource } from 'typeorm';
+import { Readiness } from './readiness.js';
+
+/** Liveness, readiness and metrics: served by every service, outside /api and without auth. */
+@ApiExcludeController()
+@Controller()
+export class HealthController {
+  constructor(
+    @Inject(HealthCheckService) private readonly health: HealthCheckService,
+    @Inject(HealthIndicatorService) private readonly indicators: HealthIndicatorService,
+    @Inject(Messaging) private readonly messaging: Messaging,
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(Readiness) private readonly readiness: Readiness,
+  ) {}
+
+  /** Liveness: the process answers. It depends on nothing else, so a broker outage restarts no pod. */
+  @Get('healthz')
+  liveness() {
+    return { status: 'ok' };
+  }
+
+  /** Readiness: NATS and PostgreSQL answer and the process is not shutting down. */
+  @Get('readyz')
+  @HealthCheck()
+  readiness$() {
+    if (this.readiness.isStopping) {
+      throw new ServiceUnavailableException({ status: 'error', error: { process: { status: 'down', message: 'shutting down' } } });
+    }
+    return this.health.check([
+      () =>
+        this.indicators
+          .check('nats')
+          .attempt(async () => {
+            await this.messaging.ping();
+          })
+          .withTimeout(2_000),
+      () =>
+        this.indicators
+          .check('database')
+          .attempt(async () => {
+            await this.dataSource.query('SELECT 1');
+          })
+          .withTimeout(2_000),
+    ]);
+  }
+
+  @Get('metrics')
+  @Header('Cache-Control', 'no-store')
+  @Header('Content-Type', registry.contentType)
+  async metrics() {
+    return registry.metrics();
+  }
+}

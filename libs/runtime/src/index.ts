@@ -1,0 +1,4 @@
+export * from './bootstrap.js';
+export * from './health.controller.js';
+export * from './readiness.js';
+export * from './task-events.js';

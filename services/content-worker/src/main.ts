@@ -1,0 +1,13 @@
+import { CONSUMERS } from '@roadmap/contracts';
+import { LlmModule } from '@roadmap/llm';
+import { runService } from '@roadmap/runtime';
+import { loadContentWorkerConfig } from './config.js';
+import { ContentModule } from './content/content.module.js';
+
+await runService({
+  name: 'content-worker',
+  loadConfig: loadContentWorkerConfig,
+  port: (config) => config.PORT,
+  concurrency: (config) => ({ [CONSUMERS.contentWorker.durable]: config.WORKER_CONCURRENCY }),
+  modules: (config) => [LlmModule.forRoot(config), ContentModule],
+});

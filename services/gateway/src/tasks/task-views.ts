@@ -1,0 +1,107 @@
+import type { ConceptEntity, ContentItemEntity, ExecutionLogEntity, RoadmapEntity, TaskEntity } from '@roadmap/persistence';
+import { CONTENT_KINDS } from '@roadmap/contracts';
+
+/** What GET /api/v1/tasks/:id returns: the polling view of a task. */
+export function taskView(task: TaskEntity) {
+  const total = task.progressTotal;
+  return {
+    id: task.id,
+    type: task.type,
+    status: task.status,
+    priority: task.priority,
+    currentStep: task.currentStep,
+    progress: {
+      done: task.progressDone,
+      failed: task.progressFailed,
+      total,
+      percent: total === 0 ? (task.status === 'completed' ? 100 : 0) : Math.floor((100 * task.progressDone) / total),
+    },
+    roadmapId: task.roadmapId,
+    error: task.error,
+    attempts: task.attempts,
+    workflowVersion: task.workflowVersion,
+    createdAt: task.createdAt.toISOString(),
+    updatedAt: task.updatedAt.toISOString(),
+    startedAt: task.startedAt?.toISOString() ?? null,
+    finishedAt: task.finishedAt?.toISOString() ?? null,
+    links: taskLinks(task.id, task.roadmapId),
+  };
+}
+export type TaskView = ReturnType<typeof taskView>;
+
+export function taskLinks(taskId: string, roadmapId: string | null) {
+  return {
+    self: `/api/v1/tasks/${taskId}`,
+    logs: `/api/v1/tasks/${taskId}/logs`,
+    ...(roadmapId ? { roadmap: `/api/v1/roadmaps/${roadmapId}` } : {}),
+  };
+}
+
+/** What GET /api/v1/roadmaps/:id returns: the framework with every concept's content. */
+export function roadmapView(roadmap: RoadmapEntity, concepts: ConceptEntity[], items: ContentItemEntity[]) {
+  const itemsByConcept = new Map<string, Map<string, ContentItemEntity>>();
+  for (const item of items) {
+    const byKind = itemsByConcept.get(item.conceptId) ?? new Map<string, ContentItemEntity>();
+    byKind.set(item.kind, item);
+    itemsByConcept.set(item.conceptId, byKind);
+  }
+  const stageInfo = new Map((roadmap.framework?.stages ?? []).map((s) => [s.id, s]));
+  const stages: Array<{ id: string; title: string; goal: string | null; weeks: number | null; concepts: unknown[] }> = [];
+  for (const concept of concepts) {
+    let stage = stages.find((s) => s.id === concept.stageSlug);
+    if (!stage) {
+      const info = stageInfo.get(concept.stageSlug);
+      stage = { id: concept.stageSlug, title: concept.stageTitle, goal: info?.goal ?? null, weeks: info?.weeks ?? null, concepts: [] };
+      stages.push(stage);
+    }
+    const byKind = itemsByConcept.get(concept.id);
+    stage.concepts.push({
+      id: concept.id,
+      slug: concept.slug,
+      title: concept.title,
+      summary: concept.summary,
+      estimatedHours: concept.estimatedHours,
+      prerequisites: concept.prerequisites,
+      content: Object.fromEntries(
+        CONTENT_KINDS.map((kind) => {
+          const item = byKind?.get(kind);
+          return [
+            kind,
+            item
+              ? { status: item.status, content: item.content, error: item.error, attempts: item.attempts, promptVersion: item.promptVersion }
+              : { status: 'pending', content: null, error: null, attempts: 0, promptVersion: null },
+          ];
+        }),
+      ),
+    });
+  }
+  return {
+    id: roadmap.id,
+    taskId: roadmap.taskId,
+    status: roadmap.status,
+    goal: roadmap.goal,
+    preferences: roadmap.preferences,
+    title: roadmap.framework?.title ?? null,
+    summary: roadmap.framework?.summary ?? null,
+    intent: roadmap.intent,
+    validationIssues: roadmap.validationIssues ?? [],
+    progress: { done: roadmap.itemsDone, failed: roadmap.itemsFailed, total: roadmap.itemsTotal },
+    stages,
+    createdAt: roadmap.createdAt.toISOString(),
+    updatedAt: roadmap.updatedAt.toISOString(),
+    completedAt: roadmap.completedAt?.toISOString() ?? null,
+    links: taskLinks(roadmap.taskId, roadmap.id),
+  };
+}
+
+export function logView(entry: ExecutionLogEntity) {
+  return {
+    id: entry.id,
+    at: entry.createdAt.toISOString(),
+    service: entry.service,
+    level: entry.level,
+    step: entry.step,
+    message: entry.message,
+    data: entry.data,
+  };
+}

@@ -1,0 +1,13 @@
+import { CONSUMERS } from '@roadmap/contracts';
+import { LlmModule } from '@roadmap/llm';
+import { runService } from '@roadmap/runtime';
+import { loadWorkflowWorkerConfig } from './config.js';
+import { WorkflowModule } from './workflow/workflow.module.js';
+
+await runService({
+  name: 'workflow-worker',
+  loadConfig: loadWorkflowWorkerConfig,
+  port: (config) => config.PORT,
+  concurrency: (config) => ({ [CONSUMERS.workflowWorker.durable]: config.WORKER_CONCURRENCY }),
+  modules: (config) => [LlmModule.forRoot(config), WorkflowModule.forRoot({ maxEditRounds: config.WORKFLOW_MAX_EDIT_ROUNDS })],
+});

@@ -1,0 +1,151 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CONTENT_KINDS, CONTENT_STEP, type ContentKind, type Framework } from '@roadmap/contracts';
+import { RoadmapEntity, sql, TaskEntity, WorkflowCheckpointEntity, type StoredError } from '@roadmap/persistence';
+import { v7 as uuidv7 } from 'uuid';
+import { DataSource } from 'typeorm';
+
+export interface WorkflowRun {
+  task: TaskEntity;
+  roadmap: RoadmapEntity;
+  checkpoints: WorkflowCheckpointEntity[];
+}
+
+export interface FannedOutItem {
+  conceptId: string;
+  kind: ContentKind;
+}
+
+/** The workflow worker's writes: task state while designing, roadmap framework, checkpoints, fan-out rows. */
+@Injectable()
+export class WorkflowRepository {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  async load(taskId: string, roadmapId: string): Promise<WorkflowRun | null> {
+    const [task, roadmap, checkpoints] = await Promise.all([
+      this.dataSource.getRepository(TaskEntity).findOneBy({ id: taskId }),
+      this.dataSource.getRepository(RoadmapEntity).findOneBy({ id: roadmapId }),
+      this.dataSource.getRepository(WorkflowCheckpointEntity).find({ where: { taskId }, order: { sequence: 'ASC' } }),
+    ]);
+    return task && roadmap ? { task, roadmap, checkpoints } : null;
+  }
+
+  /** queued/running -> running at `step`; counts an attempt when the run (re)starts. */
+  async markRunning(taskId: string, step: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE tasks SET status = 'running', current_step = $2, attempts = attempts + 1,
+              started_at = COALESCE(started_at, now()), updated_at = now()
+        WHERE id = $1 AND status IN ('queued', 'running')`,
+      [taskId, step],
+    );
+  }
+
+  async setStep(taskId: string, step: string): Promise<void> {
+    await this.dataSource.query(`UPDATE tasks SET current_step = $2, updated_at = now() WHERE id = $1 AND status = 'running'`, [
+      taskId,
+      step,
+    ]);
+  }
+
+  /**
+   * Records a completed step's validated output. The insert is keyed by (task, sequence) and does
+   * nothing when the checkpoint exists, so a repeated step never overwrites the first result.
+   */
+  async saveCheckpoint(
+    checkpoint: { taskId: string; sequence: number; step: string; state: Record<string, unknown>; promptVersion: string | null },
+    roadmapUpdate: { id: string; intent?: unknown; framework?: Framework; validationIssues?: unknown },
+  ): Promise<void> {
+    await this.dataSource.transaction(async (em) => {
+      await em.query(
+        `INSERT INTO workflow_checkpoints (task_id, sequence, step, state, prompt_version) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (task_id, sequence) DO NOTHING`,
+        [checkpoint.taskId, checkpoint.sequence, checkpoint.step, checkpoint.state, checkpoint.promptVersion],
+      );
+      const sets: string[] = [];
+      const values: unknown[] = [roadmapUpdate.id];
+      for (const [column, value] of [
+        ['intent', roadmapUpdate.intent],
+        ['framework', roadmapUpdate.framework],
+        ['validation_issues', roadmapUpdate.validationIssues],
+      ] as const) {
+        if (value !== undefined) {
+          values.push(JSON.stringify(value));
+          sets.push(`${column} = $${values.length}::jsonb`);
+        }
+      }
+      if (sets.length) await em.query(`UPDATE roadmaps SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, values);
+    });
+  }
+
+  /**
+   * Writes the framework's concepts and one pending item per concept and kind, and moves the task
+   * to content generation, in one transaction. Re-running it (a redelivered workflow) changes
+   * nothing and returns the same items.
+   */
+  async fanOut(taskId: string, roadmapId: string, framework: Framework): Promise<FannedOutItem[]> {
+    return this.dataSource.transaction(async (em) => {
+      const rows: unknown[][] = [];
+      framework.stages.forEach((stage, stageIndex) =>
+        stage.concepts.forEach((concept, position) =>
+          rows.push([
+            uuidv7(),
+            concept.id,
+            stage.id,
+            stage.title,
+            stageIndex,
+            position,
+            concept.title,
+            concept.summary,
+            concept.estimatedHours,
+            JSON.stringify(concept.prerequisites),
+          ]),
+        ),
+      );
+      const column = (i: number) => rows.map((r) => r[i]);
+      await em.query(
+        `INSERT INTO concepts (id, roadmap_id, slug, stage_slug, stage_title, stage_index, position, title, summary, estimated_hours, prerequisites)
+         SELECT u.id, $1, u.slug, u.stage_slug, u.stage_title, u.stage_index, u.position, u.title, u.summary, u.hours, u.prereq
+           FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::text[], $9::text[], $10::real[], $11::jsonb[])
+                AS u(id, slug, stage_slug, stage_title, stage_index, position, title, summary, hours, prereq)
+         ON CONFLICT (roadmap_id, slug) DO NOTHING`,
+        [roadmapId, ...Array.from({ length: 10 }, (_, i) => column(i))],
+      );
+      const concepts: Array<{ id: string }> = await em.query(
+        `SELECT id FROM concepts WHERE roadmap_id = $1 ORDER BY stage_index, position`,
+        [roadmapId],
+      );
+      const items = concepts.flatMap((c) => CONTENT_KINDS.map((kind) => ({ conceptId: c.id, kind })));
+      await em.query(
+        `INSERT INTO content_items (id, roadmap_id, concept_id, kind, status)
+         SELECT u.id, $1, u.concept_id, u.kind, 'pending' FROM unnest($2::uuid[], $3::uuid[], $4::text[]) AS u(id, concept_id, kind)
+         ON CONFLICT (roadmap_id, concept_id, kind) DO NOTHING`,
+        [roadmapId, items.map(() => uuidv7()), items.map((i) => i.conceptId), items.map((i) => i.kind)],
+      );
+      await em.query(
+        `UPDATE roadmaps SET framework = $2::jsonb, status = 'generating', items_total = $3, updated_at = now()
+          WHERE id = $1 AND status = 'designing'`,
+        [roadmapId, JSON.stringify(framework), items.length],
+      );
+      await em.query(
+        `UPDATE tasks SET current_step = $2, progress_total = $3, updated_at = now() WHERE id = $1 AND status = 'running'`,
+        [taskId, CONTENT_STEP, items.length],
+      );
+      return items;
+    });
+  }
+
+  /** Ends the task and its roadmap as failed, unless they already ended. */
+  async fail(taskId: string, roadmapId: string, error: StoredError): Promise<boolean> {
+    return this.dataSource.transaction(async (em) => {
+      const updated = await sql(
+        em,
+        `UPDATE tasks SET status = 'failed', error = $2::jsonb, finished_at = now(), updated_at = now()
+          WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')`,
+        [taskId, JSON.stringify(error)],
+      );
+      await em.query(`UPDATE roadmaps SET status = 'failed', updated_at = now() WHERE id = $1 AND status IN ('designing', 'generating')`, [
+        roadmapId,
+      ]);
+      return updated.count > 0;
+    });
+  }
+}
