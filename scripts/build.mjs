@@ -29,13 +29,16 @@ async function* walk(dir) {
 }
 
 async function compileTree(srcDir, outDir) {
-  await rm(outDir, { recursive: true, force: true });
+  // Files are rewritten in place and stale ones removed afterwards, never the folder first: a
+  // process running from dist/ while a build happens never finds a module missing.
+  const written = new Set();
   const jobs = [];
   for await (const file of walk(srcDir)) {
     const rel = relative(srcDir, file);
     if (file.endsWith('.d.ts')) continue;
     if (extname(file) === '.ts') {
       const out = join(outDir, rel.replace(/\.ts$/, '.js'));
+      written.add(out).add(`${out}.map`);
       jobs.push(
         (async () => {
           const { code, map } = await transformFile(file, {
@@ -52,10 +55,12 @@ async function compileTree(srcDir, outDir) {
     } else {
       // Assets beside the code (prompt templates, JSON) ship with it.
       const out = join(outDir, rel);
+      written.add(out);
       jobs.push(mkdir(dirname(out), { recursive: true }).then(() => copyFile(file, out)));
     }
   }
   await Promise.all(jobs);
+  for await (const file of walk(outDir)) if (!written.has(file)) await rm(file);
   return jobs.length;
 }
 

@@ -166,6 +166,8 @@ export const LogEntrySchema = z.object({
   id,
   ts: z.iso.datetime({ offset: true }),
   service: z.string().min(1).max(64),
+  /** The process that wrote it (pod name or host:pid): which replica did what. */
+  instance: z.string().max(128).default(''),
   level: z.enum(LOG_LEVELS),
   taskId: id.nullable(),
   step: z.string().max(64).nullable(),

@@ -33,12 +33,11 @@ export interface PublishResult {
   readonly duplicate: boolean;
 }
 
-/** One message of {@link JetStreamPublisher.publishMany}. */
-export interface PublishItem {
+/** One message of {@link JetStreamPublisher.publishMany}: subject, payload and its publish options. */
+export interface PublishItem extends PublishOptions {
   /** Logical subject. */
   readonly subject: string;
   readonly payload: unknown;
-  readonly opts?: PublishOptions;
 }
 
 const DEFAULT_TIMEOUT_MS = 5_000;
@@ -83,7 +82,7 @@ export class JetStreamPublisher {
         const index = next++;
         const item = items[index]!;
         try {
-          results[index] = await this.publish(item.subject, item.payload, item.opts);
+          results[index] = await this.publish(item.subject, item.payload, item);
         } catch (error) {
           failure ??= { error };
         }

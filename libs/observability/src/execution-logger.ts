@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Subjects, type LogEntry, type LogLevel } from '@roadmap/contracts';
 import type { Logger } from 'pino';
 import { counter } from './metrics.js';
@@ -13,6 +14,9 @@ export interface ExecutionLogContext {
   readonly step?: string | null;
   readonly data?: Record<string, unknown> | null;
 }
+
+/** This process, as operators find it: the pod name in Kubernetes (HOSTNAME), plus the pid. */
+export const INSTANCE = `${hostname()}:${process.pid}`;
 
 const published = counter('roadmap_execution_logs_published_total', 'Execution-log entries published to the LOGS stream', [
   'level',
@@ -52,6 +56,7 @@ export class ExecutionLogger {
       id: randomUUID(),
       ts: new Date().toISOString(),
       service: this.service,
+      instance: INSTANCE,
       level,
       taskId: context.taskId ?? null,
       step: context.step ?? null,

@@ -47,6 +47,7 @@ export function createDataSource(config: DatabaseConfig): DataSource {
  * several processes starting at once (replicas, a Helm Job racing `npm start`) migrate once.
  */
 export async function migrate(config: DatabaseConfig): Promise<string[]> {
+  await createDatabaseIfMissing(config);
   const dataSource = createDataSource({ ...config, poolSize: 2 });
   await dataSource.initialize();
   try {
@@ -63,5 +64,28 @@ export async function migrate(config: DatabaseConfig): Promise<string[]> {
     }
   } finally {
     await dataSource.destroy();
+  }
+}
+
+/** Creates the URL's database when it does not exist yet (a fresh local install). */
+async function createDatabaseIfMissing(config: DatabaseConfig): Promise<void> {
+  const probe = createDataSource({ ...config, poolSize: 1 });
+  try {
+    await probe.initialize();
+    await probe.destroy();
+    return;
+  } catch (error) {
+    if ((error as { code?: string }).code !== '3D000') throw error; // 3D000: invalid_catalog_name
+  }
+  const url = new URL(config.url);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  if (!/^[A-Za-z_][A-Za-z0-9_-]{0,62}$/.test(name)) throw new Error(`database name "${name}" is not one this tool creates`);
+  url.pathname = '/postgres';
+  const admin = createDataSource({ ...config, url: url.toString(), schema: 'public', poolSize: 1 });
+  await admin.initialize();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.destroy();
   }
 }

@@ -1,6 +1,6 @@
 import { CONSUMERS } from '@roadmap/contracts';
 import { LlmModule } from '@roadmap/llm';
-import { runService } from '@roadmap/runtime';
+import { LOGGER, runService } from '@roadmap/runtime';
 import { loadContentWorkerConfig } from './config.js';
 import { ContentModule } from './content/content.module.js';
 
@@ -9,5 +9,5 @@ await runService({
   loadConfig: loadContentWorkerConfig,
   port: (config) => config.PORT,
   concurrency: (config) => ({ [CONSUMERS.contentWorker.durable]: config.WORKER_CONCURRENCY }),
-  modules: (config) => [LlmModule.forRoot(config), ContentModule],
+  modules: (config) => [{ ...LlmModule.forRoot(config, LOGGER), global: true }, ContentModule],
 });

@@ -1,6 +1,6 @@
 import { CONSUMERS } from '@roadmap/contracts';
 import { LlmModule } from '@roadmap/llm';
-import { runService } from '@roadmap/runtime';
+import { LOGGER, runService } from '@roadmap/runtime';
 import { loadWorkflowWorkerConfig } from './config.js';
 import { WorkflowModule } from './workflow/workflow.module.js';
 
@@ -9,5 +9,5 @@ await runService({
   loadConfig: loadWorkflowWorkerConfig,
   port: (config) => config.PORT,
   concurrency: (config) => ({ [CONSUMERS.workflowWorker.durable]: config.WORKER_CONCURRENCY }),
-  modules: (config) => [LlmModule.forRoot(config), WorkflowModule.forRoot({ maxEditRounds: config.WORKFLOW_MAX_EDIT_ROUNDS })],
+  modules: (config) => [{ ...LlmModule.forRoot(config, LOGGER), global: true }, WorkflowModule.forRoot({ maxEditRounds: config.WORKFLOW_MAX_EDIT_ROUNDS })],
 });

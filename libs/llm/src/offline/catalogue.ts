@@ -364,8 +364,8 @@ export function genericStages(topic: string, words: readonly string[]): Catalogu
       c(`Tools and setup for ${T}`, 3, `The tools, materials or environment you need for ${T}, and how to prepare them.`),
       c(`Key terms in ${T}`, 3, `The vocabulary practitioners of ${T} use, so guides and feedback make sense.`),
     ]),
-    s('core', `Core ${T} skills`, `Build the core skills of ${T} through regular practice.`, keywordConcepts),
-    s('core', `Applying ${T}`, `Use what you learned on complete, realistic projects.`, [
+    s('core', `Core skills for ${T}`, `Build the core skills of ${T} through regular practice.`, keywordConcepts),
+    s('core', `Projects in ${T}`, `Use what you learned on complete, realistic projects.`, [
       c(`A first complete ${T} project`, 8, `Plan and finish a small but complete piece of work in ${T}, from start to end.`),
       c(`Common mistakes in ${T}`, 4, `The mistakes beginners make in ${T}, how to recognise them and how to fix them.`),
       c(`Getting feedback on your ${T}`, 3, `Finding a community, mentor or reference to compare your ${T} against and learn from.`),

@@ -31,6 +31,11 @@ export function slugify(text: string, max = 60): string {
   return slug;
 }
 
+/** Whether `id` is already a valid contracts slug (then it is kept as it is). */
+export function isSlug(id: string): boolean {
+  return id.length <= 80 && /^[a-z0-9][a-z0-9-]*$/.test(id);
+}
+
 /** Returns `base` or `base-2`, `base-3`… whichever is not yet in `taken`, and records it. */
 export function uniqueId(base: string, taken: Set<string>, fallback = 'topic'): string {
   const root = base || fallback;
@@ -44,9 +49,9 @@ export function capitalise(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-/** Cuts at a word boundary so titles stay readable, adding an ellipsis when shortened. */
+/** Cuts at a word boundary so text stays readable, adding an ellipsis when shortened. Keeps line breaks. */
 export function truncate(text: string, max: number): string {
-  const clean = text.replace(/\s+/g, ' ').trim();
+  const clean = text.replace(/[ \t]+/g, ' ').trim();
   if (clean.length <= max) return clean;
   const cut = clean.slice(0, max - 1);
   const space = cut.lastIndexOf(' ');
@@ -91,4 +96,9 @@ export function gerund(verb: string): string {
   if (v.endsWith('e') && !/(ee|ye|oe)$/.test(v) && v.length > 2) return `${v.slice(0, -1)}ing`;
   if (/^[^aeiou]*[aeiou][^aeiouwxy]$/.test(v)) return `${v}${v.slice(-1)}ing`;
   return `${v}ing`;
+}
+
+/** "a" or "an" before a word, by its first letter (good enough for the words generated here). */
+export function article(word: string): string {
+  return /^[aeiou]/i.test(word) ? `an ${word}` : `a ${word}`;
 }

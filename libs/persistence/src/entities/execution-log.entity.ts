@@ -11,6 +11,8 @@ export class ExecutionLogEntity {
   @PrimaryColumn('timestamptz', { name: 'created_at' }) createdAt!: Date;
   @Column('uuid', { name: 'task_id', nullable: true }) taskId!: string | null;
   @Column('text') service!: string;
+  /** The process that wrote the entry (pod name or host:pid). */
+  @Column('text') instance!: string;
   @Column('text') level!: LogLevel;
   @Column('text', { nullable: true }) step!: string | null;
   @Column('text') message!: string;

@@ -106,6 +106,7 @@ export class Initial1764000000000 implements MigrationInterface {
         created_at timestamptz NOT NULL,
         task_id uuid,
         service text NOT NULL,
+        instance text NOT NULL DEFAULT '',
         level text NOT NULL,
         step text,
         message text NOT NULL,

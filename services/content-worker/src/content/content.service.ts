@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppError, InvalidMessageError, type ContentGenerateMessage } from '@roadmap/contracts';
-import { contentPrompt, LLM_PROVIDER, type LlmProvider, type PromptDefinition } from '@roadmap/llm';
+import { contentPrompt, LLM_PROVIDER, type ContentInput, type LlmProvider } from '@roadmap/llm';
 import { ExecutionLogger, histogram } from '@roadmap/observability';
 import { TaskEvents } from '@roadmap/runtime';
-import { ContentRepository, type ItemOutcome } from './content.repository.js';
+import { ContentRepository, type ItemContext, type ItemOutcome } from './content.repository.js';
 
 const itemDuration = histogram('roadmap_content_item_duration_seconds', 'Duration of one content item', ['kind', 'outcome']);
 
@@ -39,9 +39,8 @@ export class ContentService {
     const started = performance.now();
     await this.repository.markRunning(item.itemId);
     try {
-      const prompt = contentPrompt(kind) as PromptDefinition<Parameters<typeof contentPromptInput>[0], Record<string, unknown>>;
-      const result = await this.llm.generate(
-        prompt,
+      const result = await this.llm.generate<ContentInput, unknown>(
+        contentPrompt(kind),
         contentPromptInput({ roadmapTitle: item.framework.title, intent: item.intent, stage: item.stage, concept: item.concept }),
         { signal: options.signal },
       );
@@ -98,13 +97,8 @@ export class ContentService {
   }
 }
 
-/** The content prompts' input, built from what the item's row joins. */
-function contentPromptInput(input: {
-  roadmapTitle: string;
-  intent: import('@roadmap/contracts').IntentAnalysis;
-  stage: { id: string; title: string };
-  concept: { slug: string; title: string; summary: string; estimatedHours: number; prerequisites: string[] };
-}) {
+/** The content prompts' input, built from what the item's row joins (the concept's id is its slug). */
+function contentPromptInput(input: Omit<ContentInput, 'concept'> & { concept: ItemContext['concept'] }): ContentInput {
   const { slug, ...rest } = input.concept;
   return { roadmapTitle: input.roadmapTitle, intent: input.intent, stage: input.stage, concept: { id: slug, ...rest } };
 }

@@ -62,7 +62,8 @@ export class ErrorsFilter implements ExceptionFilter {
         retryAfterMs: error.status === 503 || error.status === 429 ? error.retryAfterMs : undefined,
       };
     }
-    const fastifyCode = (error as { code?: unknown })?.code;
+    // Nest's Fastify adapter wraps Fastify's own errors in an HttpException whose cause is the original.
+    const fastifyCode = (error as { code?: unknown })?.code ?? ((error as { cause?: { code?: unknown } })?.cause?.code);
     if (typeof fastifyCode === 'string' && FASTIFY_ERRORS[fastifyCode]) {
       const known = FASTIFY_ERRORS[fastifyCode];
       return { status: known.status, body: { code: known.code, message: known.message } };

@@ -99,6 +99,7 @@ export function logView(entry: ExecutionLogEntity) {
     id: entry.id,
     at: entry.createdAt.toISOString(),
     service: entry.service,
+    instance: entry.instance,
     level: entry.level,
     step: entry.step,
     message: entry.message,

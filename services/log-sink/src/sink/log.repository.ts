@@ -17,14 +17,15 @@ export class LogRepository {
     if (entries.length === 0) return 0;
     const { count } = await sql(
       this.dataSource,
-      `INSERT INTO execution_logs (id, created_at, task_id, service, level, step, message, data)
-       SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
+      `INSERT INTO execution_logs (id, created_at, task_id, service, instance, level, step, message, data)
+       SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[])
        ON CONFLICT DO NOTHING`,
       [
         entries.map((e) => e.id),
         entries.map((e) => e.ts),
         entries.map((e) => e.taskId),
         entries.map((e) => e.service),
+        entries.map((e) => e.instance),
         entries.map((e) => e.level),
         entries.map((e) => e.step),
         // PostgreSQL text cannot hold NUL; an entry must never be rejected for it.

@@ -7,6 +7,8 @@ import {
   Subjects,
   type Framework,
   type IntentAnalysis,
+  type Preferences,
+  type Priority,
   type ValidationIssue,
   type WorkflowGenerateMessage,
   type WorkflowStep,
@@ -106,8 +108,8 @@ export class WorkflowService {
     step: WorkflowStep,
     state: RunState,
     goal: string,
-    preferences: import('@roadmap/contracts').Preferences,
-    ctx: { taskId: string; roadmapId: string; priority: import('@roadmap/contracts').Priority },
+    preferences: Preferences,
+    ctx: { taskId: string; roadmapId: string; priority: Priority },
     signal: AbortSignal,
   ): Promise<void> {
     const started = performance.now();

@@ -1,0 +1,66 @@
+import { AppError } from '@roadmap/contracts';
+import { counter, histogram, type Logger } from '@roadmap/observability';
+import type { PromptDefinition } from './prompts/registry.js';
+import type { GenerateOptions, LlmProvider, LlmResult } from './provider.js';
+
+const duration = histogram('roadmap_llm_request_duration_seconds', 'Duration of LLM calls, including SDK retries', [
+  'provider',
+  'model',
+  'prompt',
+  'outcome',
+]);
+const tokens = counter('roadmap_llm_tokens_total', 'LLM tokens used, by direction (in: prompt, out: completion)', [
+  'provider',
+  'model',
+  'direction',
+]);
+const errors = counter('roadmap_llm_errors_total', 'Failed LLM calls, by error code', ['provider', 'model', 'code']);
+
+/**
+ * Wraps a provider so every call is measured once — duration by outcome (`ok`, `error`, `cancelled`),
+ * tokens in and out, errors by code — and logged at debug (success) or warn (failure) level.
+ * Providers themselves stay free of metrics code.
+ */
+export class MeasuredLlmProvider implements LlmProvider {
+  constructor(
+    private readonly inner: LlmProvider,
+    private readonly logger?: Logger,
+  ) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+  get model(): string {
+    return this.inner.model;
+  }
+
+  async generate<I, O>(prompt: PromptDefinition<I, O>, input: I, options?: GenerateOptions): Promise<LlmResult<O>> {
+    const labels = { provider: this.inner.name, model: this.inner.model };
+    const started = performance.now();
+    try {
+      const result = await this.inner.generate(prompt, input, options);
+      duration.observe({ ...labels, prompt: prompt.name, outcome: 'ok' }, (performance.now() - started) / 1000);
+      tokens.inc({ ...labels, direction: 'in' }, result.usage.inputTokens);
+      tokens.inc({ ...labels, direction: 'out' }, result.usage.outputTokens);
+      this.logger?.debug(
+        { ...labels, prompt: result.promptVersion, latencyMs: result.latencyMs, usage: result.usage },
+        'llm call completed',
+      );
+      return result;
+    } catch (error) {
+      const code = error instanceof AppError ? error.code : 'UNKNOWN';
+      const outcome = code === 'CANCELLED' ? 'cancelled' : 'error';
+      duration.observe({ ...labels, prompt: prompt.name, outcome }, (performance.now() - started) / 1000);
+      errors.inc({ ...labels, code });
+      if (outcome === 'error') {
+        this.logger?.warn({ ...labels, prompt: prompt.version, code, err: error }, 'llm call failed');
+      }
+      throw error;
+    }
+  }
+}
+
+/** Wraps `provider` in a MeasuredLlmProvider unless it already is one. */
+export function withMetrics(provider: LlmProvider, logger?: Logger): LlmProvider {
+  return provider instanceof MeasuredLlmProvider ? provider : new MeasuredLlmProvider(provider, logger);
+}

@@ -1,0 +1,33 @@
+/*
+ * `npm run provision`: creates or updates every JetStream stream and consumer the platform declares.
+ * Reads NATS_URL, NATS_NAMESPACE and NATS_STREAM_REPLICAS; prints one line per object; exits 1 on error.
+ */
+import { CommonEnvSchema, env, loadConfig } from '@roadmap/contracts';
+import { Messaging } from '../messaging.js';
+import { provision } from '../provision.js';
+
+const ProvisionEnvSchema = CommonEnvSchema.pick({ NATS_URL: true, NATS_NAMESPACE: true }).extend({
+  NATS_STREAM_REPLICAS: env.int(1, 1, 5),
+});
+
+async function main(): Promise<void> {
+  const config = loadConfig(ProvisionEnvSchema);
+  const messaging = await Messaging.connect({ servers: config.NATS_URL, namespace: config.NATS_NAMESPACE, name: 'provision' });
+  try {
+    const report = await provision(messaging, { replicas: config.NATS_STREAM_REPLICAS });
+    for (const entry of report.entries) {
+      const changes = entry.changes.length > 0 ? ` (${entry.changes.join(', ')})` : '';
+      console.log(`${entry.action.padEnd(9)} ${entry.kind.padEnd(8)} ${entry.name}${changes}`);
+    }
+  } finally {
+    await messaging.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`provision failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,42 @@
+/*
+ * @roadmap/messaging: the NATS JetStream layer. One connection per process (Messaging), idempotent
+ * provisioning of contracts' streams and consumers, a publisher that waits for the stream's ack, and
+ * a NestJS transport (JetStreamServer + @JetStreamHandler) that turns durable pull consumers into
+ * handler calls with ack / retry / dead-letter semantics.
+ */
+export { Messaging, type MessagingOptions } from './messaging.js';
+export { Namespace } from './namespace.js';
+export {
+  provision,
+  deprovision,
+  assertProvisioned,
+  streamConfig,
+  consumerConfig,
+  type ProvisionAction,
+  type ProvisionEntry,
+  type ProvisionOptions,
+  type ProvisionReport,
+} from './provision.js';
+export {
+  JetStreamPublisher,
+  PUBLISH_MANY_IN_FLIGHT,
+  toPublishError,
+  type PublishItem,
+  type PublishOptions,
+  type PublishResult,
+} from './publisher.js';
+export { JetStreamContext, JetStreamBatchContext } from './context.js';
+export {
+  JetStreamHandler,
+  JetStreamBatchHandler,
+  JETSTREAM_TRANSPORT,
+  type JetStreamHandlerOptions,
+  type JetStreamBatchHandlerOptions,
+  type JetStreamHandlerMethod,
+  type JetStreamBatchHandlerMethod,
+} from './decorators.js';
+export { JetStreamServer, type JetStreamServerOptions } from './server.js';
+export { MessagingModule } from './module.js';
+export { JetStreamHandlerExplorer } from './explorer.js';
+export { retryDelayMs, RETRY_BASE_MS, RETRY_CAP_MS, RETRY_AFTER_MAX_MS, type RetryDelayOptions } from './backoff.js';
+export type { DeadLetterCode, Outcome } from './metrics.js';

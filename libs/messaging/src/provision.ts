@@ -1,0 +1,241 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  ReplayPolicy,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type StreamConfig,
+  type StreamInfo,
+} from '@nats-io/jetstream';
+import { millis, nanos } from '@nats-io/nats-core';
+import { CONSUMERS, STREAMS, type ConsumerDeclaration, type StreamDeclaration } from '@roadmap/contracts';
+import type { Messaging } from './messaging.js';
+
+export type ProvisionAction = 'created' | 'updated' | 'unchanged';
+
+/** One stream or consumer that {@link provision} looked at. */
+export interface ProvisionEntry {
+  readonly kind: 'stream' | 'consumer';
+  /** Actual (namespaced) name: the stream, or `<stream>/<durable>` for a consumer. */
+  readonly name: string;
+  readonly action: ProvisionAction;
+  /** Fields that differed, for `updated`. */
+  readonly changes: readonly string[];
+}
+
+export interface ProvisionReport {
+  readonly entries: readonly ProvisionEntry[];
+  readonly created: readonly string[];
+  readonly updated: readonly string[];
+  readonly unchanged: readonly string[];
+}
+
+export interface ProvisionOptions {
+  /** Stream replicas (NATS_STREAM_REPLICAS); 1 on a single server, 3 in a cluster. */
+  readonly replicas?: number;
+  /** Overrides every consumer's declared ack wait (tests use a short one to see redeliveries quickly). */
+  readonly ackWaitMs?: number;
+}
+
+/**
+ * Creates or updates every stream of contracts' STREAMS and every durable consumer of CONSUMERS,
+ * namespaced. Idempotent: a second run reports everything `unchanged`. Settings JetStream cannot
+ * change on a live stream or consumer (storage, retention, ack/deliver policy) fail with a clear
+ * error instead of being silently ignored.
+ */
+export async function provision(messaging: Messaging, opts: ProvisionOptions = {}): Promise<ProvisionReport> {
+  const replicas = opts.replicas ?? 1;
+  const entries: ProvisionEntry[] = [];
+  for (const decl of Object.values(STREAMS) as StreamDeclaration[]) {
+    entries.push(await provisionStream(messaging, decl, replicas));
+  }
+  for (const declared of Object.values(CONSUMERS) as ConsumerDeclaration[]) {
+    const decl = opts.ackWaitMs === undefined ? declared : { ...declared, ackWaitMs: opts.ackWaitMs };
+    entries.push(await provisionConsumer(messaging, decl));
+  }
+  return {
+    entries,
+    created: entries.filter((e) => e.action === 'created').map((e) => e.name),
+    updated: entries.filter((e) => e.action === 'updated').map((e) => e.name),
+    unchanged: entries.filter((e) => e.action === 'unchanged').map((e) => e.name),
+  };
+}
+
+/** Deletes the namespaced streams of STREAMS (and with them their consumers). For tests. */
+export async function deprovision(messaging: Messaging): Promise<string[]> {
+  const deleted: string[] = [];
+  for (const decl of Object.values(STREAMS) as StreamDeclaration[]) {
+    const name = messaging.streamName(decl.name);
+    try {
+      await messaging.jsm.streams.delete(name);
+      deleted.push(name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  return deleted;
+}
+
+/**
+ * Throws an error naming every declared stream or consumer that does not exist. Services call this
+ * at start-up: they never create streams (that is `npm run provision`'s job).
+ */
+export async function assertProvisioned(messaging: Messaging): Promise<void> {
+  const missing: string[] = [];
+  for (const decl of Object.values(STREAMS) as StreamDeclaration[]) {
+    if ((await streamInfo(messaging, messaging.streamName(decl.name))) === undefined) missing.push(`stream ${messaging.streamName(decl.name)}`);
+  }
+  for (const decl of Object.values(CONSUMERS) as ConsumerDeclaration[]) {
+    const stream = messaging.streamName(decl.stream);
+    if ((await consumerInfo(messaging, stream, decl.durable)) === undefined) missing.push(`consumer ${decl.durable} on stream ${stream}`);
+  }
+  if (missing.length > 0) {
+    throw new Error(`JetStream is not provisioned: missing ${missing.join(', ')}. Run \`npm run provision\` (NATS_NAMESPACE="${messaging.namespace}").`);
+  }
+}
+
+/** Stream configuration JetStream should hold for a declaration. */
+export function streamConfig(messaging: Messaging, decl: StreamDeclaration, replicas: number): Partial<StreamConfig> & { name: string } {
+  return {
+    name: messaging.streamName(decl.name),
+    description: decl.description,
+    subjects: decl.subjects.map((s) => messaging.subject(s)),
+    retention: decl.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(decl.maxAgeMs),
+    duplicate_window: nanos(decl.duplicateWindowMs),
+    max_msg_size: decl.maxMsgSize,
+    num_replicas: replicas,
+  };
+}
+
+/** Consumer configuration JetStream should hold for a declaration. */
+export function consumerConfig(messaging: Messaging, decl: ConsumerDeclaration): Partial<ConsumerConfig> {
+  return {
+    durable_name: decl.durable,
+    description: decl.description,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    replay_policy: ReplayPolicy.Instant,
+    ack_wait: nanos(decl.ackWaitMs),
+    max_deliver: decl.maxDeliver,
+    max_ack_pending: decl.maxAckPending,
+    filter_subject: messaging.subject(decl.filterSubject),
+  };
+}
+
+async function provisionStream(messaging: Messaging, decl: StreamDeclaration, replicas: number): Promise<ProvisionEntry> {
+  const wanted = streamConfig(messaging, decl, replicas);
+  const current = await streamInfo(messaging, wanted.name);
+  if (current === undefined) {
+    await messaging.jsm.streams.add(wanted);
+    return { kind: 'stream', name: wanted.name, action: 'created', changes: [] };
+  }
+  const have = current.config;
+  for (const field of ['retention', 'storage'] as const) {
+    if (have[field] !== wanted[field]) {
+      throw new Error(`stream ${wanted.name}: ${field} is ${have[field]} but declared ${wanted[field]}; JetStream cannot change it in place (recreate the stream)`);
+    }
+  }
+  const changes = diff(
+    {
+      description: have.description ?? '',
+      subjects: [...have.subjects].sort().join(','),
+      discard: have.discard,
+      max_age_ms: millis(have.max_age),
+      duplicate_window_ms: millis(have.duplicate_window),
+      max_msg_size: have.max_msg_size,
+      num_replicas: have.num_replicas,
+    },
+    {
+      description: wanted.description ?? '',
+      subjects: [...(wanted.subjects ?? [])].sort().join(','),
+      discard: wanted.discard,
+      max_age_ms: decl.maxAgeMs,
+      duplicate_window_ms: decl.duplicateWindowMs,
+      max_msg_size: decl.maxMsgSize,
+      num_replicas: replicas,
+    },
+  );
+  if (changes.length === 0) return { kind: 'stream', name: wanted.name, action: 'unchanged', changes };
+  // Update takes the full config: fields left out would be reset to their defaults.
+  const { name, retention: _r, storage: _s, ...updatable } = wanted;
+  await messaging.jsm.streams.update(name, { ...have, ...updatable });
+  return { kind: 'stream', name: wanted.name, action: 'updated', changes };
+}
+
+async function provisionConsumer(messaging: Messaging, decl: ConsumerDeclaration): Promise<ProvisionEntry> {
+  const stream = messaging.streamName(decl.stream);
+  const name = `${stream}/${decl.durable}`;
+  const wanted = consumerConfig(messaging, decl);
+  const current = await consumerInfo(messaging, stream, decl.durable);
+  if (current === undefined) {
+    await messaging.jsm.consumers.add(stream, wanted);
+    return { kind: 'consumer', name, action: 'created', changes: [] };
+  }
+  const have = current.config;
+  for (const field of ['ack_policy', 'deliver_policy'] as const) {
+    if (have[field] !== wanted[field]) {
+      throw new Error(`consumer ${name}: ${field} is ${have[field]} but declared ${wanted[field]}; JetStream cannot change it in place (delete the consumer)`);
+    }
+  }
+  const changes = diff(
+    {
+      description: have.description ?? '',
+      ack_wait_ms: millis(have.ack_wait ?? 0),
+      max_deliver: have.max_deliver,
+      max_ack_pending: have.max_ack_pending,
+      filter_subject: have.filter_subject ?? '',
+    },
+    {
+      description: decl.description,
+      ack_wait_ms: decl.ackWaitMs,
+      max_deliver: decl.maxDeliver,
+      max_ack_pending: decl.maxAckPending,
+      filter_subject: wanted.filter_subject,
+    },
+  );
+  if (changes.length === 0) return { kind: 'consumer', name, action: 'unchanged', changes };
+  await messaging.jsm.consumers.update(stream, decl.durable, {
+    description: wanted.description,
+    ack_wait: wanted.ack_wait,
+    max_deliver: wanted.max_deliver,
+    max_ack_pending: wanted.max_ack_pending,
+    filter_subject: wanted.filter_subject,
+  });
+  return { kind: 'consumer', name, action: 'updated', changes };
+}
+
+function diff(have: Record<string, unknown>, wanted: Record<string, unknown>): string[] {
+  return Object.keys(wanted)
+    .filter((key) => have[key] !== wanted[key])
+    .map((key) => `${key}: ${String(have[key])} -> ${String(wanted[key])}`);
+}
+
+async function streamInfo(messaging: Messaging, name: string): Promise<StreamInfo | undefined> {
+  try {
+    return await messaging.jsm.streams.info(name);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+async function consumerInfo(messaging: Messaging, stream: string, durable: string): Promise<ConsumerInfo | undefined> {
+  try {
+    return await messaging.jsm.consumers.info(stream, durable);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamNotFound || err.code === JetStreamApiCodes.ConsumerNotFound);
+}

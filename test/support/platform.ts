@@ -1,0 +1,207 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deprovision, Messaging, provision } from '@roadmap/messaging';
+import { migrate } from '@roadmap/persistence';
+import pg from 'pg';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const TEST_NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+export type ServiceName = 'gateway' | 'workflow-worker' | 'content-worker' | 'log-sink';
+
+export interface PlatformOptions {
+  /** Processes per service (default 1 each, content-worker 2). */
+  replicas?: Partial<Record<ServiceName, number>>;
+  /** Extra environment for every process (e.g. OFFLINE_LLM_LATENCY_MS). */
+  env?: Record<string, string>;
+  /** Extra environment per service. */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Ack wait of the worker consumers, shortened so a killed worker's messages come back quickly. */
+  ackWaitMs?: number;
+}
+
+export interface ServiceProcess {
+  readonly service: ServiceName;
+  readonly index: number;
+  readonly port: number;
+  readonly child: ChildProcess;
+  readonly output: string[];
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The four services as real processes against the real NATS and PostgreSQL, isolated by a NATS
+ * namespace and a PostgreSQL schema of their own, so test files can run side by side.
+ */
+export class Platform {
+  readonly namespace = `e2e${randomBytes(5).toString('hex')}`;
+  readonly processes: ServiceProcess[] = [];
+  readonly db: pg.Pool;
+  private readonly env: Record<string, string>;
+  url = '';
+
+  private constructor(private readonly options: PlatformOptions) {
+    this.env = {
+      PATH: process.env.PATH ?? '',
+      NATS_URL: TEST_NATS_URL,
+      NATS_NAMESPACE: this.namespace,
+      DATABASE_URL: TEST_DATABASE_URL,
+      DATABASE_SCHEMA: this.namespace,
+      DATABASE_POOL_SIZE: '5',
+      LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'info',
+      SHUTDOWN_GRACE_MS: '5000',
+      ...options.env,
+    };
+    this.db = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 3, options: `-c search_path=${this.namespace}` });
+  }
+
+  static async start(options: PlatformOptions = {}): Promise<Platform> {
+    const platform = new Platform(options);
+    try {
+      await platform.prepare();
+      const replicas = { gateway: 1, 'workflow-worker': 1, 'content-worker': 2, 'log-sink': 1, ...options.replicas };
+      for (const service of Object.keys(replicas) as ServiceName[]) {
+        for (let i = 0; i < replicas[service]; i++) await platform.spawn(service);
+      }
+      await Promise.all(platform.processes.map((p) => platform.waitReady(p)));
+    } catch (error) {
+      await platform.stop().catch(() => undefined);
+      throw error;
+    }
+    const gateway = platform.processes.find((p) => p.service === 'gateway');
+    platform.url = gateway ? `http://127.0.0.1:${gateway.port}` : '';
+    return platform;
+  }
+
+  /** Migrates the schema and provisions the namespaced streams, as `npm start` does. */
+  private async prepare(): Promise<void> {
+    await migrate({ url: TEST_DATABASE_URL, schema: this.namespace, poolSize: 2, applicationName: 'e2e-migrate' });
+    const messaging = await Messaging.connect({ servers: TEST_NATS_URL, namespace: this.namespace, name: 'e2e-provision' });
+    try {
+      await provision(messaging, { ackWaitMs: this.options.ackWaitMs });
+    } finally {
+      await messaging.close();
+    }
+  }
+
+  /** Starts one more process of a service. */
+  async spawn(service: ServiceName): Promise<ServiceProcess> {
+    const port = await freePort();
+    const index = this.processes.filter((p) => p.service === service).length;
+    const child = spawn(process.execPath, ['--enable-source-maps', join(root, 'services', service, 'dist', 'main.js')], {
+      cwd: root,
+      env: { ...this.env, ...this.options.serviceEnv?.[service], PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output: string[] = [];
+    const keep = (chunk: Buffer) => {
+      output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      if (output.length > 2000) output.splice(0, output.length - 2000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const proc = { service, index, port, child, output };
+    this.processes.push(proc);
+    return proc;
+  }
+
+  async waitReady(proc: ServiceProcess, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (proc.child.exitCode !== null) throw new Error(`${proc.service}.${proc.index} exited:\n${proc.output.slice(-30).join('\n')}`);
+      try {
+        const res = await fetch(`http://127.0.0.1:${proc.port}/readyz`);
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(100);
+    }
+    throw new Error(`${proc.service}.${proc.index} not ready after ${timeoutMs} ms:\n${proc.output.slice(-30).join('\n')}`);
+  }
+
+  /** Sends a signal to a process and waits for it to exit. */
+  async kill(proc: ServiceProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => proc.child.once('exit', resolve));
+    proc.child.kill(signal);
+    await exited;
+  }
+
+  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const res = await fetch(`${this.url}${path}`, {
+      method,
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json: any = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = null;
+    }
+    return { status: res.status, headers: res.headers, body: json, text };
+  }
+
+  /** Polls a task until it reaches one of the statuses; fails with the task and recent logs on timeout. */
+  async waitForTask(taskId: string, statuses: string[] = ['completed'], timeoutMs = 60_000): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
+    let last: any;
+    while (Date.now() < deadline) {
+      last = (await this.request('GET', `/api/v1/tasks/${taskId}`)).body;
+      if (statuses.includes(last?.status)) return last;
+      if (['failed', 'cancelled', 'completed'].includes(last?.status)) break;
+      await sleep(200);
+    }
+    throw new Error(`task ${taskId} is ${last?.status}, expected ${statuses.join('|')}: ${JSON.stringify(last)}\n${this.recentOutput()}`);
+  }
+
+  recentOutput(lines = 15): string {
+    return this.processes.map((p) => `--- ${p.service}.${p.index}\n${p.output.slice(-lines).join('\n')}`).join('\n');
+  }
+
+  async query<T = any>(text: string, params: unknown[] = []): Promise<T[]> {
+    return (await this.db.query(text, params)).rows as T[];
+  }
+
+  /** Stops every process gracefully, then removes the schema and the streams. */
+  async stop(): Promise<void> {
+    await Promise.all(this.processes.map((p) => this.kill(p, 'SIGTERM').catch(() => undefined)));
+    await this.db.query(`DROP SCHEMA IF EXISTS ${this.namespace} CASCADE`).catch(() => undefined);
+    await this.db.end();
+    const messaging = await Messaging.connect({ servers: TEST_NATS_URL, namespace: this.namespace, name: 'e2e-cleanup' });
+    try {
+      await deprovision(messaging);
+    } finally {
+      await messaging.close();
+    }
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls until `check` returns a truthy value. */
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value) return value;
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
