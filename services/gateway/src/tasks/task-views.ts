@@ -31,7 +31,7 @@ export type TaskView = ReturnType<typeof taskView>;
 
 export function taskLinks(taskId: string, roadmapId: string | null) {
   return {
-    self: `/api/v1/tasks/${taskId}`,
+    status: `/api/v1/tasks/${taskId}`,
     logs: `/api/v1/tasks/${taskId}/logs`,
     ...(roadmapId ? { roadmap: `/api/v1/roadmaps/${roadmapId}` } : {}),
   };

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
+import type { DataSource } from 'typeorm';
+import { ContentRepository } from '../src/content/content.repository.js';
+
+/** A running task whose roadmap has `items` pending content items. */
+async function seedRoadmap(ds: DataSource, items: number) {
+  const taskId = randomUUID();
+  const roadmapId = randomUUID();
+  const conceptId = randomUUID();
+  await ds.query(
+    `INSERT INTO tasks (id, type, status, owner, priority, input, workflow_version, progress_total)
+     VALUES ($1, 'roadmap.generate', 'running', 'test', 'normal', '{}', 'test', $2)`,
+    [taskId, items],
+  );
+  await ds.query(
+    `INSERT INTO roadmaps (id, task_id, owner, goal, preferences, status, items_total) VALUES ($1, $2, 'test', 'goal', '{}', 'generating', $3)`,
+    [roadmapId, taskId, items],
+  );
+  await ds.query(
+    `INSERT INTO concepts (id, roadmap_id, slug, stage_slug, stage_title, stage_index, position, title, summary, estimated_hours)
+     VALUES ($1, $2, 'c', 's', 'S', 0, 0, 'C', 'c', 1)`,
+    [conceptId, roadmapId],
+  );
+  const kinds = ['tutorial', 'resources', 'quiz'];
+  const itemIds: string[] = [];
+  for (let i = 0; i < items; i++) {
+    const id = randomUUID();
+    itemIds.push(id);
+    // Several items per concept need distinct kinds; beyond three, extra concepts.
+    const concept = i < 3 ? conceptId : randomUUID();
+    if (i >= 3) {
+      await ds.query(
+        `INSERT INTO concepts (id, roadmap_id, slug, stage_slug, stage_title, stage_index, position, title, summary, estimated_hours)
+         VALUES ($1, $2, $3, 's', 'S', 0, $4, 'C', 'c', 1)`,
+        [concept, roadmapId, `c${i}`, i],
+      );
+    }
+    await ds.query(`INSERT INTO content_items (id, roadmap_id, concept_id, kind, status) VALUES ($1, $2, $3, $4, 'running')`, [
+      id,
+      roadmapId,
+      concept,
+      kinds[i % 3],
+    ]);
+  }
+  return { taskId, roadmapId, itemIds };
+}
+
+const RESULT = { content: { ok: true }, provider: 'offline', model: 'm', promptVersion: 'tutorial@1', inputTokens: 1, outputTokens: 2 };
+
+describe(ContentRepository.name, () => {
+  let db: TestDatabase;
+  let sut: ContentRepository;
+  let other: ContentRepository;
+
+  before(async () => {
+    db = await createTestDatabase('content');
+    sut = new ContentRepository(db.dataSource);
+    // A second pool plays the second worker process.
+    other = new ContentRepository(await db.connect());
+  });
+  after(async () => {
+    await db?.drop();
+  });
+
+  it('completes the task exactly once when two workers finish the last two items at the same moment', async () => {
+    for (let round = 0; round < 25; round++) {
+      const { taskId, roadmapId, itemIds } = await seedRoadmap(db.dataSource, 2);
+      const outcomes = await Promise.all([sut.complete(roadmapId, itemIds[0]!, RESULT), other.complete(roadmapId, itemIds[1]!, RESULT)]);
+      assert.equal(outcomes.filter((o) => o.finished === 'completed').length, 1, `round ${round}: exactly one finisher`);
+      const [task] = await db.dataSource.query(`SELECT status, progress_done, finished_at FROM tasks WHERE id = $1`, [taskId]);
+      assert.equal(task.status, 'completed');
+      assert.equal(task.progress_done, 2);
+      assert.ok(task.finished_at);
+    }
+  });
+
+  it('counts a redelivered completion once and never rewrites a finished item', async () => {
+    const { taskId, roadmapId, itemIds } = await seedRoadmap(db.dataSource, 3);
+    const first = await sut.complete(roadmapId, itemIds[0]!, RESULT);
+    assert.deepEqual({ changed: first.changed, done: first.progress.done }, { changed: true, done: 1 });
+    const again = await other.complete(roadmapId, itemIds[0]!, { ...RESULT, content: { ok: false } });
+    assert.equal(again.changed, false);
+    assert.equal(again.progress.done, 1);
+    const [item] = await db.dataSource.query(`SELECT content FROM content_items WHERE id = $1`, [itemIds[0]]);
+    assert.deepEqual(item.content, { ok: true });
+    const [task] = await db.dataSource.query(`SELECT status, progress_done FROM tasks WHERE id = $1`, [taskId]);
+    assert.deepEqual(task, { status: 'running', progress_done: 1 });
+  });
+
+  it('ends the task as failed, naming the count, when an item failed for good', async () => {
+    const { taskId, roadmapId, itemIds } = await seedRoadmap(db.dataSource, 2);
+    await sut.complete(roadmapId, itemIds[0]!, RESULT);
+    const outcome = await sut.fail(roadmapId, itemIds[1]!, { code: 'LLM_BAD_OUTPUT', message: 'bad' });
+    assert.equal(outcome.finished, 'failed');
+    const [task] = await db.dataSource.query(`SELECT status, error, progress_failed FROM tasks WHERE id = $1`, [taskId]);
+    assert.equal(task.status, 'failed');
+    assert.equal(task.progress_failed, 1);
+    assert.equal(task.error.code, 'ITEMS_FAILED');
+    assert.match(task.error.message, /1 of 2/);
+  });
+});

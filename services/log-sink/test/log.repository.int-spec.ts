@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { LogEntry } from '@roadmap/contracts';
+import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
+import { LogRepository } from '../src/sink/log.repository.js';
+
+function entry(overrides: Partial<LogEntry> = {}): LogEntry {
+  return {
+    id: randomUUID(),
+    ts: new Date().toISOString(),
+    service: 'content-worker',
+    instance: 'pod-1:42',
+    level: 'info',
+    taskId: randomUUID(),
+    step: 'tutorial',
+    message: 'tutorial generated',
+    data: { tokens: 12 },
+    ...overrides,
+  };
+}
+
+describe(LogRepository.name, () => {
+  let db: TestDatabase;
+  let sut: LogRepository;
+
+  before(async () => {
+    db = await createTestDatabase('logs');
+    sut = new LogRepository(db.dataSource);
+  });
+  after(async () => {
+    await db?.drop();
+  });
+
+  it('writes a batch with every field and adds no duplicate when the batch is redelivered', async () => {
+    const batch = Array.from({ length: 500 }, (_, i) => entry({ message: `entry ${i}` }));
+    assert.equal(await sut.insertBatch(batch), 500);
+    assert.equal(await sut.insertBatch(batch), 0, 'a redelivered batch inserts nothing');
+    const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM execution_logs`);
+    assert.equal(n, 500);
+    const [row] = await db.dataSource.query(`SELECT * FROM execution_logs WHERE id = $1`, [batch[7]!.id]);
+    assert.equal(row.message, 'entry 7');
+    assert.equal(row.instance, 'pod-1:42');
+    assert.equal(row.step, 'tutorial');
+    assert.deepEqual(row.data, { tokens: 12 });
+    assert.equal(new Date(row.created_at).toISOString(), batch[7]!.ts);
+  });
+
+  it('stores entries PostgreSQL would otherwise reject (NUL characters) and null fields', async () => {
+    const odd = entry({ message: 'a\u0000b', data: { s: 'x\u0000y' }, taskId: null, step: null });
+    assert.equal(await sut.insertBatch([odd, entry({ data: null })]), 2);
+    const [row] = await db.dataSource.query(`SELECT message, data, task_id FROM execution_logs WHERE id = $1`, [odd.id]);
+    assert.equal(row.message, 'ab');
+    assert.deepEqual(row.data, { s: 'xy' });
+    assert.equal(row.task_id, null);
+  });
+});
