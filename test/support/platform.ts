@@ -32,6 +32,11 @@ export interface ServiceProcess {
   readonly output: string[];
 }
 
+/** The compiled entry point of a service. */
+export function serviceEntry(service: ServiceName): string {
+  return join(root, 'services', service, 'dist', 'main.js');
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -102,7 +107,7 @@ export class Platform {
   async spawn(service: ServiceName): Promise<ServiceProcess> {
     const port = await freePort();
     const index = this.processes.filter((p) => p.service === service).length;
-    const child = spawn(process.execPath, ['--enable-source-maps', join(root, 'services', service, 'dist', 'main.js')], {
+    const child = spawn(process.execPath, ['--enable-source-maps', serviceEntry(service)], {
       cwd: root,
       env: { ...this.env, ...this.options.serviceEnv?.[service], PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 import { CommonEnvSchema, env, loadConfig } from '@roadmap/contracts';
-import { LlmEnvSchema } from '@roadmap/llm';
+import { LlmEnvSchema, refineLlmEnv } from '@roadmap/llm';
 
 export const WorkflowWorkerEnvSchema = CommonEnvSchema.extend(LlmEnvSchema.shape).extend({
   /** Health and metrics port. */
@@ -8,7 +8,7 @@ export const WorkflowWorkerEnvSchema = CommonEnvSchema.extend(LlmEnvSchema.shape
   WORKER_CONCURRENCY: env.int(4, 1, 256),
   /** Edit -> validate rounds before an invalid framework fails the task. */
   WORKFLOW_MAX_EDIT_ROUNDS: env.int(2, 0, 10),
-});
+}).superRefine(refineLlmEnv);
 export type WorkflowWorkerConfig = Readonly<ReturnType<typeof WorkflowWorkerEnvSchema.parse>>;
 
 export const loadWorkflowWorkerConfig = (): WorkflowWorkerConfig => loadConfig(WorkflowWorkerEnvSchema);
