@@ -22,6 +22,8 @@ export interface PlatformOptions {
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   /** Ack wait of the worker consumers, shortened so a killed worker's messages come back quickly. */
   ackWaitMs?: number;
+  /** Another NATS server than the shared one (a test that stops it). */
+  natsUrl?: string;
 }
 
 export interface ServiceProcess {
@@ -37,7 +39,7 @@ export function serviceEntry(service: ServiceName): string {
   return join(root, 'services', service, 'dist', 'main.js');
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -62,7 +64,7 @@ export class Platform {
   private constructor(private readonly options: PlatformOptions) {
     this.env = {
       PATH: process.env.PATH ?? '',
-      NATS_URL: TEST_NATS_URL,
+      NATS_URL: options.natsUrl ?? TEST_NATS_URL,
       NATS_NAMESPACE: this.namespace,
       DATABASE_URL: TEST_DATABASE_URL,
       DATABASE_SCHEMA: this.namespace,
@@ -95,7 +97,7 @@ export class Platform {
   /** Migrates the schema and provisions the namespaced streams, as `npm start` does. */
   private async prepare(): Promise<void> {
     await migrate({ url: TEST_DATABASE_URL, schema: this.namespace, poolSize: 2, applicationName: 'e2e-migrate' });
-    const messaging = await Messaging.connect({ servers: TEST_NATS_URL, namespace: this.namespace, name: 'e2e-provision' });
+    const messaging = await Messaging.connect({ servers: this.env.NATS_URL!, namespace: this.namespace, name: 'e2e-provision' });
     try {
       await provision(messaging, { ackWaitMs: this.options.ackWaitMs });
     } finally {
@@ -185,10 +187,11 @@ export class Platform {
   }
 
   /** Stops every process gracefully, then removes the schema and the streams. */
-  async stop(): Promise<void> {
+  async stop(options: { skipStreams?: boolean } = {}): Promise<void> {
     await Promise.all(this.processes.map((p) => this.kill(p, 'SIGTERM').catch(() => undefined)));
     await this.db.query(`DROP SCHEMA IF EXISTS ${this.namespace} CASCADE`).catch(() => undefined);
     await this.db.end();
+    if (options.skipStreams) return;
     const messaging = await Messaging.connect({ servers: TEST_NATS_URL, namespace: this.namespace, name: 'e2e-cleanup' });
     try {
       await deprovision(messaging);

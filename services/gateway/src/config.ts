@@ -5,8 +5,6 @@ export const GatewayEnvSchema = CommonEnvSchema.extend({
   HOST: env.string('0.0.0.0'),
   /** Largest request body accepted; larger is a 413. */
   BODY_LIMIT_BYTES: env.int(1024 * 1024, 1024, 64 * 1024 * 1024),
-  /** Public base URL used in links (behind an ingress); empty: links are relative paths. */
-  PUBLIC_BASE_URL: env.string(''),
   /** Trust X-Forwarded-* from the ingress. */
   TRUST_PROXY: env.bool(false),
 });

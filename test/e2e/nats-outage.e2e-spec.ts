@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { eventually, freePort, Platform } from '../support/platform.js';
+
+/** A NATS server of this test's own, so stopping it disturbs no other test. */
+async function startNats(port: number, storeDir: string): Promise<ChildProcess> {
+  const child = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' });
+  await eventually(async () => {
+    try {
+      const { connect } = await import('node:net');
+      return await new Promise<boolean>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port }, () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.on('error', () => resolve(false));
+      });
+    } catch {
+      return false;
+    }
+  }, 10_000, 'nats-server to listen');
+  return child;
+}
+
+describe('the gateway while NATS is down', () => {
+  let nats: ChildProcess;
+  let platform: Platform;
+  const storeDir = mkdtempSync(join(tmpdir(), 'nats-outage-'));
+
+  before(async () => {
+    const port = await freePort();
+    nats = await startNats(port, storeDir);
+    platform = await Platform.start({ natsUrl: `nats://127.0.0.1:${port}`, replicas: { 'workflow-worker': 0, 'content-worker': 0, 'log-sink': 0 } });
+  });
+  after(async () => {
+    nats?.kill('SIGKILL');
+    await platform?.stop({ skipStreams: true });
+    rmSync(storeDir, { recursive: true, force: true });
+  });
+
+  it('answers 503 with Retry-After, writes nothing, and reports not ready', async () => {
+    const accepted = await platform.request('POST', '/api/v1/roadmaps', { goal: 'Learn networking' });
+    assert.equal(accepted.status, 202, 'works while NATS is up');
+
+    const exited = new Promise((resolve) => nats.once('exit', resolve));
+    nats.kill('SIGKILL');
+    await exited;
+
+    const res = await platform.request('POST', '/api/v1/roadmaps', { goal: 'Learn distributed systems' });
+    assert.equal(res.status, 503, res.text);
+    assert.equal(res.body.code, 'SERVICE_UNAVAILABLE');
+    assert.ok(Number(res.headers.get('retry-after')) >= 1);
+    const rows = await platform.query(`SELECT count(*)::int AS n FROM tasks WHERE input->>'goal' = 'Learn distributed systems'`);
+    assert.equal(rows[0].n, 0, 'nothing is left behind');
+    const roadmaps = await platform.query(`SELECT count(*)::int AS n FROM roadmaps WHERE goal = 'Learn distributed systems'`);
+    assert.equal(roadmaps[0].n, 0);
+
+    const ready = await platform.request('GET', '/readyz');
+    assert.equal(ready.status, 503);
+    assert.equal((await platform.request('GET', '/healthz')).status, 200, 'liveness does not depend on NATS');
+  });
+});
