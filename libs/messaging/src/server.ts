@@ -1,33 +1,33 @@
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { millis } from '@nats-io/nats-core';
-import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
-import { AppError, fieldIssues, Headers, isRetryable, type ConsumerDeclaration } from '@roadmap/contracts';
+import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
+import { AppError, Headers, isRetryable } from '@roadmap/contracts';
 import type { Logger } from '@roadmap/observability';
 import { isObservable, lastValueFrom } from 'rxjs';
-import type { z } from 'zod';
 import { retryDelayMs } from './backoff.js';
-import { JetStreamBatchContext, JetStreamContext, type ContextRoute } from './context.js';
-import { JETSTREAM_EXTRAS_KEY, JETSTREAM_TRANSPORT, type BatchHandlerSpec, type HandlerSpec } from './decorators.js';
+import { JetStreamBatchContext } from './context.js';
+import { JETSTREAM_EXTRAS_KEY, JETSTREAM_TRANSPORT, type HandlerSpec } from './decorators.js';
 import type { Messaging } from './messaging.js';
-import { handlerDuration, messagesTotal, queueWait, type DeadLetterCode, type Outcome } from './metrics.js';
+import type { DeadLetterCode, Outcome } from './metrics.js';
 import { JetStreamPublisher } from './publisher.js';
+import { BatchRoute, parse, SingleRoute, TrackedContext, type Route } from './routes.js';
 
 /** Options of {@link JetStreamServer}. */
 export interface JetStreamServerOptions {
   readonly messaging: Messaging;
   readonly logger: Logger;
   /**
-   * Handlers in flight at once per durable (batches in flight for a batch handler); default 1. Each
-   * replica pulls only what it can run, so the rest of the work stays available to other replicas.
+   * Handlers in flight at once per durable (batches in flight for a batch handler); default 1. A
+   * replica takes a message only when a slot is free, so other replicas get the rest of the work.
    */
   readonly concurrency?: Readonly<Record<string, number>>;
   /**
-   * Messages requested from the server ahead of free handler slots, per durable (single-message
-   * handlers); default: the durable's concurrency. A prefetched message waits unheartbeated until a
-   * slot frees, so keep this low for handlers slower than a third of the ack wait.
+   * Messages requested ahead of free slots per durable (single-message handlers); default: the
+   * durable's concurrency, so a replica holds at most about twice its concurrency. Lower it to 1 to
+   * hold nothing beyond running handlers; raise it for fast handlers at concurrency 1.
    */
   readonly prefetch?: Readonly<Record<string, number>>;
-  /** Batch size and flush age per durable of a batch handler, overriding the decorator's (from env config). */
+  /** Batch size and flush age per durable of a batch handler, overriding the decorator's (env config). */
   readonly batches?: Readonly<Record<string, { readonly maxBatch: number; readonly maxWaitMs: number }>>;
   /** On close, how long in-flight handlers may run before they are aborted and their messages naked; default 20 s. */
   readonly shutdownGraceMs?: number;
@@ -36,130 +36,11 @@ export interface JetStreamServerOptions {
 const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
 /** Pause before pulling again after the consumer iterator failed (consumer deleted, server gone). */
 const RESTART_DELAY_MS = 1_000;
-/** Distinct subjects labelled per consumer; beyond that `subject="_other"` keeps the series count bounded. */
-const MAX_SUBJECT_LABELS = 256;
-
-const decoder = new TextDecoder();
-
-/** A context the server tracks while its handler runs (heartbeats, shutdown). */
-class TrackedContext extends JetStreamContext {
-  /** performance.now() when the handler got the message. */
-  startedAt = performance.now();
-  /** Naked at shutdown: the handler's late result must not ack it. */
-  abandoned = false;
-}
-
-type SubjectMetrics = {
-  readonly duration: Record<Outcome, { observe(value: number): void }>;
-};
-
-/** One handler bound to one durable consumer. */
-abstract class Route implements ContextRoute {
-  readonly durable: string;
-  readonly maxDeliver: number;
-  readonly streamLogical: string;
-  readonly schema: z.ZodType;
-  consumer!: Consumer;
-  messages?: ConsumerMessages;
-  /** Heartbeat period: a third of the consumer's ack wait. */
-  heartbeatMs = 10_000;
-  /** Async work under way (handler runs, batch runs, dead letters); close() waits for it. */
-  busy = 0;
-  loopDone = false;
-  /** Resolves a waiting pull loop (a slot freed, or shutdown). */
-  wake?: () => void;
-  /** Resolves close()'s wait when the route is idle. */
-  onIdle?: () => void;
-  readonly active = new Set<TrackedContext>();
-  private readonly subjects = new Map<string, SubjectMetrics & { readonly logical: string }>();
-  readonly counters: Record<Outcome, { inc(value?: number): void }>;
-  readonly queueWait: { observe(value: number): void };
-
-  constructor(
-    readonly spec: HandlerSpec,
-    readonly handler: MessageHandler,
-    readonly limit: number,
-    private readonly messaging: Messaging,
-  ) {
-    const decl: ConsumerDeclaration = spec.consumer;
-    this.durable = decl.durable;
-    this.maxDeliver = decl.maxDeliver;
-    this.streamLogical = decl.stream;
-    this.schema = spec.schema;
-    this.counters = {
-      ack: messagesTotal.labels({ consumer: this.durable, outcome: 'ack' }),
-      retry: messagesTotal.labels({ consumer: this.durable, outcome: 'retry' }),
-      dead_letter: messagesTotal.labels({ consumer: this.durable, outcome: 'dead_letter' }),
-    };
-    this.queueWait = queueWait.labels({ consumer: this.durable });
-  }
-
-  logicalSubject(actual: string): string {
-    return this.subjectMetrics(actual).logical;
-  }
-
-  /** Per-subject metric children, cached: label hashing per message is measurable on the hot path. */
-  subjectMetrics(actual: string): SubjectMetrics & { readonly logical: string } {
-    let entry = this.subjects.get(actual);
-    if (entry === undefined) {
-      const logical = this.messaging.logicalSubject(actual);
-      const label = this.subjects.size < MAX_SUBJECT_LABELS ? logical : '_other';
-      entry = { logical, duration: durationChildren(this.durable, label) };
-      if (this.subjects.size < MAX_SUBJECT_LABELS) this.subjects.set(actual, entry);
-    }
-    return entry;
-  }
-
-  /** Marks one unit of async work finished, waking the pull loop and close(). */
-  release(): void {
-    this.busy--;
-    const wake = this.wake;
-    if (wake) {
-      this.wake = undefined;
-      wake();
-    }
-    if (this.busy === 0 && this.loopDone) this.onIdle?.();
-  }
-
-  waitForWake(): Promise<void> {
-    return new Promise((resolve) => {
-      this.wake = resolve;
-    });
-  }
-}
-
-class SingleRoute extends Route {}
-
-class BatchRoute extends Route {
-  declare readonly spec: BatchHandlerSpec;
-  buffer: TrackedContext[] = [];
-  items: unknown[] = [];
-  timer?: NodeJS.Timeout;
-  /** The batch timer fired while every batch slot was busy: flush when one frees. */
-  due = false;
-  batchesInFlight = 0;
-  readonly activeBatches = new Set<readonly TrackedContext[]>();
-  readonly batchDuration: Record<Outcome, { observe(value: number): void }>;
-
-  constructor(spec: BatchHandlerSpec, handler: MessageHandler, limit: number, messaging: Messaging) {
-    super(spec, handler, limit, messaging);
-    this.batchDuration = durationChildren(this.durable, '(batch)');
-  }
-}
-
-function durationChildren(consumer: string, subject: string): Record<Outcome, { observe(value: number): void }> {
-  return {
-    ack: handlerDuration.labels({ consumer, subject, outcome: 'ack' }),
-    retry: handlerDuration.labels({ consumer, subject, outcome: 'retry' }),
-    dead_letter: handlerDuration.labels({ consumer, subject, outcome: 'dead_letter' }),
-  };
-}
-
-type Parsed = { ok: true; data: unknown } | { ok: false; detail: string };
 
 /**
- * NestJS transport that feeds `@JetStreamHandler` / `@JetStreamBatchHandler` methods from durable
- * JetStream pull consumers. Run it in a hybrid app:
+ * NestJS transport feeding `@JetStreamHandler` / `@JetStreamBatchHandler` methods from durable
+ * JetStream pull consumers. Run it in a hybrid app (with MessagingModule imported, which binds
+ * handlers declared on providers):
  *
  * ```ts
  * const app = await NestFactory.create(AppModule, new FastifyAdapter());
@@ -167,9 +48,10 @@ type Parsed = { ok: true; data: unknown } | { ok: false; detail: string };
  * await app.startAllMicroservices();
  * ```
  *
- * Per message: parse JSON, validate with the handler's schema (invalid: dead letter + term, never
- * redelivered), call the handler with heartbeats every third of the ack wait, then ack; on failure
- * retry with backoff (nak) or dead-letter, as the error and the delivery count decide.
+ * Per message: parse JSON and validate with the handler's schema (invalid: dead letter + term, never
+ * redelivered), call the handler while sending `working()` every third of the ack wait, then ack.
+ * On failure: a non-retryable AppError is dead-lettered; anything else is naked with exponential
+ * backoff and full jitter, and dead-lettered on the consumer's last allowed delivery.
  */
 export class JetStreamServer extends Server implements CustomTransportStrategy {
   override transportId = JETSTREAM_TRANSPORT;
@@ -181,10 +63,12 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly publisher: JetStreamPublisher;
   private readonly graceMs: number;
   private readonly routes: Route[] = [];
+  /** Aborted when the grace period runs out at shutdown; every context's signal. */
   private readonly shutdown = new AbortController();
   private stopping = false;
   private closing?: Promise<void>;
-  /** Acks of this event-loop turn, sent together: see {@link ack}. */
+  private heartbeat?: NodeJS.Timeout;
+  /** Acks of the current event-loop turn, sent together: see {@link ack}. */
   private acks: JsMsg[] = [];
   private acksScheduled = false;
   private readonly sendAcks = (): void => {
@@ -193,7 +77,6 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     this.acksScheduled = false;
     for (const m of acks) m.ack();
   };
-  private heartbeat?: NodeJS.Timeout;
 
   constructor(private readonly options: JetStreamServerOptions) {
     super();
@@ -203,7 +86,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     this.graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
   }
 
-  /** Binds every registered handler to its consumer and starts pulling; `callback(err)` if one is missing. */
+  /** Binds every registered handler to its consumer and starts pulling; `callback(err)` if a consumer is missing. */
   listen(callback: (...optionalParams: unknown[]) => unknown): void {
     this.start().then(
       () => callback(),
@@ -211,7 +94,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     );
   }
 
-  /** Not supported: there are no transport events to subscribe to. */
+  /** Not supported: this transport has no events to subscribe to. */
   on(): never {
     throw new Error('JetStreamServer does not emit events');
   }
@@ -222,9 +105,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   }
 
   /**
-   * Stops pulling at once, waits up to `shutdownGraceMs` for in-flight handlers (each acks or naks
-   * its message as usual), then aborts the rest and naks their messages so another replica takes
-   * them. Never acks a message whose handler did not succeed. Idempotent.
+   * Stops pulling at once and hands back (nak) what was delivered but not started. Waits up to
+   * `shutdownGraceMs` for running handlers, which ack or nak as usual; then aborts the contexts'
+   * signals and naks the unfinished messages so another replica takes them. A message is never acked
+   * unless its handler succeeded. Idempotent; the connection stays open (Messaging owns it).
    */
   close(): Promise<void> {
     this.closing ??= this.stop();
@@ -238,18 +122,24 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         this.log.warn({ pattern }, 'handler without a JetStream declaration ignored');
         continue;
       }
-      if (handler.next) throw new Error(`more than one handler for consumer ${spec.consumer.durable}; a durable has exactly one`);
-      const batch = this.options.batches?.[spec.consumer.durable];
+      const durable = spec.consumer.durable;
+      if (handler.next) throw new Error(`more than one handler for consumer ${durable}; a durable has exactly one`);
+      const batch = this.options.batches?.[durable];
       if (spec.kind === 'batch' && batch) {
-        spec = { ...spec, maxBatch: positiveInt(batch.maxBatch, `maxBatch of ${spec.consumer.durable}`), maxWaitMs: Math.max(0, batch.maxWaitMs) };
+        spec = { ...spec, maxBatch: positiveInt(batch.maxBatch, `maxBatch of ${durable}`), maxWaitMs: Math.max(0, batch.maxWaitMs) };
       }
-      const limit = positiveInt(this.options.concurrency?.[spec.consumer.durable] ?? 1, `concurrency of ${spec.consumer.durable}`);
-      const route = spec.kind === 'batch' ? new BatchRoute(spec, handler, limit, this.messaging) : new SingleRoute(spec, handler, limit, this.messaging);
+      const limit = positiveInt(this.options.concurrency?.[durable] ?? 1, `concurrency of ${durable}`);
+      const prefetch = this.options.prefetch?.[durable];
+      const route =
+        spec.kind === 'batch'
+          ? new BatchRoute(spec, handler, limit, this.messaging)
+          : new SingleRoute(spec, handler, limit, this.messaging, prefetch === undefined ? undefined : positiveInt(prefetch, `prefetch of ${durable}`));
       route.consumer = await this.lookUpConsumer(route);
       this.routes.push(route);
     }
     if (this.routes.length === 0) this.log.warn('no @JetStreamHandler registered: nothing to consume');
-    const tick = Math.min(...this.routes.map((r) => r.heartbeatMs), 60_000);
+    // Half the shortest heartbeat period: a held message gets working() within 1.5 periods (half its ack wait).
+    const tick = Math.max(50, Math.min(...this.routes.map((r) => r.heartbeatMs), 60_000) / 2);
     this.heartbeat = setInterval(() => this.beat(), tick);
     this.heartbeat.unref();
     for (const route of this.routes) {
@@ -268,89 +158,127 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         cause: err,
       });
     }
-    const info = await consumer.info(true);
-    route.heartbeatMs = Math.max(100, Math.floor(millis(info.config.ack_wait ?? 30_000_000_000) / 3));
-    if (info.config.max_deliver !== route.maxDeliver) {
-      this.log.warn({ consumer: route.durable, declared: route.maxDeliver, actual: info.config.max_deliver }, 'consumer max_deliver differs from its declaration; run `npm run provision`');
+    const { config } = await consumer.info(true);
+    route.heartbeatMs = Math.max(100, Math.floor(millis(config.ack_wait ?? 30_000_000_000) / 3));
+    if (config.max_deliver !== route.maxDeliver) {
+      this.log.warn(
+        { consumer: route.durable, declared: route.maxDeliver, actual: config.max_deliver },
+        'consumer max_deliver differs from its declaration; run `npm run provision`',
+      );
     }
     return consumer;
   }
 
-  /** Pulls with `consume()`, restarting it if it fails, until close(). */
+  /** Pulls with consume() until close(), starting a new session after parking or a failure. */
   private async pullLoop(route: Route): Promise<void> {
-    const maxMessages =
-      route instanceof BatchRoute ? route.spec.maxBatch : positiveInt(this.options.prefetch?.[route.durable] ?? route.limit, `prefetch of ${route.durable}`);
     while (!this.stopping) {
       try {
+        let maxMessages: number;
+        if (route instanceof SingleRoute) {
+          maxMessages = route.nextPrefetch();
+          route.sessionPrefetch = maxMessages;
+        } else {
+          maxMessages = (route as BatchRoute).spec.maxBatch;
+        }
         const messages = await route.consumer.consume({ max_messages: maxMessages });
         route.messages = messages;
-        if (this.stopping) await messages.close();
+        if (this.stopping) void messages.close();
         void this.watchConsumer(route, messages);
         if (route instanceof BatchRoute) await this.drainBatch(route, messages);
-        else await this.drainSingle(route, messages);
+        else await this.drainSingle(route as SingleRoute, messages);
       } catch (err) {
         this.log.error({ err, consumer: route.durable }, 'consumer failed; pulling again shortly');
       }
       route.messages = undefined;
-      if (!this.stopping) await sleep(RESTART_DELAY_MS);
+      if (route instanceof SingleRoute && route.parking) {
+        // Saturated: what the session held is parked (heartbeated). Pull again once all of it runs
+        // and a slot is free.
+        while (!this.stopping && (route.parked.length > 0 || route.busy >= route.limit)) await route.waitForWake();
+        route.parking = false;
+        route.resizing = false;
+      } else if (route instanceof SingleRoute && route.resizing) {
+        route.resizing = false;
+      } else if (!this.stopping) {
+        await sleep(RESTART_DELAY_MS);
+      }
     }
     route.loopDone = true;
     if (route.busy === 0) route.onIdle?.();
   }
 
-  private async drainSingle(route: Route, messages: ConsumerMessages): Promise<void> {
+  // ---- single messages -----------------------------------------------------------------------
+
+  private async drainSingle(route: SingleRoute, messages: ConsumerMessages): Promise<void> {
     for await (const m of messages) {
       if (this.stopping) {
         // Delivered to us but not started: hand it straight back.
         m.nak();
         continue;
       }
+      if (route.parking || route.busy >= route.limit) {
+        m.working();
+        route.parked.push({ message: m, lastBeat: performance.now() });
+        continue;
+      }
       route.busy++;
-      void this.handleOne(route, m);
-      // Take the next message only when a slot is free: consume() requests more from the server
-      // only as we iterate, so a busy replica does not hoard work.
-      if (route.busy >= route.limit && !this.stopping) await route.waitForWake();
+      void this.handleOne(route, m, performance.now());
+      // Take the next message only when a slot is free: consume() requests more only as we iterate,
+      // so a busy replica does not hoard work.
+      if (route.busy >= route.limit && !this.stopping) {
+        route.waitingSince = performance.now();
+        await route.waitForWake();
+        route.waitingSince = undefined;
+      }
     }
   }
 
-  private async handleOne(route: Route, m: JsMsg): Promise<void> {
+  private async handleOne(route: SingleRoute, m: JsMsg, lastBeat: number): Promise<void> {
     const started = performance.now();
-    const metrics = route.subjectMetrics(m.subject);
+    const durations = route.durations(m.subject);
     let ctx: TrackedContext | undefined;
     try {
       this.observeQueueWait(route, m);
       const parsed = parse(route.schema, m.data);
       if (!parsed.ok) {
         await this.deadLetterOrRetry(route, m, 'invalid_message', parsed.detail, undefined);
-        metrics.duration.dead_letter.observe((performance.now() - started) / 1000);
+        durations.dead_letter.observe((performance.now() - started) / 1000);
         return;
       }
       ctx = new TrackedContext(m, route, this.shutdown.signal);
+      ctx.lastBeat = lastBeat;
       route.active.add(ctx);
       const result = await route.handler(parsed.data, ctx);
       if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
       if (ctx.abandoned) return;
       this.ack(m);
       route.counters.ack.inc();
-      metrics.duration.ack.observe((performance.now() - started) / 1000);
+      const ms = performance.now() - started;
+      durations.ack.observe(ms / 1000);
+      if (route.recordDuration(ms)) {
+        // Handlers proved fast: restart the session with a larger prefetch (what it holds still runs here).
+        route.resizing = true;
+        void route.messages?.close();
+      }
     } catch (err) {
       if (ctx?.abandoned) {
-        this.log.debug({ err, consumer: route.durable, streamSequence: m.info.streamSequence }, 'handler failed after its message was handed back at shutdown');
+        this.log.debug({ err, consumer: route.durable, streamSequence: m.info.streamSequence }, 'handler ended after its message was handed back at shutdown');
         return;
       }
       const outcome = await this.handleFailure(route, m, err);
-      metrics.duration[outcome].observe((performance.now() - started) / 1000);
+      durations[outcome].observe((performance.now() - started) / 1000);
     } finally {
       if (ctx) route.active.delete(ctx);
-      route.release();
+      // A parked message takes the slot over directly; otherwise the slot is freed.
+      const next = this.stopping ? undefined : route.parked.shift();
+      if (next) void this.handleOne(route, next.message, next.lastBeat);
+      else route.release();
     }
   }
 
   /**
-   * Acks at the end of the current event-loop turn, all together. The client writes its buffer to
-   * the socket on the next microtask after the first queued command; handlers finish on separate
-   * microtasks, so direct acks would cost one socket write each (the largest cost of dispatch).
-   * Deferring to setImmediate lets every ack of the turn share one write.
+   * Acks at the end of the current event-loop turn, together. The client writes its buffer to the
+   * socket one microtask after the first queued command, and handlers finish on separate microtasks:
+   * direct acks would cost a socket write each, the largest cost of dispatch.
    */
   private ack(m: JsMsg): void {
     this.acks.push(m);
@@ -365,12 +293,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const { deliveryCount } = m.info;
     const code = err instanceof AppError ? err.code : undefined;
     const message = err instanceof Error ? err.message : String(err);
-    if (!isRetryable(err)) {
-      return this.deadLetterOrRetry(route, m, 'permanent_error', `${code}: ${message}`, err);
-    }
-    if (deliveryCount >= route.maxDeliver) {
-      return this.deadLetterOrRetry(route, m, 'max_deliver', `${code ?? errorName(err)}: ${message}`, err);
-    }
+    if (!isRetryable(err)) return this.deadLetterOrRetry(route, m, 'permanent_error', `${code}: ${message}`, err);
+    if (deliveryCount >= route.maxDeliver) return this.deadLetterOrRetry(route, m, 'max_deliver', `${code ?? errorName(err)}: ${message}`, err);
     const delayMs = retryDelayMs(deliveryCount, { retryAfterMs: err instanceof AppError ? err.retryAfterMs : undefined });
     m.nak(delayMs);
     route.counters.retry.inc();
@@ -383,7 +307,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
 
   /**
    * Dead-letters and terms a message. If the dead letter cannot be stored (NATS trouble) the message
-   * is naked instead: better a redelivery than a message lost.
+   * is naked instead: a redelivery is better than a lost message.
    */
   private async deadLetterOrRetry(route: Route, m: JsMsg, reason: DeadLetterCode, detail: string, err: unknown): Promise<Outcome> {
     const fields = {
@@ -410,6 +334,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     return 'dead_letter';
   }
 
+  /** Publish-to-delivery time of first deliveries (redeliveries would count backoff as queueing). */
   private observeQueueWait(route: Route, m: JsMsg): void {
     const publishedAt = m.headers?.get(Headers.publishedAt);
     if (!publishedAt || m.info.deliveryCount !== 1) return;
@@ -436,16 +361,13 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       }
       route.buffer.push(new TrackedContext(m, route, this.shutdown.signal));
       route.items.push(parsed.data);
-      if (route.buffer.length === 1) {
-        route.timer = setTimeout(() => this.onBatchTimer(route), maxWaitMs);
-      }
+      if (route.buffer.length === 1) route.timer = setTimeout(() => this.onBatchTimer(route), maxWaitMs);
       if (route.buffer.length >= maxBatch) {
         while (route.batchesInFlight >= route.limit && !this.stopping) await route.waitForWake();
-        // Stopping: keep iterating (not break) so what the library already holds is naked below.
+        // Stopping: keep iterating (no break) so what the session already holds is naked.
         if (!this.stopping) this.flush(route);
       }
     }
-    // Stopped: whatever is still buffered was never handed to the handler.
     this.nakBuffered(route);
   }
 
@@ -484,7 +406,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       route.activeBatches.delete(batch);
       route.batchDuration[outcome].observe((performance.now() - started) / 1000);
       route.batchesInFlight--;
-      // A batch that came due while all slots were busy goes now.
+      // A batch that came due while every slot was busy goes now.
       if (route.due && route.buffer.length > 0 && !this.stopping) this.flush(route);
       route.release();
     }
@@ -498,8 +420,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const retryable = isRetryable(err);
     const retryAfterMs = err instanceof AppError ? err.retryAfterMs : undefined;
     const outcomes = await Promise.all(
-      live.map(async (ctx): Promise<Outcome> => {
-        const m = ctx.message;
+      live.map(async ({ message: m }): Promise<Outcome> => {
         if (!retryable) return this.deadLetterOrRetry(route, m, 'permanent_error', `${code}: ${message}`, err);
         if (m.info.deliveryCount >= route.maxDeliver) return this.deadLetterOrRetry(route, m, 'max_deliver', `${code ?? errorName(err)}: ${message}`, err);
         m.nak(retryDelayMs(m.info.deliveryCount, { retryAfterMs }));
@@ -509,7 +430,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const retried = outcomes.filter((o) => o === 'retry').length;
     if (retried > 0) {
       route.counters.retry.inc(retried);
-      this.log.warn({ err, consumer: route.durable, size: batch.length, retried, code }, 'batch handler failed; messages will be retried');
+      this.log.warn({ err, consumer: route.durable, size: batch.length, retried, code }, 'batch handler failed; its messages will be retried');
     }
     return retryable ? 'retry' : 'dead_letter';
   }
@@ -524,14 +445,49 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
 
   // ---- lifecycle -----------------------------------------------------------------------------
 
-  /** Keeps the messages of running handlers (and buffered batch entries) from hitting their ack wait. */
+  /**
+   * Sends working() for every held message not heard of for a heartbeat period, and parks routes
+   * that stayed saturated: their consume() session is closed and what it already holds is taken
+   * into the (heartbeated) parked list, so no delivered message waits unheartbeated for long.
+   */
   private beat(): void {
     const now = performance.now();
     for (const route of this.routes) {
-      for (const ctx of route.active) if (now - ctx.startedAt >= route.heartbeatMs) ctx.working();
-      if (route instanceof BatchRoute) {
-        for (const ctx of route.buffer) if (now - ctx.startedAt >= route.heartbeatMs) ctx.working();
-        for (const batch of route.activeBatches) for (const ctx of batch) if (now - ctx.startedAt >= route.heartbeatMs) ctx.working();
+      const period = route.heartbeatMs;
+      for (const ctx of route.active) {
+        if (now - ctx.lastBeat >= period) {
+          ctx.working();
+          ctx.lastBeat = now;
+        }
+      }
+      if (route instanceof SingleRoute) {
+        for (const held of route.parked) {
+          if (now - held.lastBeat >= period) {
+            held.message.working();
+            held.lastBeat = now;
+          }
+        }
+        if (route.waitingSince !== undefined && !route.parking && route.messages && now - route.waitingSince >= period / 2) {
+          route.parking = true;
+          route.markSlow();
+          void route.messages.close();
+          route.wakeLoop();
+        }
+      } else if (route instanceof BatchRoute) {
+        for (const held of route.buffer) {
+          if (now - held.lastBeat >= period) {
+            held.working();
+            held.lastBeat = now;
+          }
+        }
+        for (const batch of route.activeBatches) {
+          for (const held of batch) {
+            if (now - held.lastBeat >= period) {
+              held.working();
+              held.lastBeat = now;
+            }
+          }
+        }
       }
     }
   }
@@ -556,10 +512,14 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     this.stopping = true;
     const started = Date.now();
     for (const route of this.routes) {
-      // Stops the subscription now; the loop still drains what was already delivered, naking it.
+      // Ends the session now; the loop still drains what was delivered, naking it.
       void route.messages?.close();
-      route.wake?.();
+      route.wakeLoop();
       if (route instanceof BatchRoute) this.nakBuffered(route);
+      if (route instanceof SingleRoute) {
+        for (const held of route.parked) held.message.nak();
+        route.parked = [];
+      }
     }
     const idle = Promise.all(
       this.routes.map(
@@ -593,7 +553,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     }
     clearInterval(this.heartbeat);
     this.sendAcks();
-    // Acks and naks are fire-and-forget: make sure they left before the connection closes.
+    // Acks and naks are fire-and-forget: make sure they left before the connection is drained.
     if (!this.messaging.nc.isClosed()) {
       try {
         await this.messaging.nc.flush();
@@ -603,24 +563,6 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     }
     this.log.info({ ms: Date.now() - started }, 'JetStream server closed');
   }
-}
-
-/** Decodes JSON and validates it; never throws. */
-function parse(schema: z.ZodType, data: Uint8Array): Parsed {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(decoder.decode(data));
-  } catch (err) {
-    return { ok: false, detail: `invalid JSON: ${(err as Error).message}` };
-  }
-  const result = schema.safeParse(raw);
-  if (result.success) return { ok: true, data: result.data };
-  return {
-    ok: false,
-    detail: fieldIssues(result.error.issues)
-      .map((issue) => `${issue.field}: ${issue.message}`)
-      .join('; '),
-  };
 }
 
 function errorName(err: unknown): string {

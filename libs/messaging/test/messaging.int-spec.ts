@@ -61,9 +61,13 @@ const FAILING = testConsumer('failing', { maxDeliver: 3 });
 const CONCURRENT = testConsumer('concurrent');
 const SLOW = testConsumer('slow');
 const ABORTED = testConsumer('aborted');
-/** Ack wait far shorter than the handler: only heartbeats keep the message from being redelivered. */
+/**
+ * Ack wait shorter than the handler: only heartbeats keep a running message from being redelivered.
+ * Prefetch 3 at concurrency 1: messages delivered ahead wait longer than the ack wait too.
+ */
 const LONG = testConsumer('long', { ackWaitMs: 1_000 });
-const LONG_HANDLER_MS = 2_500;
+const LONG_HANDLER_MS = 1_200;
+const LONG_MESSAGES = 3;
 const TEST_CONSUMERS = [FAILING, CONCURRENT, SLOW, ABORTED, LONG];
 const CONCURRENCY = 3;
 const SLOW_HANDLER_MS = 1_200;
@@ -86,7 +90,7 @@ class Recorder {
   slowStarted = false;
   slowFinished = false;
   readonly longCalls: number[] = [];
-  longDone = false;
+  longDone = 0;
   abortedStarted = false;
   abortedSawSignal = false;
 }
@@ -158,7 +162,7 @@ class LongHandler {
   async handle(_payload: { n: number }, ctx: JetStreamContext): Promise<void> {
     this.recorder.longCalls.push(ctx.deliveryCount);
     await sleep(LONG_HANDLER_MS);
-    this.recorder.longDone = true;
+    this.recorder.longDone++;
   }
 }
 
@@ -358,7 +362,13 @@ describe('JetStreamServer in a Nest hybrid app', () => {
   before(async () => {
     ({ app, recorder } = await startApp(AppModule, (m) => {
       appMessaging = m;
-      return new JetStreamServer({ messaging: m, logger, concurrency: { [CONCURRENT.durable]: CONCURRENCY }, shutdownGraceMs: 5_000 });
+      return new JetStreamServer({
+        messaging: m,
+        logger,
+        concurrency: { [CONCURRENT.durable]: CONCURRENCY },
+        prefetch: { [LONG.durable]: LONG_MESSAGES },
+        shutdownGraceMs: 5_000,
+      });
     }));
   });
 
@@ -458,13 +468,13 @@ describe('JetStreamServer in a Nest hybrid app', () => {
     assert.equal(recorder.maxConcurrent, CONCURRENCY);
   });
 
-  it('keeps a message whose handler outlasts the ack wait with heartbeats (no redelivery)', async () => {
-    await publisher.publish(LONG.filterSubject, { n: 1 });
-    await waitFor('long handler done', () => recorder.longDone, LONG_HANDLER_MS + 3_000);
+  it('keeps running and prefetched messages from hitting the ack wait (heartbeats, no redelivery)', async () => {
+    await publisher.publishMany(Array.from({ length: LONG_MESSAGES }, (_, n) => ({ subject: LONG.filterSubject, payload: { n } })));
+    await waitFor('long handlers done', () => recorder.longDone === LONG_MESSAGES, LONG_MESSAGES * LONG_HANDLER_MS + 3_000);
     await waitDrained(LONG);
-    // Give a redelivery (had the ack wait expired) the chance to show up.
-    await sleep(200);
-    assert.deepEqual(recorder.longCalls, [1]);
+    // Give a redelivery (had an ack wait expired) the chance to show up.
+    await sleep(300);
+    assert.deepEqual(recorder.longCalls, Array(LONG_MESSAGES).fill(1));
     assert.equal((await consumerInfo(LONG)).num_redelivered, 0);
   });
 

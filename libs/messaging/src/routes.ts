@@ -1,0 +1,232 @@
+import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { MessageHandler } from '@nestjs/microservices';
+import { fieldIssues } from '@roadmap/contracts';
+import type { z } from 'zod';
+import { JetStreamContext, type ContextRoute } from './context.js';
+import type { BatchHandlerSpec, HandlerSpec } from './decorators.js';
+import type { Messaging } from './messaging.js';
+import { handlerDuration, messagesTotal, queueWait, type Outcome } from './metrics.js';
+
+/*
+ * Per-consumer state of the JetStream server (internal). A route is one handler bound to one durable
+ * consumer: its concurrency slots, the messages it holds, and its metric children.
+ */
+
+/** Distinct subjects labelled per consumer; beyond that `subject="_other"` keeps the series count bounded. */
+const MAX_SUBJECT_LABELS = 256;
+
+type Observer = { observe(value: number): void };
+type Incrementer = { inc(value?: number): void };
+
+/** A context the server tracks while it holds the message (heartbeats, shutdown). */
+export class TrackedContext extends JetStreamContext {
+  /** performance.now() of the last sign of life sent for the message (or of its receipt). */
+  lastBeat = performance.now();
+  /** Naked at shutdown: the handler's late result must not ack it. */
+  abandoned = false;
+}
+
+/** A message taken from a saturated consumer and held, heartbeated, until a slot frees. */
+export interface Parked {
+  readonly message: JsMsg;
+  lastBeat: number;
+}
+
+export abstract class Route implements ContextRoute {
+  readonly durable: string;
+  readonly maxDeliver: number;
+  readonly streamLogical: string;
+  readonly schema: z.ZodType;
+  consumer!: Consumer;
+  /** The current consume() session, if any. */
+  messages?: ConsumerMessages;
+  /** A third of the consumer's ack wait: a held message gets working() at least this often. */
+  heartbeatMs = 10_000;
+  /** Async work under way (handler runs, batch runs, dead letters); close() waits for it. */
+  busy = 0;
+  loopDone = false;
+  /** Resolves a waiting pull loop (a slot freed, parking, shutdown). */
+  wake?: () => void;
+  /** Resolves close()'s wait once the route is idle. */
+  onIdle?: () => void;
+  readonly active = new Set<TrackedContext>();
+  readonly counters: Record<Outcome, Incrementer>;
+  readonly queueWait: Observer;
+  private readonly subjects = new Map<string, { readonly logical: string; readonly duration: Record<Outcome, Observer> }>();
+
+  constructor(
+    readonly spec: HandlerSpec,
+    readonly handler: MessageHandler,
+    readonly limit: number,
+    private readonly messaging: Messaging,
+  ) {
+    this.durable = spec.consumer.durable;
+    this.maxDeliver = spec.consumer.maxDeliver;
+    this.streamLogical = spec.consumer.stream;
+    this.schema = spec.schema;
+    this.counters = {
+      ack: messagesTotal.labels({ consumer: this.durable, outcome: 'ack' }),
+      retry: messagesTotal.labels({ consumer: this.durable, outcome: 'retry' }),
+      dead_letter: messagesTotal.labels({ consumer: this.durable, outcome: 'dead_letter' }),
+    };
+    this.queueWait = queueWait.labels({ consumer: this.durable });
+  }
+
+  logicalSubject(actual: string): string {
+    return this.subjectEntry(actual).logical;
+  }
+
+  /** Handler-duration children of a subject. Cached: label hashing per message shows on the hot path. */
+  durations(actual: string): Record<Outcome, Observer> {
+    return this.subjectEntry(actual).duration;
+  }
+
+  private subjectEntry(actual: string): { readonly logical: string; readonly duration: Record<Outcome, Observer> } {
+    let entry = this.subjects.get(actual);
+    if (entry === undefined) {
+      const logical = this.messaging.logicalSubject(actual);
+      const room = this.subjects.size < MAX_SUBJECT_LABELS;
+      entry = { logical, duration: durationChildren(this.durable, room ? logical : '_other') };
+      if (room) this.subjects.set(actual, entry);
+    }
+    return entry;
+  }
+
+  /** Marks one unit of async work finished, waking the pull loop and close(). */
+  release(): void {
+    this.busy--;
+    this.wakeLoop();
+    if (this.busy === 0 && this.loopDone) this.onIdle?.();
+  }
+
+  wakeLoop(): void {
+    const wake = this.wake;
+    if (wake) {
+      this.wake = undefined;
+      wake();
+    }
+  }
+
+  waitForWake(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+    });
+  }
+}
+
+/** Handlers faster than this on average (ms) count as fast: prefetch is raised for throughput. */
+const FAST_HANDLER_MS = 5;
+/** Completed handlers between two checks of the average, and needed before a route counts as fast. */
+const SAMPLE_WINDOW = 256;
+/** Prefetch of a fast route (as consume()'s default): a buffered message waits at most ~this many fast handlers. */
+const FAST_PREFETCH = 128;
+
+export class SingleRoute extends Route {
+  /** Exponentially weighted mean handler duration (ms) and how many handlers it saw. */
+  private meanMs = 0;
+  private samples = 0;
+  private sinceCheck = 0;
+  /** max_messages of the current consume() session. */
+  sessionPrefetch = 0;
+  /** The session is being closed to start one with a larger prefetch. */
+  resizing = false;
+
+  constructor(
+    spec: HandlerSpec,
+    handler: MessageHandler,
+    limit: number,
+    messaging: Messaging,
+    /** Prefetch set in the server options: used as is, never adapted. */
+    private readonly fixedPrefetch?: number,
+  ) {
+    super(spec, handler, limit, messaging);
+  }
+
+  /**
+   * Prefetch for the next consume() session: the configured one, else the concurrency (a replica
+   * holds about twice what it runs), raised to {@link FAST_PREFETCH} once handlers proved fast, where
+   * holding more costs nobody anything and a small prefetch would make every message wait for a
+   * pull round trip.
+   */
+  nextPrefetch(): number {
+    if (this.fixedPrefetch !== undefined) return this.fixedPrefetch;
+    return this.isFast() ? Math.max(this.limit, FAST_PREFETCH) : this.limit;
+  }
+
+  /** Records a handler's duration; returns true when the session should restart with a larger prefetch. */
+  recordDuration(ms: number): boolean {
+    this.meanMs = this.samples === 0 ? ms : this.meanMs + 0.05 * (ms - this.meanMs);
+    this.samples++;
+    if (++this.sinceCheck < SAMPLE_WINDOW) return false;
+    this.sinceCheck = 0;
+    return !this.resizing && !this.parking && this.messages !== undefined && this.nextPrefetch() > this.sessionPrefetch;
+  }
+
+  /** Saturation seen: the handlers are slow, forget the fast history. */
+  markSlow(): void {
+    this.meanMs = 0;
+    this.samples = 0;
+    this.sinceCheck = 0;
+  }
+
+  private isFast(): boolean {
+    return this.samples >= SAMPLE_WINDOW && this.meanMs < FAST_HANDLER_MS;
+  }
+
+  /**
+   * Set while every slot is busy and the loop waits for one. If that lasts, the server parks what
+   * consume() already holds, so a slow consumer never keeps delivered messages unheartbeated.
+   */
+  waitingSince?: number;
+  /** The consume() session is being closed because the route is saturated. */
+  parking = false;
+  parked: Parked[] = [];
+}
+
+export class BatchRoute extends Route {
+  declare readonly spec: BatchHandlerSpec;
+  /** The batch being collected, and its payloads (same order). */
+  buffer: TrackedContext[] = [];
+  items: unknown[] = [];
+  timer?: NodeJS.Timeout;
+  /** The batch timer fired while every batch slot was busy: flush when one frees. */
+  due = false;
+  batchesInFlight = 0;
+  readonly activeBatches = new Set<readonly TrackedContext[]>();
+  readonly batchDuration: Record<Outcome, Observer>;
+
+  constructor(spec: BatchHandlerSpec, handler: MessageHandler, limit: number, messaging: Messaging) {
+    super(spec, handler, limit, messaging);
+    this.batchDuration = durationChildren(this.durable, '(batch)');
+  }
+}
+
+function durationChildren(consumer: string, subject: string): Record<Outcome, Observer> {
+  return {
+    ack: handlerDuration.labels({ consumer, subject, outcome: 'ack' }),
+    retry: handlerDuration.labels({ consumer, subject, outcome: 'retry' }),
+    dead_letter: handlerDuration.labels({ consumer, subject, outcome: 'dead_letter' }),
+  };
+}
+
+export type Parsed = { ok: true; data: unknown } | { ok: false; detail: string };
+
+const decoder = new TextDecoder();
+
+/** Decodes a message's JSON and validates it with the handler's schema; never throws. */
+export function parse(schema: z.ZodType, data: Uint8Array): Parsed {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(decoder.decode(data));
+  } catch (err) {
+    return { ok: false, detail: `invalid JSON: ${(err as Error).message}` };
+  }
+  const result = schema.safeParse(raw);
+  if (result.success) return { ok: true, data: result.data };
+  return {
+    ok: false,
+    detail: fieldIssues(result.error.issues)
+      .map((issue) => `${issue.field}: ${issue.message}`)
+      .join('; '),
+  };
+}
