@@ -92,7 +92,6 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
       logger: new NestPinoLogger(logger),
       abortOnError: false,
     });
-    app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
     await definition.configure?.(app, config, logger);
 
     if (definition.concurrency) {
@@ -114,9 +113,42 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
     }
     await app.listen(definition.port(config), definition.host?.(config) ?? '0.0.0.0');
     logger.info({ url: await app.getUrl() }, `${definition.name} ready`);
+    exitGracefullyOnSignals(app, logger, config.SHUTDOWN_GRACE_MS);
     return app;
   } catch (error) {
     logger.fatal({ err: error }, `${definition.name} failed to start`);
     process.exit(1);
   }
+}
+
+/**
+ * SIGTERM/SIGINT: close the app (readiness false, consumers stop pulling, in-flight work finishes
+ * within the grace period, connections drain) and exit 0. A close that hangs past the grace period
+ * plus a margin exits 1, so an orchestrator never waits on a stuck process.
+ */
+function exitGracefullyOnSignals(app: INestApplication, logger: Logger, graceMs: number): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal, graceMs }, 'shutting down');
+    const deadline = setTimeout(() => {
+      logger.error({ graceMs }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, graceMs + 5_000);
+    deadline.unref();
+    app.close().then(
+      () => {
+        logger.info('stopped');
+        logger.flush();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
 }
