@@ -116,3 +116,15 @@ export function fieldIssues(issues: ReadonlyArray<{ path: ReadonlyArray<Property
     message: issue.message,
   }));
 }
+
+/** Whether a handler's failure ends the work: a permanent error, or any error on the last delivery. */
+export function failsForGood(error: unknown, isLastDelivery: boolean): boolean {
+  return !isRetryable(error) || isLastDelivery;
+}
+
+/** The `{ code, message }` stored on a failed task or item: the stable code and a readable message. */
+export function storedError(error: unknown): { code: string; message: string } {
+  return error instanceof AppError
+    ? { code: error.code, message: error.message }
+    : { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+}

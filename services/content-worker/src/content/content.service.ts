@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AppError, InvalidMessageError, type ContentGenerateMessage } from '@roadmap/contracts';
+import { failsForGood, InvalidMessageError, storedError, type ContentGenerateMessage } from '@roadmap/contracts';
 import { contentPrompt, LLM_PROVIDER, type ContentInput, type LlmProvider } from '@roadmap/llm';
 import { ExecutionLogger, histogram } from '@roadmap/observability';
 import { TaskEvents } from '@roadmap/runtime';
@@ -63,9 +63,8 @@ export class ContentService {
         await this.announceFinish(taskId, outcome);
       }
     } catch (error) {
-      const retryable = error instanceof AppError ? error.retryable : true;
-      if (!retryable || options.isLastDelivery) {
-        const reason = error instanceof AppError ? { code: error.code, message: error.message } : { code: 'INTERNAL', message: String(error) };
+      if (failsForGood(error, options.isLastDelivery)) {
+        const reason = storedError(error);
         const outcome = await this.repository.fail(roadmapId, item.itemId, reason);
         itemDuration.observe({ kind, outcome: 'failed' }, (performance.now() - started) / 1000);
         if (outcome.changed) {

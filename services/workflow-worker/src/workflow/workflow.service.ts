@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  AppError,
-  ContentGenerateMessage,
+  failsForGood,
+  isRetryable,
+  storedError,
+  type ContentGenerateMessage,
   PermanentError,
   RetryableError,
   Subjects,
@@ -82,9 +84,8 @@ export class WorkflowService {
         step = this.nextStep(state);
       }
     } catch (error) {
-      const final = !(error instanceof AppError ? error.retryable : true) || options.isLastDelivery;
-      if (final) {
-        const reason = error instanceof AppError ? { code: error.code, message: error.message } : { code: 'INTERNAL', message: String(error) };
+      if (failsForGood(error, options.isLastDelivery)) {
+        const reason = storedError(error);
         if (await this.repository.fail(taskId, ctx.roadmapId, reason)) {
           await this.events.publish({ type: 'task.failed', taskId, error: `${reason.code}: ${reason.message}` }, 'final');
           await this.executionLog.error(`workflow failed: ${reason.message}`, { taskId, data: { code: reason.code } });
@@ -198,7 +199,7 @@ export class WorkflowService {
       await this.executionLog.warn(`step ${step} failed: ${error instanceof Error ? error.message : String(error)}`, {
         taskId,
         step,
-        data: { code: error instanceof AppError ? error.code : 'INTERNAL', retryable: error instanceof AppError ? error.retryable : true },
+        data: { code: storedError(error).code, retryable: isRetryable(error) },
       });
       throw error;
     } finally {
