@@ -109,12 +109,16 @@ export function isRetryable(error: unknown): boolean {
   return error instanceof AppError ? error.retryable : true;
 }
 
-/** Field issues from a zod error, with dotted paths (`preferences.level`). */
-export function fieldIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): FieldIssue[] {
-  return issues.map((issue) => ({
-    field: issue.path.map((p) => (typeof p === 'symbol' ? p.toString() : String(p))).join('.') || '(root)',
-    message: issue.message,
-  }));
+/** Field issues from a zod error, with dotted paths (`preferences.level`); an unknown key is named itself. */
+export function fieldIssues(
+  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string; code?: string; keys?: readonly string[] }>,
+): FieldIssue[] {
+  const dotted = (path: ReadonlyArray<PropertyKey>) => path.map((p) => (typeof p === 'symbol' ? p.toString() : String(p))).join('.');
+  return issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys' && issue.keys?.length
+      ? issue.keys.map((key) => ({ field: dotted([...issue.path, key]), message: 'unknown field' }))
+      : [{ field: dotted(issue.path) || '(root)', message: issue.message }],
+  );
 }
 
 /** Whether a handler's failure ends the work: a permanent error, or any error on the last delivery. */
