@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Compiles every workspace package with SWC (decorator metadata for NestJS):
-//   <pkg>/src  -> <pkg>/dist        (what runs and ships)
-//   <pkg>/test -> <pkg>/dist-test   (integration tests)
-//   test/      -> dist-test/        (end-to-end tests)
+//   <pkg>/src  -> <pkg>/dist/src    (what runs and ships)
+//   <pkg>/test -> <pkg>/dist/test   (integration tests: their `../src/x.js` imports resolve as in source)
+//   test/      -> dist/test/        (end-to-end tests)
 // Type checking is separate (`npm run typecheck`): SWC strips types, tsc checks them.
 import { transformFile } from '@swc/core';
 import { readdir, mkdir, rm, writeFile, copyFile, readFile } from 'node:fs/promises';
@@ -69,9 +69,9 @@ let files = 0;
 for (const group of ['libs', 'services']) {
   for (const name of await readdir(join(root, group))) {
     const pkg = join(root, group, name);
-    files += await compileTree(join(pkg, 'src'), join(pkg, 'dist'));
-    files += await compileTree(join(pkg, 'test'), join(pkg, 'dist-test'));
+    files += await compileTree(join(pkg, 'src'), join(pkg, 'dist', 'src'));
+    files += await compileTree(join(pkg, 'test'), join(pkg, 'dist', 'test'));
   }
 }
-files += await compileTree(join(root, 'test'), join(root, 'dist-test'));
+files += await compileTree(join(root, 'test'), join(root, 'dist', 'test'));
 console.log(`build: ${files} files in ${Date.now() - started} ms`);

@@ -54,7 +54,7 @@ function startProcess(node, service, index) {
   let restarts = 0;
   const launch = () => {
     const startedAt = Date.now();
-    const child = spawn(node, ['--enable-source-maps', join(root, 'services', service.name, 'dist', 'main.js')], {
+    const child = spawn(node, ['--enable-source-maps', join(root, 'services', service.name, 'dist', 'src', 'main.js')], {
       cwd: root,
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -113,9 +113,9 @@ async function main() {
   runNode(root, node, ['scripts/build.mjs']);
   await ensureInfra(say, env);
   say('migrating the database...');
-  runNode(root, node, ['libs/persistence/dist/cli/migrate.js'], env);
+  runNode(root, node, ['libs/persistence/dist/src/cli/migrate.js'], env);
   say('provisioning JetStream streams and consumers...');
-  runNode(root, node, ['libs/messaging/dist/cli/provision.js'], env);
+  runNode(root, node, ['libs/messaging/dist/src/cli/provision.js'], env);
 
   process.on('SIGINT', () => stopAll('SIGINT'));
   process.on('SIGTERM', () => stopAll('SIGTERM'));

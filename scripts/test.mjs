@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // `npm test [unit|int|e2e]`: makes sure NATS and PostgreSQL are up, builds, type-checks, then runs
 // the tests with Node's test runner against the real servers:
-//   unit  libs/*/dist/**/*.spec.js, services/*/dist/**/*.spec.js     (beside the code)
-//   int   libs/*/dist-test/**/*.int-spec.js, services/*/dist-test/... (real NATS + PostgreSQL)
-//   e2e   dist-test/e2e/**/*.e2e-spec.js                              (the four services as processes)
+//   unit  <pkg>/src/**/*.spec.ts      beside the code, strict fakes
+//   int   <pkg>/test/*.int-spec.ts    against the real NATS and PostgreSQL
+//   e2e   test/e2e/*.e2e-spec.ts      the four services as real processes
 // Unit and integration files run two at a time; end-to-end files one at a time (each starts a platform).
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -54,11 +54,11 @@ function runTests(label, globs, concurrency) {
 const results = [];
 if (want('unit') || want('int')) {
   const globs = [];
-  if (want('unit')) globs.push('libs/*/dist/**/*.spec.js', 'services/*/dist/**/*.spec.js');
-  if (want('int')) globs.push('libs/*/dist-test/**/*.int-spec.js', 'services/*/dist-test/**/*.int-spec.js');
+  if (want('unit')) globs.push('libs/*/dist/src/**/*.spec.js', 'services/*/dist/src/**/*.spec.js');
+  if (want('int')) globs.push('libs/*/dist/test/**/*.int-spec.js', 'services/*/dist/test/**/*.int-spec.js');
   results.push(await runTests('unit and integration tests', globs, 2));
 }
-if (want('e2e')) results.push(await runTests('end-to-end tests', ['dist-test/e2e/**/*.e2e-spec.js'], 1));
+if (want('e2e')) results.push(await runTests('end-to-end tests', ['dist/test/e2e/**/*.e2e-spec.js'], 1));
 
 const total = results.reduce((t, r) => ({ pass: t.pass + r.pass, fail: t.fail + r.fail, skipped: t.skipped + r.skipped }), {
   pass: 0,

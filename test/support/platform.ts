@@ -7,7 +7,8 @@ import { deprovision, Messaging, provision } from '@roadmap/messaging';
 import { migrate } from '@roadmap/persistence';
 import pg from 'pg';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+// Compiled to dist/test/support/: the repository root is three folders up.
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const TEST_NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 
@@ -36,7 +37,7 @@ export interface ServiceProcess {
 
 /** The compiled entry point of a service. */
 export function serviceEntry(service: ServiceName): string {
-  return join(root, 'services', service, 'dist', 'main.js');
+  return join(root, 'services', service, 'dist', 'src', 'main.js');
 }
 
 export async function freePort(): Promise<number> {

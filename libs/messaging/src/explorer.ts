@@ -32,7 +32,13 @@ export class JetStreamHandlerExplorer implements OnApplicationShutdown {
   ) {
     // A replay subject: a server registered before this provider existed is seen too.
     this.subscription = modules.getRpcTargetRegistry().subscribe((target) => {
-      if (target instanceof JetStreamServer) this.bind(target);
+      if (!(target instanceof JetStreamServer)) return;
+      try {
+        this.bind(target);
+      } catch (err) {
+        // Thrown here it would escape as an unhandled error; startAllMicroservices() reports it instead.
+        target.failListen(err instanceof Error ? err : new Error(String(err)));
+      }
     });
   }
 

@@ -19,6 +19,7 @@ export interface MessagingOptions {
 /** Milliseconds between reconnect attempts; the client never gives up reconnecting. */
 const RECONNECT_WAIT_MS = 2_000;
 const PING_TIMEOUT_MS = 2_000;
+const DRAIN_TIMEOUT_MS = 5_000;
 
 /**
  * The process's one NATS connection, with its JetStream client and manager, and the namespace that
@@ -125,7 +126,18 @@ export class Messaging {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.nc.isClosed()) return;
-      await this.nc.drain();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), DRAIN_TIMEOUT_MS);
+      });
+      // A drain waits for the server; while NATS is unreachable it would wait forever.
+      const result = await Promise.race([this.nc.drain(), timedOut]);
+      clearTimeout(timer);
+      if (result === 'timeout') {
+        this.logger?.warn({ timeoutMs: DRAIN_TIMEOUT_MS }, 'NATS drain timed out; closing the connection');
+        await this.nc.close();
+        return;
+      }
       this.logger?.info('NATS connection drained and closed');
     })();
     return this.closing;

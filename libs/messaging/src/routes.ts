@@ -44,7 +44,8 @@ export abstract class Route implements ContextRoute {
   heartbeatMs = 10_000;
   /** Async work under way (handler runs, batch runs, dead letters); close() waits for it. */
   busy = 0;
-  loopDone = false;
+  /** No pull loop running (none started yet, or it ended). */
+  loopDone = true;
   /** Resolves a waiting pull loop (a slot freed, parking, shutdown). */
   wake?: () => void;
   /** Resolves close()'s wait once the route is idle. */
@@ -118,8 +119,11 @@ export abstract class Route implements ContextRoute {
 const FAST_HANDLER_MS = 5;
 /** Completed handlers between two checks of the average, and needed before a route counts as fast. */
 const SAMPLE_WINDOW = 256;
-/** Prefetch of a fast route (as consume()'s default): a buffered message waits at most ~this many fast handlers. */
+/** Prefetch of a fast route (consume()'s own default is 100). */
 const FAST_PREFETCH = 128;
+
+/** consume()'s session object as implemented by @nats-io/jetstream 3.x (not part of its typings). */
+type ResizableSession = { opts?: { max_messages?: unknown } };
 
 export class SingleRoute extends Route {
   /** Exponentially weighted mean handler duration (ms) and how many handlers it saw. */
@@ -127,9 +131,7 @@ export class SingleRoute extends Route {
   private samples = 0;
   private sinceCheck = 0;
   /** max_messages of the current consume() session. */
-  sessionPrefetch = 0;
-  /** The session is being closed to start one with a larger prefetch. */
-  resizing = false;
+  sessionPrefetch = 1;
 
   constructor(
     spec: HandlerSpec,
@@ -143,23 +145,33 @@ export class SingleRoute extends Route {
   }
 
   /**
-   * Prefetch for the next consume() session: the configured one, else the concurrency (a replica
-   * holds about twice what it runs), raised to {@link FAST_PREFETCH} once handlers proved fast, where
-   * holding more costs nobody anything and a small prefetch would make every message wait for a
-   * pull round trip.
+   * max_messages for a new consume() session: the configured prefetch, else 1. With 1, consume()
+   * asks the server for the next message only when the loop takes one, that is when a slot is free:
+   * a busy replica holds nothing beyond what it runs, so nothing waits unheartbeated and other
+   * replicas get the work. Fast handlers are moved to a larger prefetch by {@link recordDuration}.
    */
   nextPrefetch(): number {
     if (this.fixedPrefetch !== undefined) return this.fixedPrefetch;
-    return this.isFast() ? Math.max(this.limit, FAST_PREFETCH) : this.limit;
+    return this.isFast() ? Math.max(this.limit, FAST_PREFETCH) : 1;
   }
 
-  /** Records a handler's duration; returns true when the session should restart with a larger prefetch. */
-  recordDuration(ms: number): boolean {
+  /**
+   * Records a handler's duration. Once handlers proved fast, raises the live session's prefetch:
+   * holding more costs nobody anything then, and prefetch 1 would make every message wait for a
+   * pull round trip. The session is resized in place (closing it would drop messages already on the
+   * wire until their ack wait); without that internal the route simply stays at prefetch 1.
+   */
+  recordDuration(ms: number): void {
     this.meanMs = this.samples === 0 ? ms : this.meanMs + 0.05 * (ms - this.meanMs);
     this.samples++;
-    if (++this.sinceCheck < SAMPLE_WINDOW) return false;
+    if (++this.sinceCheck < SAMPLE_WINDOW) return;
     this.sinceCheck = 0;
-    return !this.resizing && !this.parking && this.messages !== undefined && this.nextPrefetch() > this.sessionPrefetch;
+    const wanted = this.nextPrefetch();
+    const session = this.messages as ResizableSession | undefined;
+    if (wanted > this.sessionPrefetch && !this.parking && typeof session?.opts?.max_messages === 'number') {
+      session.opts.max_messages = wanted;
+      this.sessionPrefetch = wanted;
+    }
   }
 
   /** Saturation seen: the handlers are slow, forget the fast history. */

@@ -10,6 +10,7 @@ import { JETSTREAM_EXTRAS_KEY, JETSTREAM_TRANSPORT, type HandlerSpec } from './d
 import type { Messaging } from './messaging.js';
 import type { DeadLetterCode, Outcome } from './metrics.js';
 import { JetStreamPublisher } from './publisher.js';
+import type { JetStreamHandlerExplorer } from './explorer.js';
 import { BatchRoute, parse, SingleRoute, TrackedContext, type Route } from './routes.js';
 
 /** Options of {@link JetStreamServer}. */
@@ -22,9 +23,12 @@ export interface JetStreamServerOptions {
    */
   readonly concurrency?: Readonly<Record<string, number>>;
   /**
-   * Messages requested ahead of free slots per durable (single-message handlers); default: the
-   * durable's concurrency, so a replica holds at most about twice its concurrency. Lower it to 1 to
-   * hold nothing beyond running handlers; raise it for fast handlers at concurrency 1.
+   * Messages consume() may hold for a durable beyond those the loop took (single-message handlers).
+   * Default: adaptive. It starts at 1, where the next message is requested only when a slot frees,
+   * so a busy replica holds nothing it is not running (nothing waits unheartbeated, other replicas
+   * get the work); once handlers prove fast (mean under 5 ms) it grows to max(concurrency, 128) for
+   * throughput. A fixed value disables the adaptation; messages held past a saturated stretch are
+   * then parked and heartbeated.
    */
   readonly prefetch?: Readonly<Record<string, number>>;
   /** Batch size and flush age per durable of a batch handler, overriding the decorator's (env config). */
@@ -68,6 +72,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private stopping = false;
   private closing?: Promise<void>;
   private heartbeat?: NodeJS.Timeout;
+  private bindError?: Error;
   /** Acks of the current event-loop turn, sent together: see {@link ack}. */
   private acks: JsMsg[] = [];
   private acksScheduled = false;
@@ -115,7 +120,17 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     return this.closing;
   }
 
+  /**
+   * Makes listen() fail with `error`: used by {@link JetStreamHandlerExplorer} when binding a
+   * provider's handler failed, since it runs where Nest cannot report it.
+   * @internal
+   */
+  failListen(error: Error): void {
+    this.bindError ??= error;
+  }
+
   private async start(): Promise<void> {
+    if (this.bindError) throw this.bindError;
     for (const [pattern, handler] of this.getHandlers()) {
       let spec = (handler.extras as Record<string, unknown> | undefined)?.[JETSTREAM_EXTRAS_KEY] as HandlerSpec | undefined;
       if (spec === undefined) {
@@ -171,6 +186,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
 
   /** Pulls with consume() until close(), starting a new session after parking or a failure. */
   private async pullLoop(route: Route): Promise<void> {
+    route.loopDone = false;
     while (!this.stopping) {
       try {
         let maxMessages: number;
@@ -195,9 +211,6 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         // and a slot is free.
         while (!this.stopping && (route.parked.length > 0 || route.busy >= route.limit)) await route.waitForWake();
         route.parking = false;
-        route.resizing = false;
-      } else if (route instanceof SingleRoute && route.resizing) {
-        route.resizing = false;
       } else if (!this.stopping) {
         await sleep(RESTART_DELAY_MS);
       }
@@ -254,11 +267,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       route.counters.ack.inc();
       const ms = performance.now() - started;
       durations.ack.observe(ms / 1000);
-      if (route.recordDuration(ms)) {
-        // Handlers proved fast: restart the session with a larger prefetch (what it holds still runs here).
-        route.resizing = true;
-        void route.messages?.close();
-      }
+      route.recordDuration(ms);
     } catch (err) {
       if (ctx?.abandoned) {
         this.log.debug({ err, consumer: route.durable, streamSequence: m.info.streamSequence }, 'handler ended after its message was handed back at shutdown');
@@ -467,7 +476,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
             held.lastBeat = now;
           }
         }
-        if (route.waitingSince !== undefined && !route.parking && route.messages && now - route.waitingSince >= period / 2) {
+        // Only a session with prefetch > 1 holds messages the loop has not taken.
+        if (route.sessionPrefetch > 1 && route.waitingSince !== undefined && !route.parking && route.messages && now - route.waitingSince >= period / 2) {
           route.parking = true;
           route.markSlow();
           void route.messages.close();
@@ -553,12 +563,13 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     }
     clearInterval(this.heartbeat);
     this.sendAcks();
-    // Acks and naks are fire-and-forget: make sure they left before the connection is drained.
-    if (!this.messaging.nc.isClosed()) {
+    // Acks and naks are fire-and-forget: make sure they left (a round trip) before the connection
+    // is drained. Disconnected, the client keeps them buffered for the reconnect.
+    if (this.messaging.isConnected()) {
       try {
-        await this.messaging.nc.flush();
+        await this.messaging.ping();
       } catch (err) {
-        this.log.warn({ err }, 'could not flush acks on close');
+        this.log.warn({ err }, 'could not confirm that acks were sent on close');
       }
     }
     this.log.info({ ms: Date.now() - started }, 'JetStream server closed');

@@ -1,6 +1,6 @@
 /*
  * Dispatch-path benchmark (manual, not part of the test run):
- *   npm run build && node libs/messaging/dist-test/dispatch.bench.js [messages] [concurrency] [prefetch]
+ *   npm run build && node libs/messaging/dist/test/dispatch.bench.js [messages] [concurrency] [prefetch]
  * Drains a backlog of `messages` through (1) a raw JetStream consume()+ack() loop and (2) a
  * @JetStreamHandler in a Nest hybrid app, then publishes and handles concurrently (end to end),
  * and prints msg/s and the ratio. Uses a throw-away namespace on NATS_URL.

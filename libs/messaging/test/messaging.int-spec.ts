@@ -63,11 +63,11 @@ const SLOW = testConsumer('slow');
 const ABORTED = testConsumer('aborted');
 /**
  * Ack wait shorter than the handler: only heartbeats keep a running message from being redelivered.
- * Prefetch 3 at concurrency 1: messages delivered ahead wait longer than the ack wait too.
+ * Prefetch 2 at concurrency 1: the message delivered ahead waits longer than the ack wait too.
  */
 const LONG = testConsumer('long', { ackWaitMs: 1_000 });
-const LONG_HANDLER_MS = 1_200;
-const LONG_MESSAGES = 3;
+const LONG_HANDLER_MS = 2_000;
+const LONG_MESSAGES = 2;
 const TEST_CONSUMERS = [FAILING, CONCURRENT, SLOW, ABORTED, LONG];
 const CONCURRENCY = 3;
 const SLOW_HANDLER_MS = 1_200;
@@ -260,6 +260,21 @@ after(async () => {
   await messaging.close();
 });
 
+describe('Messaging', () => {
+  it('applies the namespace, answers pings, and closes idempotently', async () => {
+    const own = await Messaging.connect({ servers: `nats://127.0.0.1:1,${NATS_URL}`, namespace: NAMESPACE, name: 'messaging-int-test-ping' });
+    assert.equal(own.streamName('CONTENT_GENERATION'), `${NAMESPACE.toUpperCase()}_CONTENT_GENERATION`);
+    assert.equal(own.subject('content.generate.normal.quiz'), `${NAMESPACE}.content.generate.normal.quiz`);
+    assert.equal(own.logicalSubject(`${NAMESPACE}.logs.gateway`), 'logs.gateway');
+    assert.equal(own.isConnected(), true);
+    await own.ping();
+    await Promise.all([own.close(), own.close()]);
+    await own.close();
+    assert.equal(own.isConnected(), false);
+    await assert.rejects(own.ping(), UnavailableError);
+  });
+});
+
 describe('provision', () => {
   it('creates every declared stream and consumer, namespaced, and is idempotent', async () => {
     await assert.rejects(assertProvisioned(messaging), (err: Error) => err.message.includes(`stream ${NAMESPACE.toUpperCase()}_ROADMAP_WORKFLOW`));
@@ -295,9 +310,14 @@ describe('provision', () => {
 
     // Drift is repaired and reported.
     await messaging.jsm.consumers.update(messaging.streamName('LOGS'), CONSUMERS.logSink.durable, { max_deliver: 99 });
+    await messaging.jsm.streams.update(messaging.streamName('EVENTS'), { duplicate_window: 60_000 * 1e6 });
     const third = await provision(messaging);
-    assert.deepEqual(third.updated, [`${messaging.streamName('LOGS')}/${CONSUMERS.logSink.durable}`]);
+    assert.deepEqual(third.updated, [messaging.streamName('EVENTS'), `${messaging.streamName('LOGS')}/${CONSUMERS.logSink.durable}`]);
     assert.equal((await consumerInfo(CONSUMERS.logSink)).config.max_deliver, CONSUMERS.logSink.maxDeliver);
+    const repaired = await messaging.jsm.streams.info(messaging.streamName('EVENTS'));
+    assert.equal(repaired.config.duplicate_window, STREAMS.EVENTS.duplicateWindowMs * 1e6);
+    assert.equal(repaired.config.max_age, STREAMS.EVENTS.maxAgeMs * 1e6);
+    assert.deepEqual(repaired.config.subjects, [`${NAMESPACE}.events.>`]);
 
     await assertProvisioned(messaging);
     for (const decl of TEST_CONSUMERS) {
@@ -470,10 +490,15 @@ describe('JetStreamServer in a Nest hybrid app', () => {
 
   it('keeps running and prefetched messages from hitting the ack wait (heartbeats, no redelivery)', async () => {
     await publisher.publishMany(Array.from({ length: LONG_MESSAGES }, (_, n) => ({ subject: LONG.filterSubject, payload: { n } })));
-    await waitFor('long handlers done', () => recorder.longDone === LONG_MESSAGES, LONG_MESSAGES * LONG_HANDLER_MS + 3_000);
+    // Both are delivered to the app: one runs, the other waits for the slot.
+    await waitFor('long messages delivered', async () => recorder.longCalls.length === 1 && (await consumerInfo(LONG)).num_pending === 0);
+    // A rival replica pulls meanwhile: a message whose ack wait expired would be redelivered to it.
+    const rival = await messaging.js.consumers.get(messaging.streamName(LONG.stream), LONG.durable);
+    const stolen = await rival.next({ expires: LONG_MESSAGES * LONG_HANDLER_MS - 500 });
+    stolen?.nak();
+    assert.equal(stolen, null, `redelivered to another replica: delivery ${stolen?.info.deliveryCount}`);
+    await waitFor('long handlers done', () => recorder.longDone === LONG_MESSAGES, 3_000);
     await waitDrained(LONG);
-    // Give a redelivery (had an ack wait expired) the chance to show up.
-    await sleep(300);
     assert.deepEqual(recorder.longCalls, Array(LONG_MESSAGES).fill(1));
     assert.equal((await consumerInfo(LONG)).num_redelivered, 0);
   });
@@ -535,9 +560,9 @@ describe('JetStreamServer shutdown past the grace period', () => {
     assert.ok(Date.now() - started < 2_000, 'close does not wait for the handler beyond the grace period');
     assert.equal(recorder.abortedSawSignal, true);
 
-    // Naked, not acked: the next pull gets it again.
+    // Naked, not acked: the next pull gets it again, sooner than its ack wait would have.
     const consumer = await messaging.js.consumers.get(messaging.streamName(ABORTED.stream), ABORTED.durable);
-    const again = await consumer.next({ expires: 3_000 });
+    const again = await consumer.next({ expires: ABORTED.ackWaitMs / 2 });
     assert.ok(again, 'message redelivered');
     assert.deepEqual(again.json(), { n: 7 });
     assert.equal(again.info.deliveryCount, 2);
