@@ -24,11 +24,12 @@ export function ensureInstalled(root, log = console.log) {
   const wanted = manifestsHash(root);
   const current = existsSync(stampFile) ? readFileSync(stampFile, 'utf8') : '';
   if (current !== wanted || !existsSync(node)) {
-    const fresh = !existsSync(join(root, 'node_modules'));
-    const args = fresh && existsSync(join(root, 'package-lock.json')) ? ['ci'] : ['install'];
-    log(`installing dependencies (npm ${args[0]})...`);
-    const result = spawnSync('npm', [...args, '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
-    if (result.status !== 0) throw new Error(`npm ${args[0]} failed (exit ${result.status})`);
+    // `npm install`, not `npm ci`: with the lock file present it installs the locked versions, and
+    // npm 11 records only this platform's optional binaries (SWC's) in the lock, which `npm ci`
+    // then rejects as out of sync on a clean clone.
+    log('installing dependencies (npm install)...');
+    const result = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+    if (result.status !== 0) throw new Error(`npm install failed (exit ${result.status})`);
     writeFileSync(stampFile, manifestsHash(root));
   }
   return node;
