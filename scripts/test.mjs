@@ -35,7 +35,7 @@ function runTests(label, globs, concurrency) {
     console.log(`[test] ${label}`);
     const child = spawn(
       node,
-      ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...globs],
+      ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=180000', '--test-reporter=spec', ...globs],
       { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'test' } },
     );
     let out = '';

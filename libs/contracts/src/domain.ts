@@ -37,13 +37,36 @@ export const PreferencesSchema = z.strictObject({
 });
 export type Preferences = z.infer<typeof PreferencesSchema>;
 
-/** Body of POST /api/v1/roadmaps. */
+/** Whether a person reviews the framework before content is generated. */
+export const REVIEW_MODES = ['required', 'skip'] as const;
+export type ReviewMode = (typeof REVIEW_MODES)[number];
+
+/** Body of POST /api/v1/roadmaps. `review` defaults to the gateway's REVIEW_DEFAULT. */
 export const CreateRoadmapRequestSchema = z.strictObject({
   goal: z.string().trim().min(3).max(500),
   preferences: PreferencesSchema.default(() => PreferencesSchema.parse({})),
   priority: z.enum(PRIORITIES).default('normal'),
+  review: z.enum(REVIEW_MODES).optional(),
 });
 export type CreateRoadmapRequest = z.infer<typeof CreateRoadmapRequestSchema>;
 
 /** Version of the workflow definition; stored on every task so a run resumed after a deploy is recognisable. */
 export const WORKFLOW_VERSION = 'roadmap-workflow@1';
+
+/** Body of POST /api/v1/roadmaps/:id/review. */
+export const ReviewRequestSchema = z.discriminatedUnion('decision', [
+  z.strictObject({ decision: z.literal('approve') }),
+  z.strictObject({ decision: z.literal('revise'), feedback: z.string().trim().min(3).max(2000) }),
+]);
+export type ReviewRequest = z.infer<typeof ReviewRequestSchema>;
+
+/** Body of POST /api/v1/roadmaps/:id/concepts/:conceptId/retry. */
+export const RetryItemsRequestSchema = z.strictObject({
+  kinds: z
+    .array(z.enum(CONTENT_KINDS))
+    .min(1)
+    .max(3)
+    .refine((kinds) => new Set(kinds).size === kinds.length, 'each kind at most once')
+    .default([...CONTENT_KINDS]),
+});
+export type RetryItemsRequest = z.infer<typeof RetryItemsRequestSchema>;

@@ -88,25 +88,40 @@ export const STREAMS = {
 } as const satisfies Record<string, StreamDeclaration>;
 export type StreamName = keyof typeof STREAMS;
 
-export const CONSUMERS = {
-  workflowWorker: {
+/*
+ * Priorities are subjects and consumers: every priority has its own durable consumer (filtered on its
+ * subject token) with its own slots in each worker, so a high-priority roadmap never queues behind
+ * normal ones and low priority always keeps a share of capacity. WorkQueue streams require the
+ * filters not to overlap, which one token per priority guarantees.
+ */
+const workflowConsumer = <P extends Priority>(priority: P) =>
+  ({
     stream: 'ROADMAP_WORKFLOW',
-    durable: 'workflow-worker',
-    description: 'Runs the framework workflow',
-    filterSubject: 'roadmap.workflow.>',
+    durable: `workflow-worker-${priority}`,
+    description: `Runs the framework workflow (${priority} priority)`,
+    filterSubject: `roadmap.workflow.${priority}.>`,
     ackWaitMs: 30_000,
     maxDeliver: 5,
     maxAckPending: 256,
-  },
-  contentWorker: {
+  }) as const;
+const contentConsumer = <P extends Priority>(priority: P) =>
+  ({
     stream: 'CONTENT_GENERATION',
-    durable: 'content-worker',
-    description: 'Generates one content item per message',
-    filterSubject: 'content.generate.>',
+    durable: `content-worker-${priority}`,
+    description: `Generates one content item per message (${priority} priority)`,
+    filterSubject: `content.generate.${priority}.>`,
     ackWaitMs: 30_000,
     maxDeliver: 5,
     maxAckPending: 2048,
-  },
+  }) as const;
+
+export const CONSUMERS = {
+  workflowHigh: workflowConsumer('high'),
+  workflowNormal: workflowConsumer('normal'),
+  workflowLow: workflowConsumer('low'),
+  contentHigh: contentConsumer('high'),
+  contentNormal: contentConsumer('normal'),
+  contentLow: contentConsumer('low'),
   logSink: {
     stream: 'LOGS',
     durable: 'log-sink',
@@ -119,13 +134,36 @@ export const CONSUMERS = {
 } as const satisfies Record<string, ConsumerDeclaration>;
 export type ConsumerName = keyof typeof CONSUMERS;
 
+/** The workflow and content consumers of each priority. */
+export const PRIORITY_CONSUMERS = {
+  workflow: { high: CONSUMERS.workflowHigh, normal: CONSUMERS.workflowNormal, low: CONSUMERS.workflowLow },
+  content: { high: CONSUMERS.contentHigh, normal: CONSUMERS.contentNormal, low: CONSUMERS.contentLow },
+} as const;
+
+/** Share of a worker's WORKER_CONCURRENCY each priority's consumer gets (low keeps a floor of one slot). */
+export const PRIORITY_SHARE: Readonly<Record<Priority, number>> = { high: 1, normal: 1, low: 0.25 };
+
+/** Slots per priority for a worker's configured concurrency. */
+export function priorityConcurrency(concurrency: number): Record<Priority, number> {
+  return {
+    high: Math.max(1, Math.round(concurrency * PRIORITY_SHARE.high)),
+    normal: Math.max(1, Math.round(concurrency * PRIORITY_SHARE.normal)),
+    low: Math.max(1, Math.round(concurrency * PRIORITY_SHARE.low)),
+  };
+}
+
 /** Subjects, `<domain>.<entity>.<verb>` plus routing tokens. */
+export const WORKFLOW_COMMANDS = ['generate', 'resume', 'review'] as const;
+export type WorkflowCommand = (typeof WORKFLOW_COMMANDS)[number];
+
 export const Subjects = {
-  workflowGenerate: 'roadmap.workflow.generate',
+  workflow: (priority: Priority, command: WorkflowCommand) => `roadmap.workflow.${priority}.${command}`,
   contentGenerate: (priority: Priority, kind: ContentKind) => `content.generate.${priority}.${kind}`,
   log: (service: string) => `logs.${service}`,
   taskEvents: (taskId: string) => `events.task.${taskId}`,
   deadLetter: (stream: string) => `dlq.${stream}`,
+  /** Core NATS (not a stream): tells every worker to abort the task's work in flight. */
+  taskCancelled: 'control.task.cancelled',
 } as const;
 
 /** Message headers the platform sets. */
@@ -144,9 +182,25 @@ export const Headers = {
 
 const id = z.uuid();
 
-/** Start the framework workflow of a roadmap task. The goal itself lives in PostgreSQL. */
-export const WorkflowGenerateMessageSchema = z.object({ taskId: id, roadmapId: id });
-export type WorkflowGenerateMessage = z.infer<typeof WorkflowGenerateMessageSchema>;
+/**
+ * A workflow command for a roadmap task: start it, resume it from its checkpoints, or apply a
+ * person's review. The goal itself lives in PostgreSQL (claim check); a review carries its decision.
+ */
+export const WorkflowMessageSchema = z.object({
+  taskId: id,
+  roadmapId: id,
+  command: z.enum(WORKFLOW_COMMANDS).default('generate'),
+  review: z
+    .discriminatedUnion('decision', [
+      z.object({ decision: z.literal('approve'), by: z.string().max(200), revision: z.number().int().min(0) }),
+      z.object({ decision: z.literal('revise'), feedback: z.string().max(2000), by: z.string().max(200), revision: z.number().int().min(0) }),
+    ])
+    .optional(),
+});
+export type WorkflowMessage = z.infer<typeof WorkflowMessageSchema>;
+
+/** Sent on {@link Subjects.taskCancelled} when a task is cancelled. */
+export const TaskCancelledNoticeSchema = z.object({ taskId: id });
 
 /** Generate one content item. */
 export const ContentGenerateMessageSchema = z.object({
@@ -155,6 +209,8 @@ export const ContentGenerateMessageSchema = z.object({
   conceptId: id,
   kind: z.enum(CONTENT_KINDS),
   priority: z.enum(PRIORITIES).default('normal'),
+  /** The item's generation this message is for: a message for an older one is stale. */
+  generation: z.number().int().min(0).default(0),
 });
 export type ContentGenerateMessage = z.infer<typeof ContentGenerateMessageSchema>;
 
@@ -200,8 +256,15 @@ export const TaskEventSchema = z.discriminatedUnion('type', [
     error: z.string(),
     progress,
   }),
+  z.object({ ...eventBase, type: z.literal('item.retrying'), conceptId: id, kind: z.enum(CONTENT_KINDS), progress }),
+  z.object({ ...eventBase, type: z.literal('review.awaiting'), revision: z.number().int().min(1) }),
+  z.object({ ...eventBase, type: z.literal('review.submitted'), decision: z.enum(['approve', 'revise']) }),
+  z.object({ ...eventBase, type: z.literal('task.resumed') }),
   z.object({ ...eventBase, type: z.literal('task.completed'), progress }),
   z.object({ ...eventBase, type: z.literal('task.failed'), error: z.string() }),
+  z.object({ ...eventBase, type: z.literal('task.cancelled') }),
 ]);
 export type TaskEvent = z.infer<typeof TaskEventSchema>;
 export type TaskEventType = TaskEvent['type'];
+/** Events after which a task does nothing more unless a person resumes or retries it. */
+export const FINAL_EVENT_TYPES: readonly TaskEventType[] = ['task.completed', 'task.failed', 'task.cancelled'];

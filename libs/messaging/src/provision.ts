@@ -16,7 +16,7 @@ import { millis, nanos } from '@nats-io/nats-core';
 import { CONSUMERS, STREAMS, type ConsumerDeclaration, type StreamDeclaration } from '@roadmap/contracts';
 import type { Messaging } from './messaging.js';
 
-export type ProvisionAction = 'created' | 'updated' | 'unchanged';
+export type ProvisionAction = 'created' | 'updated' | 'unchanged' | 'deleted';
 
 /** One stream or consumer that {@link provision} looked at. */
 export interface ProvisionEntry {
@@ -33,6 +33,7 @@ export interface ProvisionReport {
   readonly created: readonly string[];
   readonly updated: readonly string[];
   readonly unchanged: readonly string[];
+  readonly deleted: readonly string[];
 }
 
 export interface ProvisionOptions {
@@ -54,16 +55,39 @@ export async function provision(messaging: Messaging, opts: ProvisionOptions = {
   for (const decl of Object.values(STREAMS) as StreamDeclaration[]) {
     entries.push(await provisionStream(messaging, decl, replicas));
   }
+  entries.push(...(await pruneConsumers(messaging)));
   for (const declared of Object.values(CONSUMERS) as ConsumerDeclaration[]) {
     const decl = opts.ackWaitMs === undefined ? declared : { ...declared, ackWaitMs: opts.ackWaitMs };
     entries.push(await provisionConsumer(messaging, decl));
   }
   return {
+    deleted: entries.filter((e) => e.action === 'deleted').map((e) => e.name),
     entries,
     created: entries.filter((e) => e.action === 'created').map((e) => e.name),
     updated: entries.filter((e) => e.action === 'updated').map((e) => e.name),
     unchanged: entries.filter((e) => e.action === 'unchanged').map((e) => e.name),
   };
+}
+
+/**
+ * Deletes durable consumers on the declared streams that no declaration names any more (a renamed or
+ * split consumer). On a work-queue stream an old consumer's filter would otherwise overlap the new
+ * ones and block their creation; its unacked messages stay in the stream for the new consumers.
+ * Ephemeral consumers (live-progress readers) are left alone.
+ */
+async function pruneConsumers(messaging: Messaging): Promise<ProvisionEntry[]> {
+  const declared = new Set((Object.values(CONSUMERS) as ConsumerDeclaration[]).map((c) => `${c.stream}/${c.durable}`));
+  const entries: ProvisionEntry[] = [];
+  for (const decl of Object.values(STREAMS) as StreamDeclaration[]) {
+    const stream = messaging.streamName(decl.name);
+    for await (const info of messaging.jsm.consumers.list(stream)) {
+      const durable = info.config.durable_name;
+      if (!durable || declared.has(`${decl.name}/${durable}`)) continue;
+      await messaging.jsm.consumers.delete(stream, durable);
+      entries.push({ kind: 'consumer', name: `${stream}/${durable}`, action: 'deleted', changes: [] });
+    }
+  }
+  return entries;
 }
 
 /** Deletes the namespaced streams of STREAMS (and with them their consumers). For tests. */

@@ -103,7 +103,7 @@ const failForGood = new Set<string>();
 class ContentHandler {
   constructor(@Inject(Recorder) private readonly recorder: Recorder) {}
 
-  @JetStreamHandler({ consumer: CONSUMERS.contentWorker, schema: ContentGenerateMessageSchema })
+  @JetStreamHandler({ consumer: CONSUMERS.contentNormal, schema: ContentGenerateMessageSchema })
   async handle(payload: ContentGenerateMessage, ctx: JetStreamContext): Promise<void> {
     const seen = this.recorder.deliveries.get(payload.conceptId) ?? [];
     seen.push(ctx.deliveryCount);
@@ -231,8 +231,8 @@ async function deadLetters(): Promise<StoredMsg[]> {
   return out;
 }
 
-/** A valid content message without `priority`, which the schema defaults. */
-function contentMessage(): Omit<ContentGenerateMessage, 'priority'> {
+/** A valid content message without `priority` and `generation`, which the schema defaults. */
+function contentMessage(): Omit<ContentGenerateMessage, 'priority' | 'generation'> {
   return { taskId: randomUUID(), roadmapId: randomUUID(), conceptId: randomUUID(), kind: 'quiz' };
 }
 
@@ -295,13 +295,13 @@ describe('provision', () => {
     assert.equal(events.config.retention, 'limits');
     assert.equal(events.config.max_age, STREAMS.EVENTS.maxAgeMs * 1e6);
 
-    const worker = await consumerInfo(CONSUMERS.contentWorker);
+    const worker = await consumerInfo(CONSUMERS.contentNormal);
     assert.equal(worker.config.ack_policy, 'explicit');
     assert.equal(worker.config.deliver_policy, 'all');
-    assert.equal(worker.config.ack_wait, CONSUMERS.contentWorker.ackWaitMs * 1e6);
-    assert.equal(worker.config.max_deliver, CONSUMERS.contentWorker.maxDeliver);
-    assert.equal(worker.config.max_ack_pending, CONSUMERS.contentWorker.maxAckPending);
-    assert.equal(worker.config.filter_subject, `${NAMESPACE}.content.generate.>`);
+    assert.equal(worker.config.ack_wait, CONSUMERS.contentNormal.ackWaitMs * 1e6);
+    assert.equal(worker.config.max_deliver, CONSUMERS.contentNormal.maxDeliver);
+    assert.equal(worker.config.max_ack_pending, CONSUMERS.contentNormal.maxAckPending);
+    assert.equal(worker.config.filter_subject, `${NAMESPACE}.content.generate.normal.>`);
 
     const second = await provision(messaging);
     assert.deepEqual(second.created, []);
@@ -404,7 +404,7 @@ describe('JetStreamServer in a Nest hybrid app', () => {
     await waitFor('content handler', () => recorder.content.some((c) => c.payload.conceptId === message.conceptId));
     const { payload, ctx } = recorder.content.find((c) => c.payload.conceptId === message.conceptId)!;
     // Parsed by the schema: the default priority was filled in.
-    assert.deepEqual(payload, { ...message, priority: 'normal' });
+    assert.deepEqual(payload, { ...message, priority: 'normal', generation: 0 });
     assert.equal(ctx.subject, 'content.generate.normal.quiz');
     assert.equal(ctx.deliveryCount, 1);
     assert.equal(ctx.isLastDelivery, false);
@@ -412,16 +412,16 @@ describe('JetStreamServer in a Nest hybrid app', () => {
     assert.equal(ctx.headers.traceparent, '00-trace-span-01');
     assert.ok(ctx.streamSequence > 0);
     assert.ok(ctx.signal instanceof AbortSignal && !ctx.signal.aborted);
-    await waitDrained(CONSUMERS.contentWorker);
+    await waitDrained(CONSUMERS.contentNormal);
   });
 
   it('redelivers a message whose handler failed with a retryable error, and it then succeeds', async () => {
     const message = contentMessage();
     failOnce.add(message.conceptId);
-    await publisher.publish('content.generate.high.tutorial', message);
+    await publisher.publish('content.generate.normal.tutorial', message);
     await waitFor('second delivery', () => recorder.content.some((c) => c.payload.conceptId === message.conceptId), 8_000);
     assert.deepEqual(recorder.deliveries.get(message.conceptId), [1, 2]);
-    await waitDrained(CONSUMERS.contentWorker);
+    await waitDrained(CONSUMERS.contentNormal);
   });
 
   it('dead-letters invalid JSON and schema violations with a reason, and keeps serving valid messages', async () => {
@@ -433,7 +433,7 @@ describe('JetStreamServer in a Nest hybrid app', () => {
     await publisher.publish('content.generate.normal.quiz', valid);
     await waitFor('valid message after the invalid ones', () => recorder.content.some((c) => c.payload.conceptId === valid.conceptId));
     await waitFor('two dead letters', async () => (await deadLetters()).length === before + 2);
-    await waitDrained(CONSUMERS.contentWorker);
+    await waitDrained(CONSUMERS.contentNormal);
 
     const [badJson, badSchema] = (await deadLetters()).slice(before);
     for (const dl of [badJson!, badSchema!]) {
@@ -456,9 +456,9 @@ describe('JetStreamServer in a Nest hybrid app', () => {
     const before = (await deadLetters()).length;
     const message = contentMessage();
     failForGood.add(message.conceptId);
-    await publisher.publish('content.generate.low.resources', message);
+    await publisher.publish('content.generate.normal.resources', message);
     await waitFor('dead letter', async () => (await deadLetters()).length === before + 1);
-    await waitDrained(CONSUMERS.contentWorker);
+    await waitDrained(CONSUMERS.contentNormal);
     assert.deepEqual(recorder.deliveries.get(message.conceptId), [1]);
     const [dl] = (await deadLetters()).slice(before);
     assert.match(dl!.header.get(Headers.deadLetterReason), /^permanent_error: LLM_REJECTED: the model refused/);

@@ -9,6 +9,7 @@ import { createLogger, ExecutionLogger, initMetrics, NestPinoLogger, type Logger
 import { PersistenceModule } from '@roadmap/persistence';
 import { HealthController } from './health.controller.js';
 import { Readiness } from './readiness.js';
+import { Cancellation } from './cancellation.js';
 import { LOGGER, TaskEvents } from './task-events.js';
 
 export type ServiceName = 'gateway' | 'workflow-worker' | 'content-worker' | 'log-sink';
@@ -54,6 +55,7 @@ function coreModule(name: ServiceName, config: CommonConfig, logger: Logger): Dy
     providers: [
       Readiness,
       TaskEvents,
+      Cancellation,
       { provide: LOGGER, useValue: logger },
       {
         provide: ExecutionLogger,
@@ -61,7 +63,7 @@ function coreModule(name: ServiceName, config: CommonConfig, logger: Logger): Dy
         useFactory: (publisher: JetStreamPublisher) => new ExecutionLogger(name, publisher, logger),
       },
     ],
-    exports: [Readiness, TaskEvents, LOGGER, ExecutionLogger],
+    exports: [Readiness, TaskEvents, Cancellation, LOGGER, ExecutionLogger],
   };
 }
 

@@ -1,4 +1,4 @@
-import { CONSUMERS } from '@roadmap/contracts';
+import { PRIORITIES, PRIORITY_CONSUMERS, priorityConcurrency } from '@roadmap/contracts';
 import { LlmModule } from '@roadmap/llm';
 import { LOGGER, runService } from '@roadmap/runtime';
 import { loadContentWorkerConfig } from './config.js';
@@ -8,6 +8,9 @@ await runService({
   name: 'content-worker',
   loadConfig: loadContentWorkerConfig,
   port: (config) => config.PORT,
-  concurrency: (config) => ({ [CONSUMERS.contentWorker.durable]: config.WORKER_CONCURRENCY }),
+  concurrency: (config) => {
+    const slots = priorityConcurrency(config.WORKER_CONCURRENCY);
+    return Object.fromEntries(PRIORITIES.map((p) => [PRIORITY_CONSUMERS.content[p].durable, slots[p]]));
+  },
   modules: (config) => [{ ...LlmModule.forRoot(config, LOGGER), global: true }, ContentModule],
 });

@@ -68,7 +68,7 @@ describe(ContentRepository.name, () => {
   it('completes the task exactly once when two workers finish the last two items at the same moment', async () => {
     for (let round = 0; round < 25; round++) {
       const { taskId, roadmapId, itemIds } = await seedRoadmap(db.dataSource, 2);
-      const outcomes = await Promise.all([sut.complete(roadmapId, itemIds[0]!, RESULT), other.complete(roadmapId, itemIds[1]!, RESULT)]);
+      const outcomes = await Promise.all([sut.complete(roadmapId, itemIds[0]!, 0, RESULT), other.complete(roadmapId, itemIds[1]!, 0, RESULT)]);
       assert.equal(outcomes.filter((o) => o.finished === 'completed').length, 1, `round ${round}: exactly one finisher`);
       const [task] = await db.dataSource.query(`SELECT status, progress_done, finished_at FROM tasks WHERE id = $1`, [taskId]);
       assert.equal(task.status, 'completed');
@@ -79,9 +79,9 @@ describe(ContentRepository.name, () => {
 
   it('counts a redelivered completion once and never rewrites a finished item', async () => {
     const { taskId, roadmapId, itemIds } = await seedRoadmap(db.dataSource, 3);
-    const first = await sut.complete(roadmapId, itemIds[0]!, RESULT);
+    const first = await sut.complete(roadmapId, itemIds[0]!, 0, RESULT);
     assert.deepEqual({ changed: first.changed, done: first.progress.done }, { changed: true, done: 1 });
-    const again = await other.complete(roadmapId, itemIds[0]!, { ...RESULT, content: { ok: false } });
+    const again = await other.complete(roadmapId, itemIds[0]!, 0, { ...RESULT, content: { ok: false } });
     assert.equal(again.changed, false);
     assert.equal(again.progress.done, 1);
     const [item] = await db.dataSource.query(`SELECT content FROM content_items WHERE id = $1`, [itemIds[0]]);
@@ -92,13 +92,24 @@ describe(ContentRepository.name, () => {
 
   it('ends the task as failed, naming the count, when an item failed for good', async () => {
     const { taskId, roadmapId, itemIds } = await seedRoadmap(db.dataSource, 2);
-    await sut.complete(roadmapId, itemIds[0]!, RESULT);
-    const outcome = await sut.fail(roadmapId, itemIds[1]!, { code: 'LLM_BAD_OUTPUT', message: 'bad' });
+    await sut.complete(roadmapId, itemIds[0]!, 0, RESULT);
+    const outcome = await sut.fail(roadmapId, itemIds[1]!, 0, { code: 'LLM_BAD_OUTPUT', message: 'bad' });
     assert.equal(outcome.finished, 'failed');
     const [task] = await db.dataSource.query(`SELECT status, error, progress_failed FROM tasks WHERE id = $1`, [taskId]);
     assert.equal(task.status, 'failed');
     assert.equal(task.progress_failed, 1);
     assert.equal(task.error.code, 'ITEMS_FAILED');
     assert.match(task.error.message, /1 of 2/);
+  });
+
+  it('writes nothing for a cancelled task or a stale generation', async () => {
+    const { taskId, roadmapId, itemIds } = await seedRoadmap(db.dataSource, 2);
+    const stale = await sut.complete(roadmapId, itemIds[0]!, 1, RESULT);
+    assert.equal(stale.changed, false, 'a message for generation 1 does not touch generation 0');
+    await db.dataSource.query(`UPDATE tasks SET status = 'cancelled' WHERE id = $1`, [taskId]);
+    const late = await sut.complete(roadmapId, itemIds[0]!, 0, RESULT);
+    assert.equal(late.changed, false);
+    const [item] = await db.dataSource.query(`SELECT status, content FROM content_items WHERE id = $1`, [itemIds[0]]);
+    assert.deepEqual(item, { status: 'running', content: null });
   });
 });

@@ -4,6 +4,7 @@ import { runService } from '@roadmap/runtime';
 import { ErrorsFilter } from './common/errors.filter.js';
 import { loadGatewayConfig } from './config.js';
 import { TasksModule } from './tasks/tasks.module.js';
+import { EventsModule } from './events/events.module.js';
 
 await runService({
   name: 'gateway',
@@ -11,8 +12,9 @@ await runService({
   port: (config) => config.PORT,
   host: (config) => config.HOST,
   fastify: (config) => ({ bodyLimit: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY }),
-  modules: (_config, logger) => [
-    TasksModule,
+  modules: (config, logger) => [
+    TasksModule.forRoot({ reviewDefault: config.REVIEW_DEFAULT }),
+    EventsModule.forRoot({ keepAliveMs: config.SSE_KEEPALIVE_MS }),
     { module: class ErrorsModule {}, providers: [{ provide: APP_FILTER, useFactory: () => new ErrorsFilter(logger) }] },
   ],
   configure: (app) => {

@@ -13,6 +13,8 @@ export class ContentItemEntity {
   @Column('jsonb', { nullable: true }) content!: Record<string, unknown> | null;
   @Column('jsonb', { nullable: true }) error!: StoredError | null;
   @Column('int', { default: 0 }) attempts!: number;
+  /** Bumped by each regeneration; a message for an older generation is stale. */
+  @Column('int', { default: 0 }) generation!: number;
   @Column('text', { nullable: true }) provider!: string | null;
   @Column('text', { nullable: true }) model!: string | null;
   @Column('text', { name: 'prompt_version', nullable: true }) promptVersion!: string | null;

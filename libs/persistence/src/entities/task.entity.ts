@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import type { Priority, TaskStatus, TaskType } from '@roadmap/contracts';
+import type { Priority, ReviewMode, TaskStatus, TaskType } from '@roadmap/contracts';
 
 /** Why a task or item failed: the stable error code and a message a person can act on. */
 export interface StoredError {
@@ -26,6 +26,10 @@ export class TaskEntity {
   @Column('uuid', { name: 'roadmap_id', nullable: true }) roadmapId!: string | null;
   /** Workflow definition version the task runs with: a resumed task after a deploy is recognisable. */
   @Column('text', { name: 'workflow_version' }) workflowVersion!: string;
+  /** The prompt versions the task's run started with. */
+  @Column('text', { name: 'prompt_set', nullable: true }) promptSet!: string | null;
+  @Column('text', { name: 'review_mode', default: 'skip' }) reviewMode!: ReviewMode;
+  @Column('timestamptz', { name: 'cancelled_at', nullable: true }) cancelledAt!: Date | null;
   @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
   @Column('timestamptz', { name: 'updated_at' }) updatedAt!: Date;
   @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt!: Date | null;

@@ -1,14 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CONSUMERS, ContentGenerateMessageSchema, type ContentGenerateMessage } from '@roadmap/contracts';
+import { ContentGenerateMessageSchema, PRIORITY_CONSUMERS, type ContentGenerateMessage } from '@roadmap/contracts';
 import { JetStreamHandler, type JetStreamContext } from '@roadmap/messaging';
 import { ContentService } from './content.service.js';
 
+/** One consumer per priority, each with its own slots (see PRIORITY_SHARE). */
 @Injectable()
 export class ContentHandler {
   constructor(@Inject(ContentService) private readonly content: ContentService) {}
 
-  @JetStreamHandler({ consumer: CONSUMERS.contentWorker, schema: ContentGenerateMessageSchema })
-  handle(message: ContentGenerateMessage, ctx: JetStreamContext): Promise<void> {
-    return this.content.generate(message, { signal: ctx.signal, isLastDelivery: ctx.isLastDelivery });
+  @JetStreamHandler({ consumer: PRIORITY_CONSUMERS.content.high, schema: ContentGenerateMessageSchema })
+  high(message: ContentGenerateMessage, ctx: JetStreamContext): Promise<void> {
+    return this.content.generate(message, ctx);
+  }
+
+  @JetStreamHandler({ consumer: PRIORITY_CONSUMERS.content.normal, schema: ContentGenerateMessageSchema })
+  normal(message: ContentGenerateMessage, ctx: JetStreamContext): Promise<void> {
+    return this.content.generate(message, ctx);
+  }
+
+  @JetStreamHandler({ consumer: PRIORITY_CONSUMERS.content.low, schema: ContentGenerateMessageSchema })
+  low(message: ContentGenerateMessage, ctx: JetStreamContext): Promise<void> {
+    return this.content.generate(message, ctx);
   }
 }

@@ -7,6 +7,7 @@ import { DataSource } from 'typeorm';
 export interface ItemContext {
   itemId: string;
   itemStatus: ItemStatus;
+  generation: number;
   taskStatus: TaskStatus;
   intent: IntentAnalysis | null;
   framework: Framework | null;
@@ -36,6 +37,7 @@ export class ContentRepository {
     const { rows } = await sql<{
       item_id: string;
       item_status: ItemStatus;
+      generation: number;
       task_status: TaskStatus;
       intent: IntentAnalysis | null;
       framework: Framework | null;
@@ -48,7 +50,7 @@ export class ContentRepository {
       stage_title: string;
     }>(
       this.dataSource,
-      `SELECT i.id AS item_id, i.status AS item_status, t.status AS task_status, r.intent, r.framework,
+      `SELECT i.id AS item_id, i.status AS item_status, i.generation, t.status AS task_status, r.intent, r.framework,
               c.slug, c.title, c.summary, c.estimated_hours, c.prerequisites, c.stage_slug, c.stage_title
          FROM content_items i
          JOIN concepts c ON c.id = i.concept_id
@@ -62,6 +64,7 @@ export class ContentRepository {
     return {
       itemId: row.item_id,
       itemStatus: row.item_status,
+      generation: row.generation,
       taskStatus: row.task_status,
       intent: row.intent,
       framework: row.framework,
@@ -76,44 +79,55 @@ export class ContentRepository {
     };
   }
 
-  /** pending/running -> running, counting the attempt. */
-  async markRunning(itemId: string): Promise<void> {
-    await sql(
+  /** pending/running -> running, counting the attempt; false when the item moved on (stale or cancelled). */
+  async markRunning(itemId: string, generation: number): Promise<boolean> {
+    const { count } = await sql(
       this.dataSource,
-      `UPDATE content_items SET status = 'running', attempts = attempts + 1, updated_at = now()
-        WHERE id = $1 AND status IN ('pending', 'running')`,
-      [itemId],
+      `UPDATE content_items i SET status = 'running', attempts = attempts + 1, updated_at = now()
+        WHERE i.id = $1 AND i.generation = $2 AND i.status IN ('pending', 'running')
+          AND EXISTS (SELECT 1 FROM roadmaps r JOIN tasks t ON t.id = r.task_id WHERE r.id = i.roadmap_id AND t.status = 'running')`,
+      [itemId, generation],
     );
+    return count > 0;
   }
 
   complete(
     roadmapId: string,
     itemId: string,
+    generation: number,
     result: { content: unknown; provider: string; model: string; promptVersion: string; inputTokens: number; outputTokens: number },
   ): Promise<ItemOutcome> {
     return this.finish(
       roadmapId,
       `UPDATE content_items SET status = 'completed', content = $2::jsonb, error = NULL, provider = $3, model = $4,
               prompt_version = $5, input_tokens = $6, output_tokens = $7, completed_at = now(), updated_at = now()
-        WHERE id = $1 AND status IN ('pending', 'running')`,
-      [itemId, JSON.stringify(result.content), result.provider, result.model, result.promptVersion, result.inputTokens, result.outputTokens],
+        WHERE id = $1 AND generation = $8 AND status IN ('pending', 'running')`,
+      [itemId, JSON.stringify(result.content), result.provider, result.model, result.promptVersion, result.inputTokens, result.outputTokens, generation],
       'items_done',
     );
   }
 
-  fail(roadmapId: string, itemId: string, error: StoredError): Promise<ItemOutcome> {
+  fail(roadmapId: string, itemId: string, generation: number, error: StoredError): Promise<ItemOutcome> {
     return this.finish(
       roadmapId,
       `UPDATE content_items SET status = 'failed', error = $2::jsonb, updated_at = now()
-        WHERE id = $1 AND status IN ('pending', 'running')`,
-      [itemId, JSON.stringify(error)],
+        WHERE id = $1 AND generation = $3 AND status IN ('pending', 'running')`,
+      [itemId, JSON.stringify(error), generation],
       'items_failed',
     );
   }
 
   private finish(roadmapId: string, itemUpdate: string, params: unknown[], counter: 'items_done' | 'items_failed'): Promise<ItemOutcome> {
     return this.dataSource.transaction(async (em) => {
-      const item = await sql(em, itemUpdate, params);
+      // Lock the task row first: a cancellation committed before this point is seen, and one that
+      // comes later waits for this transaction. A task no longer running gets nothing written.
+      const task = await sql<{ status: string }>(
+        em,
+        `SELECT t.status FROM tasks t JOIN roadmaps r ON r.task_id = t.id WHERE r.id = $1 FOR UPDATE OF t`,
+        [roadmapId],
+      );
+      const running = task.rows[0]?.status === 'running';
+      const item = running ? await sql(em, itemUpdate, params) : { count: 0 };
       const changed = item.count > 0;
       // Locks the roadmap row: concurrent last items serialise here.
       const { rows } = await sql<{ task_id: string; items_done: number; items_failed: number; items_total: number }>(

@@ -1,20 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { failsForGood, InvalidMessageError, storedError, type ContentGenerateMessage } from '@roadmap/contracts';
+import { failsForGood, InvalidMessageError, RetryableError, storedError, type ContentGenerateMessage } from '@roadmap/contracts';
 import { contentPrompt, LLM_PROVIDER, type ContentInput, type LlmProvider } from '@roadmap/llm';
-import { ExecutionLogger, histogram } from '@roadmap/observability';
-import { TaskEvents } from '@roadmap/runtime';
+import { ExecutionLogger, histogram, type Logger } from '@roadmap/observability';
+import { Cancellation, LOGGER, TaskEvents } from '@roadmap/runtime';
 import { ContentRepository, type ItemContext, type ItemOutcome } from './content.repository.js';
 
 const itemDuration = histogram('roadmap_content_item_duration_seconds', 'Duration of one content item', ['kind', 'outcome']);
 
-export interface GenerateOptions {
+/** What the service needs of a delivery. */
+export interface Delivery {
+  /** Aborts at shutdown (past the grace period). */
   signal: AbortSignal;
+  /** A failure now fails the item for good. */
   isLastDelivery: boolean;
 }
 
 /**
- * Generates one content item. Idempotent: an item already in a final state is acknowledged without
- * work, the result is written by a guarded update, and the roadmap completes exactly once.
+ * Generates one content item. Idempotent: an item already in a final state, of another generation
+ * (regenerated since) or of a task no longer running is acknowledged without work; the result is
+ * written by a guarded update, and the roadmap completes exactly once.
  */
 @Injectable()
 export class ContentService {
@@ -23,77 +27,106 @@ export class ContentService {
     @Inject(LLM_PROVIDER) private readonly llm: LlmProvider,
     @Inject(TaskEvents) private readonly events: TaskEvents,
     @Inject(ExecutionLogger) private readonly executionLog: ExecutionLogger,
+    @Inject(Cancellation) private readonly cancellation: Cancellation,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  async generate(message: ContentGenerateMessage, options: GenerateOptions): Promise<void> {
-    const { taskId, roadmapId, conceptId, kind } = message;
+  async generate(message: ContentGenerateMessage, delivery: Delivery): Promise<void> {
+    const { taskId, roadmapId, conceptId, kind, generation } = message;
     const item = await this.repository.load(roadmapId, conceptId, kind);
     if (!item) throw new InvalidMessageError(`no content item ${kind} for concept ${conceptId} of roadmap ${roadmapId}`);
-    if (item.itemStatus === 'completed' || item.itemStatus === 'failed') return;
-    if (item.taskStatus !== 'running') {
-      await this.executionLog.info(`content item skipped: task is ${item.taskStatus}`, { taskId, step: kind });
+    if (generation > item.generation) {
+      // A regeneration is published inside the gateway's transaction: its new generation may not be
+      // visible for a moment yet. The message comes back shortly.
+      throw new RetryableError('NOT_VISIBLE_YET', `generation ${generation} of ${kind} for concept ${conceptId} is not visible yet`, { retryAfterMs: 250 });
+    }
+    const skip = skipReason(item, generation);
+    if (skip) {
+      this.logger.debug({ taskId, conceptId, kind, generation }, `content message skipped: ${skip}`);
       return;
     }
     if (!item.intent || !item.framework) throw new InvalidMessageError(`roadmap ${roadmapId} has no framework yet`);
+    if (!(await this.repository.markRunning(item.itemId, generation))) return;
 
     const started = performance.now();
-    await this.repository.markRunning(item.itemId);
-    try {
-      const result = await this.llm.generate<ContentInput, unknown>(
-        contentPrompt(kind),
-        contentPromptInput({ roadmapTitle: item.framework.title, intent: item.intent, stage: item.stage, concept: item.concept }),
-        { signal: options.signal },
-      );
-      const outcome = await this.repository.complete(roadmapId, item.itemId, {
-        content: result.output,
-        provider: result.provider,
-        model: result.model,
-        promptVersion: result.promptVersion,
-        inputTokens: result.usage.inputTokens,
-        outputTokens: result.usage.outputTokens,
-      });
-      itemDuration.observe({ kind, outcome: 'completed' }, (performance.now() - started) / 1000);
-      if (outcome.changed) {
-        await this.events.publish({ type: 'item.completed', taskId, conceptId, kind, progress: outcome.progress }, `${conceptId}:${kind}`);
-        await this.executionLog.info(`${kind} for "${item.concept.title}" generated`, {
-          taskId,
-          step: kind,
-          data: { conceptId, durationMs: Math.round(performance.now() - started), tokens: result.usage },
+    await this.cancellation.run(taskId, delivery.signal, async (signal) => {
+      try {
+        const result = await this.llm.generate<ContentInput, unknown>(
+          contentPrompt(kind),
+          contentPromptInput({ roadmapTitle: item.framework!.title, intent: item.intent!, stage: item.stage, concept: item.concept }),
+          { signal },
+        );
+        const outcome = await this.repository.complete(roadmapId, item.itemId, generation, {
+          content: result.output,
+          provider: result.provider,
+          model: result.model,
+          promptVersion: result.promptVersion,
+          inputTokens: result.usage.inputTokens,
+          outputTokens: result.usage.outputTokens,
         });
-        await this.announceFinish(taskId, outcome);
-      }
-    } catch (error) {
-      if (failsForGood(error, options.isLastDelivery)) {
-        const reason = storedError(error);
-        const outcome = await this.repository.fail(roadmapId, item.itemId, reason);
-        itemDuration.observe({ kind, outcome: 'failed' }, (performance.now() - started) / 1000);
+        itemDuration.observe({ kind, outcome: 'completed' }, (performance.now() - started) / 1000);
         if (outcome.changed) {
           await this.events.publish(
-            { type: 'item.failed', taskId, conceptId, kind, error: `${reason.code}: ${reason.message}`, progress: outcome.progress },
-            `${conceptId}:${kind}`,
+            { type: 'item.completed', taskId, conceptId, kind, progress: outcome.progress },
+            `${conceptId}:${kind}:${generation}`,
           );
-          await this.executionLog.error(`${kind} for "${item.concept.title}" failed: ${reason.message}`, {
+          await this.executionLog.info(`${kind} for "${item.concept.title}" generated`, {
             taskId,
             step: kind,
-            data: { conceptId, code: reason.code },
+            data: { conceptId, generation, durationMs: Math.round(performance.now() - started), tokens: result.usage },
           });
           await this.announceFinish(taskId, outcome);
         }
+      } catch (error) {
+        // Cancelled by a person: stop quietly, write nothing. Aborted at shutdown: the server hands
+        // the message back; nothing is marked failed.
+        if (signal.aborted) {
+          if (Cancellation.isCancellation(signal)) return;
+          throw error;
+        }
+        if (failsForGood(error, delivery.isLastDelivery)) {
+          const reason = storedError(error);
+          const outcome = await this.repository.fail(roadmapId, item.itemId, generation, reason);
+          itemDuration.observe({ kind, outcome: 'failed' }, (performance.now() - started) / 1000);
+          if (outcome.changed) {
+            await this.events.publish(
+              { type: 'item.failed', taskId, conceptId, kind, error: `${reason.code}: ${reason.message}`, progress: outcome.progress },
+              `${conceptId}:${kind}:${generation}`,
+            );
+            await this.executionLog.error(`${kind} for "${item.concept.title}" failed: ${reason.message}`, {
+              taskId,
+              step: kind,
+              data: { conceptId, generation, code: reason.code },
+            });
+            await this.announceFinish(taskId, outcome);
+          }
+        }
+        throw error;
       }
-      throw error;
-    }
+    });
   }
 
   private async announceFinish(taskId: string, outcome: ItemOutcome): Promise<void> {
+    // Several finishes are possible over a task's life (a retried item reopens it): the dedupe key
+    // includes the counts, so each one is announced once.
+    const key = `final:${outcome.progress.done}:${outcome.progress.failed}`;
     if (outcome.finished === 'completed') {
-      await this.events.publish({ type: 'task.completed', taskId, progress: outcome.progress }, 'final');
+      await this.events.publish({ type: 'task.completed', taskId, progress: outcome.progress }, key);
       await this.executionLog.info('roadmap completed', { taskId, data: outcome.progress });
     } else if (outcome.finished === 'failed') {
       const error = `${outcome.progress.failed} of ${outcome.progress.total} content items failed`;
-      await this.events.publish({ type: 'task.failed', taskId, error }, 'final');
+      await this.events.publish({ type: 'task.failed', taskId, error }, key);
       await this.executionLog.error(`roadmap finished with failures: ${error}`, { taskId, data: outcome.progress });
     }
   }
+}
+
+/** Why a message needs no work, if it does not. */
+function skipReason(item: ItemContext, generation: number): string | null {
+  if (item.generation !== generation) return `stale generation ${generation} (item is at ${item.generation})`;
+  if (item.itemStatus === 'completed' || item.itemStatus === 'failed') return `item already ${item.itemStatus}`;
+  if (item.taskStatus !== 'running') return `task is ${item.taskStatus}`;
+  return null;
 }
 
 /** The content prompts' input, built from what the item's row joins (the concept's id is its slug). */

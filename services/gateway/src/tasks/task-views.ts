@@ -9,6 +9,7 @@ export function taskView(task: TaskEntity) {
     type: task.type,
     status: task.status,
     priority: task.priority,
+    reviewMode: task.reviewMode,
     currentStep: task.currentStep,
     progress: {
       done: task.progressDone,
@@ -20,10 +21,12 @@ export function taskView(task: TaskEntity) {
     error: task.error,
     attempts: task.attempts,
     workflowVersion: task.workflowVersion,
+    promptSet: task.promptSet,
     createdAt: task.createdAt.toISOString(),
     updatedAt: task.updatedAt.toISOString(),
     startedAt: task.startedAt?.toISOString() ?? null,
     finishedAt: task.finishedAt?.toISOString() ?? null,
+    cancelledAt: task.cancelledAt?.toISOString() ?? null,
     links: taskLinks(task.id, task.roadmapId),
   };
 }
@@ -32,8 +35,9 @@ export type TaskView = ReturnType<typeof taskView>;
 export function taskLinks(taskId: string, roadmapId: string | null) {
   return {
     status: `/api/v1/tasks/${taskId}`,
+    events: `/api/v1/tasks/${taskId}/events`,
     logs: `/api/v1/tasks/${taskId}/logs`,
-    ...(roadmapId ? { roadmap: `/api/v1/roadmaps/${roadmapId}` } : {}),
+    ...(roadmapId ? { roadmap: `/api/v1/roadmaps/${roadmapId}`, revisions: `/api/v1/roadmaps/${roadmapId}/revisions` } : {}),
   };
 }
 
@@ -85,6 +89,7 @@ export function roadmapView(roadmap: RoadmapEntity, concepts: ConceptEntity[], i
     summary: roadmap.framework?.summary ?? null,
     intent: roadmap.intent,
     validationIssues: roadmap.validationIssues ?? [],
+    revision: roadmap.currentRevision,
     progress: { done: roadmap.itemsDone, failed: roadmap.itemsFailed, total: roadmap.itemsTotal },
     stages,
     createdAt: roadmap.createdAt.toISOString(),

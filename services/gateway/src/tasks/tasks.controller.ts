@@ -1,9 +1,27 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { CreateRoadmapRequestSchema, type CreateRoadmapRequest } from '@roadmap/contracts';
+import {
+  CreateRoadmapRequestSchema,
+  RetryItemsRequestSchema,
+  ReviewRequestSchema,
+  TASK_STATUSES,
+  TASK_TYPES,
+  type CreateRoadmapRequest,
+  type RetryItemsRequest,
+  type ReviewRequest,
+} from '@roadmap/contracts';
 import { z } from 'zod';
 import { UuidPipe, ZodPipe } from '../common/zod.pipe.js';
 import { ANONYMOUS_OWNER, TasksService } from './tasks.service.js';
+
+const ListQuerySchema = z.strictObject({
+  status: z.enum(TASK_STATUSES).optional(),
+  type: z.enum(TASK_TYPES).optional(),
+  createdAfter: z.iso.datetime({ offset: true }).optional(),
+  createdBefore: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
 
 const LogsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(200),
@@ -43,6 +61,39 @@ export class RoadmapsController {
   get(@Param('id', new UuidPipe()) id: string) {
     return this.tasks.getRoadmap(id);
   }
+
+  @Get(':id/revisions')
+  @ApiOperation({ summary: 'Every framework version: who asked for what change, when, and what it changed (added, removed, changed concepts)' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  revisions(@Param('id', new UuidPipe()) id: string) {
+    return this.tasks.getRevisions(id);
+  }
+
+  @Post(':id/review')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Approve the framework (content generation starts) or ask for a revision with feedback' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiBody({ schema: z.toJSONSchema(ReviewRequestSchema, { io: 'input' }) as object })
+  @ApiResponse({ status: 409, description: 'The roadmap is not awaiting a review', schema: errorSchema })
+  review(@Param('id', new UuidPipe()) id: string, @Body(new ZodPipe(ReviewRequestSchema)) body: ReviewRequest) {
+    return this.tasks.review(id, ANONYMOUS_OWNER, body);
+  }
+
+  @Post(':id/concepts/:conceptId/retry')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Regenerate some of a concept’s items (tutorial, resources, quiz)' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiParam({ name: 'conceptId', format: 'uuid' })
+  @ApiBody({ schema: z.toJSONSchema(RetryItemsRequestSchema, { io: 'input' }) as object })
+  @ApiResponse({ status: 404, description: 'No such roadmap or concept', schema: errorSchema })
+  @ApiResponse({ status: 409, description: 'An item is still being generated', schema: errorSchema })
+  retry(
+    @Param('id', new UuidPipe()) id: string,
+    @Param('conceptId', new UuidPipe('conceptId')) conceptId: string,
+    @Body(new ZodPipe(RetryItemsRequestSchema)) body: RetryItemsRequest,
+  ) {
+    return this.tasks.retryItems(id, conceptId, body);
+  }
 }
 
 @ApiTags('tasks')
@@ -50,8 +101,38 @@ export class RoadmapsController {
 export class TasksController {
   constructor(@Inject(TasksService) private readonly tasks: TasksService) {}
 
+  @Get()
+  @ApiOperation({ summary: 'Tasks, newest first, filtered by status, type and creation time, cursor-paginated' })
+  @ApiQuery({ name: 'status', required: false, enum: TASK_STATUSES })
+  @ApiQuery({ name: 'type', required: false, enum: TASK_TYPES })
+  @ApiQuery({ name: 'createdAfter', required: false, schema: { type: 'string', format: 'date-time' } })
+  @ApiQuery({ name: 'createdBefore', required: false, schema: { type: 'string', format: 'date-time' } })
+  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } })
+  @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string' } })
+  list(@Query(new ZodPipe(ListQuerySchema, 'query')) query: z.infer<typeof ListQuerySchema>) {
+    return this.tasks.listTasks(ANONYMOUS_OWNER, query);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Cancel a task: in-flight LLM calls are aborted, queued work is skipped; cancelling twice is harmless' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiResponse({ status: 409, description: 'The task already completed or failed', schema: errorSchema })
+  cancel(@Param('id', new UuidPipe()) id: string) {
+    return this.tasks.cancel(id);
+  }
+
+  @Post(':id/resume')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Resume a failed or cancelled task from its last checkpoint (completed items are kept)' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiResponse({ status: 409, description: 'The task is running, waiting for review, or completed', schema: errorSchema })
+  resume(@Param('id', new UuidPipe()) id: string) {
+    return this.tasks.resume(id);
+  }
+
   @Get(':id')
-  @ApiOperation({ summary: 'Status, current step and progress of a task (the polling view)' })
+  @ApiOperation({ summary: 'Status, current step and progress of a task, and per concept the state of each item (the polling view)' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiResponse({ status: 404, description: 'No such task', schema: errorSchema })
   get(@Param('id', new UuidPipe()) id: string) {

@@ -1,10 +1,16 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { RoadmapsController, TasksController } from './tasks.controller.js';
+import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
 import { TasksRepository } from './tasks.repository.js';
 import { TasksService } from './tasks.service.js';
 
-@Module({
-  controllers: [RoadmapsController, TasksController],
-  providers: [TasksRepository, TasksService],
-})
-export class TasksModule {}
+@Module({})
+export class TasksModule {
+  static forRoot(options: TasksOptions): DynamicModule {
+    return {
+      module: TasksModule,
+      controllers: [RoadmapsController, TasksController],
+      providers: [TasksRepository, TasksService, { provide: TASKS_OPTIONS, useValue: options }],
+    };
+  }
+}

@@ -1,10 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { WORKFLOW_VERSION, type CreateRoadmapRequest } from '@roadmap/contracts';
+import {
+  ConflictError,
+  NotFoundError,
+  WORKFLOW_VERSION,
+  type ContentKind,
+  type CreateRoadmapRequest,
+  type ReviewMode,
+  type TaskStatus,
+} from '@roadmap/contracts';
 import {
   ConceptEntity,
   ContentItemEntity,
   ExecutionLogEntity,
   RoadmapEntity,
+  RoadmapRevisionEntity,
+  sql,
   TaskEntity,
 } from '@roadmap/persistence';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -22,6 +32,7 @@ export class TasksRepository {
     ids: { taskId: string; roadmapId: string },
     owner: string,
     request: CreateRoadmapRequest,
+    reviewMode: ReviewMode,
     enqueue: () => Promise<unknown>,
   ): Promise<TaskEntity> {
     const now = new Date();
@@ -42,6 +53,9 @@ export class TasksRepository {
         attempts: 0,
         roadmapId: ids.roadmapId,
         workflowVersion: WORKFLOW_VERSION,
+        promptSet: null,
+        reviewMode,
+        cancelledAt: null,
         createdAt: now,
         updatedAt: now,
         startedAt: null,
@@ -59,6 +73,7 @@ export class TasksRepository {
         intent: null,
         framework: null,
         validationIssues: null,
+        currentRevision: 0,
         itemsTotal: 0,
         itemsDone: 0,
         itemsFailed: 0,
@@ -96,5 +111,144 @@ export class TasksRepository {
       .limit(limit);
     if (after) query.andWhere('(log.created_at, log.id) > (:at, :id)', { at: after.at, id: after.id });
     return query.getMany();
+  }
+
+  /**
+   * Moves a task from one of `from` to `to` under its row lock and runs `then` in the same
+   * transaction (a publish: if it fails, the transition is rolled back). A task in another state is
+   * a 409 naming it; an unknown one a 404. Returns the task as it was before.
+   */
+  async transition(
+    taskId: string,
+    from: readonly TaskStatus[],
+    to: TaskStatus,
+    action: string,
+    then: (task: TaskEntity, em: EntityManager) => Promise<unknown>,
+  ): Promise<TaskEntity> {
+    return this.dataSource.transaction(async (em) => {
+      const task = await em.getRepository(TaskEntity).findOne({ where: { id: taskId }, lock: { mode: 'pessimistic_write' } });
+      if (!task) throw new NotFoundError('Task', taskId);
+      if (!from.includes(task.status)) throw new ConflictError(`Task ${taskId} is ${task.status}: it cannot be ${action}`);
+      const final = ['completed', 'failed', 'cancelled'].includes(to);
+      await sql(
+        em,
+        `UPDATE tasks SET status = $2, updated_at = now(),
+                finished_at = CASE WHEN $3 THEN now() END,
+                cancelled_at = CASE WHEN $2 = 'cancelled' THEN now() ELSE cancelled_at END,
+                error = CASE WHEN $3 THEN error END,
+                current_step = CASE WHEN $3 THEN NULL ELSE current_step END
+          WHERE id = $1`,
+        [taskId, to, final],
+      );
+      if (to === 'cancelled') {
+        await sql(em, `UPDATE roadmaps SET status = 'cancelled', updated_at = now() WHERE task_id = $1 AND status NOT IN ('completed', 'failed')`, [taskId]);
+      } else if (to === 'queued' && task.roadmapId) {
+        await sql(
+          em,
+          `UPDATE roadmaps SET status = CASE WHEN items_total > 0 THEN 'generating' ELSE 'designing' END, completed_at = NULL, updated_at = now() WHERE id = $1`,
+          [task.roadmapId],
+        );
+      }
+      await then(task, em);
+      return task;
+    });
+  }
+
+  /** A roadmap's row for a person's action, locked with its task for the rest of the transaction. */
+  async lockRoadmap(em: EntityManager, roadmapId: string): Promise<RoadmapEntity> {
+    const roadmap = await em.getRepository(RoadmapEntity).findOne({ where: { id: roadmapId }, lock: { mode: 'pessimistic_write' } });
+    if (!roadmap) throw new NotFoundError('Roadmap', roadmapId);
+    return roadmap;
+  }
+
+  /**
+   * Puts a concept's items of `kinds` back to pending with a new generation, moves the counters
+   * back and reopens the task and roadmap; `then` publishes in the same transaction. 409 when an
+   * item is still being generated, or the task is not in a state that allows it.
+   */
+  async regenerate(
+    roadmapId: string,
+    conceptId: string,
+    kinds: readonly ContentKind[],
+    then: (task: TaskEntity, items: Array<{ kind: ContentKind; generation: number }>) => Promise<unknown>,
+  ): Promise<{ task: TaskEntity; items: Array<{ kind: ContentKind; generation: number }> }> {
+    return this.dataSource.transaction(async (em) => {
+      const roadmap = await this.lockRoadmap(em, roadmapId);
+      const task = await em.getRepository(TaskEntity).findOne({ where: { id: roadmap.taskId }, lock: { mode: 'pessimistic_write' } });
+      if (!task) throw new NotFoundError('Task', roadmap.taskId);
+      const concept = await em.getRepository(ConceptEntity).findOneBy({ id: conceptId, roadmapId });
+      if (!concept) throw new NotFoundError('Concept', conceptId);
+      if (!['running', 'completed', 'failed'].includes(task.status)) {
+        throw new ConflictError(`Task ${task.id} is ${task.status}: resume it before retrying items`);
+      }
+      const current = await em
+        .getRepository(ContentItemEntity)
+        .find({ where: kinds.map((kind) => ({ roadmapId, conceptId, kind })), lock: { mode: 'pessimistic_write' } });
+      if (current.length !== kinds.length) throw new ConflictError(`Concept ${conceptId} has no generated content yet`);
+      const busy = current.filter((i) => i.status === 'pending' || i.status === 'running');
+      if (busy.length > 0) throw new ConflictError(`${busy.map((i) => i.kind).join(', ')} of concept ${conceptId} is being generated`);
+      const done = current.filter((i) => i.status === 'completed').length;
+      const failed = current.filter((i) => i.status === 'failed').length;
+      const { rows } = await sql<{ kind: ContentKind; generation: number }>(
+        em,
+        `UPDATE content_items SET status = 'pending', generation = generation + 1, error = NULL, updated_at = now()
+          WHERE roadmap_id = $1 AND concept_id = $2 AND kind = ANY($3::text[]) RETURNING kind, generation`,
+        [roadmapId, conceptId, kinds],
+      );
+      await sql(
+        em,
+        `UPDATE roadmaps SET items_done = items_done - $2, items_failed = items_failed - $3, status = 'generating', completed_at = NULL, updated_at = now() WHERE id = $1`,
+        [roadmapId, done, failed],
+      );
+      await sql(
+        em,
+        `UPDATE tasks SET status = 'running', progress_done = progress_done - $2, progress_failed = progress_failed - $3,
+                current_step = 'content_generation', error = NULL, finished_at = NULL, updated_at = now() WHERE id = $1`,
+        [task.id, done, failed],
+      );
+      await then(task, rows);
+      return { task, items: rows };
+    });
+  }
+
+  /** Tasks of an owner, newest first, after a (created_at, id) cursor. */
+  async listTasks(
+    owner: string,
+    filters: { status?: TaskStatus; type?: string; createdAfter?: Date; createdBefore?: Date },
+    after: { at: Date; id: string } | null,
+    limit: number,
+  ): Promise<TaskEntity[]> {
+    const query = this.dataSource
+      .getRepository(TaskEntity)
+      .createQueryBuilder('t')
+      .where('t.owner = :owner', { owner })
+      .orderBy('t.created_at', 'DESC')
+      .addOrderBy('t.id', 'DESC')
+      .limit(limit);
+    if (filters.status) query.andWhere('t.status = :status', { status: filters.status });
+    if (filters.type) query.andWhere('t.type = :type', { type: filters.type });
+    if (filters.createdAfter) query.andWhere('t.created_at >= :createdAfter', { createdAfter: filters.createdAfter });
+    if (filters.createdBefore) query.andWhere('t.created_at < :createdBefore', { createdBefore: filters.createdBefore });
+    if (after) query.andWhere('(t.created_at, t.id) < (:at, :id)', { at: after.at, id: after.id });
+    return query.getMany();
+  }
+
+  /** Per concept, the state of each kind of item: the polling view of a task's content. */
+  async itemStates(roadmapId: string): Promise<Array<{ id: string; slug: string; title: string; kind: ContentKind; status: string }>> {
+    const { rows } = await sql<{ id: string; slug: string; title: string; kind: ContentKind; status: string }>(
+      this.dataSource,
+      `SELECT c.id, c.slug, c.title, i.kind, i.status FROM concepts c JOIN content_items i ON i.concept_id = c.id
+        WHERE c.roadmap_id = $1 ORDER BY c.stage_index, c.position, i.kind`,
+      [roadmapId],
+    );
+    return rows;
+  }
+
+  findRevisions(roadmapId: string): Promise<RoadmapRevisionEntity[]> {
+    return this.dataSource.getRepository(RoadmapRevisionEntity).find({ where: { roadmapId }, order: { revision: 'ASC' } });
+  }
+
+  findRoadmapRow(roadmapId: string): Promise<RoadmapEntity | null> {
+    return this.dataSource.getRepository(RoadmapEntity).findOneBy({ id: roadmapId });
   }
 }

@@ -1,41 +1,85 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { NotFoundError, Subjects, ValidationError, type CreateRoadmapRequest } from '@roadmap/contracts';
-import { JetStreamPublisher } from '@roadmap/messaging';
+import {
+  NotFoundError,
+  Subjects,
+  ValidationError,
+  type ContentGenerateMessage,
+  type CreateRoadmapRequest,
+  type RetryItemsRequest,
+  type ReviewRequest,
+  type TaskStatus,
+  type WorkflowMessage,
+} from '@roadmap/contracts';
+import { JetStreamPublisher, Messaging } from '@roadmap/messaging';
 import { counter } from '@roadmap/observability';
+import type { TaskEntity } from '@roadmap/persistence';
+import { TaskEvents } from '@roadmap/runtime';
 import { v7 as uuidv7 } from 'uuid';
+import { diffFrameworks } from './revision-diff.js';
 import { logView, roadmapView, taskLinks, taskView } from './task-views.js';
+import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
 import { TasksRepository } from './tasks.repository.js';
 
 const tasksAccepted = counter('roadmap_tasks_accepted_total', 'Tasks accepted by the API', ['type', 'priority']);
+const actions = counter('roadmap_task_actions_total', 'Actions people took on tasks', ['action']);
 
 /** Until authentication lands every caller is this owner. */
 export const ANONYMOUS_OWNER = 'anonymous';
 
+/**
+ * The API's use cases. A person's action is a state transition checked and made under the task's row
+ * lock, with its message published inside the same transaction: a 409 is exact (two concurrent
+ * reviews cannot both pass) and a failed publish undoes the transition (503, nothing changed).
+ */
 @Injectable()
 export class TasksService {
   constructor(
     @Inject(TasksRepository) private readonly repository: TasksRepository,
     @Inject(JetStreamPublisher) private readonly publisher: JetStreamPublisher,
+    @Inject(Messaging) private readonly messaging: Messaging,
+    @Inject(TaskEvents) private readonly events: TaskEvents,
+    @Inject(TASKS_OPTIONS) private readonly options: TasksOptions,
   ) {}
 
-  /**
-   * Accepts a roadmap request: the task row, the roadmap row and the workflow message are created
-   * together (the message is published inside the transaction; a failed publish rolls back).
-   */
+  /** Accepts a roadmap request: task row, roadmap row and workflow message together. */
   async createRoadmap(owner: string, request: CreateRoadmapRequest) {
     // Time-ordered ids keep the tasks index append-mostly and make cursors sort by creation.
     const ids = { taskId: uuidv7(), roadmapId: uuidv7() };
-    const task = await this.repository.createRoadmapTask(ids, owner, request, () =>
-      this.publisher.publish(Subjects.workflowGenerate, ids, { msgId: `workflow-generate:${ids.taskId}` }),
+    const reviewMode = request.review ?? this.options.reviewDefault;
+    const task = await this.repository.createRoadmapTask(ids, owner, request, reviewMode, () =>
+      this.publishWorkflow(request.priority, { ...ids, command: 'generate' }, `workflow-generate:${ids.taskId}`),
     );
     tasksAccepted.inc({ type: task.type, priority: task.priority });
-    return { taskId: ids.taskId, roadmapId: ids.roadmapId, status: task.status, links: taskLinks(ids.taskId, ids.roadmapId) };
+    return { taskId: ids.taskId, roadmapId: ids.roadmapId, status: task.status, reviewMode, links: taskLinks(ids.taskId, ids.roadmapId) };
   }
 
   async getTask(id: string) {
     const task = await this.repository.findTask(id);
     if (!task) throw new NotFoundError('Task', id);
-    return taskView(task);
+    const states = task.roadmapId ? await this.repository.itemStates(task.roadmapId) : [];
+    const concepts = new Map<string, { id: string; slug: string; title: string; items: Record<string, string> }>();
+    for (const row of states) {
+      const concept = concepts.get(row.id) ?? { id: row.id, slug: row.slug, title: row.title, items: {} };
+      concept.items[row.kind] = row.status;
+      concepts.set(row.id, concept);
+    }
+    return { ...taskView(task), concepts: [...concepts.values()] };
+  }
+
+  async listTasks(
+    owner: string,
+    query: { status?: TaskStatus; type?: string; createdAfter?: string; createdBefore?: string; cursor?: string; limit: number },
+  ) {
+    const filters = {
+      status: query.status,
+      type: query.type,
+      createdAfter: query.createdAfter ? new Date(query.createdAfter) : undefined,
+      createdBefore: query.createdBefore ? new Date(query.createdBefore) : undefined,
+    };
+    const tasks = await this.repository.listTasks(owner, filters, query.cursor ? decodeCursor(query.cursor) : null, query.limit);
+    const last = tasks.at(-1);
+    return { items: tasks.map(taskView), nextCursor: tasks.length === query.limit && last ? encodeCursor(last.createdAt, last.id) : null };
   }
 
   async getRoadmap(id: string) {
@@ -49,11 +93,103 @@ export class TasksService {
     if (!task) throw new NotFoundError('Task', taskId);
     const entries = await this.repository.findLogs(taskId, cursor ? decodeCursor(cursor) : null, limit);
     const last = entries.at(-1);
+    return { items: entries.map(logView), nextCursor: entries.length === limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  }
+
+  /** Every framework version, each with what changed since the one before. */
+  async getRevisions(roadmapId: string) {
+    const roadmap = await this.repository.findRoadmapRow(roadmapId);
+    if (!roadmap) throw new NotFoundError('Roadmap', roadmapId);
+    const revisions = await this.repository.findRevisions(roadmapId);
     return {
-      items: entries.map(logView),
-      nextCursor: entries.length === limit && last ? encodeCursor(last.createdAt, last.id) : null,
+      roadmapId,
+      currentRevision: roadmap.currentRevision,
+      items: revisions.map((r, i) => ({
+        revision: r.revision,
+        source: r.source,
+        feedback: r.feedback,
+        requestedBy: r.requestedBy,
+        createdAt: r.createdAt.toISOString(),
+        concepts: r.framework.stages.reduce((n, s) => n + s.concepts.length, 0),
+        changes: diffFrameworks(revisions[i - 1]?.framework ?? null, r.framework),
+        framework: r.framework,
+      })),
     };
   }
+
+  /** approve: content generation starts; revise: the edit step applies the feedback, then review again. */
+  async review(roadmapId: string, by: string, request: ReviewRequest) {
+    const roadmap = await this.repository.findRoadmapRow(roadmapId);
+    if (!roadmap) throw new NotFoundError('Roadmap', roadmapId);
+    const review: NonNullable<WorkflowMessage['review']> =
+      request.decision === 'approve'
+        ? { decision: 'approve', by, revision: roadmap.currentRevision }
+        : { decision: 'revise', feedback: request.feedback, by, revision: roadmap.currentRevision };
+    const task = await this.repository.transition(roadmap.taskId, ['awaiting_review'], 'running', 'reviewed (it is not awaiting a review)', (t) =>
+      this.publishWorkflow(
+        t.priority,
+        { taskId: t.id, roadmapId, command: 'review', review },
+        `workflow-review:${t.id}:${roadmap.currentRevision}`,
+      ),
+    );
+    actions.inc({ action: `review_${request.decision}` });
+    await this.events.publish({ type: 'review.submitted', taskId: task.id, decision: request.decision }, `review:${roadmap.currentRevision}`);
+    return { taskId: task.id, roadmapId, status: 'running' as const, decision: request.decision, revision: roadmap.currentRevision, links: taskLinks(task.id, roadmapId) };
+  }
+
+  /** A failed or cancelled task continues from its checkpoints; completed items are kept. */
+  async resume(taskId: string) {
+    const task = await this.repository.transition(taskId, ['failed', 'cancelled'], 'queued', 'resumed (only a failed or cancelled task can be)', (t) =>
+      this.publishWorkflow(t.priority, { taskId: t.id, roadmapId: requireRoadmap(t), command: 'resume' }, `workflow-resume:${t.id}:${randomUUID()}`),
+    );
+    actions.inc({ action: 'resume' });
+    return { taskId, status: 'queued' as const, links: taskLinks(taskId, task.roadmapId) };
+  }
+
+  /**
+   * Ends a task as cancelled. Workers abort its LLM calls in flight (a core NATS notice), skip and
+   * ack its queued messages, and write nothing more for it. Cancelling twice is harmless.
+   */
+  async cancel(taskId: string) {
+    const current = await this.repository.findTask(taskId);
+    if (!current) throw new NotFoundError('Task', taskId);
+    if (current.status !== 'cancelled') {
+      await this.repository.transition(taskId, ['queued', 'running', 'awaiting_review'], 'cancelled', 'cancelled (it already ended)', async () => undefined);
+      this.messaging.nc.publish(this.messaging.subject(Subjects.taskCancelled), JSON.stringify({ taskId }));
+      actions.inc({ action: 'cancel' });
+      await this.events.publish({ type: 'task.cancelled', taskId }, `cancelled:${Date.now()}`);
+    }
+    return this.getTask(taskId);
+  }
+
+  /** Regenerates a concept's items of the given kinds (the old content stays until the new lands). */
+  async retryItems(roadmapId: string, conceptId: string, request: RetryItemsRequest) {
+    const { task, items } = await this.repository.regenerate(roadmapId, conceptId, request.kinds, (t, rows) =>
+      this.publisher.publishMany(
+        rows.map((item) => ({
+          subject: Subjects.contentGenerate(t.priority, item.kind),
+          payload: { taskId: t.id, roadmapId, conceptId, kind: item.kind, priority: t.priority, generation: item.generation } satisfies ContentGenerateMessage,
+          msgId: `content-generate:${roadmapId}:${conceptId}:${item.kind}:${item.generation}`,
+        })),
+      ),
+    );
+    actions.inc({ action: 'retry_items' });
+    const fresh = await this.repository.findTask(task.id);
+    const progress = { done: fresh?.progressDone ?? 0, failed: fresh?.progressFailed ?? 0, total: fresh?.progressTotal ?? 0 };
+    for (const item of items) {
+      await this.events.publish({ type: 'item.retrying', taskId: task.id, conceptId, kind: item.kind, progress }, `${conceptId}:${item.kind}:${item.generation}`);
+    }
+    return { taskId: task.id, roadmapId, conceptId, kinds: items.map((i) => i.kind), status: 'running' as const, links: taskLinks(task.id, roadmapId) };
+  }
+
+  private publishWorkflow(priority: TaskEntity['priority'], message: WorkflowMessage, msgId: string) {
+    return this.publisher.publish(Subjects.workflow(priority, message.command), message, { msgId });
+  }
+}
+
+function requireRoadmap(task: TaskEntity): string {
+  if (!task.roadmapId) throw new NotFoundError('Roadmap of task', task.id);
+  return task.roadmapId;
 }
 
 function encodeCursor(at: Date, id: string): string {
@@ -68,4 +204,3 @@ function decodeCursor(cursor: string): { at: Date; id: string } {
   }
   return { at: date, id };
 }
-

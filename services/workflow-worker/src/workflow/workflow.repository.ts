@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CONTENT_KINDS, CONTENT_STEP, type ContentKind, type Framework } from '@roadmap/contracts';
-import { RoadmapEntity, sql, TaskEntity, WorkflowCheckpointEntity, type StoredError } from '@roadmap/persistence';
+import { RoadmapEntity, sql, TaskEntity, WorkflowCheckpointEntity, type RevisionSource, type StoredError } from '@roadmap/persistence';
 import { v7 as uuidv7 } from 'uuid';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 
 export interface WorkflowRun {
   task: TaskEntity;
@@ -29,14 +29,88 @@ export class WorkflowRepository {
     return task && roadmap ? { task, roadmap, checkpoints } : null;
   }
 
-  /** queued/running -> running at `step`; counts an attempt when the run (re)starts. */
-  async markRunning(taskId: string, step: string): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE tasks SET status = 'running', current_step = $2, attempts = attempts + 1,
+  /**
+   * queued/running -> running at `step`; counts an attempt when the run (re)starts and records the
+   * prompt versions of the first run. False when the task is no longer runnable (cancelled meanwhile).
+   */
+  async markRunning(taskId: string, step: string, promptSet: string): Promise<boolean> {
+    const { count } = await sql(
+      this.dataSource,
+      `UPDATE tasks SET status = 'running', current_step = $2, attempts = attempts + 1, prompt_set = COALESCE(prompt_set, $3),
               started_at = COALESCE(started_at, now()), updated_at = now()
         WHERE id = $1 AND status IN ('queued', 'running')`,
-      [taskId, step],
+      [taskId, step, promptSet],
     );
+    return count > 0;
+  }
+
+  /** Locks the task row for the rest of the transaction; false when it is no longer running. */
+  private async lockRunning(em: EntityManager, taskId: string): Promise<boolean> {
+    const { rows } = await sql<{ status: string }>(em, `SELECT status FROM tasks WHERE id = $1 FOR UPDATE`, [taskId]);
+    return rows[0]?.status === 'running';
+  }
+
+  /**
+   * Pauses the run for a person's review: checkpoint, task `awaiting_review`, roadmap likewise. The
+   * message is then acked: no worker slot is held while the person thinks.
+   */
+  async pauseForReview(taskId: string, roadmapId: string, sequence: number, revision: number): Promise<boolean> {
+    return this.dataSource.transaction(async (em) => {
+      if (!(await this.lockRunning(em, taskId))) return false;
+      await sql(
+        em,
+        `INSERT INTO workflow_checkpoints (task_id, sequence, step, state) VALUES ($1, $2, 'review_requested', $3)
+         ON CONFLICT (task_id, sequence) DO NOTHING`,
+        [taskId, sequence, { revision }],
+      );
+      await sql(em, `UPDATE tasks SET status = 'awaiting_review', current_step = 'review', updated_at = now() WHERE id = $1`, [taskId]);
+      await sql(em, `UPDATE roadmaps SET status = 'awaiting_review', updated_at = now() WHERE id = $1`, [roadmapId]);
+      return true;
+    });
+  }
+
+  /** A resumed task that was waiting for review waits again. */
+  async awaitReviewAgain(taskId: string, roadmapId: string): Promise<void> {
+    await this.dataSource.transaction(async (em) => {
+      await sql(em, `UPDATE tasks SET status = 'awaiting_review', current_step = 'review', updated_at = now() WHERE id = $1 AND status IN ('queued', 'running')`, [taskId]);
+      await sql(em, `UPDATE roadmaps SET status = 'awaiting_review', updated_at = now() WHERE id = $1`, [roadmapId]);
+    });
+  }
+
+  /**
+   * Resumes the content phase of a fanned-out roadmap: every item not completed gets a new generation
+   * and goes back to pending (completed ones are kept), counters are recomputed, and the items to
+   * publish are returned. An empty list means everything was already done: the task is completed.
+   */
+  async resumeContent(taskId: string, roadmapId: string): Promise<Array<FannedOutItem & { generation: number }>> {
+    return this.dataSource.transaction(async (em) => {
+      if (!(await this.lockRunning(em, taskId))) return [];
+      const { rows } = await sql<{ concept_id: string; kind: ContentKind; generation: number }>(
+        em,
+        `UPDATE content_items SET status = 'pending', generation = generation + 1, error = NULL, updated_at = now()
+          WHERE roadmap_id = $1 AND status <> 'completed' RETURNING concept_id, kind, generation`,
+        [roadmapId],
+      );
+      const { rows: counts } = await sql<{ done: number; total: number }>(
+        em,
+        `SELECT count(*) FILTER (WHERE status = 'completed')::int AS done, count(*)::int AS total FROM content_items WHERE roadmap_id = $1`,
+        [roadmapId],
+      );
+      const { done, total } = counts[0] ?? { done: 0, total: 0 };
+      const finished = rows.length === 0;
+      await sql(
+        em,
+        `UPDATE roadmaps SET items_done = $2, items_failed = 0, items_total = $3, status = $4, completed_at = CASE WHEN $4 = 'completed' THEN now() END, updated_at = now() WHERE id = $1`,
+        [roadmapId, done, total, finished ? 'completed' : 'generating'],
+      );
+      await sql(
+        em,
+        `UPDATE tasks SET progress_done = $2, progress_failed = 0, progress_total = $3, current_step = $4, status = $5,
+                finished_at = CASE WHEN $5 = 'completed' THEN now() END, updated_at = now() WHERE id = $1`,
+        [taskId, done, total, finished ? null : CONTENT_STEP, finished ? 'completed' : 'running'],
+      );
+      return rows.map((r) => ({ conceptId: r.concept_id, kind: r.kind, generation: r.generation }));
+    });
   }
 
   async setStep(taskId: string, step: string): Promise<void> {
@@ -53,8 +127,11 @@ export class WorkflowRepository {
   async saveCheckpoint(
     checkpoint: { taskId: string; sequence: number; step: string; state: Record<string, unknown>; promptVersion: string | null },
     roadmapUpdate: { id: string; intent?: unknown; framework?: Framework; validationIssues?: unknown },
-  ): Promise<void> {
-    await this.dataSource.transaction(async (em) => {
+    revision?: { number: number; source: RevisionSource; feedback: string | null; by: string | null },
+  ): Promise<boolean> {
+    return this.dataSource.transaction(async (em) => {
+      // A cancelled task gets nothing more written; the row lock orders this against the cancel.
+      if (!(await this.lockRunning(em, checkpoint.taskId))) return false;
       await em.query(
         `INSERT INTO workflow_checkpoints (task_id, sequence, step, state, prompt_version) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (task_id, sequence) DO NOTHING`,
@@ -72,7 +149,17 @@ export class WorkflowRepository {
           sets.push(`${column} = $${values.length}::jsonb`);
         }
       }
+      if (revision && roadmapUpdate.framework) {
+        await em.query(
+          `INSERT INTO roadmap_revisions (roadmap_id, revision, framework, source, feedback, requested_by)
+           VALUES ($1, $2, $3::jsonb, $4, $5, $6) ON CONFLICT (roadmap_id, revision) DO NOTHING`,
+          [roadmapUpdate.id, revision.number, JSON.stringify(roadmapUpdate.framework), revision.source, revision.feedback, revision.by],
+        );
+        values.push(revision.number);
+        sets.push(`current_revision = GREATEST(current_revision, $${values.length})`);
+      }
       if (sets.length) await em.query(`UPDATE roadmaps SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, values);
+      return true;
     });
   }
 
@@ -81,8 +168,9 @@ export class WorkflowRepository {
    * to content generation, in one transaction. Re-running it (a redelivered workflow) changes
    * nothing and returns the same items.
    */
-  async fanOut(taskId: string, roadmapId: string, framework: Framework): Promise<FannedOutItem[]> {
+  async fanOut(taskId: string, roadmapId: string, framework: Framework): Promise<FannedOutItem[] | null> {
     return this.dataSource.transaction(async (em) => {
+      if (!(await this.lockRunning(em, taskId))) return null;
       const rows: unknown[][] = [];
       framework.stages.forEach((stage, stageIndex) =>
         stage.concepts.forEach((concept, position) =>
@@ -122,7 +210,7 @@ export class WorkflowRepository {
       );
       await em.query(
         `UPDATE roadmaps SET framework = $2::jsonb, status = 'generating', items_total = $3, updated_at = now()
-          WHERE id = $1 AND status = 'designing'`,
+          WHERE id = $1 AND status IN ('designing', 'awaiting_review')`,
         [roadmapId, JSON.stringify(framework), items.length],
       );
       await em.query(
@@ -142,7 +230,7 @@ export class WorkflowRepository {
           WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')`,
         [taskId, JSON.stringify(error)],
       );
-      await em.query(`UPDATE roadmaps SET status = 'failed', updated_at = now() WHERE id = $1 AND status IN ('designing', 'generating')`, [
+      await em.query(`UPDATE roadmaps SET status = 'failed', updated_at = now() WHERE id = $1 AND status IN ('designing', 'awaiting_review', 'generating')`, [
         roadmapId,
       ]);
       return updated.count > 0;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { PermanentError, RetryableError, type Framework, type WorkflowStep } from '@roadmap/contracts';
+import { PermanentError, RetryableError, WORKFLOW_VERSION, type Framework, type WorkflowMessage, type WorkflowStep } from '@roadmap/contracts';
 import { OfflineProvider, type GenerateOptions, type LlmProvider, type LlmResult, type PromptDefinition } from '@roadmap/llm';
 import type { JetStreamPublisher, PublishItem } from '@roadmap/messaging';
 import type { ExecutionLogger } from '@roadmap/observability';
@@ -11,7 +11,7 @@ import { replay, WorkflowService } from './workflow.service.js';
 
 const TASK = '0190b6f0-0000-7000-8000-000000000001';
 const ROADMAP = '0190b6f0-0000-7000-8000-000000000002';
-const MESSAGE = { taskId: TASK, roadmapId: ROADMAP };
+const MESSAGE: WorkflowMessage = { taskId: TASK, roadmapId: ROADMAP, command: 'generate' };
 const RUN_OPTIONS = { signal: new AbortController().signal, isLastDelivery: false };
 
 /** The offline provider, counting calls per prompt, with optional overrides per prompt. */
@@ -38,24 +38,41 @@ class FakeRepository {
   failed: Array<{ code: string; message: string }> = [];
   steps: string[] = [];
   taskStatus: TaskEntity['status'] = 'queued';
+  reviewMode: TaskEntity['reviewMode'] = 'skip';
+  workflowVersion = WORKFLOW_VERSION;
   exists = true;
+  fannedOut = 0;
 
   async load(): Promise<WorkflowRun | null> {
     if (!this.exists) return null;
     return {
-      task: { id: TASK, status: this.taskStatus, priority: 'normal' } as TaskEntity,
+      task: { id: TASK, status: this.taskStatus, priority: 'normal', reviewMode: this.reviewMode, workflowVersion: this.workflowVersion } as TaskEntity,
       roadmap: { id: ROADMAP, goal: 'Become a backend engineer', preferences: { level: 'beginner', hoursPerWeek: 8, language: 'en' } } as RoadmapEntity,
       checkpoints: [...this.checkpoints],
     };
   }
-  async markRunning() {}
+  async markRunning() {
+    if (!['queued', 'running'].includes(this.taskStatus)) return false;
+    this.taskStatus = 'running';
+    return true;
+  }
+  async pauseForReview(_task: string, _roadmap: string, sequence: number, revision: number) {
+    this.checkpoints.push({ taskId: TASK, sequence, step: 'review_requested', state: { revision }, promptVersion: null, createdAt: new Date() });
+    this.taskStatus = 'awaiting_review';
+    return true;
+  }
+  async awaitReviewAgain() {
+    this.taskStatus = 'awaiting_review';
+  }
   async setStep(_task: string, step: string) {
     this.steps.push(step);
   }
   async saveCheckpoint(checkpoint: { sequence: number; step: string; state: Record<string, unknown> }) {
     this.checkpoints.push({ taskId: TASK, promptVersion: null, createdAt: new Date(), ...checkpoint });
+    return true;
   }
   async fanOut(_task: string, _roadmap: string, framework: Framework): Promise<FannedOutItem[]> {
+    this.fannedOut += 1;
     return framework.stages.flatMap((s) => s.concepts).flatMap((c) => (['tutorial', 'resources', 'quiz'] as const).map((kind) => ({ conceptId: c.id, kind })));
   }
   async fail(_task: string, _roadmap: string, error: { code: string; message: string }) {
@@ -76,6 +93,7 @@ describe(WorkflowService.name, () => {
       { publish: async () => undefined } as unknown as TaskEvents,
       { info: async () => true, warn: async () => true, error: async () => true } as unknown as ExecutionLogger,
       { maxEditRounds: 2 },
+      { run: (_taskId: string, signal: AbortSignal, work: (s: AbortSignal) => Promise<unknown>) => work(signal) } as never,
     );
 
   beforeEach(() => {
@@ -139,7 +157,8 @@ describe(WorkflowService.name, () => {
     assert.deepEqual(llm.calls, ['intent_analysis', 'curriculum_design', 'validation', 'edit', 'validation']);
     const steps = repository.checkpoints.map((c) => c.step as WorkflowStep);
     assert.deepEqual(steps, ['intent_analysis', 'curriculum_design', 'validation', 'edit', 'validation', 'fan_out']);
-    assert.equal(replay(repository.checkpoints).editRounds, 1);
+    assert.equal(replay(repository.checkpoints).autoEdits, 1);
+    assert.equal(replay(repository.checkpoints).revision, 2, 'designed, then repaired: two framework revisions');
   });
 
   it('asks for a quick retry while the accepted task is not yet visible', async () => {
@@ -166,5 +185,46 @@ describe(WorkflowService.name, () => {
     assert.deepEqual(repository.failed, [], 'a retryable error leaves the task for the next delivery');
     await assert.rejects(sut().run(MESSAGE, { ...RUN_OPTIONS, isLastDelivery: true }), /down/);
     assert.deepEqual(repository.failed, [{ code: 'LLM_UNAVAILABLE', message: 'down' }]);
+  });
+
+  it('pauses for a person when review is required, then fans out on approval', async () => {
+    repository.reviewMode = 'required';
+    await sut().run(MESSAGE, RUN_OPTIONS);
+    assert.equal(repository.taskStatus, 'awaiting_review');
+    assert.equal(repository.fannedOut, 0);
+    assert.equal(repository.checkpoints.at(-1)!.step, 'review_requested');
+
+    // A redelivered generate message while waiting does nothing.
+    await sut().run(MESSAGE, RUN_OPTIONS);
+    assert.equal(repository.checkpoints.at(-1)!.step, 'review_requested');
+
+    repository.taskStatus = 'running'; // the gateway's transition on POST review
+    llm = new CountingProvider();
+    await sut().run({ ...MESSAGE, command: 'review', review: { decision: 'approve', by: 'alice', revision: 1 } }, RUN_OPTIONS);
+    assert.deepEqual(llm.calls, [], 'approval runs no LLM step');
+    assert.equal(repository.fannedOut, 1);
+  });
+
+  it('applies a revision request with the edit step, validates, and asks for review again', async () => {
+    repository.reviewMode = 'required';
+    await sut().run(MESSAGE, RUN_OPTIONS);
+    repository.taskStatus = 'running';
+    llm = new CountingProvider();
+    await sut().run({ ...MESSAGE, command: 'review', review: { decision: 'revise', feedback: 'Add GraphQL APIs', by: 'alice', revision: 1 } }, RUN_OPTIONS);
+    assert.deepEqual(llm.calls, ['edit', 'validation']);
+    const edit = repository.checkpoints.find((c) => c.step === 'edit')!;
+    assert.equal(edit.state.feedback, 'Add GraphQL APIs');
+    assert.equal(repository.taskStatus, 'awaiting_review');
+    assert.equal(repository.fannedOut, 0);
+    const state = replay(repository.checkpoints);
+    assert.equal(state.revision, 2);
+    assert.equal(state.awaitingReview, true);
+  });
+
+  it('refuses to continue a task started by another workflow version', async () => {
+    repository.workflowVersion = 'roadmap-workflow@0';
+    await assert.rejects(sut().run(MESSAGE, RUN_OPTIONS), (error: unknown) => (error as PermanentError).code === 'WORKFLOW_VERSION_MISMATCH');
+    assert.equal(repository.failed[0]?.code, 'WORKFLOW_VERSION_MISMATCH');
+    assert.deepEqual(llm.calls, []);
   });
 });

@@ -2,50 +2,80 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   failsForGood,
   isRetryable,
-  storedError,
-  type ContentGenerateMessage,
   PermanentError,
   RetryableError,
+  storedError,
   Subjects,
+  WORKFLOW_VERSION,
+  type ContentGenerateMessage,
   type Framework,
   type IntentAnalysis,
   type Preferences,
   type Priority,
   type ValidationIssue,
-  type WorkflowGenerateMessage,
+  type WorkflowMessage,
   type WorkflowStep,
 } from '@roadmap/contracts';
 import { checkFramework, LLM_PROVIDER, PROMPTS, type LlmProvider, type LlmResult } from '@roadmap/llm';
 import { JetStreamPublisher } from '@roadmap/messaging';
 import { ExecutionLogger, histogram } from '@roadmap/observability';
-import { TaskEvents } from '@roadmap/runtime';
-import type { WorkflowCheckpointEntity } from '@roadmap/persistence';
+import type { RevisionSource, WorkflowCheckpointEntity } from '@roadmap/persistence';
+import { Cancellation, TaskEvents } from '@roadmap/runtime';
 import { WORKFLOW_OPTIONS, type WorkflowOptions } from './workflow.options.js';
 import { WorkflowRepository } from './workflow.repository.js';
 
 const stepDuration = histogram('roadmap_workflow_step_duration_seconds', 'Duration of a workflow step', ['step', 'outcome']);
 
+/** The prompt versions this worker runs with, recorded on the task at its first run. */
+export const PROMPT_SET = Object.values(PROMPTS)
+  .map((p) => p.version)
+  .sort()
+  .join(',');
+
+/** Steps the loop runs: the LLM steps, the request for a person's review, and the fan-out. */
+type LoopStep = WorkflowStep | 'review';
+
 /** What the completed steps of a run add up to; rebuilt from checkpoints on every delivery. */
-interface RunState {
+export interface RunState {
   intent?: IntentAnalysis;
   framework?: Framework;
   issues?: ValidationIssue[];
-  editRounds: number;
+  /** Automatic edit rounds since the framework was last designed or revised on review. */
+  autoEdits: number;
+  /** Framework versions so far (roadmap_revisions). */
+  revision: number;
+  awaitingReview: boolean;
+  approved: boolean;
+  /** A review asked for changes that no edit has applied yet. */
+  pendingFeedback?: { feedback: string; by: string };
   fannedOut: boolean;
   sequence: number;
 }
 
 export interface RunOptions {
+  /** Aborted at shutdown. */
   signal: AbortSignal;
   /** The message will not be delivered again: a retryable failure now fails the task. */
   isLastDelivery: boolean;
 }
 
+interface RunContext {
+  taskId: string;
+  roadmapId: string;
+  priority: Priority;
+  reviewRequired: boolean;
+  goal: string;
+  preferences: Preferences;
+}
+
+/** Raised inside a run when the task stopped running under it (cancelled): stop writing, ack. */
+class TaskStopped extends Error {}
+
 /**
  * The framework workflow: intent analysis -> curriculum design -> validation -> (edit -> validation)*
- * -> fan-out of one content message per concept and kind. Every step's validated output is
- * checkpointed; a redelivered run replays the checkpoints and continues after the last one, so a
- * finished LLM call is never repeated.
+ * -> [a person's review -> (edit with feedback -> validation)* ] -> fan-out of one content message
+ * per concept and kind. Every step's validated output is checkpointed; a redelivered or resumed run
+ * replays the checkpoints and continues after the last one, so a finished LLM call is never repeated.
  */
 @Injectable()
 export class WorkflowService {
@@ -56,210 +86,285 @@ export class WorkflowService {
     @Inject(TaskEvents) private readonly events: TaskEvents,
     @Inject(ExecutionLogger) private readonly executionLog: ExecutionLogger,
     @Inject(WORKFLOW_OPTIONS) private readonly options: WorkflowOptions,
+    @Inject(Cancellation) private readonly cancellation: Pick<Cancellation, 'run'>,
   ) {}
 
-  async run(message: WorkflowGenerateMessage, options: RunOptions): Promise<void> {
+  async run(message: WorkflowMessage, options: RunOptions): Promise<void> {
     const run = await this.repository.load(message.taskId, message.roadmapId);
-    if (!run) {
-      // The gateway publishes inside its transaction: the rows may not be visible for a moment yet.
-      throw new RetryableError('NOT_FOUND', `task ${message.taskId} is not visible yet`, { retryAfterMs: 250 });
-    }
-    if (['completed', 'failed', 'cancelled'].includes(run.task.status)) {
-      await this.executionLog.info(`workflow message skipped: task is ${run.task.status}`, { taskId: run.task.id });
-      return;
-    }
+    // The gateway publishes inside its transaction: a message can arrive before the change that
+    // goes with it is visible. It then comes back a moment later.
+    const notYet = () => new RetryableError('NOT_VISIBLE_YET', `the ${message.command} of task ${message.taskId} is not visible yet`, { retryAfterMs: 250 });
+    if (!run) throw notYet();
+    const { task } = run;
+    if (message.command === 'resume' && (task.status === 'failed' || task.status === 'cancelled')) throw notYet();
+    if (['completed', 'failed', 'cancelled'].includes(task.status)) return;
+    if (task.status === 'awaiting_review' && message.command !== 'review') return;
+    const ctx: RunContext = {
+      taskId: task.id,
+      roadmapId: run.roadmap.id,
+      priority: task.priority,
+      reviewRequired: task.reviewMode === 'required',
+      goal: run.roadmap.goal,
+      preferences: run.roadmap.preferences,
+    };
     const state = replay(run.checkpoints);
-    if (state.fannedOut) return;
-    const taskId = run.task.id;
-    const ctx = { taskId, roadmapId: run.roadmap.id, priority: run.task.priority };
 
-    try {
-      let step = this.nextStep(state);
-      await this.repository.markRunning(taskId, step ?? 'fan_out');
-      if (state.sequence > 0) {
-        await this.executionLog.info(`workflow resumed after ${state.sequence} completed step(s)`, { taskId, step });
-      }
-      while (step) {
-        await this.runStep(step, state, run.roadmap.goal, run.roadmap.preferences, ctx, options.signal);
-        step = this.nextStep(state);
-      }
-    } catch (error) {
-      if (failsForGood(error, options.isLastDelivery)) {
-        const reason = storedError(error);
-        if (await this.repository.fail(taskId, ctx.roadmapId, reason)) {
-          await this.events.publish({ type: 'task.failed', taskId, error: `${reason.code}: ${reason.message}` }, 'final');
-          await this.executionLog.error(`workflow failed: ${reason.message}`, { taskId, data: { code: reason.code } });
+    await this.cancellation.run(ctx.taskId, options.signal, async (signal) => {
+      try {
+        if (task.workflowVersion !== WORKFLOW_VERSION) {
+          throw new PermanentError(
+            'WORKFLOW_VERSION_MISMATCH',
+            `the task was started by ${task.workflowVersion}; this worker runs ${WORKFLOW_VERSION} and does not mix them`,
+          );
         }
+        if (message.command === 'review') {
+          if (!state.awaitingReview || !message.review || message.review.revision !== state.revision) return; // a repeated or stale review
+          if (task.status === 'awaiting_review') throw notYet();
+          await this.recordReview(ctx, state, message.review);
+        } else if (state.awaitingReview) {
+          await this.repository.awaitReviewAgain(ctx.taskId, ctx.roadmapId); // resumed while waiting for a person
+          return;
+        }
+        if (state.fannedOut) {
+          if (message.command === 'resume') await this.resumeContent(ctx);
+          return;
+        }
+        let step = this.nextStep(state, ctx);
+        if (!(await this.repository.markRunning(ctx.taskId, step ?? 'fan_out', PROMPT_SET))) return;
+        if (state.sequence > 0) await this.executionLog.info(`workflow continues after ${state.sequence} checkpoint(s)`, { taskId: ctx.taskId, step });
+        while (step) {
+          await this.runStep(step, state, ctx, signal);
+          step = this.nextStep(state, ctx);
+        }
+      } catch (error) {
+        if (error instanceof TaskStopped || Cancellation.isCancellation(signal)) return;
+        if (signal.aborted) throw error; // shutdown: the server hands the message back
+        if (failsForGood(error, options.isLastDelivery)) {
+          const reason = storedError(error);
+          if (await this.repository.fail(ctx.taskId, ctx.roadmapId, reason)) {
+            await this.events.publish({ type: 'task.failed', taskId: ctx.taskId, error: `${reason.code}: ${reason.message}` }, `failed:${state.sequence}`);
+            await this.executionLog.error(`workflow failed: ${reason.message}`, { taskId: ctx.taskId, data: { code: reason.code } });
+          }
+        }
+        throw error;
       }
-      throw error;
-    }
+    });
   }
 
-  private nextStep(state: RunState): WorkflowStep | null {
+  private nextStep(state: RunState, ctx: RunContext): LoopStep | null {
     if (!state.intent) return 'intent_analysis';
     if (!state.framework) return 'curriculum_design';
+    if (state.pendingFeedback) return 'edit';
     if (!state.issues) return 'validation';
-    const hasErrors = state.issues.some((i) => i.severity === 'error');
-    if (hasErrors && state.editRounds < this.options.maxEditRounds) return 'edit';
+    if (state.issues.some((i) => i.severity === 'error') && state.autoEdits < this.options.maxEditRounds) return 'edit';
+    if (ctx.reviewRequired && !state.approved) return state.awaitingReview ? null : 'review';
     if (!state.fannedOut) return 'fan_out';
     return null;
   }
 
-  private async runStep(
-    step: WorkflowStep,
-    state: RunState,
-    goal: string,
-    preferences: Preferences,
-    ctx: { taskId: string; roadmapId: string; priority: Priority },
-    signal: AbortSignal,
-  ): Promise<void> {
+  private async recordReview(ctx: RunContext, state: RunState, review: NonNullable<WorkflowMessage['review']>): Promise<void> {
+    const saved = await this.repository.saveCheckpoint(
+      { taskId: ctx.taskId, sequence: state.sequence, step: 'review', state: { ...review }, promptVersion: null },
+      { id: ctx.roadmapId },
+    );
+    if (!saved) throw new TaskStopped();
+    applyCheckpoint(state, 'review', review);
+    await this.executionLog.info(`review: ${review.decision}${review.decision === 'revise' ? ` ("${review.feedback}")` : ''}`, {
+      taskId: ctx.taskId,
+      step: 'review',
+      data: { by: review.by, revision: state.revision },
+    });
+  }
+
+  private async runStep(step: LoopStep, state: RunState, ctx: RunContext, signal: AbortSignal): Promise<void> {
     const started = performance.now();
     const { taskId } = ctx;
+    const dedupe = `${step}:${state.sequence}`;
     await this.repository.setStep(taskId, step);
-    await this.events.publish({ type: 'step.started', taskId, step }, `${step}:${state.sequence}`);
+    await this.events.publish({ type: 'step.started', taskId, step }, dedupe);
     await this.executionLog.info(`step ${step} started`, { taskId, step });
     let outcome = 'error';
     try {
       switch (step) {
         case 'intent_analysis': {
-          const result = await this.llm.generate(PROMPTS.intent_analysis, { goal, preferences }, { signal });
-          state.intent = result.output;
-          await this.checkpoint(ctx, state, step, result, { intent: result.output });
+          const result = await this.llm.generate(PROMPTS.intent_analysis, { goal: ctx.goal, preferences: ctx.preferences }, { signal });
+          await this.checkpoint(ctx, state, step, result, {}, { intent: result.output });
           break;
         }
         case 'curriculum_design': {
           const result = await this.llm.generate(PROMPTS.curriculum_design, { intent: need(state.intent) }, { signal });
-          state.framework = result.output;
-          await this.checkpoint(ctx, state, step, result, { framework: result.output });
+          await this.checkpoint(ctx, state, step, result, {}, { framework: result.output }, { source: 'design' });
           break;
         }
         case 'validation': {
-          const result = await this.llm.generate(
-            PROMPTS.validation,
-            { intent: need(state.intent), framework: need(state.framework) },
-            { signal },
-          );
+          const result = await this.llm.generate(PROMPTS.validation, { intent: need(state.intent), framework: need(state.framework) }, { signal });
           const structural = checkFramework(need(state.framework), state.intent);
           const issues = [...structural, ...result.output.issues];
-          if (structural.some((i) => i.severity === 'error') && state.editRounds >= this.options.maxEditRounds) {
+          if (structural.some((i) => i.severity === 'error') && state.autoEdits >= this.options.maxEditRounds) {
             throw new PermanentError(
               'WORKFLOW_INVALID',
-              `the framework is still invalid after ${state.editRounds} edit round(s): ${structural
+              `the framework is still invalid after ${state.autoEdits} edit round(s): ${structural
                 .filter((i) => i.severity === 'error')
                 .map((i) => i.message)
                 .join('; ')}`,
             );
           }
-          state.issues = issues;
-          await this.checkpoint(ctx, state, step, { ...result, output: { valid: !issues.some((i) => i.severity === 'error'), issues } }, {
-            validationIssues: issues,
-          });
+          const report = { valid: !issues.some((i) => i.severity === 'error'), issues };
+          await this.checkpoint(ctx, state, step, { ...result, output: report }, {}, { validationIssues: issues });
           break;
         }
         case 'edit': {
+          const feedback = state.pendingFeedback;
           const result = await this.llm.generate(
             PROMPTS.edit,
-            { intent: need(state.intent), framework: need(state.framework), issues: state.issues ?? [], feedback: null },
+            { intent: need(state.intent), framework: need(state.framework), issues: state.issues ?? [], feedback: feedback?.feedback ?? null },
             { signal },
           );
-          state.framework = result.output;
-          state.issues = undefined;
-          state.editRounds += 1;
-          await this.checkpoint(ctx, state, step, result, { framework: result.output });
+          await this.checkpoint(ctx, state, step, result, feedback ? { feedback: feedback.feedback, by: feedback.by } : {}, { framework: result.output }, {
+            source: feedback ? 'review' : 'validation',
+            feedback: feedback?.feedback ?? null,
+            by: feedback?.by ?? null,
+          });
+          break;
+        }
+        case 'review': {
+          if (!(await this.repository.pauseForReview(taskId, ctx.roadmapId, state.sequence, state.revision))) throw new TaskStopped();
+          applyCheckpoint(state, 'review_requested', { revision: state.revision });
+          await this.events.publish({ type: 'review.awaiting', taskId, revision: state.revision }, `review:${state.revision}`);
           break;
         }
         case 'fan_out': {
-          const framework = need(state.framework);
-          const items = await this.repository.fanOut(taskId, ctx.roadmapId, framework);
-          await this.publisher.publishMany(
-            items.map((item) => ({
-              subject: Subjects.contentGenerate(ctx.priority, item.kind),
-              payload: { taskId, roadmapId: ctx.roadmapId, conceptId: item.conceptId, kind: item.kind, priority: ctx.priority } satisfies ContentGenerateMessage,
-              msgId: `content-generate:${ctx.roadmapId}:${item.conceptId}:${item.kind}`,
-            })),
-          );
-          state.fannedOut = true;
-          await this.repository.saveCheckpoint(
+          const items = await this.repository.fanOut(taskId, ctx.roadmapId, need(state.framework));
+          if (!items) throw new TaskStopped();
+          await this.publishContent(ctx, items.map((i) => ({ ...i, generation: 0 })));
+          const saved = await this.repository.saveCheckpoint(
             { taskId, sequence: state.sequence, step, state: { items: items.length }, promptVersion: null },
             { id: ctx.roadmapId },
           );
-          state.sequence += 1;
+          if (!saved) throw new TaskStopped();
+          applyCheckpoint(state, 'fan_out', undefined);
           await this.events.publish({ type: 'content.started', taskId, progress: { done: 0, failed: 0, total: items.length } }, 'fan_out');
           break;
         }
       }
       outcome = 'ok';
-      await this.events.publish({ type: 'step.completed', taskId, step }, `${step}:${state.sequence - 1}`);
-      await this.executionLog.info(`step ${step} completed`, {
-        taskId,
-        step,
-        data: { durationMs: Math.round(performance.now() - started) },
-      });
+      await this.events.publish({ type: 'step.completed', taskId, step }, dedupe);
+      await this.executionLog.info(`step ${step} completed`, { taskId, step, data: { durationMs: Math.round(performance.now() - started) } });
     } catch (error) {
-      await this.executionLog.warn(`step ${step} failed: ${error instanceof Error ? error.message : String(error)}`, {
-        taskId,
-        step,
-        data: { code: storedError(error).code, retryable: isRetryable(error) },
-      });
+      if (!(error instanceof TaskStopped) && !signal.aborted) {
+        await this.executionLog.warn(`step ${step} failed: ${error instanceof Error ? error.message : String(error)}`, {
+          taskId,
+          step,
+          data: { code: storedError(error).code, retryable: isRetryable(error) },
+        });
+      }
       throw error;
     } finally {
       stepDuration.observe({ step, outcome }, (performance.now() - started) / 1000);
     }
   }
 
+  /** Resumes the content phase: regenerates what is not completed, keeps what is. */
+  private async resumeContent(ctx: RunContext): Promise<void> {
+    const items = await this.repository.resumeContent(ctx.taskId, ctx.roadmapId);
+    await this.events.publish({ type: 'task.resumed', taskId: ctx.taskId }, `resume:${Date.now()}`);
+    if (items.length === 0) {
+      await this.events.publish({ type: 'task.completed', taskId: ctx.taskId, progress: { done: 0, failed: 0, total: 0 } }, `resume-complete:${Date.now()}`);
+      return;
+    }
+    await this.publishContent(ctx, items);
+    await this.executionLog.info(`content resumed: ${items.length} item(s) to generate, completed ones kept`, { taskId: ctx.taskId, step: 'fan_out' });
+  }
+
+  private async publishContent(ctx: RunContext, items: Array<{ conceptId: string; kind: ContentGenerateMessage['kind']; generation: number }>) {
+    await this.publisher.publishMany(
+      items.map((item) => ({
+        subject: Subjects.contentGenerate(ctx.priority, item.kind),
+        payload: {
+          taskId: ctx.taskId,
+          roadmapId: ctx.roadmapId,
+          conceptId: item.conceptId,
+          kind: item.kind,
+          priority: ctx.priority,
+          generation: item.generation,
+        } satisfies ContentGenerateMessage,
+        msgId: `content-generate:${ctx.roadmapId}:${item.conceptId}:${item.kind}:${item.generation}`,
+      })),
+    );
+  }
+
   private async checkpoint<O>(
-    ctx: { taskId: string; roadmapId: string },
+    ctx: RunContext,
     state: RunState,
     step: WorkflowStep,
     result: LlmResult<O>,
+    extra: Record<string, unknown>,
     roadmapUpdate: { intent?: unknown; framework?: Framework; validationIssues?: unknown },
+    revision?: { source: RevisionSource; feedback?: string | null; by?: string | null },
   ): Promise<void> {
-    await this.repository.saveCheckpoint(
+    const saved = await this.repository.saveCheckpoint(
       {
         taskId: ctx.taskId,
         sequence: state.sequence,
         step,
-        state: {
-          output: result.output,
-          usage: result.usage,
-          provider: result.provider,
-          model: result.model,
-          latencyMs: Math.round(result.latencyMs),
-        },
+        state: { output: result.output, ...extra, usage: result.usage, provider: result.provider, model: result.model, latencyMs: Math.round(result.latencyMs) },
         promptVersion: result.promptVersion,
       },
       { id: ctx.roadmapId, ...roadmapUpdate },
+      revision ? { number: state.revision + 1, source: revision.source, feedback: revision.feedback ?? null, by: revision.by ?? null } : undefined,
     );
-    state.sequence += 1;
+    if (!saved) throw new TaskStopped();
+    applyCheckpoint(state, step, { output: result.output, ...extra });
   }
+}
+
+/** Advances a run's state by one checkpoint: the single place that knows what each step means. */
+function applyCheckpoint(state: RunState, step: string, data: unknown): void {
+  const output = (data as { output?: unknown } | undefined)?.output;
+  switch (step) {
+    case 'intent_analysis':
+      state.intent = output as IntentAnalysis;
+      break;
+    case 'curriculum_design':
+      state.framework = output as Framework;
+      state.revision += 1;
+      break;
+    case 'validation':
+      state.issues = (output as { issues: ValidationIssue[] }).issues;
+      break;
+    case 'edit': {
+      state.framework = output as Framework;
+      state.issues = undefined;
+      state.revision += 1;
+      if ((data as { feedback?: string }).feedback !== undefined) {
+        state.pendingFeedback = undefined;
+        state.autoEdits = 0;
+      } else {
+        state.autoEdits += 1;
+      }
+      break;
+    }
+    case 'review_requested':
+      state.awaitingReview = true;
+      break;
+    case 'review': {
+      const review = data as NonNullable<WorkflowMessage['review']>;
+      state.awaitingReview = false;
+      if (review.decision === 'approve') state.approved = true;
+      else state.pendingFeedback = { feedback: review.feedback, by: review.by };
+      break;
+    }
+    case 'fan_out':
+      state.fannedOut = true;
+      break;
+  }
+  state.sequence += 1;
 }
 
 /** Rebuilds a run's state from its checkpoints, in order. */
 export function replay(checkpoints: readonly Pick<WorkflowCheckpointEntity, 'step' | 'state'>[]): RunState {
-  const state: RunState = { editRounds: 0, fannedOut: false, sequence: 0 };
-  for (const checkpoint of checkpoints) {
-    const output = (checkpoint.state as { output?: unknown }).output;
-    switch (checkpoint.step as WorkflowStep) {
-      case 'intent_analysis':
-        state.intent = output as IntentAnalysis;
-        break;
-      case 'curriculum_design':
-        state.framework = output as Framework;
-        break;
-      case 'validation':
-        state.issues = (output as { issues: ValidationIssue[] }).issues;
-        break;
-      case 'edit':
-        state.framework = output as Framework;
-        state.issues = undefined;
-        state.editRounds += 1;
-        break;
-      case 'fan_out':
-        state.fannedOut = true;
-        break;
-    }
-    state.sequence += 1;
-  }
+  const state: RunState = { autoEdits: 0, revision: 0, awaitingReview: false, approved: false, fannedOut: false, sequence: 0 };
+  for (const checkpoint of checkpoints) applyCheckpoint(state, checkpoint.step, checkpoint.state);
   return state;
 }
 
@@ -267,4 +372,3 @@ function need<T>(value: T | undefined): T {
   if (value === undefined) throw new PermanentError('WORKFLOW_INVALID', 'a workflow step ran before the step it depends on');
   return value;
 }
-

@@ -1,0 +1,9 @@
+import type { ReviewMode } from '@roadmap/contracts';
+
+/** Injection token for the API's settings that come from configuration. */
+export const TASKS_OPTIONS = Symbol('TASKS_OPTIONS');
+
+export interface TasksOptions {
+  /** Review mode of a request that does not choose one. */
+  readonly reviewDefault: ReviewMode;
+}
