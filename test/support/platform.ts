@@ -124,6 +124,8 @@ export class Platform {
     child.stderr?.on('data', keep);
     const proc = { service, index, port, child, output };
     this.processes.push(proc);
+    // A test file killed by its timeout must not leave services running behind it.
+    process.once('exit', () => child.kill('SIGKILL'));
     return proc;
   }
 
