@@ -123,6 +123,24 @@ describe('a learning goal becomes a roadmap (four services, real NATS and Postgr
     assert.equal(n, 0);
   });
 
+  it('returns the first task for a repeated Idempotency-Key, even for concurrent requests', async () => {
+    const key = `e2e-${Date.now()}`;
+    const headers = { 'idempotency-key': key };
+    const body = { goal: 'Learn compilers' };
+    const results = await Promise.all(Array.from({ length: 5 }, () => platform.request('POST', '/api/v1/roadmaps', body, headers)));
+    assert.ok(results.every((r) => r.status === 202), results.map((r) => r.text).join('\n'));
+    assert.equal(new Set(results.map((r) => r.body.taskId)).size, 1, 'one task for one key');
+    assert.equal(results.filter((r) => r.headers.get('idempotent-replayed') === 'true').length, 4);
+    const [{ n }] = await platform.query(`SELECT count(*)::int AS n FROM tasks WHERE input->>'goal' = 'Learn compilers'`);
+    assert.equal(n, 1);
+
+    const other = await platform.request('POST', '/api/v1/roadmaps', { goal: 'Learn something else' }, headers);
+    assert.equal(other.status, 422);
+    assert.equal(other.body.code, 'IDEMPOTENCY_KEY_REUSED');
+    const bad = await platform.request('POST', '/api/v1/roadmaps', body, { 'idempotency-key': 'has spaces in it' });
+    assert.equal(bad.status, 400);
+  });
+
   it('serves health, readiness, metrics and the OpenAPI document', async () => {
     assert.equal((await platform.request('GET', '/healthz')).status, 200);
     const ready = await platform.request('GET', '/readyz');

@@ -1,11 +1,13 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import {
   CreateRoadmapRequestSchema,
   RetryItemsRequestSchema,
   ReviewRequestSchema,
   TASK_STATUSES,
   TASK_TYPES,
+  ValidationError,
   type CreateRoadmapRequest,
   type RetryItemsRequest,
   type ReviewRequest,
@@ -13,6 +15,11 @@ import {
 import { z } from 'zod';
 import { UuidPipe, ZodPipe } from '../common/zod.pipe.js';
 import { ANONYMOUS_OWNER, TasksService } from './tasks.service.js';
+
+const IdempotencyKeySchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,200}$/)
+  .optional();
 
 const ListQuerySchema = z.strictObject({
   status: z.enum(TASK_STATUSES).optional(),
@@ -50,8 +57,19 @@ export class RoadmapsController {
   @ApiResponse({ status: 400, description: 'Invalid body (field at fault in details)', schema: errorSchema })
   @ApiResponse({ status: 413, description: 'Body over the size limit', schema: errorSchema })
   @ApiResponse({ status: 503, description: 'Queue unavailable; retry after Retry-After', schema: errorSchema })
-  create(@Body(new ZodPipe(CreateRoadmapRequestSchema)) body: CreateRoadmapRequest) {
-    return this.tasks.createRoadmap(ANONYMOUS_OWNER, body);
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'The same key within 24 h returns the first task (Idempotent-Replayed: true)' })
+  async create(
+    @Body(new ZodPipe(CreateRoadmapRequestSchema)) body: CreateRoadmapRequest,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    const key = IdempotencyKeySchema.safeParse(idempotencyKey);
+    if (!key.success) {
+      throw new ValidationError('Idempotency-Key must be 1 to 200 visible ASCII characters', [{ field: 'Idempotency-Key', message: 'invalid' }]);
+    }
+    const { replayed, body: accepted } = await this.tasks.createRoadmap(ANONYMOUS_OWNER, body, key.data);
+    if (replayed) void reply.header('Idempotent-Replayed', 'true');
+    return accepted;
   }
 
   @Get(':id')

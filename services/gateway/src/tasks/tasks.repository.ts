@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  AppError,
   ConflictError,
   NotFoundError,
   WORKFLOW_VERSION,
@@ -34,9 +35,40 @@ export class TasksRepository {
     request: CreateRoadmapRequest,
     reviewMode: ReviewMode,
     enqueue: () => Promise<unknown>,
-  ): Promise<TaskEntity> {
+    idempotency?: { key: string; requestHash: string; windowMs: number },
+  ): Promise<{ task: TaskEntity; replayed: boolean }> {
     const now = new Date();
     return this.dataSource.transaction(async (em: EntityManager) => {
+      if (idempotency) {
+        // The insert waits on a concurrent request with the same key until it commits; then this
+        // one sees the key taken and answers with the first task.
+        await sql(em, `DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2 AND created_at < now() - make_interval(secs => $3)`, [
+          owner,
+          idempotency.key,
+          idempotency.windowMs / 1000,
+        ]);
+        const claimed = await sql(
+          em,
+          `INSERT INTO idempotency_keys (owner, key, task_id, request_hash) VALUES ($1, $2, $3, $4) ON CONFLICT (owner, key) DO NOTHING`,
+          [owner, idempotency.key, ids.taskId, idempotency.requestHash],
+        );
+        if (claimed.count === 0) {
+          const { rows } = await sql<{ task_id: string; request_hash: string }>(
+            em,
+            `SELECT task_id, request_hash FROM idempotency_keys WHERE owner = $1 AND key = $2`,
+            [owner, idempotency.key],
+          );
+          const first = rows[0];
+          if (first && first.request_hash !== idempotency.requestHash) {
+            throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body', {
+              status: 422,
+              details: [{ field: 'Idempotency-Key', message: 'already used for another request' }],
+            });
+          }
+          const existing = first ? await em.getRepository(TaskEntity).findOneBy({ id: first.task_id }) : null;
+          if (existing) return { task: existing, replayed: true };
+        }
+      }
       const task = em.create(TaskEntity, {
         id: ids.taskId,
         type: 'roadmap.generate',
@@ -82,7 +114,7 @@ export class TasksRepository {
         completedAt: null,
       });
       await enqueue();
-      return task;
+      return { task, replayed: false };
     });
   }
 

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   NotFoundError,
@@ -24,6 +24,9 @@ import { TasksRepository } from './tasks.repository.js';
 const tasksAccepted = counter('roadmap_tasks_accepted_total', 'Tasks accepted by the API', ['type', 'priority']);
 const actions = counter('roadmap_task_actions_total', 'Actions people took on tasks', ['action']);
 
+/** How long an Idempotency-Key keeps returning the first task. */
+const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
 /** Until authentication lands every caller is this owner. */
 export const ANONYMOUS_OWNER = 'anonymous';
 
@@ -42,16 +45,30 @@ export class TasksService {
     @Inject(TASKS_OPTIONS) private readonly options: TasksOptions,
   ) {}
 
-  /** Accepts a roadmap request: task row, roadmap row and workflow message together. */
-  async createRoadmap(owner: string, request: CreateRoadmapRequest) {
+  /**
+   * Accepts a roadmap request: task row, roadmap row and workflow message together. With an
+   * Idempotency-Key, the same key from the same caller within 24 h returns the first task.
+   */
+  async createRoadmap(owner: string, request: CreateRoadmapRequest, idempotencyKey?: string) {
     // Time-ordered ids keep the tasks index append-mostly and make cursors sort by creation.
     const ids = { taskId: uuidv7(), roadmapId: uuidv7() };
     const reviewMode = request.review ?? this.options.reviewDefault;
-    const task = await this.repository.createRoadmapTask(ids, owner, request, reviewMode, () =>
-      this.publishWorkflow(request.priority, { ...ids, command: 'generate' }, `workflow-generate:${ids.taskId}`),
+    const idempotency = idempotencyKey
+      ? { key: idempotencyKey, requestHash: createHash('sha256').update(JSON.stringify(request)).digest('hex'), windowMs: IDEMPOTENCY_WINDOW_MS }
+      : undefined;
+    const { task, replayed } = await this.repository.createRoadmapTask(
+      ids,
+      owner,
+      request,
+      reviewMode,
+      () => this.publishWorkflow(request.priority, { ...ids, command: 'generate' }, `workflow-generate:${ids.taskId}`),
+      idempotency,
     );
-    tasksAccepted.inc({ type: task.type, priority: task.priority });
-    return { taskId: ids.taskId, roadmapId: ids.roadmapId, status: task.status, reviewMode, links: taskLinks(ids.taskId, ids.roadmapId) };
+    if (!replayed) tasksAccepted.inc({ type: task.type, priority: task.priority });
+    return {
+      replayed,
+      body: { taskId: task.id, roadmapId: task.roadmapId, status: task.status, reviewMode: task.reviewMode, links: taskLinks(task.id, task.roadmapId) },
+    };
   }
 
   async getTask(id: string) {
