@@ -118,6 +118,23 @@ describe('human review, revisions, per-item retry, resume and the task list', ()
     assert.equal((await platform.request('POST', `/api/v1/tasks/${accepted.taskId}/cancel`)).status, 409, 'a finished task cannot be cancelled');
   });
 
+  it('resumes a task whose content item failed: the failed item is generated again, completed ones are kept', async () => {
+    const { body: accepted } = await platform.request('POST', '/api/v1/roadmaps', { goal: 'Learn technical writing', review: 'required' });
+    await platform.waitForTask(accepted.taskId, ['awaiting_review']);
+    fake.fail({ status: 400, message: 'refused once' }); // the first content call
+    const approve = await platform.request('POST', `/api/v1/roadmaps/${accepted.roadmapId}/review`, { decision: 'approve' });
+    assert.equal(approve.status, 202);
+    const failed = await platform.waitForTask(accepted.taskId, ['failed'], 60_000);
+    assert.equal(failed.error.code, 'ITEMS_FAILED');
+    assert.equal(failed.progress.failed, 1);
+    const before = fake.completionRequests.length;
+
+    assert.equal((await platform.request('POST', `/api/v1/tasks/${accepted.taskId}/resume`)).status, 202);
+    const done = await platform.waitForTask(accepted.taskId, ['completed'], 60_000);
+    assert.deepEqual([done.progress.done, done.progress.failed], [done.progress.total, 0]);
+    assert.equal(fake.completionRequests.length - before, 1, 'only the failed item was generated again');
+  });
+
   it('lists tasks newest first with filters and a cursor', async () => {
     const all = (await platform.request('GET', '/api/v1/tasks?limit=200')).body.items;
     assert.ok(all.length >= 3);

@@ -81,10 +81,12 @@ export class WorkflowRepository {
    * Resumes the content phase of a fanned-out roadmap: every item not completed gets a new generation
    * and goes back to pending (completed ones are kept), counters are recomputed, and the items to
    * publish are returned. An empty list means everything was already done: the task is completed.
+   * Null when the task is no longer queued or running (cancelled again meanwhile).
    */
-  async resumeContent(taskId: string, roadmapId: string): Promise<Array<FannedOutItem & { generation: number }>> {
+  async resumeContent(taskId: string, roadmapId: string): Promise<Array<FannedOutItem & { generation: number }> | null> {
     return this.dataSource.transaction(async (em) => {
-      if (!(await this.lockRunning(em, taskId))) return [];
+      const { rows: task } = await sql<{ status: string }>(em, `SELECT status FROM tasks WHERE id = $1 FOR UPDATE`, [taskId]);
+      if (!['queued', 'running'].includes(task[0]?.status ?? '')) return null;
       const { rows } = await sql<{ concept_id: string; kind: ContentKind; generation: number }>(
         em,
         `UPDATE content_items SET status = 'pending', generation = generation + 1, error = NULL, updated_at = now()

@@ -267,6 +267,7 @@ export class WorkflowService {
   /** Resumes the content phase: regenerates what is not completed, keeps what is. */
   private async resumeContent(ctx: RunContext): Promise<void> {
     const items = await this.repository.resumeContent(ctx.taskId, ctx.roadmapId);
+    if (items === null) return;
     await this.events.publish({ type: 'task.resumed', taskId: ctx.taskId }, `resume:${Date.now()}`);
     if (items.length === 0) {
       await this.events.publish({ type: 'task.completed', taskId: ctx.taskId, progress: { done: 0, failed: 0, total: 0 } }, `resume-complete:${Date.now()}`);
