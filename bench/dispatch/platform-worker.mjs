@@ -1,0 +1,72 @@
+// Worker process of the platform's messaging layer: a Nest hybrid app whose JetStreamServer feeds a
+// no-op @JetStreamHandler (decorators applied by hand: plain ESM). Env: BENCH_NS, BENCH_DURABLE,
+// BENCH_SUBJECT, BENCH_N, BENCH_CONCURRENCY, BENCH_PREFETCH (optional), BENCH_LATENCY=1 (collect
+// enqueue-to-handler latency from payload.t, epoch ms with fractions).
+import 'reflect-metadata';
+import { Injectable, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { JetStreamHandler, JetStreamServer, Messaging, MessagingModule } from '@roadmap/messaging';
+import { createLogger } from '@roadmap/observability';
+import { z } from 'zod';
+
+const env = process.env;
+const N = Number(env.BENCH_N);
+const LATENCY = env.BENCH_LATENCY === '1';
+const consumer = {
+  stream: 'EVENTS', durable: env.BENCH_DURABLE, description: 'benchmark', filterSubject: env.BENCH_SUBJECT,
+  ackWaitMs: 30_000, maxDeliver: 5, maxAckPending: 50_000,
+};
+const Schema = z.object({ i: z.number().int(), t: z.number() });
+const logger = createLogger('bench-worker', 'warn');
+const now = () => performance.timeOrigin + performance.now();
+
+let handled = 0;
+let firstAt = 0;
+const lat = LATENCY ? new Float64Array(N) : undefined;
+let finish;
+const done = new Promise((r) => (finish = r));
+
+class BenchHandler {
+  async handle(payload, _ctx) {
+    if (lat) lat[payload.i] = now() - payload.t;
+    if (handled === 0) firstAt = now();
+    if (++handled === N) finish(now());
+  }
+}
+const desc = Object.getOwnPropertyDescriptor(BenchHandler.prototype, 'handle');
+JetStreamHandler({ consumer, schema: Schema })(BenchHandler.prototype, 'handle', desc);
+Object.defineProperty(BenchHandler.prototype, 'handle', desc);
+Injectable()(BenchHandler);
+class BenchModule {}
+Module({ imports: [MessagingModule.forRoot({ servers: env.NATS_URL ?? 'nats://127.0.0.1:4222', namespace: env.BENCH_NS, name: 'bench-worker', logger })], providers: [BenchHandler] })(BenchModule);
+
+const app = await NestFactory.create(BenchModule, new FastifyAdapter(), { logger: false });
+const concurrency = Number(env.BENCH_CONCURRENCY ?? 50);
+app.connectMicroservice({
+  strategy: new JetStreamServer({
+    messaging: app.get(Messaging),
+    logger,
+    concurrency: { [consumer.durable]: concurrency },
+    ...(env.BENCH_PREFETCH ? { prefetch: { [consumer.durable]: Number(env.BENCH_PREFETCH) } } : {}),
+  }),
+});
+await app.startAllMicroservices();
+console.log('READY');
+const timeout = setTimeout(() => { console.log(`RESULT ${JSON.stringify({ error: 'timeout', handled })}`); process.exit(2); }, Number(env.BENCH_TIMEOUT_MS ?? 120_000));
+const doneAt = await done;
+clearTimeout(timeout);
+let latency;
+if (lat) {
+  const stats = (arr) => {
+    const s = Array.from(arr).sort((a, b) => a - b);
+    const p = (q) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+    return { n: s.length, p50: p(0.5), p90: p(0.9), p99: p(0.99), p999: p(0.999), max: s.at(-1) };
+  };
+  // Steady state: without the first BENCH_WARMUP messages (the adaptive prefetch starts at 1).
+  const warm = Number(env.BENCH_WARMUP ?? 0);
+  latency = { ...stats(lat), steady: warm > 0 ? stats(lat.subarray(warm)) : undefined };
+}
+console.log(`RESULT ${JSON.stringify({ handled, firstAt, doneAt, latency })}`);
+await app.close();
+process.exit(0);

@@ -1,0 +1,84 @@
+// npm run bench [-- <scenario> ...]: runs the scenarios (all by default), prints a table, writes
+// bench/results/<timestamp>.json. Scenarios: dispatch latency gateway logs makespan memory profile.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { BENCH_DIR, ROOT, NODE, fmt, writeResults } from './lib.mjs';
+
+const ALL = ['dispatch', 'latency', 'gateway', 'logs', 'makespan', 'memory'];
+const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = asked.length ? asked : ALL;
+for (const n of names) if (![...ALL, 'profile'].includes(n)) { console.error(`unknown scenario ${n}; one of ${ALL.join(', ')}, profile`); process.exit(1); }
+
+if (!existsSync(join(ROOT, 'dist', 'test', 'support', 'platform.js')) || process.env.BENCH_SKIP_BUILD !== '1') {
+  execFileSync(NODE, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+const results = {};
+const rows = [];
+const row = (scenario, metric, value, goal, met) => { rows.push({ scenario, metric, value, goal, met: met === undefined ? '' : met ? 'yes' : 'no' }); console.log(`| ${scenario} | ${metric} | ${value} | ${goal} | ${met === undefined ? '' : met ? 'yes' : 'no'} |`); };
+
+/** Last measured max rate of the platform (for `latency` alone): from this run, else the newest result file. */
+function lastMaxRate() {
+  if (results.dispatch) return results.dispatch.jobsPerSec.platform;
+  if (process.env.BENCH_MAX_RATE) return Number(process.env.BENCH_MAX_RATE);
+  return undefined;
+}
+
+let makespanState;
+for (const name of names) {
+  const started = Date.now();
+  try {
+    if (name === 'dispatch') {
+      const { dispatch } = await import('./scenarios/dispatch.mjs');
+      const r = (results.dispatch = await dispatch());
+      row('dispatch', `jobs/s, ${r.n} no-op jobs, producer + worker process (median of ${r.runs})`,
+        `platform ${fmt(r.jobsPerSec.platform)} · raw JetStream ${fmt(r.jobsPerSec.raw)} · BullMQ ${fmt(r.jobsPerSec.bullmq)} · Celery ${fmt(r.jobsPerSec.celery)}`,
+        '>= 0.7x raw, > BullMQ', r.goal.met);
+      row('dispatch', 'platform / raw (same run, median) · platform / BullMQ', `${r.platformToRaw.toFixed(2)}x · ${r.platformToBullmq.toFixed(2)}x`, '>= 0.70x · > 1x', r.goal.met);
+    } else if (name === 'latency') {
+      const { latency } = await import('./scenarios/dispatch.mjs');
+      const r = (results.latency = await latency(lastMaxRate()));
+      row('latency', `enqueue-to-handler, open loop ${fmt(r.rate)} msg/s (half of ${fmt(r.maxRate)}) for ${r.seconds} s`, `p50 ${r.p50.toFixed(2)} ms · p99 ${r.p99.toFixed(2)} ms (after the first second: p50 ${r.steady.p50.toFixed(2)} · p99 ${r.steady.p99.toFixed(2)} ms)`, 'p99 < 10 ms', r.goal.met);
+    } else if (name === 'profile') {
+      const { profile } = await import('./scenarios/dispatch.mjs');
+      results.profile = await profile();
+      console.log(`profile written to ${results.profile.dir}; summarise with: node bench/profile-summary.mjs ${results.profile.dir}`);
+    } else if (name === 'gateway') {
+      const { gateway } = await import('./scenarios/gateway.mjs');
+      const r = (results.gateway = await gateway());
+      row('gateway', `POST /api/v1/roadmaps, autocannon -c ${r.post.connections} ${r.post.seconds} s`, `${fmt(r.post.reqPerSec)} req/s · p50 ${r.post.p50} ms · p99 ${r.post.p99} ms · ${fmt(r.post.successPct, 2)}% 202 (${r.post.non2xx} non-2xx, ${r.post.errors} errors)`, 'p99 < 10 ms, 100%', r.post.goalMet);
+      row('gateway', `GET /healthz, autocannon -c ${r.health.connections} ${r.health.seconds} s, content workers saturated (${r.health.running} items running, ${r.health.pending} pending)`, `${fmt(r.health.reqPerSec)} req/s · p50 ${r.health.p50} ms · p99 ${r.health.p99} ms · ${fmt(r.health.successPct, 2)}% 200`, 'p99 < 10 ms, 100%', r.health.goalMet);
+    } else if (name === 'logs') {
+      const { logs } = await import('./scenarios/logs.mjs');
+      const r = (results.logs = await logs());
+      row('logs', `${fmt(r.n)} entries, ${r.producers} producer processes -> LOGS -> log-sink -> committed (median of ${r.runs})`, `${fmt(r.sinkRowsPerSec)} rows/s · COPY ${fmt(r.copyRowsPerSec)} rows/s · ${r.ratio.toFixed(2)}x`, '>= 0.5x COPY', r.goal.met);
+    } else if (name === 'makespan' || name === 'memory') {
+      if (!makespanState) {
+        const { makespan } = await import('./scenarios/makespan.mjs');
+        makespanState = await makespan();
+        results.makespan = makespanState.makespan;
+        results.memory = makespanState.memory;
+      }
+      if (name === 'makespan') {
+        const r = results.makespan;
+        row('makespan', `${r.concepts} concepts (${r.items} items), ${r.latencyMs} ms per call, 2 content workers x ${r.concurrency} (${r.source})`, `${fmt(r.makespanMs)} ms vs ideal ${fmt(r.idealMs)} ms = ${r.ratio.toFixed(2)}x`, '<= 1.10x', r.goal.met);
+      } else {
+        const r = results.memory;
+        row('memory', 'RSS idle (MB)', Object.entries(r.idle).map(([k, v]) => `${k} ${v}`).join(' · '), '< 150 MB idle', r.goal.met);
+        row('memory', 'RSS after makespan (MB)', Object.entries(r.afterMakespan).map(([k, v]) => `${k} ${v}`).join(' · '), '', undefined);
+      }
+    }
+  } catch (error) {
+    console.error(`[bench] ${name} failed: ${error.stack ?? error}`);
+    results[name] = { error: String(error.message ?? error) };
+    row(name, 'failed', String(error.message ?? error).split('\n')[0], '', false);
+  }
+  console.error(`[bench] ${name} took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+console.log('\n| scenario | metric | measured | goal | met |\n|---|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.scenario} | ${r.metric} | ${r.value} | ${r.goal} | ${r.met} |`);
+const file = writeResults({ ...results, table: rows });
+console.log(`\nresults: ${file}`);
+process.exit(0);

@@ -1,0 +1,50 @@
+// Scenario 3: the gateway under load, with the workers running behind it.
+//  (1) POST /api/v1/roadmaps, autocannon -c 50 for ~10 s (each request: task + roadmap rows, publish in the txn).
+//  (2) GET /healthz while the two content workers are saturated (OFFLINE_LLM_LATENCY_MS=200, the
+//      roadmaps queued by (1) plus more keep them busy).
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { child, fmt, NODE, resultOf, ROOT, sleep, BENCH_DIR } from '../lib.mjs';
+
+const { Platform } = await import(pathToFileURL(join(ROOT, 'dist', 'test', 'support', 'platform.js')).href);
+
+async function cannon(args) {
+  const c = child(NODE, [join(BENCH_DIR, 'scenarios', 'cannon.mjs'), JSON.stringify(args)], { label: 'autocannon' });
+  await c.waitFor(/^RESULT /, (args.duration + 60) * 1000);
+  return resultOf(c);
+}
+
+export async function gateway() {
+  const seconds = Number(process.env.BENCH_GATEWAY_SECONDS ?? 10);
+  const platform = await Platform.start({
+    env: { LOG_LEVEL: 'warn', OFFLINE_LLM_LATENCY_MS: process.env.BENCH_LLM_LATENCY_MS ?? '200' },
+    // test/support/platform.ts sets DATABASE_POOL_SIZE=5; BENCH_GATEWAY_POOL overrides it for the gateway.
+    ...(process.env.BENCH_GATEWAY_POOL ? { serviceEnv: { gateway: { DATABASE_POOL_SIZE: process.env.BENCH_GATEWAY_POOL } } } : {}),
+  });
+  try {
+    const body = JSON.stringify({ goal: 'Become a backend engineer', preferences: { level: 'beginner', hoursPerWeek: 8 } });
+    // Warm-up (JIT, pools), not measured.
+    await cannon({ url: `${platform.url}/api/v1/roadmaps`, method: 'POST', body, connections: 10, duration: 2 });
+    const post = await cannon({ url: `${platform.url}/api/v1/roadmaps`, method: 'POST', body, connections: 50, duration: seconds });
+    post.successPct = (post.status2xx / Math.max(1, post.total)) * 100;
+    post.goalMet = post.p99 < 10 && post.non2xx === 0 && post.errors === 0 && post.timeouts === 0;
+    const [{ tasks }] = await platform.query('SELECT count(*)::int AS tasks FROM tasks');
+    post.tasksWritten = tasks;
+
+    // Wait until the content workers are busy (fan-out of the queued roadmaps), then probe /healthz.
+    let state;
+    for (let i = 0; i < 150; i++) {
+      [state] = await platform.query(`SELECT count(*) FILTER (WHERE status = 'running')::int AS running, count(*) FILTER (WHERE status = 'pending')::int AS pending FROM content_items`);
+      if (state.running >= 16 && state.pending > 200) break;
+      await sleep(200);
+    }
+    const health = await cannon({ url: `${platform.url}/healthz`, method: 'GET', connections: Number(process.env.BENCH_HEALTH_CONNECTIONS ?? 10), duration: seconds });
+    const [after] = await platform.query(`SELECT count(*) FILTER (WHERE status = 'running')::int AS running, count(*) FILTER (WHERE status = 'pending')::int AS pending FROM content_items`);
+    health.running = state.running; health.pending = state.pending; health.runningAfter = after.running; health.pendingAfter = after.pending;
+    health.successPct = (health.status2xx / Math.max(1, health.total)) * 100;
+    health.goalMet = health.p99 < 10 && health.non2xx === 0 && health.errors === 0;
+    return { post, health };
+  } finally {
+    await platform.stop();
+  }
+}

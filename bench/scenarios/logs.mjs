@@ -1,0 +1,83 @@
+// Scenario 4: BENCH_LOG_N execution-log entries from BENCH_LOG_PRODUCERS producer processes, through
+// LOGS, into PostgreSQL by a running log-sink process, timed from the first publish until every row
+// is committed (count(*) polled); against a raw COPY of the same number of rows into the same table.
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { BENCH_DIR, child, DATABASE_URL, median, NODE, resultOf, ROOT, sleep, nowMs } from '../lib.mjs';
+
+const { Platform } = await import(pathToFileURL(join(ROOT, 'dist', 'test', 'support', 'platform.js')).href);
+const N = Number(process.env.BENCH_LOG_N ?? 200_000);
+const PRODUCERS = Number(process.env.BENCH_LOG_PRODUCERS ?? 4);
+const RUNS = Number(process.env.BENCH_LOG_RUNS ?? 2);
+
+async function sinkRun(platform) {
+  await platform.query('TRUNCATE execution_logs');
+  const per = Math.ceil(N / PRODUCERS);
+  const producers = [];
+  for (let i = 0; i < PRODUCERS; i++) {
+    producers.push(child(NODE, [join(BENCH_DIR, 'logs', 'log-producer.mjs')], { env: { BENCH_NS: platform.namespace, BENCH_N: String(Math.min(per, N - i * per)) }, label: `log-producer-${i}` }));
+  }
+  await Promise.all(producers.map((p) => p.waitFor(/^RESULT /, 300_000)));
+  const results = producers.map(resultOf);
+  const startAt = Math.min(...results.map((r) => r.startAt));
+  const publishedAt = Math.max(...results.map((r) => r.endAt));
+  let count = 0;
+  const deadline = Date.now() + 300_000;
+  while (Date.now() < deadline) {
+    [{ count }] = await platform.query('SELECT count(*)::int AS count FROM execution_logs');
+    if (count >= N) break;
+    await sleep(50);
+  }
+  const doneAt = nowMs();
+  if (count < N) throw new Error(`log-sink committed ${count} of ${N}`);
+  const fallback = results.reduce((n, r) => n + r.fallback, 0);
+  return { rowsPerSec: (N / (doneAt - startAt)) * 1000, ms: doneAt - startAt, publishMs: publishedAt - startAt, publishPerSec: (N / (publishedAt - startAt)) * 1000, fallback };
+}
+
+const esc = (s) => (s === null ? '\\N' : String(s).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n'));
+
+async function copyRun(schema) {
+  const client = new pg.Client({ connectionString: DATABASE_URL, options: `-c search_path=${schema}` });
+  await client.connect();
+  try {
+    await client.query('TRUNCATE execution_logs');
+    const taskId = randomUUID();
+    // Rows built before timing, like the entries the sink receives already parsed.
+    const rows = Array.from({ length: N }, (_, i) => [randomUUID(), new Date().toISOString(), taskId, 'bench-producer', 'bench:1', 'info', 'content_generation',
+      `content item generated: tutorial for concept ${i % 50} (attempt 1)`, JSON.stringify({ i, kind: 'tutorial', attempt: 1 })].map(esc).join('\t') + '\n');
+    const t = nowMs();
+    const stream = client.query(copyStreams.from('COPY execution_logs (id, created_at, task_id, service, instance, level, step, message, data) FROM STDIN'));
+    await pipeline(Readable.from((function* () { for (let i = 0; i < rows.length; i += 1000) yield rows.slice(i, i + 1000).join(''); })()), stream);
+    const ms = nowMs() - t;
+    const { rows: [{ count }] } = await client.query('SELECT count(*)::int AS count FROM execution_logs');
+    if (count !== N) throw new Error(`COPY stored ${count} of ${N}`);
+    return { rowsPerSec: (N / ms) * 1000, ms };
+  } finally {
+    await client.end();
+  }
+}
+
+export async function logs() {
+  const platform = await Platform.start({ replicas: { gateway: 0, 'workflow-worker': 0, 'content-worker': 0, 'log-sink': 1 }, env: { LOG_LEVEL: 'warn' } });
+  try {
+    const sink = [], copy = [];
+    for (let i = 0; i < RUNS; i++) {
+      sink.push(await sinkRun(platform));
+      copy.push(await copyRun(platform.namespace));
+      console.error(`[logs] run ${i + 1}: sink ${Math.round(sink.at(-1).rowsPerSec)} rows/s (publish ${Math.round(sink.at(-1).publishPerSec)}/s), COPY ${Math.round(copy.at(-1).rowsPerSec)} rows/s`);
+    }
+    const ratio = median(sink.map((s, i) => s.rowsPerSec / copy[i].rowsPerSec));
+    return {
+      n: N, producers: PRODUCERS, runs: RUNS, sink, copy,
+      sinkRowsPerSec: median(sink.map((s) => s.rowsPerSec)), copyRowsPerSec: median(copy.map((c) => c.rowsPerSec)),
+      publishPerSec: median(sink.map((s) => s.publishPerSec)), ratio, goal: { ratioAtLeast: 0.5, met: ratio >= 0.5 },
+    };
+  } finally {
+    await platform.stop();
+  }
+}

@@ -1,0 +1,115 @@
+// Scenario 5 (makespan) and 6 (memory). A platform with OFFLINE_LLM_LATENCY_MS=200 and two content
+// workers with WORKER_CONCURRENCY=16. RSS of every service process idle, then at the end.
+//  (a) a roadmap through the API as the offline provider designs it (17 concepts at most);
+//  (b) a 50-concept framework (150 items) injected through workflow checkpoints: the roadmap is
+//      created with review "required" (the workflow stops at awaiting_review), then checkpoints
+//      edit(50-concept framework, with feedback) -> validation(no issues) -> review(approve) are
+//      appended, the task is set running and a `resume` workflow message is published: the worker
+//      replays the checkpoints and fans out the 50 concepts.
+// Makespan = tasks.finished_at - fan_out checkpoint created_at; ideal = ceil(items / 32) x 200 ms.
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { JetStreamPublisher, Messaging } from '@roadmap/messaging';
+import { NATS_URL, ROOT, rssMb, sleep } from '../lib.mjs';
+
+const { Platform } = await import(pathToFileURL(join(ROOT, 'dist', 'test', 'support', 'platform.js')).href);
+const LATENCY = Number(process.env.BENCH_LLM_LATENCY_MS ?? 200);
+const CONCURRENCY = 16;
+const CONCEPTS = Number(process.env.BENCH_CONCEPTS ?? 50);
+
+function rss(platform) {
+  const out = {};
+  for (const p of platform.processes) out[`${p.service}${p.service === 'content-worker' ? `.${p.index}` : ''}`] = rssMb(p.child.pid);
+  return out;
+}
+
+/** Grows an offline framework to `target` concepts by cloning stages with suffixed ids. */
+function grow(framework, target) {
+  const base = framework.stages;
+  const stages = [];
+  let count = 0;
+  for (let copy = 0; count < target; copy++) {
+    for (const stage of base) {
+      if (count >= target) break;
+      const suffix = copy === 0 ? '' : `-${copy + 1}`;
+      const concepts = stage.concepts.slice(0, target - count).map((c) => ({
+        ...c, id: `${c.id}${suffix}`, title: copy === 0 ? c.title : `${c.title} (${copy + 1})`.slice(0, 200),
+        prerequisites: c.prerequisites.map((p) => `${p}${suffix}`),
+      }));
+      const ids = new Set([...stages.flatMap((s) => s.concepts.map((c) => c.id)), ...concepts.map((c) => c.id)]);
+      for (const c of concepts) c.prerequisites = c.prerequisites.filter((p) => ids.has(p) && p !== c.id);
+      stages.push({ ...stage, id: `${stage.id}${suffix}`, title: copy === 0 ? stage.title : `${stage.title} (${copy + 1})`.slice(0, 160), concepts });
+      count += concepts.length;
+    }
+  }
+  return { ...framework, stages };
+}
+
+async function measure(platform, taskId) {
+  const task = await platform.waitForTask(taskId, ['completed'], 180_000);
+  const [row] = await platform.query(
+    `SELECT (SELECT created_at FROM workflow_checkpoints WHERE task_id = $1 AND step = 'fan_out' ORDER BY sequence DESC LIMIT 1) AS fan_out,
+            (SELECT min(created_at) FROM content_items WHERE roadmap_id = t.roadmap_id) AS first_item,
+            (SELECT max(completed_at) FROM content_items WHERE roadmap_id = t.roadmap_id) AS last_item,
+            (SELECT count(*)::int FROM content_items WHERE roadmap_id = t.roadmap_id) AS items,
+            (SELECT count(*)::int FROM concepts WHERE roadmap_id = t.roadmap_id) AS concepts,
+            t.finished_at, t.created_at
+       FROM tasks t WHERE t.id = $1`, [taskId]);
+  const start = new Date(row.fan_out ?? row.first_item).getTime();
+  // When each wave of 32 items finished (ms after fan-out): shows where the time goes.
+  const done = (await platform.query('SELECT completed_at FROM content_items WHERE roadmap_id = (SELECT roadmap_id FROM tasks WHERE id = $1) ORDER BY completed_at', [taskId]))
+    .map((r) => new Date(r.completed_at).getTime() - start);
+  const waves = [];
+  for (let k = 2 * CONCURRENCY; k < done.length + 2 * CONCURRENCY; k += 2 * CONCURRENCY) waves.push(done[Math.min(k, done.length) - 1]);
+  const firstDone = done[0];
+  const makespanMs = new Date(row.finished_at).getTime() - start;
+  const idealMs = Math.ceil(row.items / (2 * CONCURRENCY)) * LATENCY;
+  return { status: task.status, concepts: row.concepts, items: row.items, makespanMs, idealMs, ratio: makespanMs / idealMs, firstItemDoneMs: firstDone, waveDoneMs: waves, lastItemToFinishMs: new Date(row.finished_at).getTime() - new Date(row.last_item).getTime(),
+    totalMs: new Date(row.finished_at).getTime() - new Date(row.created_at).getTime(), latencyMs: LATENCY, concurrency: CONCURRENCY };
+}
+
+export async function makespan() {
+  const platform = await Platform.start({
+    env: { LOG_LEVEL: 'warn', OFFLINE_LLM_LATENCY_MS: String(LATENCY) },
+    serviceEnv: { 'content-worker': { WORKER_CONCURRENCY: String(CONCURRENCY) } },
+  });
+  try {
+    await sleep(3_000);
+    const idle = rss(platform);
+    const body = { goal: 'Become a backend engineer', preferences: { level: 'beginner', hoursPerWeek: 20 } };
+
+    // (a) as the API produces it.
+    let res = await platform.request('POST', '/api/v1/roadmaps', body);
+    const api = await measure(platform, res.body.taskId);
+    console.error(`[makespan] API roadmap: ${api.concepts} concepts, ${api.items} items, ${api.makespanMs} ms vs ideal ${api.idealMs} ms`);
+
+    // (b) 50 concepts through checkpoints.
+    res = await platform.request('POST', '/api/v1/roadmaps', { ...body, review: 'required' });
+    const { taskId, roadmapId } = res.body;
+    await platform.waitForTask(taskId, ['awaiting_review'], 60_000);
+    const cps = await platform.query('SELECT sequence, step, state FROM workflow_checkpoints WHERE task_id = $1 ORDER BY sequence', [taskId]);
+    const design = [...cps].reverse().find((c) => c.step === 'curriculum_design' || c.step === 'edit');
+    const revision = cps.filter((c) => c.step === 'curriculum_design' || c.step === 'edit').length;
+    const framework = grow(design.state.output, CONCEPTS);
+    let seq = cps.at(-1).sequence;
+    await platform.query(`INSERT INTO workflow_checkpoints (task_id, sequence, step, state) VALUES ($1, $2, 'edit', $3)`, [taskId, ++seq, { output: framework, feedback: `bench: ${CONCEPTS} concepts` }]);
+    await platform.query(`INSERT INTO workflow_checkpoints (task_id, sequence, step, state) VALUES ($1, $2, 'validation', $3)`, [taskId, ++seq, { output: { valid: true, issues: [] } }]);
+    await platform.query(`INSERT INTO workflow_checkpoints (task_id, sequence, step, state) VALUES ($1, $2, 'review', $3)`, [taskId, ++seq, { decision: 'approve', by: 'bench', revision: revision + 1 }]);
+    await platform.query(`UPDATE tasks SET status = 'running' WHERE id = $1`, [taskId]);
+    const messaging = await Messaging.connect({ servers: NATS_URL, namespace: platform.namespace, name: 'bench-resume' });
+    try {
+      await new JetStreamPublisher(messaging).publish('roadmap.workflow.normal.resume', { taskId, roadmapId, command: 'resume' });
+    } finally {
+      await messaging.close();
+    }
+    const injected = { ...(await measure(platform, taskId)), source: 'framework injected through workflow checkpoints' };
+    const afterMakespan = rss(platform);
+    const maxIdle = Math.max(...Object.values(idle));
+    return {
+      makespan: { ...injected, api: { ...api, source: 'API, offline provider' }, goal: { ratioAtMost: 1.1, met: injected.ratio <= 1.1 } },
+      memory: { idle, afterMakespan, goal: { idleBelowMb: 150, met: maxIdle < 150 } },
+    };
+  } finally {
+    await platform.stop();
+  }
+}
