@@ -55,7 +55,7 @@ const results = [];
 if (want('unit') || want('int')) {
   const globs = [];
   if (want('unit')) globs.push('libs/*/dist/src/**/*.spec.js', 'services/*/dist/src/**/*.spec.js');
-  if (want('int')) globs.push('libs/*/dist/test/**/*.int-spec.js', 'services/*/dist/test/**/*.int-spec.js', 'dist/test/deploy/**/*.int-spec.js');
+  if (want('int')) globs.push('libs/*/dist/test/**/*.int-spec.js', 'services/*/dist/test/**/*.int-spec.js', 'dist/test/deploy/**/*.int-spec.js', 'dist/test/observability/**/*.int-spec.js');
   results.push(await runTests('unit and integration tests', globs, 2));
 }
 if (want('e2e')) results.push(await runTests('end-to-end tests', ['dist/test/e2e/**/*.e2e-spec.js'], 1));

@@ -406,7 +406,11 @@ describe('Helm chart deploy/helm/roadmap', () => {
       assert.ok(service.spec?.ports.some((p: Obj) => p.name === monitor.spec?.endpoints[0].port));
     }
     assert.equal(monitor.spec?.endpoints[0].path, '/metrics');
-    assert.equal(of(withApi, 'PrometheusRule').length, 0, 'no PrometheusRule while there are no rules');
+    const [shipped] = of(withApi, 'PrometheusRule');
+    assert.ok(shipped, 'the chart ships the SLO rules (rules/slo.yaml) as a PrometheusRule');
+    const shippedRules = (shipped.spec?.groups as Obj[]).flatMap((g) => g.rules as Obj[]);
+    assert.ok(shippedRules.some((r) => r.alert && /burn/i.test(String(r.alert))), 'burn-rate alerts are among them');
+    assert.ok(shippedRules.filter((r) => r.alert).every((r) => r.annotations?.runbook), 'every alert has a runbook line');
 
     // A copy of the chart with a dashboard and a rules file, plus a rule from values.
     const copy = await mkdtemp(join(tmpdir(), 'roadmap-chart-'));
@@ -423,10 +427,12 @@ describe('Helm chart deploy/helm/roadmap', () => {
       for (const o of s.objects) await validateAgainstModel(o);
       const [rule] = of(s, 'PrometheusRule');
       const rules = (rule?.spec?.groups as Obj[]).flatMap((g) => g.rules as Obj[]);
-      assert.deepEqual(rules.map((r) => r.record ?? r.alert).sort(), ['RoadmapDeadLetters', 'roadmap:up']);
+      const names = rules.map((r) => r.record ?? r.alert);
+      assert.ok(names.includes('RoadmapDeadLetters') && names.includes('roadmap:up'), 'rules from files and from values');
       const dashboards = of(s, 'ConfigMap').filter((c) => c.metadata.labels?.grafana_dashboard === '1');
-      assert.equal(dashboards.length, 1);
-      assert.deepEqual(JSON.parse(dashboards[0]?.data?.['roadmap-overview.json'] ?? ''), { title: 'Roadmap overview', panels: [] });
+      assert.equal(dashboards.length, 5, 'the four shipped dashboards and the added one');
+      const added = dashboards.find((d) => d.data?.['roadmap-overview.json']);
+      assert.deepEqual(JSON.parse(added?.data?.['roadmap-overview.json'] ?? ''), { title: 'Roadmap overview', panels: [] });
     } finally {
       await rm(copy, { recursive: true, force: true });
     }

@@ -1,4 +1,4 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import type { LoggerService } from '@nestjs/common';
 
 export type { Logger } from 'pino';
@@ -14,19 +14,44 @@ export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["x-api-key"]',
   'headers.authorization',
+  '*.cookie',
+  '*.LLM_API_KEY',
+  '*.DATABASE_URL',
+  'req.headers.cookie',
+  'headers.cookie',
+  'headers["x-api-key"]',
   'config.LLM_API_KEY',
   'config.DATABASE_URL',
 ];
 
 /** JSON logs on stdout, one line per event, with the service name on every line. */
-export function createLogger(service: string, level = 'info'): Logger {
-  return pino({
+export function createLogger(service: string, level = 'info', destination?: DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
+}
+
+/** Correlation fields a log line can carry: the task it works for and the trace it belongs to. */
+export interface LogContext {
+  readonly taskId?: string | null;
+  readonly traceId?: string | null;
+  readonly step?: string | null;
+  readonly [key: string]: unknown;
+}
+
+/**
+ * A child logger whose every line carries the task (and trace) id: `forTask(logger, { taskId })`.
+ * Cheap (pino serialises the bindings once); null or undefined fields are left out.
+ */
+export function forTask(logger: Logger, context: LogContext): Logger {
+  const bindings: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(context)) if (value !== undefined && value !== null) bindings[key] = value;
+  return logger.child(bindings);
 }
 
 /** Nest's start-up chatter (modules initialised, routes mapped): debug, so info shows what matters. */

@@ -11,6 +11,9 @@ import { HealthController } from './health.controller.js';
 import { Readiness } from './readiness.js';
 import { Cancellation } from './cancellation.js';
 import { LOGGER, TaskEvents } from './task-events.js';
+import { ClusterMetrics } from './cluster-metrics.js';
+import { installHttpMetrics } from './http-metrics.js';
+import { DataSource } from 'typeorm';
 
 export type ServiceName = 'gateway' | 'workflow-worker' | 'content-worker' | 'log-sink';
 
@@ -62,6 +65,13 @@ function coreModule(name: ServiceName, config: CommonConfig, logger: Logger): Dy
         inject: [JetStreamPublisher],
         useFactory: (publisher: JetStreamPublisher) => new ExecutionLogger(name, publisher, logger),
       },
+      {
+        // Queue depth and task metrics, exported by one process of the platform (advisory-lock lease).
+        provide: ClusterMetrics,
+        inject: [DataSource, Messaging],
+        useFactory: (dataSource: DataSource, messaging: Messaging) =>
+          new ClusterMetrics(dataSource, messaging, logger, { schema: config.DATABASE_SCHEMA, poolSize: config.DATABASE_POOL_SIZE }),
+      },
     ],
     exports: [Readiness, TaskEvents, Cancellation, LOGGER, ExecutionLogger],
   };
@@ -94,6 +104,8 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
       logger: new NestPinoLogger(logger),
       abortOnError: false,
     });
+    // Request duration and count by route template and status, for every service's HTTP server.
+    installHttpMetrics(app.getHttpAdapter().getInstance());
     await definition.configure?.(app, config, logger);
 
     if (definition.concurrency) {

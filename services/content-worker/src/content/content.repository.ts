@@ -99,68 +99,72 @@ export class ContentRepository {
   ): Promise<ItemOutcome> {
     return this.finish(
       roadmapId,
-      `UPDATE content_items SET status = 'completed', content = $2::jsonb, error = NULL, provider = $3, model = $4,
-              prompt_version = $5, input_tokens = $6, output_tokens = $7, completed_at = now(), updated_at = now()
-        WHERE id = $1 AND generation = $8 AND status IN ('pending', 'running')`,
-      [itemId, JSON.stringify(result.content), result.provider, result.model, result.promptVersion, result.inputTokens, result.outputTokens, generation],
+      itemId,
+      generation,
+      `status = 'completed', content = $4::jsonb, error = NULL, provider = $5, model = $6, prompt_version = $7,
+       input_tokens = $8, output_tokens = $9, completed_at = now()`,
+      [JSON.stringify(result.content), result.provider, result.model, result.promptVersion, result.inputTokens, result.outputTokens],
       'items_done',
     );
   }
 
   fail(roadmapId: string, itemId: string, generation: number, error: StoredError): Promise<ItemOutcome> {
-    return this.finish(
-      roadmapId,
-      `UPDATE content_items SET status = 'failed', error = $2::jsonb, updated_at = now()
-        WHERE id = $1 AND generation = $3 AND status IN ('pending', 'running')`,
-      [itemId, JSON.stringify(error), generation],
-      'items_failed',
-    );
+    return this.finish(roadmapId, itemId, generation, `status = 'failed', error = $4::jsonb`, [JSON.stringify(error)], 'items_failed');
   }
 
-  private finish(roadmapId: string, itemUpdate: string, params: unknown[], counter: 'items_done' | 'items_failed'): Promise<ItemOutcome> {
-    return this.dataSource.transaction(async (em) => {
-      // Lock the task row first: a cancellation committed before this point is seen, and one that
-      // comes later waits for this transaction. A task no longer running gets nothing written.
-      const task = await sql<{ status: string }>(
-        em,
-        `SELECT t.status FROM tasks t JOIN roadmaps r ON r.task_id = t.id WHERE r.id = $1 FOR UPDATE OF t`,
-        [roadmapId],
-      );
-      const running = task.rows[0]?.status === 'running';
-      const item = running ? await sql(em, itemUpdate, params) : { count: 0 };
-      const changed = item.count > 0;
-      // Locks the roadmap row: concurrent last items serialise here.
-      const { rows } = await sql<{ task_id: string; items_done: number; items_failed: number; items_total: number }>(
-        em,
-        changed
-          ? `UPDATE roadmaps SET ${counter} = ${counter} + 1, updated_at = now() WHERE id = $1
-             RETURNING task_id, items_done, items_failed, items_total`
-          : `SELECT task_id, items_done, items_failed, items_total FROM roadmaps WHERE id = $1`,
-        [roadmapId],
-      );
-      const roadmap = rows[0];
-      if (!roadmap) throw new Error(`roadmap ${roadmapId} vanished`);
-      const progress = { done: roadmap.items_done, failed: roadmap.items_failed, total: roadmap.items_total };
-      if (!changed) return { changed, progress, finished: null };
-
-      const last = progress.done + progress.failed === progress.total;
-      const finished = last ? (progress.failed === 0 ? 'completed' : 'failed') : null;
-      await sql(
-        em,
-        `UPDATE tasks SET progress_done = $2, progress_failed = $3, updated_at = now() WHERE id = $1 AND status = 'running'`,
-        [roadmap.task_id, progress.done, progress.failed],
-      );
-      if (finished) {
-        const error = finished === 'failed' ? JSON.stringify({ code: 'ITEMS_FAILED', message: `${progress.failed} of ${progress.total} content items failed` }) : null;
-        await sql(
-          em,
-          `UPDATE tasks SET status = $2, error = $3::jsonb, current_step = NULL, finished_at = now(), updated_at = now()
-            WHERE id = $1 AND status = 'running'`,
-          [roadmap.task_id, finished, error],
-        );
-        await sql(em, `UPDATE roadmaps SET status = $2, completed_at = now() WHERE id = $1 AND status = 'generating'`, [roadmapId, finished]);
-      }
-      return { changed, progress, finished };
-    });
+  /**
+   * One statement (data-modifying CTEs), so the roadmap and task rows are locked only while it runs,
+   * not across round trips: the item moves to its final state (if it is of this generation, not yet
+   * final, and its task is running); only then the roadmap counter moves, and the task's progress
+   * follows from the counter's new value. Concurrent last items wait on the roadmap row and each
+   * sees the counter as the previous one left it, so exactly one of them completes the task.
+   */
+  private async finish(
+    roadmapId: string,
+    itemId: string,
+    generation: number,
+    set: string,
+    setParams: unknown[],
+    counter: 'items_done' | 'items_failed',
+  ): Promise<ItemOutcome> {
+    const failedDelta = counter === 'items_failed' ? 1 : 0;
+    const { rows } = await sql<{ changed: number; items_done: number; items_failed: number; items_total: number; task_status: string | null }>(
+      this.dataSource,
+      `WITH item AS (
+         UPDATE content_items i SET ${set}, updated_at = now()
+          WHERE i.id = $2 AND i.generation = $3 AND i.status IN ('pending', 'running')
+            AND EXISTS (SELECT 1 FROM roadmaps r JOIN tasks t ON t.id = r.task_id WHERE r.id = $1 AND t.status = 'running')
+         RETURNING i.id
+       ), rm AS (
+         UPDATE roadmaps r SET ${counter} = r.${counter} + 1, updated_at = now(),
+                status = CASE WHEN r.items_done + r.items_failed + 1 = r.items_total AND r.status = 'generating'
+                              THEN CASE WHEN r.items_failed + ${failedDelta} = 0 THEN 'completed' ELSE 'failed' END
+                              ELSE r.status END,
+                completed_at = CASE WHEN r.items_done + r.items_failed + 1 = r.items_total THEN now() ELSE r.completed_at END
+          WHERE r.id = $1 AND EXISTS (SELECT 1 FROM item)
+         RETURNING r.task_id, r.items_done, r.items_failed, r.items_total
+       ), tk AS (
+         UPDATE tasks t SET progress_done = rm.items_done, progress_failed = rm.items_failed, updated_at = now(),
+                status = CASE WHEN rm.items_done + rm.items_failed = rm.items_total
+                              THEN CASE WHEN rm.items_failed = 0 THEN 'completed' ELSE 'failed' END
+                              ELSE t.status END,
+                finished_at = CASE WHEN rm.items_done + rm.items_failed = rm.items_total THEN now() ELSE t.finished_at END,
+                current_step = CASE WHEN rm.items_done + rm.items_failed = rm.items_total THEN NULL ELSE t.current_step END,
+                error = CASE WHEN rm.items_done + rm.items_failed = rm.items_total AND rm.items_failed > 0
+                             THEN jsonb_build_object('code', 'ITEMS_FAILED', 'message', rm.items_failed || ' of ' || rm.items_total || ' content items failed')
+                             ELSE t.error END
+           FROM rm WHERE t.id = rm.task_id AND t.status = 'running'
+         RETURNING t.status
+       )
+       SELECT 1 AS changed, rm.items_done, rm.items_failed, rm.items_total, (SELECT status FROM tk) AS task_status FROM rm
+       UNION ALL
+       SELECT 0, r.items_done, r.items_failed, r.items_total, NULL FROM roadmaps r WHERE r.id = $1 AND NOT EXISTS (SELECT 1 FROM item)`,
+      [roadmapId, itemId, generation, ...setParams],
+    );
+    const row = rows[0];
+    if (!row) throw new Error(`roadmap ${roadmapId} vanished`);
+    const progress = { done: row.items_done, failed: row.items_failed, total: row.items_total };
+    const finished = row.task_status === 'completed' || row.task_status === 'failed' ? row.task_status : null;
+    return { changed: row.changed === 1, progress, finished };
   }
 }
