@@ -10,6 +10,9 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'ROUTE_NOT_FOUND'
   | 'CONFLICT'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'RATE_LIMITED'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
@@ -84,6 +87,27 @@ export class ConflictError extends AppError {
 export class UnavailableError extends AppError {
   constructor(message: string, retryAfterMs = 5_000, cause?: unknown) {
     super('SERVICE_UNAVAILABLE', message, { status: 503, retryable: true, retryAfterMs, cause });
+  }
+}
+
+/** No credential, or one that is missing, expired, revoked or forged (HTTP 401). */
+export class UnauthenticatedError extends AppError {
+  constructor(message = 'Send a valid credential: Authorization: Bearer <API key or JWT>, or X-Api-Key') {
+    super('UNAUTHENTICATED', message, { status: 401 });
+  }
+}
+
+/** A known caller asking for what its role does not allow (HTTP 403). */
+export class ForbiddenError extends AppError {
+  constructor(message: string) {
+    super('FORBIDDEN', message, { status: 403 });
+  }
+}
+
+/** Too many requests from one caller; retry after `retryAfterMs` (HTTP 429 with Retry-After). */
+export class RateLimitedError extends AppError {
+  constructor(message: string, retryAfterMs: number) {
+    super('RATE_LIMITED', message, { status: 429, retryable: true, retryAfterMs });
   }
 }
 

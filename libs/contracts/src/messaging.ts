@@ -232,6 +232,14 @@ export const LogEntrySchema = z.object({
 });
 export type LogEntry = z.infer<typeof LogEntrySchema>;
 
+/**
+ * What a LOGS message carries: the entries one process logged within a few milliseconds, batched by
+ * the producer (as Kafka producers do) so that ingestion costs one message per batch, not per entry.
+ * Each entry keeps its own id: a redelivered batch is stored once.
+ */
+export const LogBatchSchema = z.object({ entries: z.array(LogEntrySchema).min(1).max(2000) });
+export type LogBatch = z.infer<typeof LogBatchSchema>;
+
 const progress = z.object({ done: z.number().int().min(0), failed: z.number().int().min(0), total: z.number().int().min(0) });
 export type Progress = z.infer<typeof progress>;
 

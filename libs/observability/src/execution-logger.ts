@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Subjects, type LogEntry, type LogLevel } from '@roadmap/contracts';
+import { Subjects, type LogBatch, type LogEntry, type LogLevel } from '@roadmap/contracts';
 import type { Logger } from 'pino';
-import { counter } from './metrics.js';
+import { counter, histogram } from './metrics.js';
 
 /** What the ExecutionLogger needs of the messaging layer (kept as an interface: this lib sits below it). */
 export interface LogEntryPublisher {
@@ -15,6 +15,16 @@ export interface ExecutionLogContext {
   readonly data?: Record<string, unknown> | null;
 }
 
+/** How entries are batched into LOGS messages. */
+export interface ExecutionLoggerOptions {
+  /** How long the first entry of a batch waits for others before the batch is sent. */
+  readonly lingerMs?: number;
+  /** Entries per message at most. */
+  readonly maxEntries?: number;
+  /** Approximate JSON bytes per message at most (the LOGS stream accepts 256 KiB). */
+  readonly maxBytes?: number;
+}
+
 /** This process, as operators find it: the pod name in Kubernetes (HOSTNAME), plus the pid. */
 export const INSTANCE = `${hostname()}:${process.pid}`;
 
@@ -22,21 +32,41 @@ const published = counter('roadmap_execution_logs_published_total', 'Execution-l
   'level',
   'outcome',
 ]);
+const batchEntries = histogram('roadmap_execution_log_batch_entries', 'Entries per LOGS message', [], [1, 2, 5, 10, 25, 50, 100, 250]);
+
+interface Pending {
+  readonly entry: LogEntry;
+  readonly resolve: (stored: boolean) => void;
+}
 
 /**
  * Records what a task's work did, for the people who look at a task later. Entries go to the LOGS
  * stream and the log sink writes them to PostgreSQL in batches: no service writes the table itself,
  * so logging never competes with the work for database connections.
  *
- * `log()` resolves once the broker has stored the entry (it is then never lost); it never rejects:
- * an entry that cannot be published goes to the process log instead, so logging never fails the work.
+ * Entries logged within `lingerMs` of each other travel in one message (producer-side batching):
+ * `log()` resolves once the broker has stored the message holding the entry — it is then never
+ * lost — and never rejects: an entry that cannot be published goes to the process log instead, so
+ * logging never fails the work.
  */
 export class ExecutionLogger {
+  private readonly lingerMs: number;
+  private readonly maxEntries: number;
+  private readonly maxBytes: number;
+  private pending: Pending[] = [];
+  private pendingBytes = 0;
+  private timer?: NodeJS.Timeout;
+
   constructor(
     private readonly service: string,
     private readonly publisher: LogEntryPublisher,
     private readonly fallback: Logger,
-  ) {}
+    options: ExecutionLoggerOptions = {},
+  ) {
+    this.lingerMs = options.lingerMs ?? 5;
+    this.maxEntries = options.maxEntries ?? 256;
+    this.maxBytes = options.maxBytes ?? 192 * 1024;
+  }
 
   debug(message: string, context?: ExecutionLogContext) {
     return this.log('debug', message, context);
@@ -51,7 +81,7 @@ export class ExecutionLogger {
     return this.log('error', message, context);
   }
 
-  async log(level: LogLevel, message: string, context: ExecutionLogContext = {}): Promise<boolean> {
+  log(level: LogLevel, message: string, context: ExecutionLogContext = {}): Promise<boolean> {
     const entry: LogEntry = {
       id: randomUUID(),
       ts: new Date().toISOString(),
@@ -63,14 +93,41 @@ export class ExecutionLogger {
       message: message.slice(0, 4000),
       data: context.data ?? null,
     };
-    try {
-      await this.publisher.publish(Subjects.log(this.service), entry, { msgId: entry.id });
-      published.inc({ level, outcome: 'published' });
-      return true;
-    } catch (error) {
-      published.inc({ level, outcome: 'fallback' });
-      this.fallback.warn({ entry, err: error }, 'execution log entry not published; kept in the process log');
-      return false;
-    }
+    // An estimate is enough: it only decides when a message is full.
+    const bytes = 200 + entry.message.length + (entry.data ? JSON.stringify(entry.data).length : 0);
+    if (this.pendingBytes + bytes > this.maxBytes) this.flush();
+    return new Promise<boolean>((resolve) => {
+      this.pending.push({ entry, resolve });
+      this.pendingBytes += bytes;
+      if (this.pending.length >= this.maxEntries) this.flush();
+      else this.timer ??= setTimeout(() => this.flush(), this.lingerMs);
+    });
+  }
+
+  /** Sends what is pending now; resolves when it is stored (or fell back). */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.pending;
+    if (batch.length === 0) return Promise.resolve();
+    this.pending = [];
+    this.pendingBytes = 0;
+    const payload: LogBatch = { entries: batch.map((p) => p.entry) };
+    batchEntries.observe(batch.length);
+    return this.publisher.publish(Subjects.log(this.service), payload, { msgId: randomUUID() }).then(
+      () => {
+        for (const p of batch) {
+          published.inc({ level: p.entry.level, outcome: 'published' });
+          p.resolve(true);
+        }
+      },
+      (error: unknown) => {
+        for (const p of batch) {
+          published.inc({ level: p.entry.level, outcome: 'fallback' });
+          this.fallback.warn({ entry: p.entry, err: error }, 'execution log entry not published; kept in the process log');
+          p.resolve(false);
+        }
+      },
+    );
   }
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CONSUMERS, LogEntrySchema, type LogEntry } from '@roadmap/contracts';
+import { CONSUMERS, LogBatchSchema, type LogBatch } from '@roadmap/contracts';
 import { JetStreamBatchHandler } from '@roadmap/messaging';
 import { counter, histogram } from '@roadmap/observability';
 import { LogRepository } from './log.repository.js';
@@ -15,12 +15,14 @@ export class LogSinkHandler {
 
   @JetStreamBatchHandler({
     consumer: CONSUMERS.logSink,
-    schema: LogEntrySchema,
-    // Defaults; LOG_SINK_BATCH_SIZE and LOG_SINK_FLUSH_MS override them through the server options.
-    maxBatch: 500,
+    schema: LogBatchSchema,
+    // Defaults (in messages, each holding a producer's batch of entries); LOG_SINK_BATCH_SIZE and
+    // LOG_SINK_FLUSH_MS override them through the server options.
+    maxBatch: 100,
     maxWaitMs: 1_000,
   })
-  async write(entries: LogEntry[]): Promise<void> {
+  async write(batches: LogBatch[]): Promise<void> {
+    const entries = batches.length === 1 ? batches[0]!.entries : batches.flatMap((b) => b.entries);
     const started = performance.now();
     const inserted = await this.repository.insertBatch(entries);
     flushDuration.observe((performance.now() - started) / 1000);

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { LogBatch } from '@roadmap/contracts';
+import pino from 'pino';
+import { ExecutionLogger, type LogEntryPublisher } from './execution-logger.js';
+
+class RecordingPublisher implements LogEntryPublisher {
+  readonly messages: Array<{ subject: string; payload: LogBatch; msgId?: string }> = [];
+  fail = false;
+  async publish(subject: string, payload: unknown, options?: { msgId?: string }) {
+    await new Promise((r) => setImmediate(r));
+    if (this.fail) throw new Error('NATS is down');
+    this.messages.push({ subject, payload: payload as LogBatch, msgId: options?.msgId });
+  }
+}
+
+const silent = pino({ level: 'silent' });
+
+describe(ExecutionLogger.name, () => {
+  it('batches entries logged together into few messages, each entry resolving once its message is stored', async () => {
+    const publisher = new RecordingPublisher();
+    const sut = new ExecutionLogger('content-worker', publisher, silent, { lingerMs: 5, maxEntries: 100 });
+    const results = await Promise.all(Array.from({ length: 250 }, (_, i) => sut.info(`entry ${i}`, { taskId: null, step: 'quiz' })));
+    assert.ok(results.every((r) => r === true));
+    assert.deepEqual(publisher.messages.map((m) => m.payload.entries.length), [100, 100, 50]);
+    assert.ok(publisher.messages.every((m) => m.subject === 'logs.content-worker' && m.msgId));
+    const entries = publisher.messages.flatMap((m) => m.payload.entries);
+    assert.deepEqual(entries.map((e) => e.message), Array.from({ length: 250 }, (_, i) => `entry ${i}`), 'in order, none lost');
+    assert.equal(new Set(entries.map((e) => e.id)).size, 250);
+  });
+
+  it('sends a lone entry after the linger', async () => {
+    const publisher = new RecordingPublisher();
+    const sut = new ExecutionLogger('gateway', publisher, silent, { lingerMs: 5 });
+    const started = performance.now();
+    assert.equal(await sut.warn('alone', { data: { a: 1 } }), true);
+    assert.ok(performance.now() - started >= 4);
+    assert.equal(publisher.messages[0]?.payload.entries[0]?.level, 'warn');
+  });
+
+  it('splits by size so a message stays under the stream limit', async () => {
+    const publisher = new RecordingPublisher();
+    const sut = new ExecutionLogger('gateway', publisher, silent, { maxBytes: 10_000 });
+    await Promise.all(Array.from({ length: 10 }, () => sut.info('x'.repeat(3000))));
+    assert.ok(publisher.messages.length >= 4, `${publisher.messages.length} messages`);
+    assert.equal(publisher.messages.flatMap((m) => m.payload.entries).length, 10);
+  });
+
+  it('never rejects: entries that cannot be published resolve false', async () => {
+    const publisher = new RecordingPublisher();
+    publisher.fail = true;
+    const sut = new ExecutionLogger('gateway', publisher, silent);
+    assert.deepEqual(await Promise.all([sut.error('a'), sut.error('b')]), [false, false]);
+  });
+});
