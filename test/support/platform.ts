@@ -25,6 +25,8 @@ export interface PlatformOptions {
   ackWaitMs?: number;
   /** Another NATS server than the shared one (a test that stops it). */
   natsUrl?: string;
+  /** The services' DATABASE_URL when it differs from the one the test reads (a proxy a test cuts). */
+  databaseUrl?: string;
 }
 
 export interface ServiceProcess {
@@ -67,7 +69,7 @@ export class Platform {
       PATH: process.env.PATH ?? '',
       NATS_URL: options.natsUrl ?? TEST_NATS_URL,
       NATS_NAMESPACE: this.namespace,
-      DATABASE_URL: TEST_DATABASE_URL,
+      DATABASE_URL: options.databaseUrl ?? TEST_DATABASE_URL,
       DATABASE_SCHEMA: this.namespace,
       DATABASE_POOL_SIZE: '5',
       LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'info',

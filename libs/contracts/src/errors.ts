@@ -160,3 +160,41 @@ export function storedError(error: unknown): { code: string; message: string } {
     ? { code: error.code, message: error.message }
     : { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
 }
+
+/** Socket and PostgreSQL connection-class codes: the database (or the network to it) is briefly away. */
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006', // connection exceptions
+  '53300', // too_many_connections
+]);
+const TRANSIENT_MESSAGE = /connection terminated|timeout exceeded when trying to connect|connection error|connection is closed|Connection lost/i;
+
+/**
+ * Whether an error means infrastructure is briefly unreachable (a database restarting, a dropped
+ * connection) rather than anything about the work: such work is retried in place, without spending
+ * the message's deliveries. The platform's own AppErrors carry their own classification.
+ */
+export function isTransientInfrastructureError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (current instanceof AppError) return false;
+    const { code, message, driverError, cause } = current as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
+    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+    if (typeof message === 'string' && TRANSIENT_MESSAGE.test(message)) return true;
+    current = driverError ?? cause;
+  }
+  return false;
+}

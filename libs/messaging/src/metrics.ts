@@ -36,3 +36,9 @@ export const publishDuration = histogram(
   'Time from publish to the JetStream publish ack',
   ['stream'],
 );
+
+export const outageRetries = counter(
+  'roadmap_messaging_outage_retries_total',
+  'Handler runs retried in place because infrastructure was briefly unreachable',
+  ['consumer'],
+);

@@ -1,14 +1,14 @@
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { millis } from '@nats-io/nats-core';
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
-import { AppError, Headers, isRetryable } from '@roadmap/contracts';
+import { AppError, Headers, isRetryable, isTransientInfrastructureError } from '@roadmap/contracts';
 import type { Logger } from '@roadmap/observability';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { retryDelayMs } from './backoff.js';
 import { JetStreamBatchContext } from './context.js';
 import { JETSTREAM_EXTRAS_KEY, JETSTREAM_TRANSPORT, type HandlerSpec } from './decorators.js';
 import type { Messaging } from './messaging.js';
-import type { DeadLetterCode, Outcome } from './metrics.js';
+import { outageRetries, type DeadLetterCode, type Outcome } from './metrics.js';
 import { JetStreamPublisher } from './publisher.js';
 import type { JetStreamHandlerExplorer } from './explorer.js';
 import { BatchRoute, parse, SingleRoute, TrackedContext, type Route } from './routes.js';
@@ -35,6 +35,11 @@ export interface JetStreamServerOptions {
   readonly batches?: Readonly<Record<string, { readonly maxBatch: number; readonly maxWaitMs: number }>>;
   /** On close, how long in-flight handlers may run before they are aborted and their messages naked; default 20 s. */
   readonly shutdownGraceMs?: number;
+  /**
+   * How long a handler failing because infrastructure is unreachable (database restarting, dropped
+   * connection) is retried in place before the failure counts as a delivery; default 2 minutes.
+   */
+  readonly outageRetryMs?: number;
 }
 
 const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
@@ -66,6 +71,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly log: Logger;
   private readonly publisher: JetStreamPublisher;
   private readonly graceMs: number;
+  private readonly outageRetryMs: number;
   private readonly routes: Route[] = [];
   /** Aborted when the grace period runs out at shutdown; every context's signal. */
   private readonly shutdown = new AbortController();
@@ -89,6 +95,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     this.log = options.logger.child({ component: 'jetstream-server' });
     this.publisher = new JetStreamPublisher(options.messaging);
     this.graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+    this.outageRetryMs = options.outageRetryMs ?? 120_000;
   }
 
   /** Binds every registered handler to its consumer and starts pulling; `callback(err)` if a consumer is missing. */
@@ -245,6 +252,30 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     }
   }
 
+  /**
+   * Runs a handler, riding out a brief infrastructure outage (the database restarting, a dropped
+   * connection): such a failure is retried in place with backoff while the message stays held and
+   * heartbeated, so an outage does not spend the message's deliveries and dead-letter work that is
+   * fine. Past `outageRetryMs`, or at shutdown, the failure takes the normal path (retry or dead letter).
+   */
+  private async riding(route: Route, run: () => unknown): Promise<void> {
+    const started = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await run();
+        if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+        return;
+      } catch (err) {
+        const elapsed = performance.now() - started;
+        if (this.stopping || !isTransientInfrastructureError(err) || elapsed >= this.outageRetryMs) throw err;
+        const delay = Math.min(5_000, 250 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
+        if (attempt === 1) this.log.warn({ err, consumer: route.durable }, 'infrastructure unreachable; retrying in place');
+        outageRetries.inc({ consumer: route.durable });
+        await sleep(Math.min(delay, this.outageRetryMs - elapsed));
+      }
+    }
+  }
+
   private async handleOne(route: SingleRoute, m: JsMsg, lastBeat: number): Promise<void> {
     const started = performance.now();
     const durations = route.durations(m.subject);
@@ -260,8 +291,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       ctx = new TrackedContext(m, route, this.shutdown.signal);
       ctx.lastBeat = lastBeat;
       route.active.add(ctx);
-      const result = await route.handler(parsed.data, ctx);
-      if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+      const data = parsed.data;
+      const current = ctx;
+      await this.riding(route, () => route.handler(data, current));
       if (ctx.abandoned) return;
       this.ack(m);
       route.counters.ack.inc();
@@ -405,8 +437,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     route.activeBatches.add(batch);
     let outcome: Outcome = 'ack';
     try {
-      const result = await route.handler(items, new JetStreamBatchContext(batch, this.shutdown.signal));
-      if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+      await this.riding(route, () => route.handler(items, new JetStreamBatchContext(batch, this.shutdown.signal)));
       for (const ctx of batch) if (!ctx.abandoned) this.ack(ctx.message);
       route.counters.ack.inc(batch.length);
     } catch (err) {

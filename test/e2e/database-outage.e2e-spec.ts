@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { eventually, freePort, Platform, sleep } from '../support/platform.js';
+
+/** A TCP proxy in front of PostgreSQL that the test can cut (every connection dropped, none accepted). */
+class CuttableProxy {
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+  constructor(readonly port: number, private readonly target: number) {}
+
+  async open(): Promise<void> {
+    if (this.server?.listening) return;
+    this.server = createServer((client) => {
+      const upstream = connect({ host: '127.0.0.1', port: this.target });
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => s.destroy());
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.port, '127.0.0.1', resolve);
+    });
+  }
+
+  async cut(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server?.listening ? this.server.close(() => resolve()) : resolve()));
+    for (const s of this.sockets) s.destroy();
+  }
+}
+
+describe('PostgreSQL unreachable for 10 seconds in the middle of roadmaps', () => {
+  let platform: Platform;
+  let proxy: CuttableProxy;
+
+  before(async () => {
+    proxy = new CuttableProxy(await freePort(), 5432);
+    await proxy.open();
+    platform = await Platform.start({
+      databaseUrl: `postgres://postgres@127.0.0.1:${proxy.port}/test`,
+      env: { OFFLINE_LLM_LATENCY_MS: '150' },
+      serviceEnv: { 'content-worker': { WORKER_CONCURRENCY: '4' } },
+      ackWaitMs: 5_000,
+    });
+  });
+  after(async () => {
+    await proxy?.open().catch(() => undefined);
+    await platform?.stop();
+    await proxy?.cut();
+  });
+
+  it('retries in the workers and the log sink; afterwards every task completes and nothing is missing', async () => {
+    const goals = ['Become a backend engineer', 'Learn data analysis with Python'];
+    const tasks = [];
+    for (const goal of goals) tasks.push((await platform.request('POST', '/api/v1/roadmaps', { goal })).body);
+    await eventually(async () => {
+      const [row] = await platform.query(`SELECT count(*)::int AS n FROM content_items WHERE status = 'completed'`);
+      return row.n >= 6 || undefined;
+    }, 30_000, 'content under way');
+
+    await proxy.cut();
+    await sleep(10_000);
+    await proxy.open();
+
+    for (const task of tasks) {
+      const done = await platform.waitForTask(task.taskId, ['completed'], 120_000);
+      assert.equal(done.progress.done, done.progress.total);
+    }
+    const [{ items, concepts, completed }] = await platform.query(
+      `SELECT (SELECT count(*)::int FROM content_items) AS items, (SELECT count(*)::int FROM concepts) AS concepts,
+              (SELECT count(*)::int FROM content_items WHERE status = 'completed') AS completed`,
+    );
+    assert.equal(items, concepts * 3);
+    assert.equal(completed, items);
+    // Every item's "generated" log entry arrives, once.
+    const logs = await eventually(async () => {
+      const [row] = await platform.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM execution_logs WHERE message LIKE '% generated'`);
+      return row.n >= items ? row : undefined;
+    }, 30_000, 'every log entry written');
+    assert.equal(logs.n, logs.d);
+    console.log(`database outage: items expected ${concepts * 3}, completed ${completed}; "generated" log rows ${logs.n} (distinct ${logs.d})`);
+  });
+});
