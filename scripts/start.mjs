@@ -3,7 +3,7 @@
 // migrates, provisions streams, then runs the four services as separate processes, with prefixed
 // logs, a replica count per service, restarts of a process that dies, and a graceful Ctrl-C.
 // Zero dependencies and Node 20 compatible: it runs before `npm install`.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureInfra } from './lib/infra.mjs';
@@ -107,6 +107,22 @@ function stopAll(signal) {
   }, 100);
 }
 
+/**
+ * `npm start` never runs an open API: without AUTH_JWT_SECRET / AUTH_JWKS_URL and without any active
+ * API key, it creates a development key (admin role) with the CLI and returns it, to be printed once.
+ */
+function ensureDevApiKey(node) {
+  if (env.AUTH_JWT_SECRET || env.AUTH_JWKS_URL) return { configured: 'JWT' };
+  const cli = (args) => {
+    const result = spawnSync(node, ['services/gateway/dist/src/cli/main.js', 'apikey', ...args], { cwd: root, env, encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`apikey ${args[0]} failed (exit ${result.status ?? result.signal}): ${result.stderr}`);
+    return result.stdout;
+  };
+  if (JSON.parse(cli(['ls', '--json'])).length > 0) return { configured: 'existing API keys' };
+  const lines = cli(['create', '--owner', 'developer', '--role', 'admin', '--label', 'npm start development key']).trim().split('\n');
+  return { key: lines[lines.length - 1].trim() };
+}
+
 async function main() {
   const node = ensureInstalled(root, say);
   say('building...');
@@ -116,6 +132,7 @@ async function main() {
   runNode(root, node, ['libs/persistence/dist/src/cli/migrate.js'], env);
   say('provisioning JetStream streams and consumers...');
   runNode(root, node, ['libs/messaging/dist/src/cli/provision.js'], env);
+  const auth = ensureDevApiKey(node);
 
   process.on('SIGINT', () => stopAll('SIGINT'));
   process.on('SIGTERM', () => stopAll('SIGTERM'));
@@ -127,7 +144,13 @@ async function main() {
   const base = `http://127.0.0.1:${SERVICES[0].port}`;
   if (await waitReady(`${base}/readyz`, 60)) {
     say('the platform is up:');
-    say(`  API       ${base}/api/v1  (try: curl -s -XPOST ${base}/api/v1/roadmaps -H 'content-type: application/json' -d '{"goal":"Become a backend engineer"}')`);
+    const credential = auth.key ?? '<your API key>';
+    say(`  API       ${base}/api/v1  (try: curl -s -XPOST ${base}/api/v1/roadmaps -H "Authorization: Bearer ${credential}" -H 'content-type: application/json' -d '{"goal":"Become a backend engineer"}')`);
+    if (auth.key) {
+      say(`  API key   ${auth.key}  (development key, owner "developer", role admin: shown only now; npm run cli -- apikey ls / revoke / create)`);
+    } else {
+      say(`  auth      ${auth.configured} configured (npm run cli -- apikey create --owner <owner> makes an API key)`);
+    }
     say(`  API docs  ${base}/docs`);
     say(`  health    ${base}/healthz  ${base}/readyz   metrics ${base}/metrics`);
     say('Ctrl-C stops everything.');

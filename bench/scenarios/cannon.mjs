@@ -5,7 +5,7 @@ import autocannon from 'autocannon';
 const a = JSON.parse(process.argv[2]);
 const r = await autocannon({
   url: a.url, method: a.method, body: a.body, connections: a.connections, duration: a.duration, timeout: 10,
-  headers: a.body ? { 'content-type': 'application/json' } : {},
+  headers: { ...(a.body ? { 'content-type': 'application/json' } : {}), ...(a.headers ?? {}) },
 });
 console.log(`RESULT ${JSON.stringify({
   connections: a.connections, seconds: a.duration, reqPerSec: r.requests.average, total: r.requests.total,

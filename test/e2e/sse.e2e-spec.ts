@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { Subjects } from '@roadmap/contracts';
 import { Messaging } from '@roadmap/messaging';
 import { EventSource } from 'eventsource';
-import { eventually, Platform, sleep, TEST_NATS_URL } from '../support/platform.js';
+import { E2E_OWNER, eventually, Platform, sleep, TEST_NATS_URL } from '../support/platform.js';
 
 /** Every progress event type (TaskEventSchema): an EventSource dispatches named events to their own listeners only. */
 const EVENT_TYPES = [
@@ -29,17 +29,21 @@ interface Received {
   data: any;
 }
 
+/** The credential every client of this file sends (a bearer JWT of the platform's default owner, set in `before`). */
+let AUTH: Record<string, string> = {};
+
 /** A standard EventSource client recording the events it gets; optionally resuming after an event id. */
 function follow(url: string, lastEventId?: number) {
-  const es = new EventSource(
-    url,
-    lastEventId === undefined
-      ? undefined
-      : {
-          // What a browser sends on its own when it reconnects; the library's own reconnects set it themselves.
-          fetch: (input, init) => fetch(input, { ...init, headers: { 'Last-Event-ID': String(lastEventId), ...init.headers } }),
-        },
-  );
+  const es = new EventSource(url, {
+    // The credential goes in a header through the `fetch` option (a browser would use a cookie or a
+    // token-bearing polyfill). Last-Event-ID is what a browser sends on its own when it reconnects;
+    // the library's own reconnects set it themselves.
+    fetch: (input, init) =>
+      fetch(input, {
+        ...init,
+        headers: { ...AUTH, ...(lastEventId === undefined ? {} : { 'Last-Event-ID': String(lastEventId) }), ...init.headers },
+      }),
+  });
   const events: Received[] = [];
   let notify = () => {};
   for (const type of EVENT_TYPES) {
@@ -73,7 +77,7 @@ interface SseResponse {
 
 /** A plain HTTP client reading the response to its end: proves the server closes the stream. */
 async function readToEnd(url: string, headers: Record<string, string> = {}, timeoutMs = 20_000): Promise<SseResponse> {
-  const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: AbortSignal.timeout(timeoutMs) });
+  const res = await fetch(url, { headers: { accept: 'text/event-stream', ...AUTH, ...headers }, signal: AbortSignal.timeout(timeoutMs) });
   const text = await res.text();
   const out: SseResponse = { status: res.status, headers: res.headers, retry: undefined, comments: [], events: [] };
   for (const block of text.split('\n\n').filter(Boolean)) {
@@ -128,6 +132,7 @@ describe('live task progress over Server-Sent Events (GET /api/v1/tasks/:id/even
   before(async () => {
     // Simulated LLM latency, and few content slots, so the stream is observed while the roadmap is being generated.
     platform = await Platform.start({ env: { OFFLINE_LLM_LATENCY_MS: '50' }, serviceEnv: { 'content-worker': { WORKER_CONCURRENCY: '4' } } });
+    AUTH = await platform.authHeaders();
     messaging = await Messaging.connect({ servers: TEST_NATS_URL, namespace: platform.namespace, name: 'e2e-sse' });
   });
   after(async () => {
@@ -227,7 +232,7 @@ describe('live task progress over Server-Sent Events (GET /api/v1/tasks/:id/even
     const lastId = events.at(-1)!.id;
     const res = await eventually(
       async () => {
-        const r = await fetch(eventsUrl(id), { headers: { 'last-event-id': String(lastId) }, signal: AbortSignal.timeout(10_000) });
+        const r = await fetch(eventsUrl(id), { headers: { ...AUTH, 'last-event-id': String(lastId) }, signal: AbortSignal.timeout(10_000) });
         await r.text();
         return r.status === 204 ? r : undefined;
       },
@@ -272,14 +277,14 @@ describe('live task progress over Server-Sent Events (GET /api/v1/tasks/:id/even
     // A task that is running and publishes nothing: its stream stays open with keep-alives only.
     const idle = randomUUID();
     await platform.query(
-      `INSERT INTO tasks (id, type, status, owner, priority, input, workflow_version, started_at) VALUES ($1, 'roadmap.generate', 'running', 'anonymous', 'normal', '{}', 'e2e', now())`,
-      [idle],
+      `INSERT INTO tasks (id, type, status, owner, priority, input, workflow_version, started_at) VALUES ($1, 'roadmap.generate', 'running', $2, 'normal', '{}', 'e2e', now())`,
+      [idle, E2E_OWNER],
     );
     await eventually(async () => (await eventsConsumers()) === 0, 10_000, 'no consumers left by earlier tests');
     assert.equal(await metric('roadmap_gateway_sse_clients'), 0);
 
     const controller = new AbortController();
-    const res = await fetch(eventsUrl(idle), { signal: controller.signal });
+    const res = await fetch(eventsUrl(idle), { headers: AUTH, signal: controller.signal });
     assert.equal(res.status, 200);
     const reader = res.body!.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
@@ -292,7 +297,7 @@ describe('live task progress over Server-Sent Events (GET /api/v1/tasks/:id/even
     await eventually(async () => (await eventsConsumers()) === 0, 10_000, 'the consumer deleted');
 
     // Shutdown ends the open streams, so the gateway drains and exits promptly.
-    const open = await fetch(eventsUrl(idle));
+    const open = await fetch(eventsUrl(idle), { headers: AUTH });
     const body = open.body!.getReader();
     await body.read();
     const gateway = platform.processes.find((p) => p.service === 'gateway')!;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Messaging } from '@roadmap/messaging';
 import { startFakeOpenAi, type FakeOpenAi } from '@roadmap/testing';
-import { eventually, Platform, TEST_NATS_URL } from '../support/platform.js';
+import { E2E_OWNER, eventually, Platform, TEST_NATS_URL } from '../support/platform.js';
 
 const GOAL = { goal: 'Become a backend engineer', preferences: { level: 'beginner', hoursPerWeek: 8 } };
 
@@ -52,7 +52,7 @@ describe('human review, revisions, per-item retry, resume and the task list', ()
     const last = revisions.items.at(-1);
     assert.equal(last.source, 'review');
     assert.equal(last.feedback, 'Add a module on GraphQL APIs');
-    assert.equal(last.requestedBy, 'anonymous');
+    assert.equal(last.requestedBy, E2E_OWNER);
     assert.ok(last.changes.added.some((c: any) => /graphql/i.test(c.title)), `the edit added what was asked: ${JSON.stringify(last.changes)}`);
     assert.equal(revisions.items[0].source, 'design');
 

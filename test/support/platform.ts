@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deprovision, Messaging, provision } from '@roadmap/messaging';
 import { migrate } from '@roadmap/persistence';
+import { SignJWT } from 'jose';
 import pg from 'pg';
 
 // Compiled to dist/test/support/: the repository root is three folders up.
@@ -13,6 +14,16 @@ export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://po
 export const TEST_NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 
 export type ServiceName = 'gateway' | 'workflow-worker' | 'content-worker' | 'log-sink';
+
+/** The owner `platform.request` calls as unless told otherwise. */
+export const E2E_OWNER = 'e2e-user';
+
+export interface RequestOptions {
+  /** Call as this owner (a JWT for it), or with no credential at all (null). Default: E2E_OWNER. */
+  as?: string | null;
+  /** Role of the JWT (default `user`). */
+  role?: 'admin' | 'user';
+}
 
 export interface PlatformOptions {
   /** Processes per service (default 1 each, content-worker 2). */
@@ -61,6 +72,8 @@ export class Platform {
   readonly namespace = `e2e${randomBytes(5).toString('hex')}`;
   readonly processes: ServiceProcess[] = [];
   readonly db: pg.Pool;
+  /** HS256 secret of this platform's gateway (AUTH_JWT_SECRET): tests mint their callers' JWTs with it. */
+  readonly jwtSecret = randomBytes(32).toString('base64url');
   private readonly env: Record<string, string>;
   url = '';
 
@@ -74,6 +87,9 @@ export class Platform {
       DATABASE_POOL_SIZE: '5',
       LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'info',
       SHUTDOWN_GRACE_MS: '5000',
+      AUTH_JWT_SECRET: this.jwtSecret,
+      // Tests create hundreds of tasks as one owner; the rate-limit test sets its own limit.
+      AUTH_RATE_LIMIT_PER_MINUTE: '100000',
       ...options.env,
     };
     this.db = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 3, options: `-c search_path=${this.namespace}` });
@@ -154,10 +170,43 @@ export class Platform {
     await exited;
   }
 
-  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  /** A JWT for `owner` signed with this platform's secret (valid for an hour unless `expiresIn` says otherwise). */
+  async token(owner = E2E_OWNER, role: 'admin' | 'user' = 'user', options: { expiresIn?: string | number; secret?: string } = {}): Promise<string> {
+    return new SignJWT({ role })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(owner)
+      .setIssuedAt()
+      .setExpirationTime(options.expiresIn ?? '1h')
+      .sign(new TextEncoder().encode(options.secret ?? this.jwtSecret));
+  }
+
+  /** `{ authorization: 'Bearer <jwt>' }` for `owner`, for clients other than `request` (fetch, EventSource). */
+  async authHeaders(owner = E2E_OWNER, role: 'admin' | 'user' = 'user'): Promise<Record<string, string>> {
+    return { authorization: `Bearer ${await this.token(owner, role)}` };
+  }
+
+  /** `npm run cli -- <args>` against this platform's database schema. */
+  cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const result = spawnSync(process.execPath, [join(root, 'services', 'gateway', 'dist', 'src', 'cli', 'main.js'), ...args], {
+      cwd: root,
+      env: { PATH: this.env.PATH ?? '', DATABASE_URL: this.env.DATABASE_URL!, DATABASE_SCHEMA: this.env.DATABASE_SCHEMA! },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  /**
+   * Calls the gateway. Sends a bearer JWT for E2E_OWNER unless `headers` carry a credential of their
+   * own (authorization, x-api-key) or `options.as` names another owner (or null: no credential).
+   */
+  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, options: RequestOptions = {}) {
+    const own = Object.keys(headers).some((h) => ['authorization', 'x-api-key'].includes(h.toLowerCase()));
+    const as = options.as === undefined ? E2E_OWNER : options.as;
+    const auth = own || as === null ? {} : await this.authHeaders(as, options.role);
     const res = await fetch(`${this.url}${path}`, {
       method,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      headers: body === undefined ? { ...auth, ...headers } : { 'content-type': 'application/json', ...auth, ...headers },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();

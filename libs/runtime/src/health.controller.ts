@@ -5,9 +5,11 @@ import { Messaging } from '@roadmap/messaging';
 import { registry } from '@roadmap/observability';
 import { DataSource } from 'typeorm';
 import { Readiness } from './readiness.js';
+import { Public } from './public.js';
 
 /** Liveness, readiness and metrics: served by every service, outside /api and without auth. */
 @ApiExcludeController()
+@Public()
 @Controller()
 export class HealthController {
   constructor(

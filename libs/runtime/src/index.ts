@@ -5,3 +5,4 @@ export * from './task-events.js';
 export * from './cancellation.js';
 export * from './http-metrics.js';
 export * from './cluster-metrics.js';
+export * from './public.js';

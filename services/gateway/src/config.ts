@@ -11,6 +11,25 @@ export const GatewayEnvSchema = CommonEnvSchema.extend({
   SSE_KEEPALIVE_MS: env.int(15_000, 1_000, 600_000),
   /** Trust X-Forwarded-* from the ingress. */
   TRUST_PROXY: env.bool(false),
+  /** HS256 secret of bearer JWTs (at least 32 characters); unset: no HS256 tokens. */
+  AUTH_JWT_SECRET: env
+    .optionalString()
+    .refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
+  /** JWKS URL of an identity provider whose RS256/ES256 JWTs are accepted; unset: none. */
+  AUTH_JWKS_URL: env
+    .optionalString()
+    .refine((v) => v === undefined || /^https?:\/\/./.test(v), 'must be an http(s) URL'),
+  /** Required `iss` of JWTs, when set. */
+  AUTH_JWT_ISSUER: env.optionalString(),
+  /** Required `aud` of JWTs, when set. */
+  AUTH_JWT_AUDIENCE: env.optionalString(),
+  /** Task creations (POST /api/v1/roadmaps) per caller and minute; 0 turns the limit off. */
+  AUTH_RATE_LIMIT_PER_MINUTE: env.int(60, 0, 1_000_000),
+  /** Origins allowed to call the API from a browser (comma-separated, `*` for any); empty: no CORS. */
+  CORS_ORIGINS: env
+    .string('')
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .refine((list) => list.every((o) => o === '*' || /^https?:\/\/[^/]+$/.test(o)), 'must be comma-separated origins like https://app.example.com'),
 });
 export type GatewayConfig = Readonly<ReturnType<typeof GatewayEnvSchema.parse>>;
 

@@ -1,7 +1,9 @@
 import { APP_FILTER } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { runService } from '@roadmap/runtime';
+import { AuthModule } from './auth/auth.module.js';
 import { ErrorsFilter } from './common/errors.filter.js';
+import { installSecurityHeaders } from './common/security-headers.js';
 import { loadGatewayConfig } from './config.js';
 import { TasksModule } from './tasks/tasks.module.js';
 import { EventsModule } from './events/events.module.js';
@@ -13,17 +15,38 @@ await runService({
   host: (config) => config.HOST,
   fastify: (config) => ({ bodyLimit: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY }),
   modules: (config, logger) => [
+    AuthModule.forRoot({
+      secret: config.AUTH_JWT_SECRET,
+      jwksUrl: config.AUTH_JWKS_URL,
+      issuer: config.AUTH_JWT_ISSUER,
+      audience: config.AUTH_JWT_AUDIENCE,
+      createPerMinute: config.AUTH_RATE_LIMIT_PER_MINUTE,
+    }),
     TasksModule.forRoot({ reviewDefault: config.REVIEW_DEFAULT }),
     EventsModule.forRoot({ keepAliveMs: config.SSE_KEEPALIVE_MS }),
     { module: class ErrorsModule {}, providers: [{ provide: APP_FILTER, useFactory: () => new ErrorsFilter(logger) }] },
   ],
-  configure: (app) => {
+  configure: (app, config) => {
+    installSecurityHeaders(app.getHttpAdapter().getInstance());
+    if (config.CORS_ORIGINS.length > 0) {
+      app.enableCors({
+        origin: config.CORS_ORIGINS.includes('*') ? '*' : config.CORS_ORIGINS,
+        methods: ['GET', 'POST', 'OPTIONS'],
+        allowedHeaders: ['Authorization', 'X-Api-Key', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'],
+        exposedHeaders: ['Retry-After', 'Idempotent-Replayed', 'WWW-Authenticate'],
+        credentials: false,
+        maxAge: 600,
+      });
+    }
     const document = SwaggerModule.createDocument(
       app,
       new DocumentBuilder()
         .setTitle('Roadmap platform API')
         .setDescription('Turns a learning goal into a roadmap, generated as a durable background job.')
         .setVersion('1')
+        .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key (rk_…) or a JWT' })
+        .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Api-Key' }, 'api-key')
+        .addSecurityRequirements('bearer')
         .build(),
     );
     SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });

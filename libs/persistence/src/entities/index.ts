@@ -1,3 +1,4 @@
+import { ApiKeyEntity } from './api-key.entity.js';
 import { ConceptEntity } from './concept.entity.js';
 import { ContentItemEntity } from './content-item.entity.js';
 import { ExecutionLogEntity } from './execution-log.entity.js';
@@ -6,6 +7,7 @@ import { RoadmapEntity } from './roadmap.entity.js';
 import { TaskEntity } from './task.entity.js';
 import { WorkflowCheckpointEntity } from './workflow-checkpoint.entity.js';
 
+export * from './api-key.entity.js';
 export * from './concept.entity.js';
 export * from './content-item.entity.js';
 export * from './execution-log.entity.js';
@@ -22,4 +24,5 @@ export const ENTITIES = [
   ContentItemEntity,
   WorkflowCheckpointEntity,
   ExecutionLogEntity,
+  ApiKeyEntity,
 ];

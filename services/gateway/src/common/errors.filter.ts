@@ -13,10 +13,13 @@ export interface ErrorBody {
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: 'VALIDATION_FAILED',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
   404: 'ROUTE_NOT_FOUND',
   409: 'CONFLICT',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
   503: 'SERVICE_UNAVAILABLE',
 };
 
@@ -51,6 +54,7 @@ export class ErrorsFilter implements ExceptionFilter {
       this.logger.error({ err: error, method: request?.method, url: request?.url }, 'unhandled error');
     }
     if (retryAfterMs !== undefined) void reply.header('Retry-After', Math.max(1, Math.ceil(retryAfterMs / 1000)));
+    if (status === 401) void reply.header('WWW-Authenticate', 'Bearer realm="roadmap"');
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 

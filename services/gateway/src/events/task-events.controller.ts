@@ -1,6 +1,7 @@
 import { Controller, Get, Headers, Inject, Param, Query, Res } from '@nestjs/common';
-import { ApiHeader, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { CurrentPrincipal, scopeOf, type Principal } from '../auth/principal.js';
 import { UuidPipe } from '../common/zod.pipe.js';
 import { parseLastEventId } from './sse.js';
 import { TaskEventsService } from './task-events.service.js';
@@ -11,6 +12,7 @@ const errorSchema = {
 };
 
 @ApiTags('tasks')
+@ApiBearerAuth()
 @Controller('api/v1/tasks')
 export class TaskEventsController {
   constructor(@Inject(TaskEventsService) private readonly events: TaskEventsService) {}
@@ -34,6 +36,7 @@ export class TaskEventsController {
   @ApiResponse({ status: 200, description: 'text/event-stream of the task’s progress events' })
   @ApiResponse({ status: 204, description: 'The task is over and nothing is left to send: do not reconnect' })
   @ApiResponse({ status: 400, description: 'The id is not a UUID, or Last-Event-ID is not an event id', schema: errorSchema })
+  @ApiResponse({ status: 401, description: 'No valid credential (API key or JWT)', schema: errorSchema })
   @ApiResponse({ status: 404, description: 'No such task', schema: errorSchema })
   @ApiResponse({ status: 503, description: 'NATS is unavailable; retry after Retry-After', schema: errorSchema })
   async stream(
@@ -41,7 +44,8 @@ export class TaskEventsController {
     @Headers('last-event-id') lastEventIdHeader: string | undefined,
     @Query('lastEventId') lastEventIdQuery: string | string[] | undefined,
     @Res() reply: FastifyReply,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<void> {
-    await this.events.stream(id, parseLastEventId(lastEventIdHeader, lastEventIdQuery), reply);
+    await this.events.stream(id, scopeOf(principal), parseLastEventId(lastEventIdHeader, lastEventIdQuery), reply);
   }
 }

@@ -56,8 +56,9 @@ export class TaskEventsService implements OnModuleDestroy {
    * the stream has started, failures end it (the client reconnects and resumes) instead of throwing.
    * A task that is over, with nothing after `afterSeq`, is a 204: an EventSource stops reconnecting.
    */
-  async stream(taskId: string, afterSeq: number | undefined, reply: FastifyReply): Promise<void> {
-    const task = await this.tasks.findTask(taskId);
+  async stream(taskId: string, scope: string | undefined, afterSeq: number | undefined, reply: FastifyReply): Promise<void> {
+    // `scope`: the caller's owner (undefined for an admin); another owner's task is a 404.
+    const task = await this.tasks.findTask(taskId, scope);
     if (!task) throw new NotFoundError('Task', taskId);
     if (this.stopping || reply.request.method === 'HEAD') {
       // Shutting down: an empty stream whose end makes the client reconnect (to another replica) soon.

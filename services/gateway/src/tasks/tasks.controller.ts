@@ -1,8 +1,9 @@
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import {
   CreateRoadmapRequestSchema,
+  RateLimitedError,
   RetryItemsRequestSchema,
   ReviewRequestSchema,
   TASK_STATUSES,
@@ -14,7 +15,9 @@ import {
 } from '@roadmap/contracts';
 import { z } from 'zod';
 import { UuidPipe, ZodPipe } from '../common/zod.pipe.js';
-import { ANONYMOUS_OWNER, TasksService } from './tasks.service.js';
+import { RateLimiter } from '../auth/rate-limiter.js';
+import { CurrentPrincipal, scopeOf, type Principal } from '../auth/principal.js';
+import { TasksService } from './tasks.service.js';
 
 const IdempotencyKeySchema = z
   .string()
@@ -45,9 +48,14 @@ const errorSchema = {
 };
 
 @ApiTags('roadmaps')
+@ApiBearerAuth()
+@ApiResponse({ status: 401, description: 'No valid credential (API key or JWT)', schema: errorSchema })
 @Controller('api/v1/roadmaps')
 export class RoadmapsController {
-  constructor(@Inject(TasksService) private readonly tasks: TasksService) {}
+  constructor(
+    @Inject(TasksService) private readonly tasks: TasksService,
+    @Inject(RateLimiter) private readonly rateLimiter: RateLimiter,
+  ) {}
 
   @Post()
   @HttpCode(202)
@@ -56,18 +64,22 @@ export class RoadmapsController {
   @ApiResponse({ status: 202, description: 'Accepted: the task id, the roadmap id and where to follow them' })
   @ApiResponse({ status: 400, description: 'Invalid body (field at fault in details)', schema: errorSchema })
   @ApiResponse({ status: 413, description: 'Body over the size limit', schema: errorSchema })
+  @ApiResponse({ status: 429, description: 'Too many tasks created by this caller; retry after Retry-After', schema: errorSchema })
   @ApiResponse({ status: 503, description: 'Queue unavailable; retry after Retry-After', schema: errorSchema })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'The same key within 24 h returns the first task (Idempotent-Replayed: true)' })
   async create(
     @Body(new ZodPipe(CreateRoadmapRequestSchema)) body: CreateRoadmapRequest,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
+    @CurrentPrincipal() principal: Principal,
   ) {
+    const waitMs = this.rateLimiter.take(principal.owner);
+    if (waitMs > 0) throw new RateLimitedError('Too many roadmaps created by this caller; retry after Retry-After', waitMs);
     const key = IdempotencyKeySchema.safeParse(idempotencyKey);
     if (!key.success) {
       throw new ValidationError('Idempotency-Key must be 1 to 200 visible ASCII characters', [{ field: 'Idempotency-Key', message: 'invalid' }]);
     }
-    const { replayed, body: accepted } = await this.tasks.createRoadmap(ANONYMOUS_OWNER, body, key.data);
+    const { replayed, body: accepted } = await this.tasks.createRoadmap(principal.owner, body, key.data);
     if (replayed) void reply.header('Idempotent-Replayed', 'true');
     return accepted;
   }
@@ -76,15 +88,15 @@ export class RoadmapsController {
   @ApiOperation({ summary: 'The roadmap: framework, stages, concepts and each concept’s tutorial, resources and quiz' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiResponse({ status: 404, description: 'No such roadmap', schema: errorSchema })
-  get(@Param('id', new UuidPipe()) id: string) {
-    return this.tasks.getRoadmap(id);
+  get(@Param('id', new UuidPipe()) id: string, @CurrentPrincipal() principal: Principal) {
+    return this.tasks.getRoadmap(id, scopeOf(principal));
   }
 
   @Get(':id/revisions')
   @ApiOperation({ summary: 'Every framework version: who asked for what change, when, and what it changed (added, removed, changed concepts)' })
   @ApiParam({ name: 'id', format: 'uuid' })
-  revisions(@Param('id', new UuidPipe()) id: string) {
-    return this.tasks.getRevisions(id);
+  revisions(@Param('id', new UuidPipe()) id: string, @CurrentPrincipal() principal: Principal) {
+    return this.tasks.getRevisions(id, scopeOf(principal));
   }
 
   @Post(':id/review')
@@ -93,8 +105,12 @@ export class RoadmapsController {
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiBody({ schema: z.toJSONSchema(ReviewRequestSchema, { io: 'input' }) as object })
   @ApiResponse({ status: 409, description: 'The roadmap is not awaiting a review', schema: errorSchema })
-  review(@Param('id', new UuidPipe()) id: string, @Body(new ZodPipe(ReviewRequestSchema)) body: ReviewRequest) {
-    return this.tasks.review(id, ANONYMOUS_OWNER, body);
+  review(
+    @Param('id', new UuidPipe()) id: string,
+    @Body(new ZodPipe(ReviewRequestSchema)) body: ReviewRequest,
+    @CurrentPrincipal() principal: Principal,
+  ) {
+    return this.tasks.review(id, scopeOf(principal), principal.owner, body);
   }
 
   @Post(':id/concepts/:conceptId/retry')
@@ -109,12 +125,15 @@ export class RoadmapsController {
     @Param('id', new UuidPipe()) id: string,
     @Param('conceptId', new UuidPipe('conceptId')) conceptId: string,
     @Body(new ZodPipe(RetryItemsRequestSchema)) body: RetryItemsRequest,
+    @CurrentPrincipal() principal: Principal,
   ) {
-    return this.tasks.retryItems(id, conceptId, body);
+    return this.tasks.retryItems(id, conceptId, scopeOf(principal), body);
   }
 }
 
 @ApiTags('tasks')
+@ApiBearerAuth()
+@ApiResponse({ status: 401, description: 'No valid credential (API key or JWT)', schema: errorSchema })
 @Controller('api/v1/tasks')
 export class TasksController {
   constructor(@Inject(TasksService) private readonly tasks: TasksService) {}
@@ -127,8 +146,8 @@ export class TasksController {
   @ApiQuery({ name: 'createdBefore', required: false, schema: { type: 'string', format: 'date-time' } })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } })
   @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string' } })
-  list(@Query(new ZodPipe(ListQuerySchema, 'query')) query: z.infer<typeof ListQuerySchema>) {
-    return this.tasks.listTasks(ANONYMOUS_OWNER, query);
+  list(@Query(new ZodPipe(ListQuerySchema, 'query')) query: z.infer<typeof ListQuerySchema>, @CurrentPrincipal() principal: Principal) {
+    return this.tasks.listTasks(scopeOf(principal), query);
   }
 
   @Post(':id/cancel')
@@ -136,8 +155,8 @@ export class TasksController {
   @ApiOperation({ summary: 'Cancel a task: in-flight LLM calls are aborted, queued work is skipped; cancelling twice is harmless' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiResponse({ status: 409, description: 'The task already completed or failed', schema: errorSchema })
-  cancel(@Param('id', new UuidPipe()) id: string) {
-    return this.tasks.cancel(id);
+  cancel(@Param('id', new UuidPipe()) id: string, @CurrentPrincipal() principal: Principal) {
+    return this.tasks.cancel(id, scopeOf(principal));
   }
 
   @Post(':id/resume')
@@ -145,16 +164,16 @@ export class TasksController {
   @ApiOperation({ summary: 'Resume a failed or cancelled task from its last checkpoint (completed items are kept)' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiResponse({ status: 409, description: 'The task is running, waiting for review, or completed', schema: errorSchema })
-  resume(@Param('id', new UuidPipe()) id: string) {
-    return this.tasks.resume(id);
+  resume(@Param('id', new UuidPipe()) id: string, @CurrentPrincipal() principal: Principal) {
+    return this.tasks.resume(id, scopeOf(principal));
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'Status, current step and progress of a task, and per concept the state of each item (the polling view)' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiResponse({ status: 404, description: 'No such task', schema: errorSchema })
-  get(@Param('id', new UuidPipe()) id: string) {
-    return this.tasks.getTask(id);
+  get(@Param('id', new UuidPipe()) id: string, @CurrentPrincipal() principal: Principal) {
+    return this.tasks.getTask(id, scopeOf(principal));
   }
 
   @Get(':id/logs')
@@ -162,7 +181,11 @@ export class TasksController {
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 200 } })
   @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string' } })
-  logs(@Param('id', new UuidPipe()) id: string, @Query(new ZodPipe(LogsQuerySchema, 'query')) query: z.infer<typeof LogsQuerySchema>) {
-    return this.tasks.getLogs(id, query.cursor, query.limit);
+  logs(
+    @Param('id', new UuidPipe()) id: string,
+    @Query(new ZodPipe(LogsQuerySchema, 'query')) query: z.infer<typeof LogsQuerySchema>,
+    @CurrentPrincipal() principal: Principal,
+  ) {
+    return this.tasks.getLogs(id, scopeOf(principal), query.cursor, query.limit);
   }
 }

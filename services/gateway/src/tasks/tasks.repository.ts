@@ -118,12 +118,13 @@ export class TasksRepository {
     });
   }
 
-  findTask(id: string): Promise<TaskEntity | null> {
-    return this.dataSource.getRepository(TaskEntity).findOneBy({ id });
+  /** A task, restricted to `owner` when given (another owner's task is not found). */
+  findTask(id: string, owner?: string): Promise<TaskEntity | null> {
+    return this.dataSource.getRepository(TaskEntity).findOneBy(owner === undefined ? { id } : { id, owner });
   }
 
-  async findRoadmap(id: string): Promise<{ roadmap: RoadmapEntity; concepts: ConceptEntity[]; items: ContentItemEntity[] } | null> {
-    const roadmap = await this.dataSource.getRepository(RoadmapEntity).findOneBy({ id });
+  async findRoadmap(id: string, owner?: string): Promise<{ roadmap: RoadmapEntity; concepts: ConceptEntity[]; items: ContentItemEntity[] } | null> {
+    const roadmap = await this.findRoadmapRow(id, owner);
     if (!roadmap) return null;
     const [concepts, items] = await Promise.all([
       this.dataSource.getRepository(ConceptEntity).find({ where: { roadmapId: id }, order: { stageIndex: 'ASC', position: 'ASC' } }),
@@ -156,9 +157,12 @@ export class TasksRepository {
     to: TaskStatus,
     action: string,
     then: (task: TaskEntity, em: EntityManager) => Promise<unknown>,
+    owner?: string,
   ): Promise<TaskEntity> {
     return this.dataSource.transaction(async (em) => {
-      const task = await em.getRepository(TaskEntity).findOne({ where: { id: taskId }, lock: { mode: 'pessimistic_write' } });
+      const task = await em
+        .getRepository(TaskEntity)
+        .findOne({ where: owner === undefined ? { id: taskId } : { id: taskId, owner }, lock: { mode: 'pessimistic_write' } });
       if (!task) throw new NotFoundError('Task', taskId);
       if (!from.includes(task.status)) throw new ConflictError(`Task ${taskId} is ${task.status}: it cannot be ${action}`);
       const final = ['completed', 'failed', 'cancelled'].includes(to);
@@ -187,8 +191,10 @@ export class TasksRepository {
   }
 
   /** A roadmap's row for a person's action, locked with its task for the rest of the transaction. */
-  async lockRoadmap(em: EntityManager, roadmapId: string): Promise<RoadmapEntity> {
-    const roadmap = await em.getRepository(RoadmapEntity).findOne({ where: { id: roadmapId }, lock: { mode: 'pessimistic_write' } });
+  async lockRoadmap(em: EntityManager, roadmapId: string, owner?: string): Promise<RoadmapEntity> {
+    const roadmap = await em
+      .getRepository(RoadmapEntity)
+      .findOne({ where: owner === undefined ? { id: roadmapId } : { id: roadmapId, owner }, lock: { mode: 'pessimistic_write' } });
     if (!roadmap) throw new NotFoundError('Roadmap', roadmapId);
     return roadmap;
   }
@@ -203,9 +209,10 @@ export class TasksRepository {
     conceptId: string,
     kinds: readonly ContentKind[],
     then: (task: TaskEntity, items: Array<{ kind: ContentKind; generation: number }>) => Promise<unknown>,
+    owner?: string,
   ): Promise<{ task: TaskEntity; items: Array<{ kind: ContentKind; generation: number }> }> {
     return this.dataSource.transaction(async (em) => {
-      const roadmap = await this.lockRoadmap(em, roadmapId);
+      const roadmap = await this.lockRoadmap(em, roadmapId, owner);
       const task = await em.getRepository(TaskEntity).findOne({ where: { id: roadmap.taskId }, lock: { mode: 'pessimistic_write' } });
       if (!task) throw new NotFoundError('Task', roadmap.taskId);
       const concept = await em.getRepository(ConceptEntity).findOneBy({ id: conceptId, roadmapId });
@@ -243,9 +250,9 @@ export class TasksRepository {
     });
   }
 
-  /** Tasks of an owner, newest first, after a (created_at, id) cursor. */
+  /** Tasks of an owner (every owner's when undefined), newest first, after a (created_at, id) cursor. */
   async listTasks(
-    owner: string,
+    owner: string | undefined,
     filters: { status?: TaskStatus; type?: string; createdAfter?: Date; createdBefore?: Date },
     after: { at: Date; id: string } | null,
     limit: number,
@@ -253,7 +260,7 @@ export class TasksRepository {
     const query = this.dataSource
       .getRepository(TaskEntity)
       .createQueryBuilder('t')
-      .where('t.owner = :owner', { owner })
+      .where(owner === undefined ? 'TRUE' : 't.owner = :owner', owner === undefined ? {} : { owner })
       .orderBy('t.created_at', 'DESC')
       .addOrderBy('t.id', 'DESC')
       .limit(limit);
@@ -280,7 +287,8 @@ export class TasksRepository {
     return this.dataSource.getRepository(RoadmapRevisionEntity).find({ where: { roadmapId }, order: { revision: 'ASC' } });
   }
 
-  findRoadmapRow(roadmapId: string): Promise<RoadmapEntity | null> {
-    return this.dataSource.getRepository(RoadmapEntity).findOneBy({ id: roadmapId });
+  /** A roadmap row, restricted to `owner` when given. */
+  findRoadmapRow(roadmapId: string, owner?: string): Promise<RoadmapEntity | null> {
+    return this.dataSource.getRepository(RoadmapEntity).findOneBy(owner === undefined ? { id: roadmapId } : { id: roadmapId, owner });
   }
 }

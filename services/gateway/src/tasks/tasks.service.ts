@@ -27,8 +27,11 @@ const actions = counter('roadmap_task_actions_total', 'Actions people took on ta
 /** How long an Idempotency-Key keeps returning the first task. */
 const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
-/** Until authentication lands every caller is this owner. */
-export const ANONYMOUS_OWNER = 'anonymous';
+/**
+ * `scope` below is the owner a lookup is restricted to (the caller's own for a `user`, undefined for
+ * an `admin`): another owner's task or roadmap is a 404, the same answer as one that does not exist.
+ */
+type OwnerScope = string | undefined;
 
 /**
  * The API's use cases. A person's action is a state transition checked and made under the task's row
@@ -71,8 +74,8 @@ export class TasksService {
     };
   }
 
-  async getTask(id: string) {
-    const task = await this.repository.findTask(id);
+  async getTask(id: string, scope: OwnerScope) {
+    const task = await this.repository.findTask(id, scope);
     if (!task) throw new NotFoundError('Task', id);
     const states = task.roadmapId ? await this.repository.itemStates(task.roadmapId) : [];
     const concepts = new Map<string, { id: string; slug: string; title: string; items: Record<string, string> }>();
@@ -85,7 +88,7 @@ export class TasksService {
   }
 
   async listTasks(
-    owner: string,
+    scope: OwnerScope,
     query: { status?: TaskStatus; type?: string; createdAfter?: string; createdBefore?: string; cursor?: string; limit: number },
   ) {
     const filters = {
@@ -94,19 +97,19 @@ export class TasksService {
       createdAfter: query.createdAfter ? new Date(query.createdAfter) : undefined,
       createdBefore: query.createdBefore ? new Date(query.createdBefore) : undefined,
     };
-    const tasks = await this.repository.listTasks(owner, filters, query.cursor ? decodeCursor(query.cursor) : null, query.limit);
+    const tasks = await this.repository.listTasks(scope, filters, query.cursor ? decodeCursor(query.cursor) : null, query.limit);
     const last = tasks.at(-1);
     return { items: tasks.map(taskView), nextCursor: tasks.length === query.limit && last ? encodeCursor(last.createdAt, last.id) : null };
   }
 
-  async getRoadmap(id: string) {
-    const found = await this.repository.findRoadmap(id);
+  async getRoadmap(id: string, scope: OwnerScope) {
+    const found = await this.repository.findRoadmap(id, scope);
     if (!found) throw new NotFoundError('Roadmap', id);
     return roadmapView(found.roadmap, found.concepts, found.items);
   }
 
-  async getLogs(taskId: string, cursor: string | undefined, limit: number) {
-    const task = await this.repository.findTask(taskId);
+  async getLogs(taskId: string, scope: OwnerScope, cursor: string | undefined, limit: number) {
+    const task = await this.repository.findTask(taskId, scope);
     if (!task) throw new NotFoundError('Task', taskId);
     const entries = await this.repository.findLogs(taskId, cursor ? decodeCursor(cursor) : null, limit);
     const last = entries.at(-1);
@@ -114,8 +117,8 @@ export class TasksService {
   }
 
   /** Every framework version, each with what changed since the one before. */
-  async getRevisions(roadmapId: string) {
-    const roadmap = await this.repository.findRoadmapRow(roadmapId);
+  async getRevisions(roadmapId: string, scope: OwnerScope) {
+    const roadmap = await this.repository.findRoadmapRow(roadmapId, scope);
     if (!roadmap) throw new NotFoundError('Roadmap', roadmapId);
     const revisions = await this.repository.findRevisions(roadmapId);
     return {
@@ -135,8 +138,8 @@ export class TasksService {
   }
 
   /** approve: content generation starts; revise: the edit step applies the feedback, then review again. */
-  async review(roadmapId: string, by: string, request: ReviewRequest) {
-    const roadmap = await this.repository.findRoadmapRow(roadmapId);
+  async review(roadmapId: string, scope: OwnerScope, by: string, request: ReviewRequest) {
+    const roadmap = await this.repository.findRoadmapRow(roadmapId, scope);
     if (!roadmap) throw new NotFoundError('Roadmap', roadmapId);
     const review: NonNullable<WorkflowMessage['review']> =
       request.decision === 'approve'
@@ -148,6 +151,7 @@ export class TasksService {
         { taskId: t.id, roadmapId, command: 'review', review },
         `workflow-review:${t.id}:${roadmap.currentRevision}`,
       ),
+      scope,
     );
     actions.inc({ action: `review_${request.decision}` });
     await this.events.publish({ type: 'review.submitted', taskId: task.id, decision: request.decision }, `review:${roadmap.currentRevision}`);
@@ -155,9 +159,14 @@ export class TasksService {
   }
 
   /** A failed or cancelled task continues from its checkpoints; completed items are kept. */
-  async resume(taskId: string) {
-    const task = await this.repository.transition(taskId, ['failed', 'cancelled'], 'queued', 'resumed (only a failed or cancelled task can be)', (t) =>
-      this.publishWorkflow(t.priority, { taskId: t.id, roadmapId: requireRoadmap(t), command: 'resume' }, `workflow-resume:${t.id}:${randomUUID()}`),
+  async resume(taskId: string, scope: OwnerScope) {
+    const task = await this.repository.transition(
+      taskId,
+      ['failed', 'cancelled'],
+      'queued',
+      'resumed (only a failed or cancelled task can be)',
+      (t) => this.publishWorkflow(t.priority, { taskId: t.id, roadmapId: requireRoadmap(t), command: 'resume' }, `workflow-resume:${t.id}:${randomUUID()}`),
+      scope,
     );
     actions.inc({ action: 'resume' });
     return { taskId, status: 'queued' as const, links: taskLinks(taskId, task.roadmapId) };
@@ -167,20 +176,20 @@ export class TasksService {
    * Ends a task as cancelled. Workers abort its LLM calls in flight (a core NATS notice), skip and
    * ack its queued messages, and write nothing more for it. Cancelling twice is harmless.
    */
-  async cancel(taskId: string) {
-    const current = await this.repository.findTask(taskId);
+  async cancel(taskId: string, scope: OwnerScope) {
+    const current = await this.repository.findTask(taskId, scope);
     if (!current) throw new NotFoundError('Task', taskId);
     if (current.status !== 'cancelled') {
-      await this.repository.transition(taskId, ['queued', 'running', 'awaiting_review'], 'cancelled', 'cancelled (it already ended)', async () => undefined);
+      await this.repository.transition(taskId, ['queued', 'running', 'awaiting_review'], 'cancelled', 'cancelled (it already ended)', async () => undefined, scope);
       this.messaging.nc.publish(this.messaging.subject(Subjects.taskCancelled), JSON.stringify({ taskId }));
       actions.inc({ action: 'cancel' });
       await this.events.publish({ type: 'task.cancelled', taskId }, `cancelled:${Date.now()}`);
     }
-    return this.getTask(taskId);
+    return this.getTask(taskId, scope);
   }
 
   /** Regenerates a concept's items of the given kinds (the old content stays until the new lands). */
-  async retryItems(roadmapId: string, conceptId: string, request: RetryItemsRequest) {
+  async retryItems(roadmapId: string, conceptId: string, scope: OwnerScope, request: RetryItemsRequest) {
     const { task, items } = await this.repository.regenerate(roadmapId, conceptId, request.kinds, (t, rows) =>
       this.publisher.publishMany(
         rows.map((item) => ({
@@ -189,6 +198,7 @@ export class TasksService {
           msgId: `content-generate:${roadmapId}:${conceptId}:${item.kind}:${item.generation}`,
         })),
       ),
+      scope,
     );
     actions.inc({ action: 'retry_items' });
     const fresh = await this.repository.findTask(task.id);
