@@ -122,6 +122,15 @@ export const CONSUMERS = {
   contentHigh: contentConsumer('high'),
   contentNormal: contentConsumer('normal'),
   contentLow: contentConsumer('low'),
+  deadLetterSink: {
+    stream: 'DEAD_LETTERS',
+    durable: 'dead-letter-sink',
+    description: 'Records dead letters in PostgreSQL for operators (list, inspect, replay)',
+    filterSubject: 'dlq.>',
+    ackWaitMs: 30_000,
+    maxDeliver: 50,
+    maxAckPending: 1000,
+  },
   logSink: {
     stream: 'LOGS',
     durable: 'log-sink',

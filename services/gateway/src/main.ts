@@ -6,6 +6,7 @@ import { ErrorsFilter } from './common/errors.filter.js';
 import { installSecurityHeaders } from './common/security-headers.js';
 import { loadGatewayConfig } from './config.js';
 import { TasksModule } from './tasks/tasks.module.js';
+import { AdminModule } from './admin/admin.module.js';
 import { EventsModule } from './events/events.module.js';
 
 await runService({
@@ -24,6 +25,7 @@ await runService({
     }),
     TasksModule.forRoot({ reviewDefault: config.REVIEW_DEFAULT }),
     EventsModule.forRoot({ keepAliveMs: config.SSE_KEEPALIVE_MS }),
+    AdminModule,
     { module: class ErrorsModule {}, providers: [{ provide: APP_FILTER, useFactory: () => new ErrorsFilter(logger) }] },
   ],
   configure: (app, config) => {

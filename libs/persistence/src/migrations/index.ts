@@ -2,6 +2,13 @@ import { Initial1764000000000 } from './1764000000000-initial.js';
 import { WorkflowControls1764100000000 } from './1764100000000-workflow-controls.js';
 import { IdempotencyKeys1764200000000 } from './1764200000000-idempotency-keys.js';
 import { ApiKeys1764300000000 } from './1764300000000-api-keys.js';
+import { DeadLetters1764400000000 } from './1764400000000-dead-letters.js';
 
 /** Every migration, oldest first. A new one is a `<timestamp>-<name>.ts` file added here. */
-export const MIGRATIONS = [Initial1764000000000, WorkflowControls1764100000000, IdempotencyKeys1764200000000, ApiKeys1764300000000];
+export const MIGRATIONS = [
+  Initial1764000000000,
+  WorkflowControls1764100000000,
+  IdempotencyKeys1764200000000,
+  ApiKeys1764300000000,
+  DeadLetters1764400000000,
+];
