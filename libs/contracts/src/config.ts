@@ -51,6 +51,16 @@ export const CommonEnvSchema = z.object({
     .trim()
     .default('')
     .refine((v) => v === '' || /^[a-z][a-z0-9_]{0,31}$/.test(v), 'lower-case letters, digits and _, at most 32'),
+  /** NATS credentials: user and password, a token, a `.creds` file, or an NKey seed file (first set wins: creds, nkey, token, user). */
+  NATS_USER: env.optionalString(),
+  NATS_PASSWORD: env.optionalString(),
+  NATS_TOKEN: env.optionalString(),
+  NATS_CREDS_FILE: env.optionalString(),
+  NATS_NKEY_SEED_FILE: env.optionalString(),
+  /** TLS to NATS: CA to verify the server, and a client certificate and key for mutual TLS. */
+  NATS_TLS_CA_FILE: env.optionalString(),
+  NATS_TLS_CERT_FILE: env.optionalString(),
+  NATS_TLS_KEY_FILE: env.optionalString(),
   DATABASE_URL: env.url('postgres://postgres@127.0.0.1:5432/roadmap', ['postgres', 'postgresql']),
   DATABASE_SCHEMA: z
     .string()
@@ -98,4 +108,21 @@ export function loadConfig<S extends z.ZodObject>(schema: S, source: NodeJS.Proc
 const SECRET_NAME = /(KEY|SECRET|PASSWORD|TOKEN|CREDENTIALS)/;
 function redactValue(name: string, value: string): string {
   return SECRET_NAME.test(name) ? '<redacted>' : value;
+}
+
+/** The NATS credential and TLS settings of a loaded configuration, as the messaging layer takes them. */
+export function natsAuth(
+  config: Pick<
+    CommonConfig,
+    'NATS_USER' | 'NATS_PASSWORD' | 'NATS_TOKEN' | 'NATS_CREDS_FILE' | 'NATS_NKEY_SEED_FILE' | 'NATS_TLS_CA_FILE' | 'NATS_TLS_CERT_FILE' | 'NATS_TLS_KEY_FILE'
+  >,
+) {
+  return {
+    user: config.NATS_USER,
+    password: config.NATS_PASSWORD,
+    token: config.NATS_TOKEN,
+    credsFile: config.NATS_CREDS_FILE,
+    nkeySeedFile: config.NATS_NKEY_SEED_FILE,
+    tls: { caFile: config.NATS_TLS_CA_FILE, certFile: config.NATS_TLS_CERT_FILE, keyFile: config.NATS_TLS_KEY_FILE },
+  };
 }

@@ -4,7 +4,7 @@
  * a NestJS transport (JetStreamServer + @JetStreamHandler) that turns durable pull consumers into
  * handler calls with ack / retry / dead-letter semantics.
  */
-export { Messaging, type MessagingOptions } from './messaging.js';
+export { Messaging, type MessagingOptions, type NatsAuthOptions } from './messaging.js';
 export { Namespace } from './namespace.js';
 export {
   provision,

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { credsAuthenticator, nkeyAuthenticator } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -14,6 +16,35 @@ export interface MessagingOptions {
   /** Connection name shown by the server (`nats server report connections`), usually the service name. */
   readonly name: string;
   readonly logger?: Logger;
+  /** Credentials and TLS; none for a server without auth. */
+  readonly auth?: NatsAuthOptions;
+}
+
+/** How a process proves itself to NATS (NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CREDS_FILE, NATS_NKEY_SEED_FILE) and TLS. */
+export interface NatsAuthOptions {
+  readonly user?: string;
+  readonly password?: string;
+  readonly token?: string;
+  /** A decentralised-auth `.creds` file (JWT + NKey seed). */
+  readonly credsFile?: string;
+  /** A file holding an NKey seed (`SU…`). */
+  readonly nkeySeedFile?: string;
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+}
+
+/** Connect options for the configured credentials; secrets are read from files only here. */
+function authOptions(auth: NatsAuthOptions | undefined): Record<string, unknown> {
+  if (!auth) return {};
+  const options: Record<string, unknown> = {};
+  if (auth.credsFile) options.authenticator = credsAuthenticator(new Uint8Array(readFileSync(auth.credsFile)));
+  else if (auth.nkeySeedFile) options.authenticator = nkeyAuthenticator(new TextEncoder().encode(readFileSync(auth.nkeySeedFile, 'utf8').trim()));
+  else if (auth.token) options.token = auth.token;
+  else if (auth.user) {
+    options.user = auth.user;
+    options.pass = auth.password ?? '';
+  }
+  if (auth.tls && (auth.tls.caFile || auth.tls.certFile)) options.tls = { ...auth.tls };
+  return options;
 }
 
 /** Milliseconds between reconnect attempts; the client never gives up reconnecting. */
@@ -65,6 +96,7 @@ export class Messaging {
       // Async traces construct two Errors per request (every publish) to keep the caller's stack:
       // a third of the publish CPU. Our errors name the subject instead.
       noAsyncTraces: true,
+      ...authOptions(opts.auth),
     });
     try {
       const jsm = await jetstreamManager(nc);

@@ -3,7 +3,7 @@ import { Module, type DynamicModule, type INestApplication, type Type } from '@n
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { TerminusModule } from '@nestjs/terminus';
-import { ConfigError, type CommonConfig } from '@roadmap/contracts';
+import { ConfigError, natsAuth, type CommonConfig } from '@roadmap/contracts';
 import { assertProvisioned, JetStreamPublisher, JetStreamServer, Messaging, MessagingModule } from '@roadmap/messaging';
 import { createLogger, ExecutionLogger, initMetrics, NestPinoLogger, type Logger } from '@roadmap/observability';
 import { PersistenceModule } from '@roadmap/persistence';
@@ -51,7 +51,7 @@ function coreModule(name: ServiceName, config: CommonConfig, logger: Logger): Dy
         applicationName: `roadmap-${name}`,
         ssl: config.DATABASE_SSL,
       }),
-      MessagingModule.forRoot({ servers: config.NATS_URL, namespace: config.NATS_NAMESPACE, name, logger }),
+      MessagingModule.forRoot({ servers: config.NATS_URL, namespace: config.NATS_NAMESPACE, name, logger, auth: natsAuth(config) }),
       TerminusModule.forRoot({ logger: false }),
     ],
     controllers: [HealthController],

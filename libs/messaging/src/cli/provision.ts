@@ -1,18 +1,29 @@
 /*
  * `npm run provision`: creates or updates every JetStream stream and consumer the platform declares.
- * Reads NATS_URL, NATS_NAMESPACE and NATS_STREAM_REPLICAS; prints one line per object; exits 1 on error.
+ * Reads NATS_URL, NATS_NAMESPACE, the NATS_* credentials and NATS_STREAM_REPLICAS; prints one line per object; exits 1 on error.
  */
-import { CommonEnvSchema, env, loadConfig } from '@roadmap/contracts';
+import { CommonEnvSchema, env, loadConfig, natsAuth } from '@roadmap/contracts';
 import { Messaging } from '../messaging.js';
 import { provision } from '../provision.js';
 
-const ProvisionEnvSchema = CommonEnvSchema.pick({ NATS_URL: true, NATS_NAMESPACE: true }).extend({
+const ProvisionEnvSchema = CommonEnvSchema.pick({
+  NATS_URL: true,
+  NATS_NAMESPACE: true,
+  NATS_USER: true,
+  NATS_PASSWORD: true,
+  NATS_TOKEN: true,
+  NATS_CREDS_FILE: true,
+  NATS_NKEY_SEED_FILE: true,
+  NATS_TLS_CA_FILE: true,
+  NATS_TLS_CERT_FILE: true,
+  NATS_TLS_KEY_FILE: true,
+}).extend({
   NATS_STREAM_REPLICAS: env.int(1, 1, 5),
 });
 
 async function main(): Promise<void> {
   const config = loadConfig(ProvisionEnvSchema);
-  const messaging = await Messaging.connect({ servers: config.NATS_URL, namespace: config.NATS_NAMESPACE, name: 'provision' });
+  const messaging = await Messaging.connect({ servers: config.NATS_URL, namespace: config.NATS_NAMESPACE, name: 'provision', auth: natsAuth(config) });
   try {
     const report = await provision(messaging, { replicas: config.NATS_STREAM_REPLICAS });
     for (const entry of report.entries) {
