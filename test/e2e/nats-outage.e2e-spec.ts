@@ -1,30 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { eventually, freePort, Platform } from '../support/platform.js';
-
-/** A NATS server of this test's own, so stopping it disturbs no other test. */
-async function startNats(port: number, storeDir: string): Promise<ChildProcess> {
-  const child = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' });
-  await eventually(async () => {
-    try {
-      const { connect } = await import('node:net');
-      return await new Promise<boolean>((resolve) => {
-        const socket = connect({ host: '127.0.0.1', port }, () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.on('error', () => resolve(false));
-      });
-    } catch {
-      return false;
-    }
-  }, 10_000, 'nats-server to listen');
-  return child;
-}
+import { freePort, Platform } from '../support/platform.js';
+import { startPrivateNats } from '../support/nats.js';
 
 describe('the gateway while NATS is down', () => {
   let nats: ChildProcess;
@@ -33,7 +14,7 @@ describe('the gateway while NATS is down', () => {
 
   before(async () => {
     const port = await freePort();
-    nats = await startNats(port, storeDir);
+    nats = await startPrivateNats(port, storeDir);
     platform = await Platform.start({ natsUrl: `nats://127.0.0.1:${port}`, replicas: { 'workflow-worker': 0, 'content-worker': 0, 'log-sink': 0 } });
   });
   after(async () => {

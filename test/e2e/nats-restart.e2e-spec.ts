@@ -1,27 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually, freePort, Platform, sleep } from '../support/platform.js';
-
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-
-/** A NATS server of this test's own, with file storage that survives its restart. */
-async function startNats(port: number, storeDir: string): Promise<ChildProcess> {
-  const child = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' });
-  await eventually(() => listening(port), 15_000, 'nats-server to listen');
-  return child;
-}
+import { startPrivateNats } from '../support/nats.js';
 
 describe('nats-server restarted in the middle of roadmaps (file storage)', () => {
   let nats: ChildProcess;
@@ -31,7 +15,7 @@ describe('nats-server restarted in the middle of roadmaps (file storage)', () =>
 
   before(async () => {
     port = await freePort();
-    nats = await startNats(port, storeDir);
+    nats = await startPrivateNats(port, storeDir);
     platform = await Platform.start({
       natsUrl: `nats://127.0.0.1:${port}`,
       env: { OFFLINE_LLM_LATENCY_MS: '150' },
@@ -58,7 +42,7 @@ describe('nats-server restarted in the middle of roadmaps (file storage)', () =>
     nats.kill('SIGKILL');
     await stopped;
     await sleep(2_000);
-    nats = await startNats(port, storeDir);
+    nats = await startPrivateNats(port, storeDir);
 
     for (const task of tasks) {
       const done = await platform.waitForTask(task.taskId, ['completed'], 120_000);

@@ -92,6 +92,10 @@ export class Platform {
       AUTH_RATE_LIMIT_PER_MINUTE: '100000',
       ...options.env,
     };
+    // A test file killed by its timeout must not leave services running behind it.
+    process.once('exit', () => {
+      for (const p of this.processes) p.child.kill('SIGKILL');
+    });
     this.db = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 3, options: `-c search_path=${this.namespace}` });
   }
 
@@ -142,8 +146,6 @@ export class Platform {
     child.stderr?.on('data', keep);
     const proc = { service, index, port, child, output };
     this.processes.push(proc);
-    // A test file killed by its timeout must not leave services running behind it.
-    process.once('exit', () => child.kill('SIGKILL'));
     return proc;
   }
 

@@ -161,6 +161,12 @@ export function priorityConcurrency(concurrency: number): Record<Priority, numbe
   };
 }
 
+/** A worker's slots per durable consumer: its priority consumers sharing WORKER_CONCURRENCY by PRIORITY_SHARE. */
+export function prioritySlots(worker: keyof typeof PRIORITY_CONSUMERS, concurrency: number): Record<string, number> {
+  const slots = priorityConcurrency(concurrency);
+  return Object.fromEntries(PRIORITIES.map((p) => [PRIORITY_CONSUMERS[worker][p].durable, slots[p]]));
+}
+
 /** Subjects, `<domain>.<entity>.<verb>` plus routing tokens. */
 export const WORKFLOW_COMMANDS = ['generate', 'resume', 'review'] as const;
 export type WorkflowCommand = (typeof WORKFLOW_COMMANDS)[number];

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Subjects, type TaskEvent } from '@roadmap/contracts';
 import { JetStreamPublisher } from '@roadmap/messaging';
-import { ExecutionLogger, type Logger } from '@roadmap/observability';
+import type { Logger } from '@roadmap/observability';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type TaskEventInput = DistributiveOmit<TaskEvent, 'at'>;
@@ -31,4 +31,3 @@ export class TaskEvents {
   }
 }
 
-export { ExecutionLogger };

@@ -1,4 +1,4 @@
-import { PRIORITIES, PRIORITY_CONSUMERS, priorityConcurrency } from '@roadmap/contracts';
+import { prioritySlots } from '@roadmap/contracts';
 import { LlmModule } from '@roadmap/llm';
 import { LOGGER, runService } from '@roadmap/runtime';
 import { loadContentWorkerConfig } from './config.js';
@@ -8,9 +8,6 @@ await runService({
   name: 'content-worker',
   loadConfig: loadContentWorkerConfig,
   port: (config) => config.PORT,
-  concurrency: (config) => {
-    const slots = priorityConcurrency(config.WORKER_CONCURRENCY);
-    return Object.fromEntries(PRIORITIES.map((p) => [PRIORITY_CONSUMERS.content[p].durable, slots[p]]));
-  },
+  concurrency: (config) => prioritySlots('content', config.WORKER_CONCURRENCY),
   modules: (config) => [{ ...LlmModule.forRoot(config, LOGGER), global: true }, ContentModule],
 });

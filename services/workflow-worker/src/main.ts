@@ -1,4 +1,4 @@
-import { PRIORITIES, PRIORITY_CONSUMERS, priorityConcurrency } from '@roadmap/contracts';
+import { prioritySlots } from '@roadmap/contracts';
 import { LlmModule } from '@roadmap/llm';
 import { LOGGER, runService } from '@roadmap/runtime';
 import { loadWorkflowWorkerConfig } from './config.js';
@@ -8,10 +8,7 @@ await runService({
   name: 'workflow-worker',
   loadConfig: loadWorkflowWorkerConfig,
   port: (config) => config.PORT,
-  concurrency: (config) => {
-    const slots = priorityConcurrency(config.WORKER_CONCURRENCY);
-    return Object.fromEntries(PRIORITIES.map((p) => [PRIORITY_CONSUMERS.workflow[p].durable, slots[p]]));
-  },
+  concurrency: (config) => prioritySlots('workflow', config.WORKER_CONCURRENCY),
   modules: (config) => [
     { ...LlmModule.forRoot(config, LOGGER), global: true },
     WorkflowModule.forRoot({ maxEditRounds: config.WORKFLOW_MAX_EDIT_ROUNDS }),
