@@ -12,7 +12,7 @@ export type {
 } from './prompts/registry.js';
 export { checkFramework, totalHours, MIN_CONCEPTS, STAGE_SIZE, HOURS_TOLERANCE } from './check-framework.js';
 export { validateOutput, estimateTokens } from './provider.js';
-export type { LlmProvider, LlmResult, LlmUsage, GenerateOptions } from './provider.js';
+export type { LlmProvider, LlmResult, LlmUsage, GenerateOptions, LlmCallContext, LlmPartial, LlmCallRecord, LlmCallObserver } from './provider.js';
 export { OfflineProvider, type OfflineProviderOptions } from './offline/offline-provider.js';
 export { OpenAiProvider, type OpenAiProviderOptions } from './openai-provider.js';
 export { strictJsonSchema, type JsonSchema } from './json-schema.js';

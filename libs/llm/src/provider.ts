@@ -16,11 +16,72 @@ export interface LlmResult<O> {
   /** The prompt's version (`tutorial@1`), stored with the output. */
   promptVersion: string;
   latencyMs: number;
+  /** Served from the shared response cache (no provider call, no tokens spent). */
+  cached?: boolean;
+  /** Provider calls made for this result (transport retries, repair, failover), 0 when cached. */
+  attempts?: number;
+  /** Estimated cost in USD from the configured price table, when one is configured. */
+  costUsd?: number;
+}
+
+/** Who a call is for: accounting, budgets, per-owner limits and call records hang off this. */
+export interface LlmCallContext {
+  taskId?: string;
+  roadmapId?: string;
+  owner?: string;
+  /** What the call serves: a workflow step (`curriculum_design`) or a content item (`<conceptId>:tutorial`). */
+  subject?: string;
+  /** Ask for something new: skip the response cache (per-item retry, regeneration with feedback). */
+  fresh?: boolean;
+}
+
+/** Partial output of a streamed call, as it arrives. */
+export interface LlmPartial {
+  /** The raw text received so far. */
+  text: string;
+  /** Output tokens so far (reported or estimated). */
+  outputTokens: number;
 }
 
 export interface GenerateOptions {
   /** Aborts the call; it then rejects with an AppError `CANCELLED`. */
   signal?: AbortSignal;
+  context?: LlmCallContext;
+  /** Asks for a streamed call; receives the text so far (callers throttle what they publish). */
+  onPartial?: (partial: LlmPartial) => void;
+}
+
+/** One provider attempt (or cache hit), as recorded for accounting and debugging. */
+export interface LlmCallRecord {
+  context: LlmCallContext;
+  provider: string;
+  model: string;
+  promptVersion: string;
+  /** The rendered prompt sent. */
+  prompt: { system: string; user: string };
+  /** The raw response text, when one arrived. */
+  response?: string;
+  usage: LlmUsage;
+  costUsd?: number;
+  latencyMs: number;
+  /** `ok`, `cached`, `repaired` (valid after a repair prompt), `error`, `cancelled`. */
+  outcome: 'ok' | 'cached' | 'repaired' | 'error' | 'cancelled';
+  errorCode?: string;
+  errorMessage?: string;
+  /** 1-based attempt number within this generate() call. */
+  attempt: number;
+  startedAt: Date;
+}
+
+/**
+ * Hooks the LLM layer calls around every provider attempt: budgets (admit) and records/accounting
+ * (record). Provided by the services (PostgreSQL-backed); optional.
+ */
+export interface LlmCallObserver {
+  /** Before a call reaches a provider; throws AppError 'LLM_BUDGET_EXHAUSTED' to stop it. */
+  admit?(context: LlmCallContext, call: { provider: string; model: string; promptVersion: string; estimatedInputTokens: number }): Promise<void>;
+  /** After every attempt (cache hits, failures, repairs included). Must not throw into the call. */
+  record(record: LlmCallRecord): void | Promise<void>;
 }
 
 /**
