@@ -3,9 +3,11 @@
 //   <pkg>/src  -> <pkg>/dist/src    (what runs and ships)
 //   <pkg>/test -> <pkg>/dist/test   (integration tests: their `../src/x.js` imports resolve as in source)
 //   test/      -> dist/test/        (end-to-end tests)
+//   apps/console -> apps/console/dist (the web console, Vite; only when its sources changed)
 // Type checking is separate (`npm run typecheck`): SWC strips types, tsc checks them.
 import { transformFile } from '@swc/core';
 import { readdir, mkdir, rm, writeFile, copyFile, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join, dirname, relative, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -75,3 +77,5 @@ for (const group of ['libs', 'services']) {
 }
 files += await compileTree(join(root, 'test'), join(root, 'dist', 'test'));
 console.log(`build: ${files} files in ${Date.now() - started} ms`);
+// The console is built where it is part of the tree (not in the worker images, which leave it out).
+if (existsSync(join(root, 'scripts', 'build-console.mjs'))) await (await import('./build-console.mjs')).buildConsole();

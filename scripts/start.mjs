@@ -152,6 +152,7 @@ async function main() {
       say(`  auth      ${auth.configured} configured (npm run cli -- apikey create --owner <owner> makes an API key)`);
     }
     say(`  API docs  ${base}/docs`);
+    say(`  console   ${base}/console  (sign in with the API key)`);
     say(`  health    ${base}/healthz  ${base}/readyz   metrics ${base}/metrics`);
     say('Ctrl-C stops everything.');
   } else {

@@ -28,6 +28,7 @@ function step(name, args) {
 }
 step('build', ['scripts/build.mjs']);
 if (tiers.length === 0) step('typecheck', [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit']);
+if (tiers.length === 0) step('typecheck console', [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'apps/console/tsconfig.json']);
 
 /** Runs node --test on the globs; returns its pass/fail counts (read from the spec reporter's summary). */
 function runTests(label, globs, concurrency) {

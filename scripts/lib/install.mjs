@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 function manifestsHash(root) {
   const hash = createHash('sha256');
   const files = ['package.json', 'package-lock.json'];
-  for (const group of ['libs', 'services']) {
+  for (const group of ['libs', 'services', 'apps']) {
+    if (!existsSync(join(root, group))) continue;
     for (const name of readdirSync(join(root, group))) files.push(join(group, name, 'package.json'));
   }
   for (const file of files) {

@@ -489,10 +489,38 @@ describe('Helm chart deploy/helm/roadmap', () => {
     assert.equal(checksum(after, 'gateway'), checksum(before, 'gateway'));
   });
 
+  it('sends traces only when tracing.otlpEndpoint is set: OTEL variables for every service and egress to the collector', () => {
+    const otel = (env: Record<string, string>) => Object.keys(env).filter((k) => k.startsWith('OTEL_'));
+    const collectorPorts = (s: Scenario, d: K8sObject) =>
+      (of(s, 'NetworkPolicy').find((n) => component(n) === component(d))?.spec?.egress as Obj[]).flatMap((rule) =>
+        (rule.ports as Obj[]).map((p) => p.port).filter((port) => port === 4318 || port === 4317),
+      );
+    const defaults = scenario('defaults');
+    for (const d of of(defaults, 'Deployment')) {
+      assert.deepEqual(otel(configMapEnv(defaults, d)), [], `${d.metadata.name}: tracing is off by default`);
+      assert.deepEqual(collectorPorts(defaults, d), [], `${d.metadata.name}: no egress to a collector by default`);
+    }
+    const production = scenario('ci/production-values');
+    const deployments = of(production, 'Deployment');
+    assert.equal(deployments.length, 4);
+    for (const d of deployments) {
+      const env = configMapEnv(production, d);
+      assert.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, productionValues.tracing.otlpEndpoint, d.metadata.name);
+      assert.equal(env.OTEL_EXPORTER_OTLP_PROTOCOL, 'http/protobuf');
+      assert.equal(env.OTEL_TRACES_SAMPLER, 'parentbased_traceidratio');
+      assert.equal(env.OTEL_TRACES_SAMPLER_ARG, '0.2');
+      assert.equal(env.OTEL_RESOURCE_ATTRIBUTES, 'deployment.environment.name=production');
+      // Each service names itself (service.name = gateway, workflow-worker, ...): the chart must not override it.
+      assert.equal(env.OTEL_SERVICE_NAME, undefined);
+      assert.deepEqual(collectorPorts(production, d), [4318], `${d.metadata.name}: egress to the collector`);
+    }
+  });
+
   it('rejects values its schema does not allow', async () => {
     assert.match(await helmFails('template', 'rm', chart, '--set', 'autoscaling.mode=sometimes'), /autoscaling\/mode/);
     assert.match(await helmFails('template', 'rm', chart, '--set', 'services.gateway.replicas=2'), /additional properties/);
     assert.match(await helmFails('template', 'rm', chart, '--set', 'nats.url=http://nats:4222'), /nats\/url/);
+    assert.match(await helmFails('template', 'rm', chart, '--set', 'tracing.protocol=udp'), /tracing\/protocol/);
   });
 
   it('documents every value in values.yaml and lists it in the chart README', async () => {

@@ -14,6 +14,7 @@ const EVENT_TYPES = [
   'item.completed',
   'item.failed',
   'item.retrying',
+  'item.partial',
   'review.awaiting',
   'review.submitted',
   'task.resumed',

@@ -34,6 +34,8 @@ export interface PlatformOptions {
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   /** Ack wait of the worker consumers, shortened so a killed worker's messages come back quickly. */
   ackWaitMs?: number;
+  /** Deliveries per workflow/content message (WORKFLOW_MAX_ATTEMPTS / CONTENT_MAX_ATTEMPTS when provisioning). */
+  maxAttempts?: { workflow?: number; content?: number };
   /** Another NATS server than the shared one (a test that stops it). */
   natsUrl?: string;
   /** The services' DATABASE_URL when it differs from the one the test reads (a proxy a test cuts). */
@@ -122,7 +124,7 @@ export class Platform {
     await migrate({ url: TEST_DATABASE_URL, schema: this.namespace, poolSize: 2, applicationName: 'e2e-migrate' });
     const messaging = await Messaging.connect({ servers: this.env.NATS_URL!, namespace: this.namespace, name: 'e2e-provision' });
     try {
-      await provision(messaging, { ackWaitMs: this.options.ackWaitMs });
+      await provision(messaging, { ackWaitMs: this.options.ackWaitMs, maxAttempts: this.options.maxAttempts });
     } finally {
       await messaging.close();
     }

@@ -73,8 +73,30 @@ export const CommonEnvSchema = z.object({
   LOG_LEVEL: env.oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
   /** Seconds a stopping process gives in-flight work before it gives up on it (SIGTERM). */
   SHUTDOWN_GRACE_MS: env.int(20_000, 0, 600_000),
+  /** How often each process reports itself to the worker registry; past three periods of silence it counts as gone. */
+  WORKER_HEARTBEAT_MS: env.int(5_000, 500, 60_000),
 });
 export type CommonConfig = z.infer<typeof CommonEnvSchema>;
+
+/**
+ * `<KIND>_SOFT_TIME_LIMIT_MS` / `<KIND>_HARD_TIME_LIMIT_MS` for one kind of work, with defaults; merge
+ * into a service schema with `.extend(timeLimitEnv('CONTENT', ...))` and check with {@link refineTimeLimits}.
+ */
+export function timeLimitEnv<K extends string>(kind: K, softMs: number, hardMs: number) {
+  return {
+    [`${kind}_SOFT_TIME_LIMIT_MS`]: env.int(softMs, 1_000, 24 * 3_600_000),
+    [`${kind}_HARD_TIME_LIMIT_MS`]: env.int(hardMs, 1_000, 24 * 3_600_000),
+  } as Record<`${K}_SOFT_TIME_LIMIT_MS` | `${K}_HARD_TIME_LIMIT_MS`, ReturnType<typeof env.int>>;
+}
+
+/** The hard limit must leave the handler time to stop after the soft one. */
+export function refineTimeLimits(kind: string) {
+  return (config: Record<string, unknown>, ctx: z.RefinementCtx): void => {
+    const soft = config[`${kind}_SOFT_TIME_LIMIT_MS`] as number;
+    const hard = config[`${kind}_HARD_TIME_LIMIT_MS`] as number;
+    if (!(hard > soft)) ctx.addIssue({ code: 'custom', path: [`${kind}_HARD_TIME_LIMIT_MS`], message: `must be greater than ${kind}_SOFT_TIME_LIMIT_MS (${soft})` });
+  };
+}
 
 export class ConfigError extends AppError {
   constructor(readonly problems: readonly string[]) {

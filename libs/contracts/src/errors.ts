@@ -31,7 +31,11 @@ export type ErrorCode =
   | 'WORKFLOW_INVALID'
   | 'WORKFLOW_VERSION_MISMATCH'
   | 'ITEMS_FAILED'
+  /** The reaper gave up on a task that made no progress after REAPER_MAX_REDRIVES re-drives. */
+  | 'TASK_STALLED'
   | 'CANCELLED'
+  | 'TIME_LIMIT'
+  | 'SUPERSEDED'
   | 'CONFIG_INVALID';
 
 /** A field at fault in a request or message. */
@@ -132,6 +136,17 @@ export class RetryableError extends AppError {
 export class PermanentError extends AppError {
   constructor(code: ErrorCode, message: string, options: Omit<AppErrorOptions, 'retryable'> = {}) {
     super(code, message, { ...options, retryable: false });
+  }
+}
+
+/**
+ * Fencing: the work's message was redelivered to another worker, which now owns it (a newer lease).
+ * This run's writes were refused; it stops without acking or naking, leaving the message to the newer
+ * delivery.
+ */
+export class SupersededError extends AppError {
+  constructor(message: string) {
+    super('SUPERSEDED', message, { retryable: false });
   }
 }
 

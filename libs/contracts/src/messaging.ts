@@ -30,7 +30,10 @@ export interface ConsumerDeclaration {
   readonly filterSubject: string;
   /** How long a delivered message may stay unacked before redelivery; heartbeats extend it. */
   readonly ackWaitMs: number;
-  /** Deliveries before a message is dead-lettered. Bounded for every consumer. */
+  /**
+   * Deliveries before a message is dead-lettered. Bounded for every consumer; the workflow and content
+   * consumers' are configurable when provisioning (WORKFLOW_MAX_ATTEMPTS, CONTENT_MAX_ATTEMPTS).
+   */
   readonly maxDeliver: number;
   /** Unacked messages the consumer hands out across all replicas. */
   readonly maxAckPending: number;
@@ -101,7 +104,7 @@ const workflowConsumer = <P extends Priority>(priority: P) =>
     description: `Runs the framework workflow (${priority} priority)`,
     filterSubject: `roadmap.workflow.${priority}.>`,
     ackWaitMs: 30_000,
-    maxDeliver: 5,
+    maxDeliver: 3,
     maxAckPending: 256,
   }) as const;
 const contentConsumer = <P extends Priority>(priority: P) =>
@@ -111,7 +114,7 @@ const contentConsumer = <P extends Priority>(priority: P) =>
     description: `Generates one content item per message (${priority} priority)`,
     filterSubject: `content.generate.${priority}.>`,
     ackWaitMs: 30_000,
-    maxDeliver: 5,
+    maxDeliver: 3,
     maxAckPending: 2048,
   }) as const;
 
@@ -165,6 +168,11 @@ export function priorityConcurrency(concurrency: number): Record<Priority, numbe
 export function prioritySlots(worker: keyof typeof PRIORITY_CONSUMERS, concurrency: number): Record<string, number> {
   const slots = priorityConcurrency(concurrency);
   return Object.fromEntries(PRIORITIES.map((p) => [PRIORITY_CONSUMERS[worker][p].durable, slots[p]]));
+}
+
+/** The same setting for each of a worker's priority consumers, keyed by durable. */
+export function perPriority<V>(worker: keyof typeof PRIORITY_CONSUMERS, value: V): Record<string, V> {
+  return Object.fromEntries(PRIORITIES.map((p) => [PRIORITY_CONSUMERS[worker][p].durable, value]));
 }
 
 /** Subjects, `<domain>.<entity>.<verb>` plus routing tokens. */
@@ -259,6 +267,8 @@ const progress = z.object({ done: z.number().int().min(0), failed: z.number().in
 export type Progress = z.infer<typeof progress>;
 
 const eventBase = { taskId: id, at: z.iso.datetime({ offset: true }) };
+/** Longest text excerpt an `item.partial` event carries (the tail of what has arrived). */
+export const PARTIAL_EXCERPT_CHARS = 280;
 /** Progress events of a task, on `events.task.<taskId>`. */
 export const TaskEventSchema = z.discriminatedUnion('type', [
   z.object({ ...eventBase, type: z.literal('step.started'), step: z.string() }),
@@ -280,6 +290,19 @@ export const TaskEventSchema = z.discriminatedUnion('type', [
     progress,
   }),
   z.object({ ...eventBase, type: z.literal('item.retrying'), conceptId: id, kind: z.enum(CONTENT_KINDS), progress }),
+  /**
+   * A streamed item arriving (throttled per item): how much so far and a short excerpt of its latest
+   * text. Small on purpose: the full content is read from the roadmap once the item completes.
+   */
+  z.object({
+    ...eventBase,
+    type: z.literal('item.partial'),
+    conceptId: id,
+    kind: z.enum(CONTENT_KINDS),
+    chars: z.number().int().min(0),
+    outputTokens: z.number().int().min(0),
+    excerpt: z.string().max(PARTIAL_EXCERPT_CHARS),
+  }),
   z.object({ ...eventBase, type: z.literal('review.awaiting'), revision: z.number().int().min(1) }),
   z.object({ ...eventBase, type: z.literal('review.submitted'), decision: z.enum(['approve', 'revise']) }),
   z.object({ ...eventBase, type: z.literal('task.resumed') }),

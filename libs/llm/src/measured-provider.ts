@@ -1,5 +1,5 @@
 import { AppError } from '@roadmap/contracts';
-import { counter, histogram, type Logger } from '@roadmap/observability';
+import { counter, failSpan, histogram, SpanKind, tracer, type Logger, type Span } from '@roadmap/observability';
 import type { PromptDefinition } from './prompts/registry.js';
 import type { GenerateOptions, LlmProvider, LlmResult } from './provider.js';
 
@@ -18,8 +18,9 @@ const errors = counter('roadmap_llm_errors_total', 'Failed LLM calls, by error c
 
 /**
  * Wraps a provider so every call is measured once — duration by outcome (`ok`, `error`, `cancelled`),
- * tokens in and out, errors by code — and logged at debug (success) or warn (failure) level.
- * Providers themselves stay free of metrics code.
+ * tokens in and out, errors by code — logged at debug (success) or warn (failure) level, and traced
+ * as a CLIENT span with the OpenTelemetry `gen_ai.*` attributes. Providers themselves stay free of
+ * metrics and tracing code.
  */
 export class MeasuredLlmProvider implements LlmProvider {
   constructor(
@@ -34,7 +35,16 @@ export class MeasuredLlmProvider implements LlmProvider {
     return this.inner.model;
   }
 
-  async generate<I, O>(prompt: PromptDefinition<I, O>, input: I, options?: GenerateOptions): Promise<LlmResult<O>> {
+  generate<I, O>(prompt: PromptDefinition<I, O>, input: I, options?: GenerateOptions): Promise<LlmResult<O>> {
+    // Span name per the GenAI conventions: `{gen_ai.operation.name} {gen_ai.request.model}`.
+    return tracer().startActiveSpan(
+      `chat ${this.inner.model}`,
+      { kind: SpanKind.CLIENT, attributes: requestAttributes(this.inner.name, this.inner.model, prompt.version) },
+      (span) => this.measured(span, prompt, input, options),
+    );
+  }
+
+  private async measured<I, O>(span: Span, prompt: PromptDefinition<I, O>, input: I, options?: GenerateOptions): Promise<LlmResult<O>> {
     const labels = { provider: this.inner.name, model: this.inner.model };
     const started = performance.now();
     try {
@@ -46,6 +56,12 @@ export class MeasuredLlmProvider implements LlmProvider {
         { ...labels, prompt: result.promptVersion, latencyMs: result.latencyMs, usage: result.usage },
         'llm call completed',
       );
+      span.setAttributes({
+        'gen_ai.response.model': result.model,
+        'gen_ai.usage.input_tokens': result.usage.inputTokens,
+        'gen_ai.usage.output_tokens': result.usage.outputTokens,
+        'roadmap.llm.cached': result.cached ?? false,
+      });
       return result;
     } catch (error) {
       const code = error instanceof AppError ? error.code : 'UNKNOWN';
@@ -55,9 +71,24 @@ export class MeasuredLlmProvider implements LlmProvider {
       if (outcome === 'error') {
         this.logger?.warn({ ...labels, prompt: prompt.version, code, err: error }, 'llm call failed');
       }
+      span.setAttribute('error.type', code);
+      failSpan(span, error);
       throw error;
+    } finally {
+      span.end();
     }
   }
+}
+
+/** `gen_ai.*` request attributes (both the current `provider.name` and the older `system` key). */
+function requestAttributes(provider: string, model: string, promptVersion: string) {
+  return {
+    'gen_ai.operation.name': 'chat',
+    'gen_ai.provider.name': provider,
+    'gen_ai.system': provider,
+    'gen_ai.request.model': model,
+    'roadmap.llm.prompt': promptVersion,
+  };
 }
 
 /** Wraps `provider` in a MeasuredLlmProvider unless it already is one. */

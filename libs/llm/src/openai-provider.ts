@@ -3,7 +3,17 @@ import { AppError, PermanentError, RetryableError } from '@roadmap/contracts';
 import type { Logger } from '@roadmap/observability';
 import { strictJsonSchema } from './json-schema.js';
 import type { PromptDefinition } from './prompts/registry.js';
-import { cancelledError, estimateTokens, validateOutput, type GenerateOptions, type LlmProvider, type LlmResult } from './provider.js';
+import {
+  cancelledError,
+  estimateTokens,
+  LlmOutputError,
+  repairInstruction,
+  validateOutput,
+  type GenerateOptions,
+  type LlmProvider,
+  type LlmResult,
+  type LlmUsage,
+} from './provider.js';
 
 export interface OpenAiProviderOptions {
   /** Base URL of an OpenAI-compatible API, ending in /v1. */
@@ -56,63 +66,112 @@ export class OpenAiProvider implements LlmProvider {
   async generate<I, O>(prompt: PromptDefinition<I, O>, input: I, options: GenerateOptions = {}): Promise<LlmResult<O>> {
     const started = performance.now();
     const { system, user } = prompt.render(input);
-    let completion: OpenAI.Chat.Completions.ChatCompletion;
+    const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [
+      { role: 'system', content: system },
+      { role: 'user', content: user },
+    ];
+    if (options.repair) {
+      // The repair prompt: the model sees its refused answer and the validator's error.
+      if (options.repair.response !== undefined) messages.push({ role: 'assistant', content: options.repair.response });
+      messages.push({ role: 'user', content: repairInstruction(options.repair.error) });
+    }
+    const body = {
+      model: this.model,
+      messages,
+      response_format: {
+        type: 'json_schema' as const,
+        json_schema: { name: prompt.name, strict: true, schema: strictJsonSchema(prompt.schema) },
+      },
+    };
+    let answer: Answer;
     try {
-      completion = await this.client.chat.completions.create(
-        {
-          model: this.model,
-          messages: [
-            { role: 'system', content: system },
-            { role: 'user', content: user },
-          ],
-          response_format: {
-            type: 'json_schema',
-            json_schema: { name: prompt.name, strict: true, schema: strictJsonSchema(prompt.schema) },
-          },
-        },
-        { signal: options.signal },
-      );
+      answer = options.onPartial ? await this.streamed(body, options) : await this.whole(body, options);
     } catch (error) {
       throw this.classify(error, prompt, options.signal);
     }
 
-    // Compatible servers vary: check the shape rather than trust the SDK's types.
-    const choice = Array.isArray(completion.choices) ? completion.choices[0] : undefined;
     const where = `${this.endpoint} (${this.model}) for ${prompt.version}`;
-    if (typeof choice?.message !== 'object' || choice.message === null) {
-      throw badOutput(`LLM response from ${where} has no choices[0].message`, 'choices', 'missing');
+    const { content } = answer;
+    const usage = {
+      inputTokens: answer.usage?.prompt_tokens ?? estimateTokens(messages.map((m) => String(m.content)).join('')),
+      outputTokens: answer.usage?.completion_tokens ?? estimateTokens(content ?? ''),
+    };
+    if (answer.finishReason === 'length') {
+      throw badOutput(`LLM output from ${where} was truncated (finish_reason "length")`, '(root)', 'output truncated at the token limit: answer more briefly', content, usage);
     }
-    if (choice.finish_reason === 'length') {
-      throw badOutput(`LLM output from ${where} was truncated (finish_reason "length")`, '(root)', 'output truncated at the token limit');
-    }
-    if (choice.finish_reason === 'content_filter') {
+    if (answer.finishReason === 'content_filter') {
       throw new PermanentError('LLM_REJECTED', `LLM output from ${where} was withheld by a content filter`, { status: 502 });
     }
-    if (choice.message.refusal) {
-      throw new PermanentError('LLM_REJECTED', `The model refused ${prompt.version}: ${truncate(choice.message.refusal, 300)}`, { status: 502 });
+    if (answer.refusal) {
+      throw new PermanentError('LLM_REJECTED', `The model refused ${prompt.version}: ${truncate(answer.refusal, 300)}`, { status: 502 });
     }
-    const content = choice.message.content;
-    if (typeof content !== 'string' || content.trim() === '') throw badOutput(`LLM response from ${where} has no content`, '(root)', 'empty content');
+    if (typeof content !== 'string' || content.trim() === '') throw badOutput(`LLM response from ${where} has no content`, '(root)', 'empty content', undefined, usage);
 
     let raw: unknown;
     try {
       raw = JSON.parse(content);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      throw badOutput(`LLM output from ${where} is not JSON (${content.length} chars, starting ${JSON.stringify(truncate(content, 80))})`, '(root)', `not valid JSON: ${reason}`);
+      throw badOutput(`LLM output from ${where} is not JSON (${content.length} chars, starting ${JSON.stringify(truncate(content, 80))})`, '(root)', `not valid JSON: ${reason}`, content, usage);
     }
-    const output = validateOutput(prompt, raw, `LLM (${this.model})`);
+    let output: O;
+    try {
+      output = validateOutput(prompt, raw, `LLM (${this.model})`);
+    } catch (error) {
+      if (error instanceof AppError) throw new LlmOutputError(error.message, error.details, content, usage, error);
+      throw error;
+    }
     return {
       output,
-      usage: {
-        inputTokens: completion.usage?.prompt_tokens ?? estimateTokens(system + user),
-        outputTokens: completion.usage?.completion_tokens ?? estimateTokens(content),
-      },
+      usage,
       provider: this.name,
       model: this.model,
       promptVersion: prompt.version,
       latencyMs: Math.round(performance.now() - started),
+      rawText: content,
     };
+  }
+
+  /** One non-streamed completion. Compatible servers vary: the shape is checked rather than trusted. */
+  private async whole(body: CompletionBody, options: GenerateOptions): Promise<Answer> {
+    const completion = await this.client.chat.completions.create(body, { signal: options.signal });
+    const choice = Array.isArray(completion.choices) ? completion.choices[0] : undefined;
+    if (typeof choice?.message !== 'object' || choice.message === null) {
+      throw badOutput(`LLM response from ${this.endpoint} (${this.model}) has no choices[0].message`, 'choices', 'missing');
+    }
+    return {
+      content: choice.message.content ?? undefined,
+      finishReason: choice.finish_reason ?? undefined,
+      refusal: choice.message.refusal ?? undefined,
+      usage: completion.usage ?? undefined,
+    };
+  }
+
+  /**
+   * A streamed completion (server-sent events) with usage in the last chunk: `onPartial` gets the
+   * text so far after every chunk (the pipeline throttles it), and the whole text is validated at the end.
+   */
+  private async streamed(body: CompletionBody, options: GenerateOptions): Promise<Answer> {
+    const stream = await this.client.chat.completions.create(
+      { ...body, stream: true, stream_options: { include_usage: true } },
+      { signal: options.signal },
+    );
+    let content = '';
+    let refusal = '';
+    let finishReason: string | undefined;
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
+      const delta = choice?.delta;
+      if (typeof delta?.content === 'string' && delta.content !== '') {
+        content += delta.content;
+        options.onPartial?.({ text: content, outputTokens: estimateTokens(content) });
+      }
+      if (typeof delta?.refusal === 'string') refusal += delta.refusal;
+      if (choice?.finish_reason) finishReason = choice.finish_reason;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    return { content, finishReason, refusal: refusal || undefined, usage };
   }
 
   /** Maps SDK and transport errors to the contracts' errors; the API key never reaches a message. */
@@ -163,8 +222,18 @@ export class OpenAiProvider implements LlmProvider {
   }
 }
 
-function badOutput(message: string, field: string, problem: string): PermanentError {
-  return new PermanentError('LLM_BAD_OUTPUT', message, { status: 502, details: [{ field, message: problem }] });
+function badOutput(message: string, field: string, problem: string, response?: string, usage?: LlmUsage): LlmOutputError {
+  return new LlmOutputError(message, [{ field, message: problem }], response, usage);
+}
+
+type CompletionBody = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
+
+/** What a completion said, streamed or not. */
+interface Answer {
+  content: string | undefined;
+  finishReason: string | undefined;
+  refusal: string | undefined;
+  usage: OpenAI.CompletionUsage | undefined;
 }
 
 /** Server-advised wait: `retry-after-ms`, else `retry-after` in seconds or as an HTTP date. */

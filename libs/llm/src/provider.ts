@@ -22,6 +22,8 @@ export interface LlmResult<O> {
   attempts?: number;
   /** Estimated cost in USD from the configured price table, when one is configured. */
   costUsd?: number;
+  /** The raw text the model returned (for call records), when the provider has it. */
+  rawText?: string;
 }
 
 /** Who a call is for: accounting, budgets, per-owner limits and call records hang off this. */
@@ -49,6 +51,14 @@ export interface GenerateOptions {
   context?: LlmCallContext;
   /** Asks for a streamed call; receives the text so far (callers throttle what they publish). */
   onPartial?: (partial: LlmPartial) => void;
+  /** Set by the pipeline on a repair attempt: the refused answer and why, shown to the model. */
+  repair?: LlmRepair;
+}
+
+/** A repair prompt's material: the previous answer (when there was one) and its validation error. */
+export interface LlmRepair {
+  response?: string;
+  error: string;
 }
 
 /** One provider attempt (or cache hit), as recorded for accounting and debugging. */
@@ -108,6 +118,31 @@ export function validateOutput<O>(prompt: PromptDefinition<unknown, O>, raw: unk
     `${source} output for ${prompt.version} does not match its schema (${result.error.issues.length} issue(s), first: ${details[0]?.field}: ${details[0]?.message})`,
     { status: 502, details },
   );
+}
+
+/**
+ * LLM_BAD_OUTPUT with what the model actually said (so the pipeline can show it the error and ask
+ * again) and the tokens the refused answer cost.
+ */
+export class LlmOutputError extends PermanentError {
+  constructor(
+    message: string,
+    details: ReadonlyArray<{ field: string; message: string }>,
+    readonly response?: string,
+    readonly usage?: LlmUsage,
+    cause?: unknown,
+  ) {
+    super('LLM_BAD_OUTPUT', message, { status: 502, details, cause });
+  }
+}
+
+/** Text of a repair prompt: the validation error, and the demand for a corrected answer. */
+export function repairInstruction(error: string): string {
+  return [
+    'Your previous answer was refused by the validator:',
+    error,
+    'Answer again with the complete JSON object only, matching the required schema exactly (no prose, no code fences).',
+  ].join('\n\n');
 }
 
 /** The error every provider throws when the caller's signal aborts a call. */

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { AppError, PermanentError, RetryableError } from '@roadmap/contracts';
+import { AppError, PermanentError, RetryableError, loadConfig } from '@roadmap/contracts';
 import { startFakeOpenAi, type FakeOpenAi } from '@roadmap/testing';
-import { OfflineProvider, OpenAiProvider, PROMPTS, createLlmProvider, type OpenAiProviderOptions } from '@roadmap/llm';
+import { LlmEnvSchema, LlmOutputError, OfflineProvider, OpenAiProvider, PROMPTS, createLlmProvider, type OpenAiProviderOptions } from '@roadmap/llm';
 
 const API_KEY = 'sk-test-0123456789abcdef';
 const input = { goal: 'Become a backend engineer', preferences: { level: 'beginner' as const, hoursPerWeek: 8, language: 'en' } };
@@ -186,16 +186,39 @@ describe('OpenAiProvider against the fake OpenAI server', () => {
     assert.ok(performance.now() - started < 1_000, 'cancelled promptly');
   });
 
+  it('streams when asked: every chunk reaches onPartial, usage comes from the final chunk', async () => {
+    const partials: string[] = [];
+    const result = await provider().generate(PROMPTS.intent_analysis, input, { onPartial: (p) => partials.push(p.text) });
+    const request = fake.completionRequests[0]!.body;
+    assert.equal(request.stream, true);
+    assert.deepEqual(request.stream_options, { include_usage: true });
+    const text = JSON.stringify(result.output);
+    assert.equal(partials.length, Math.ceil(text.length / 64), 'one callback per 64-character chunk');
+    assert.equal(partials.at(-1), text);
+    assert.equal(result.rawText, text);
+    const chars = request.messages.reduce((n: number, m: { content: string }) => n + m.content.length, 0);
+    assert.deepEqual(result.usage, { inputTokens: Math.ceil(chars / 4), outputTokens: Math.ceil(text.length / 4) });
+  });
+
+  it('maps a streamed answer cut at the token limit to LLM_BAD_OUTPUT carrying the text for a repair', async () => {
+    fake.fail({ content: '{"goal":"Become a back', finishReason: 'length' });
+    const error = await rejection(provider().generate(PROMPTS.intent_analysis, input, { onPartial: () => undefined }), LlmOutputError, 'LLM_BAD_OUTPUT');
+    assert.equal(error.response, '{"goal":"Become a back');
+    assert.ok(error.usage && error.usage.outputTokens > 0);
+  });
+
+  it('sends a repair prompt: the refused answer as the assistant’s, then the validation error', async () => {
+    await provider().generate(PROMPTS.intent_analysis, input, { repair: { response: '{"goal":', error: 'not valid JSON: Unexpected end' } });
+    const messages = fake.completionRequests[0]!.body.messages;
+    assert.deepEqual(messages.map((m: { role: string }) => m.role), ['system', 'user', 'assistant', 'user']);
+    assert.equal(messages[2].content, '{"goal":');
+    assert.match(messages[3].content, /refused by the validator:\n\nnot valid JSON: Unexpected end/);
+  });
+
   it('is built by createLlmProvider from configuration and measured', async () => {
-    const llm = createLlmProvider({
-      LLM_PROVIDER: 'openai',
-      LLM_BASE_URL: fake.url,
-      LLM_API_KEY: API_KEY,
-      LLM_MODEL: 'gpt-config',
-      LLM_TIMEOUT_MS: 5_000,
-      LLM_MAX_RETRIES: 0,
-      OFFLINE_LLM_LATENCY_MS: 0,
-    });
+    const llm = createLlmProvider(
+      loadConfig(LlmEnvSchema, { LLM_PROVIDER: 'openai', LLM_BASE_URL: fake.url, LLM_API_KEY: API_KEY, LLM_MODEL: 'gpt-config', LLM_TIMEOUT_MS: '5000', LLM_MAX_RETRIES: '0' }),
+    );
     const result = await llm.generate(PROMPTS.intent_analysis, input);
     assert.equal(result.model, 'gpt-config');
     assert.equal(fake.completionRequests[0]!.body.model, 'gpt-config');

@@ -35,8 +35,9 @@ export {
   type JetStreamHandlerMethod,
   type JetStreamBatchHandlerMethod,
 } from './decorators.js';
-export { JetStreamServer, type JetStreamServerOptions } from './server.js';
+export { JetStreamServer, TimeLimitExceeded, type JetStreamServerOptions, type TimeLimits, type RouteSnapshot } from './server.js';
 export { MessagingModule } from './module.js';
 export { JetStreamHandlerExplorer } from './explorer.js';
 export { retryDelayMs, RETRY_BASE_MS, RETRY_CAP_MS, RETRY_AFTER_MAX_MS, type RetryDelayOptions } from './backoff.js';
 export type { DeadLetterCode, Outcome } from './metrics.js';
+export { injectTraceContext, extractTraceContext, MessagingAttributes } from './tracing.js';

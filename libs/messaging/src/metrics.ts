@@ -9,7 +9,7 @@ import { counter, histogram } from '@roadmap/observability';
 export type Outcome = 'ack' | 'retry' | 'dead_letter';
 
 /** Why a message was dead-lettered; the metric label and the first word of the reason header. */
-export type DeadLetterCode = 'invalid_message' | 'permanent_error' | 'max_deliver';
+export type DeadLetterCode = 'invalid_message' | 'permanent_error' | 'max_deliver' | 'time_limit';
 
 export const handlerDuration = histogram(
   'roadmap_messaging_handler_duration_seconds',
@@ -40,5 +40,11 @@ export const publishDuration = histogram(
 export const outageRetries = counter(
   'roadmap_messaging_outage_retries_total',
   'Handler runs retried in place because infrastructure was briefly unreachable',
+  ['consumer'],
+);
+
+export const timeLimitsTotal = counter(
+  'roadmap_messaging_time_limits_total',
+  'Handler runs that passed their soft time limit (signal aborted) or hard one (given up)',
   ['consumer'],
 );

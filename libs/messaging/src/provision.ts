@@ -41,6 +41,22 @@ export interface ProvisionOptions {
   readonly replicas?: number;
   /** Overrides every consumer's declared ack wait (tests use a short one to see redeliveries quickly). */
   readonly ackWaitMs?: number;
+  /**
+   * Deliveries (attempts) per message of the workflow and content consumers, overriding the declared
+   * ones (WORKFLOW_MAX_ATTEMPTS, CONTENT_MAX_ATTEMPTS). Workers read the consumer's own max_deliver.
+   */
+  readonly maxAttempts?: { readonly workflow?: number; readonly content?: number };
+}
+
+/** The declaration with the options' overrides applied. */
+function configured(declared: ConsumerDeclaration, opts: ProvisionOptions): ConsumerDeclaration {
+  const attempts =
+    declared.stream === STREAMS.ROADMAP_WORKFLOW.name ? opts.maxAttempts?.workflow : declared.stream === STREAMS.CONTENT_GENERATION.name ? opts.maxAttempts?.content : undefined;
+  return {
+    ...declared,
+    ...(opts.ackWaitMs !== undefined && { ackWaitMs: opts.ackWaitMs }),
+    ...(attempts !== undefined && { maxDeliver: attempts }),
+  };
 }
 
 /**
@@ -57,8 +73,7 @@ export async function provision(messaging: Messaging, opts: ProvisionOptions = {
   }
   entries.push(...(await pruneConsumers(messaging)));
   for (const declared of Object.values(CONSUMERS) as ConsumerDeclaration[]) {
-    const decl = opts.ackWaitMs === undefined ? declared : { ...declared, ackWaitMs: opts.ackWaitMs };
-    entries.push(await provisionConsumer(messaging, decl));
+    entries.push(await provisionConsumer(messaging, configured(declared, opts)));
   }
   return {
     deleted: entries.filter((e) => e.action === 'deleted').map((e) => e.name),
@@ -90,7 +105,7 @@ async function pruneConsumers(messaging: Messaging): Promise<ProvisionEntry[]> {
   return entries;
 }
 
-/** Deletes the namespaced streams of STREAMS (and with them their consumers). For tests. */
+/** Deletes the namespaced streams of STREAMS (and with them their consumers) and the namespace's KV buckets. For tests. */
 export async function deprovision(messaging: Messaging): Promise<string[]> {
   const deleted: string[] = [];
   for (const decl of Object.values(STREAMS) as StreamDeclaration[]) {
@@ -100,6 +115,20 @@ export async function deprovision(messaging: Messaging): Promise<string[]> {
       deleted.push(name);
     } catch (err) {
       if (!isNotFound(err)) throw err;
+    }
+  }
+  // Key-value buckets of the namespace (the LLM layer creates `<NS>_LLM_*` on first use; their
+  // streams are `KV_<NS>_…`). Only with a namespace: the shared, unprefixed account is left alone.
+  if (messaging.namespace !== '') {
+    const prefix = `KV_${messaging.streamName('')}`;
+    for await (const name of messaging.jsm.streams.names()) {
+      if (!name.startsWith(prefix)) continue;
+      try {
+        await messaging.jsm.streams.delete(name);
+        deleted.push(name);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
     }
   }
   return deleted;

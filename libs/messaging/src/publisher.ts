@@ -11,6 +11,7 @@ import {
 import { AppError, Headers, STREAMS, Subjects, UnavailableError } from '@roadmap/contracts';
 import type { Messaging } from './messaging.js';
 import { deadLettersTotal, publishDuration, type DeadLetterCode } from './metrics.js';
+import { tracePublish } from './tracing.js';
 
 /** Options of {@link JetStreamPublisher.publish}. */
 export interface PublishOptions {
@@ -65,7 +66,7 @@ export class JetStreamPublisher {
     const hdrs = natsHeaders();
     if (opts.headers) for (const key in opts.headers) hdrs.set(key, opts.headers[key]!);
     hdrs.set(Headers.publishedAt, String(Date.now()));
-    return this.send(subject, data, hdrs, opts.msgId, opts.timeoutMs);
+    return tracePublish(subject, hdrs, opts.msgId, data.length, () => this.send(subject, data, hdrs, opts.msgId, opts.timeoutMs));
   }
 
   /**

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { JetStreamContext, type ContextRoute } from './context.js';
 import type { BatchHandlerSpec, HandlerSpec } from './decorators.js';
 import type { Messaging } from './messaging.js';
-import { handlerDuration, messagesTotal, queueWait, type Outcome } from './metrics.js';
+import { handlerDuration, messagesTotal, queueWait, timeLimitsTotal, type Outcome } from './metrics.js';
 
 /*
  * Per-consumer state of the JetStream server (internal). A route is one handler bound to one durable
@@ -34,7 +34,8 @@ export interface Parked {
 
 export abstract class Route implements ContextRoute {
   readonly durable: string;
-  readonly maxDeliver: number;
+  /** Deliveries allowed: the declaration's, then the provisioned consumer's own max_deliver. */
+  maxDeliver: number;
   readonly streamLogical: string;
   readonly schema: z.ZodType;
   consumer!: Consumer;
@@ -51,7 +52,13 @@ export abstract class Route implements ContextRoute {
   /** Resolves close()'s wait once the route is idle. */
   onIdle?: () => void;
   readonly active = new Set<TrackedContext>();
-  readonly counters: Record<Outcome, Incrementer>;
+  /** Messages that ended in each outcome since the route started (the worker registry reports them). */
+  readonly handled: Record<Outcome, number> = { ack: 0, retry: 0, dead_letter: 0 };
+  /** When the route was bound to its consumer. */
+  readonly since = new Date();
+  readonly counters: Record<Outcome | 'time_limit' | 'superseded', Incrementer>;
+  /** Soft and hard time limits of a single-message handler, when configured. */
+  timeLimits?: { readonly softMs: number; readonly hardMs: number };
   readonly queueWait: Observer;
   private readonly subjects = new Map<string, { readonly logical: string; readonly duration: Record<Outcome, Observer> }>();
 
@@ -66,15 +73,44 @@ export abstract class Route implements ContextRoute {
     this.streamLogical = spec.consumer.stream;
     this.schema = spec.schema;
     this.counters = {
-      ack: messagesTotal.labels({ consumer: this.durable, outcome: 'ack' }),
-      retry: messagesTotal.labels({ consumer: this.durable, outcome: 'retry' }),
-      dead_letter: messagesTotal.labels({ consumer: this.durable, outcome: 'dead_letter' }),
+      ack: this.tallied('ack'),
+      retry: this.tallied('retry'),
+      dead_letter: this.tallied('dead_letter'),
+      time_limit: timeLimitsTotal.labels({ consumer: this.durable }),
+      superseded: messagesTotal.labels({ consumer: this.durable, outcome: 'superseded' }),
     };
     this.queueWait = queueWait.labels({ consumer: this.durable });
   }
 
   logicalSubject(actual: string): string {
     return this.subjectEntry(actual).logical;
+  }
+
+  /** The outcome's metric child, also counted in {@link handled} (a plain number the registry can read). */
+  private tallied(outcome: Outcome): Incrementer {
+    const child = messagesTotal.labels({ consumer: this.durable, outcome });
+    return {
+      inc: (value = 1) => {
+        this.handled[outcome] += value;
+        child.inc(value);
+      },
+    };
+  }
+
+  /** Messages being handled now (single messages running, or the messages of batches running). */
+  get inFlight(): number {
+    if (this instanceof BatchRoute) {
+      let n = 0;
+      for (const batch of this.activeBatches) n += batch.length;
+      return n;
+    }
+    return this.active.size;
+  }
+
+  /** Messages delivered to this process and held, not handled yet (parked, or a batch being collected). */
+  get held(): number {
+    if (this instanceof BatchRoute) return this.buffer.length;
+    return this instanceof SingleRoute ? this.parked.length : 0;
   }
 
   /** Handler-duration children of a subject. Cached: label hashing per message shows on the hot path. */

@@ -1,7 +1,7 @@
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { millis } from '@nats-io/nats-core';
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
-import { AppError, Headers, isRetryable, isTransientInfrastructureError } from '@roadmap/contracts';
+import { AppError, Headers, isRetryable, isTransientInfrastructureError, SupersededError } from '@roadmap/contracts';
 import type { Logger } from '@roadmap/observability';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { retryDelayMs } from './backoff.js';
@@ -12,8 +12,26 @@ import { outageRetries, type DeadLetterCode, type Outcome } from './metrics.js';
 import { JetStreamPublisher } from './publisher.js';
 import type { JetStreamHandlerExplorer } from './explorer.js';
 import { BatchRoute, parse, SingleRoute, TrackedContext, type Route } from './routes.js';
+import { traceProcess, traceProcessBatch } from './tracing.js';
 
 /** Options of {@link JetStreamServer}. */
+/** One consumer of a {@link JetStreamServer} as {@link JetStreamServer.snapshot} reports it. */
+export interface RouteSnapshot {
+  /** Durable consumer name and logical stream. */
+  readonly consumer: string;
+  readonly stream: string;
+  /** Handler slots (batch slots for a batch handler). */
+  readonly concurrency: number;
+  /** Messages being handled now. */
+  readonly inFlight: number;
+  /** Messages delivered and held, not handled yet (parked, or a batch being collected). */
+  readonly held: number;
+  /** Messages per outcome since the consumer was bound. */
+  readonly handled: Readonly<Record<Outcome, number>>;
+  /** ISO time the consumer was bound. */
+  readonly since: string;
+}
+
 export interface JetStreamServerOptions {
   readonly messaging: Messaging;
   readonly logger: Logger;
@@ -40,6 +58,36 @@ export interface JetStreamServerOptions {
    * connection) is retried in place before the failure counts as a delivery; default 2 minutes.
    */
   readonly outageRetryMs?: number;
+  /**
+   * Time limits per durable (single-message handlers). At `softMs` the handler's signal aborts with
+   * a {@link TimeLimitExceeded} reason so it can checkpoint and stop; its failure is then retried like
+   * any other (the next delivery resumes from the checkpoints) and dead-lettered on the last one. At
+   * `hardMs` a handler that has not returned is given up: its message is dead-lettered (`time_limit`)
+   * and terminated, and its late result is ignored. Absent: no limit.
+   */
+  readonly timeLimits?: Readonly<Record<string, TimeLimits>>;
+}
+
+/** Soft and hard time limits of one kind of work, in ms from the handler's start. */
+export interface TimeLimits {
+  readonly softMs: number;
+  readonly hardMs: number;
+}
+
+/** The reason a handler's signal carries when its soft time limit passed (or, rarely, its hard one). */
+export class TimeLimitExceeded extends Error {
+  constructor(
+    readonly limit: 'soft' | 'hard',
+    readonly limitMs: number,
+  ) {
+    super(`${limit} time limit of ${limitMs} ms exceeded`);
+    this.name = 'TimeLimitExceeded';
+  }
+
+  /** Whether `signal` fired because a time limit passed. */
+  static isTimeLimit(signal: AbortSignal): boolean {
+    return signal.aborted && signal.reason instanceof TimeLimitExceeded;
+  }
 }
 
 const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
@@ -116,6 +164,19 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     return this.messaging.nc as T;
   }
 
+  /** What each consumer of this process is doing now: a read-only copy (the worker registry reports it). */
+  snapshot(): RouteSnapshot[] {
+    return this.routes.map((route) => ({
+      consumer: route.durable,
+      stream: route.streamLogical,
+      concurrency: route.limit,
+      inFlight: route.inFlight,
+      held: route.held,
+      handled: { ...route.handled },
+      since: route.since.toISOString(),
+    }));
+  }
+
   /**
    * Stops pulling at once and hands back (nak) what was delivered but not started. Waits up to
    * `shutdownGraceMs` for running handlers, which ack or nak as usual; then aborts the contexts'
@@ -156,6 +217,11 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         spec.kind === 'batch'
           ? new BatchRoute(spec, handler, limit, this.messaging)
           : new SingleRoute(spec, handler, limit, this.messaging, prefetch === undefined ? undefined : positiveInt(prefetch, `prefetch of ${durable}`));
+      const limits = this.options.timeLimits?.[durable];
+      if (limits && route instanceof SingleRoute) {
+        if (!(limits.softMs > 0 && limits.hardMs > limits.softMs)) throw new Error(`time limits of ${durable}: need 0 < soft < hard (got ${limits.softMs}, ${limits.hardMs})`);
+        route.timeLimits = limits;
+      }
       route.consumer = await this.lookUpConsumer(route);
       this.routes.push(route);
     }
@@ -182,12 +248,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     }
     const { config } = await consumer.info(true);
     route.heartbeatMs = Math.max(100, Math.floor(millis(config.ack_wait ?? 30_000_000_000) / 3));
-    if (config.max_deliver !== route.maxDeliver) {
-      this.log.warn(
-        { consumer: route.durable, declared: route.maxDeliver, actual: config.max_deliver },
-        'consumer max_deliver differs from its declaration; run `npm run provision`',
-      );
-    }
+    // Attempts are configured when provisioning (WORKFLOW_MAX_ATTEMPTS, ...): the consumer's own
+    // max_deliver is the truth every replica follows, so "last delivery" means the same everywhere.
+    if (config.max_deliver !== undefined && config.max_deliver > 0) route.maxDeliver = config.max_deliver;
     return consumer;
   }
 
@@ -280,6 +343,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const started = performance.now();
     const durations = route.durations(m.subject);
     let ctx: TrackedContext | undefined;
+    let limit: AbortController | undefined;
+    let softTimer: NodeJS.Timeout | undefined;
+    let hardTimer: NodeJS.Timeout | undefined;
     try {
       this.observeQueueWait(route, m);
       const parsed = parse(route.schema, m.data);
@@ -288,12 +354,36 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         durations.dead_letter.observe((performance.now() - started) / 1000);
         return;
       }
-      ctx = new TrackedContext(m, route, this.shutdown.signal);
+      const limits = route.timeLimits;
+      limit = limits ? new AbortController() : undefined;
+      ctx = new TrackedContext(m, route, limit ? AbortSignal.any([this.shutdown.signal, limit.signal]) : this.shutdown.signal);
       ctx.lastBeat = lastBeat;
       route.active.add(ctx);
       const data = parsed.data;
       const current = ctx;
-      await this.riding(route, () => route.handler(data, current));
+      const run = traceProcess(route, m, () => this.riding(route, () => route.handler(data, current)));
+      if (limits && limit) {
+        const controller = limit;
+        softTimer = setTimeout(() => controller.abort(new TimeLimitExceeded('soft', limits.softMs)), limits.softMs);
+        const expired = await Promise.race([
+          run.then(() => false),
+          new Promise<boolean>((resolve) => {
+            hardTimer = setTimeout(() => resolve(true), limits.hardMs);
+          }),
+        ]);
+        if (expired) {
+          // Given up: the handler ignored its aborted signal. Its late result must not ack.
+          ctx.abandoned = true;
+          run.catch(() => undefined);
+          controller.abort(new TimeLimitExceeded('hard', limits.hardMs));
+          route.counters.time_limit.inc();
+          const outcome = await this.deadLetterOrRetry(route, m, 'time_limit', `hard time limit of ${limits.hardMs} ms exceeded`, undefined);
+          durations[outcome].observe((performance.now() - started) / 1000);
+          return;
+        }
+      } else {
+        await run;
+      }
       if (ctx.abandoned) return;
       this.ack(m);
       route.counters.ack.inc();
@@ -305,9 +395,18 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         this.log.debug({ err, consumer: route.durable, streamSequence: m.info.streamSequence }, 'handler ended after its message was handed back at shutdown');
         return;
       }
-      const outcome = await this.handleFailure(route, m, err);
+      if (err instanceof SupersededError) {
+        // Fenced: a newer delivery owns the message; acking or naking this one would interfere.
+        route.counters.superseded.inc();
+        this.log.warn({ consumer: route.durable, streamSequence: m.info.streamSequence, deliveryCount: m.info.deliveryCount, detail: err.message }, 'run superseded by a newer delivery; its writes were refused');
+        return;
+      }
+      const timedOut = limit?.signal.aborted ? (limit.signal.reason as TimeLimitExceeded) : undefined;
+      const outcome = timedOut ? await this.handleTimeLimit(route, m, timedOut, err) : await this.handleFailure(route, m, err);
       durations[outcome].observe((performance.now() - started) / 1000);
     } finally {
+      clearTimeout(softTimer);
+      clearTimeout(hardTimer);
       if (ctx) route.active.delete(ctx);
       // A parked message takes the slot over directly; otherwise the slot is freed.
       const next = this.stopping ? undefined : route.parked.shift();
@@ -342,6 +441,24 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     this.log.warn(
       { err, consumer: route.durable, subject: route.logicalSubject(m.subject), streamSequence: m.info.streamSequence, deliveryCount, code, delayMs },
       'handler failed; message will be retried',
+    );
+    return 'retry';
+  }
+
+  /**
+   * A handler that stopped after its soft time limit: retried like a retryable failure (the next
+   * delivery resumes from its checkpoints), dead-lettered as `time_limit` on the last delivery.
+   */
+  private async handleTimeLimit(route: Route, m: JsMsg, reason: TimeLimitExceeded, err: unknown): Promise<Outcome> {
+    route.counters.time_limit.inc();
+    const { deliveryCount } = m.info;
+    if (deliveryCount >= route.maxDeliver) return this.deadLetterOrRetry(route, m, 'time_limit', `${reason.message} on delivery ${deliveryCount} of ${route.maxDeliver}`, err);
+    const delayMs = retryDelayMs(deliveryCount);
+    m.nak(delayMs);
+    route.counters.retry.inc();
+    this.log.warn(
+      { err, consumer: route.durable, subject: route.logicalSubject(m.subject), streamSequence: m.info.streamSequence, deliveryCount, delayMs },
+      `handler stopped at its ${reason.message.replace(' exceeded', '')}; message will be retried`,
     );
     return 'retry';
   }
@@ -437,7 +554,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     route.activeBatches.add(batch);
     let outcome: Outcome = 'ack';
     try {
-      await this.riding(route, () => route.handler(items, new JetStreamBatchContext(batch, this.shutdown.signal)));
+      await traceProcessBatch(route, batch.map((ctx) => ctx.message), () =>
+        this.riding(route, () => route.handler(items, new JetStreamBatchContext(batch, this.shutdown.signal))),
+      );
       for (const ctx of batch) if (!ctx.abandoned) this.ack(ctx.message);
       route.counters.ack.inc(batch.length);
     } catch (err) {

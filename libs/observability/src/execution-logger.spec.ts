@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LogBatch } from '@roadmap/contracts';
+import { LogEntrySchema, type LogBatch } from '@roadmap/contracts';
 import pino from 'pino';
-import { ExecutionLogger, type LogEntryPublisher } from './execution-logger.js';
+import { ExecutionLogger, keyedId, type LogEntryPublisher } from './execution-logger.js';
 
 class RecordingPublisher implements LogEntryPublisher {
   readonly messages: Array<{ subject: string; payload: LogBatch; msgId?: string }> = [];
@@ -51,5 +51,24 @@ describe(ExecutionLogger.name, () => {
     publisher.fail = true;
     const sut = new ExecutionLogger('gateway', publisher, silent);
     assert.deepEqual(await Promise.all([sut.error('a'), sut.error('b')]), [false, false]);
+  });
+});
+
+describe('keyed entries', () => {
+  it('give the same event logged twice the same valid id, and different events different ids', async () => {
+    const publisher = new RecordingPublisher();
+    const logger = new ExecutionLogger('test', publisher, silent, { lingerMs: 0 });
+    const at = new Date('2026-11-23T10:00:00.000Z');
+    await logger.info('quiz generated', { taskId: null, key: 'item:1:quiz:0', at });
+    await logger.info('quiz generated', { taskId: null, key: 'item:1:quiz:0', at });
+    await logger.info('quiz generated', { taskId: null, key: 'item:1:quiz:1', at });
+    const entries = publisher.messages.flatMap((m) => m.payload.entries);
+    assert.equal(entries.length, 3);
+    assert.equal(entries[0]!.id, entries[1]!.id);
+    assert.equal(entries[0]!.ts, entries[1]!.ts, 'the same time too, so the partitioned table sees one key');
+    assert.notEqual(entries[0]!.id, entries[2]!.id);
+    for (const entry of entries) assert.ok(LogEntrySchema.safeParse(entry).success, `valid entry: ${JSON.stringify(entry)}`);
+    assert.equal(keyedId('x'), keyedId('x'));
+    assert.match(keyedId('x'), /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Subjects, type LogBatch, type LogEntry, type LogLevel } from '@roadmap/contracts';
 import type { Logger } from 'pino';
@@ -13,6 +13,19 @@ export interface ExecutionLogContext {
   readonly taskId?: string | null;
   readonly step?: string | null;
   readonly data?: Record<string, unknown> | null;
+  /**
+   * Makes the entry's id a function of this key, so logging the same event again (a handler redone
+   * after a crash between its commit and its log) stores one row: the sink ignores a known id.
+   */
+  readonly key?: string;
+  /** When it happened, if not now: with `key`, the time of the original event (see `key`). */
+  readonly at?: Date;
+}
+
+/** A UUID-shaped id derived from a key (SHA-256, version nibble 8: custom), stable across processes. */
+export function keyedId(key: string): string {
+  const hex = createHash('sha256').update(key).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 /** How entries are batched into LOGS messages. */
@@ -83,8 +96,8 @@ export class ExecutionLogger {
 
   log(level: LogLevel, message: string, context: ExecutionLogContext = {}): Promise<boolean> {
     const entry: LogEntry = {
-      id: randomUUID(),
-      ts: new Date().toISOString(),
+      id: context.key === undefined ? randomUUID() : keyedId(context.key),
+      ts: (context.at ?? new Date()).toISOString(),
       service: this.service,
       instance: INSTANCE,
       level,

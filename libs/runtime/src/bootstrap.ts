@@ -5,13 +5,14 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { TerminusModule } from '@nestjs/terminus';
 import { ConfigError, natsAuth, type CommonConfig } from '@roadmap/contracts';
 import { assertProvisioned, JetStreamPublisher, JetStreamServer, Messaging, MessagingModule } from '@roadmap/messaging';
-import { createLogger, ExecutionLogger, initMetrics, NestPinoLogger, type Logger } from '@roadmap/observability';
+import { createLogger, ExecutionLogger, initMetrics, installHttpSpanRoutes, NestPinoLogger, startTracing, type Logger, type Tracing } from '@roadmap/observability';
 import { PersistenceModule } from '@roadmap/persistence';
 import { HealthController } from './health.controller.js';
 import { Readiness } from './readiness.js';
 import { Cancellation } from './cancellation.js';
 import { LOGGER, TaskEvents } from './task-events.js';
 import { ClusterMetrics } from './cluster-metrics.js';
+import { WorkerRegistry } from './worker-registry.js';
 import { installHttpMetrics } from './http-metrics.js';
 import { DataSource } from 'typeorm';
 
@@ -30,6 +31,8 @@ export interface ServiceDefinition<C extends CommonConfig> {
   readonly concurrency?: (config: C) => Record<string, number>;
   /** Batch size and flush age per durable consumer of a batch handler (overrides the decorator's). */
   readonly batches?: (config: C) => Record<string, { maxBatch: number; maxWaitMs: number }>;
+  /** Soft and hard time limits per durable consumer (single-message handlers). */
+  readonly timeLimits?: (config: C) => Record<string, { softMs: number; hardMs: number }>;
   /** Fastify options (body limit, proxy trust) for the gateway. */
   readonly fastify?: (config: C) => ConstructorParameters<typeof FastifyAdapter>[0];
   /** Last touches before listening (OpenAPI, filters, CORS). */
@@ -72,6 +75,12 @@ function coreModule(name: ServiceName, config: CommonConfig, logger: Logger): Dy
         useFactory: (dataSource: DataSource, messaging: Messaging) =>
           new ClusterMetrics(dataSource, messaging, logger, { schema: config.DATABASE_SCHEMA, poolSize: config.DATABASE_POOL_SIZE }),
       },
+      {
+        // Heartbeats of this process for the worker registry (GET /api/v1/admin/workers).
+        provide: WorkerRegistry,
+        inject: [DataSource],
+        useFactory: (dataSource: DataSource) => new WorkerRegistry(dataSource, logger, { service: name, intervalMs: config.WORKER_HEARTBEAT_MS }),
+      },
     ],
     exports: [Readiness, TaskEvents, Cancellation, LOGGER, ExecutionLogger],
   };
@@ -95,6 +104,12 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
   }
   const logger = createLogger(definition.name, config.LOG_LEVEL);
   initMetrics(definition.name);
+  // Before the app is created: the HTTP server and the pg driver (required by TypeORM) get traced.
+  const tracing = await startTracing(definition.name).catch((error: unknown) => {
+    logger.error({ err: error }, 'OpenTelemetry tracing could not start; running without traces');
+    return undefined;
+  });
+  if (tracing) logger.info('OpenTelemetry tracing on');
 
   @Module({ imports: [coreModule(definition.name, config, logger), ...definition.modules(config, logger)] })
   class RootModule {}
@@ -106,20 +121,23 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
     });
     // Request duration and count by route template and status, for every service's HTTP server.
     installHttpMetrics(app.getHttpAdapter().getInstance());
+    installHttpSpanRoutes(app.getHttpAdapter().getInstance());
     await definition.configure?.(app, config, logger);
 
+    let server: JetStreamServer | undefined;
     if (definition.concurrency) {
       const messaging = app.get(Messaging);
       await assertProvisioned(messaging);
       app.connectMicroservice(
         {
-          strategy: new JetStreamServer({
+          strategy: (server = new JetStreamServer({
             messaging,
             concurrency: definition.concurrency(config),
             batches: definition.batches?.(config),
+            timeLimits: definition.timeLimits?.(config),
             logger,
             shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
-          }),
+          })),
         },
         { inheritAppConfig: true },
       );
@@ -127,7 +145,8 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
     }
     await app.listen(definition.port(config), definition.host?.(config) ?? '0.0.0.0');
     logger.info({ url: await app.getUrl() }, `${definition.name} ready`);
-    exitGracefullyOnSignals(app, logger, config.SHUTDOWN_GRACE_MS);
+    app.get(WorkerRegistry).start(server && (() => server!.snapshot()));
+    exitGracefullyOnSignals(app, logger, config.SHUTDOWN_GRACE_MS, tracing);
     return app;
   } catch (error) {
     logger.fatal({ err: error }, `${definition.name} failed to start`);
@@ -140,7 +159,7 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
  * within the grace period, connections drain) and exit 0. A close that hangs past the grace period
  * plus a margin exits 1, so an orchestrator never waits on a stuck process.
  */
-function exitGracefullyOnSignals(app: INestApplication, logger: Logger, graceMs: number): void {
+function exitGracefullyOnSignals(app: INestApplication, logger: Logger, graceMs: number, tracing?: Tracing): void {
   let closing = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) return;
@@ -152,7 +171,9 @@ function exitGracefullyOnSignals(app: INestApplication, logger: Logger, graceMs:
     }, graceMs + 5_000);
     deadline.unref();
     app.close().then(
-      () => {
+      async () => {
+        // Spans still batched are exported before exit (bounded by the deadline above).
+        await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'could not export the last traces'));
         logger.info('stopped');
         logger.flush();
         process.exit(0);

@@ -1,8 +1,10 @@
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { CONSUMERS, FINAL_TASK_STATUSES, STREAMS, TASK_STATUSES } from '@roadmap/contracts';
+import { FINAL_TASK_STATUSES, TASK_STATUSES } from '@roadmap/contracts';
 import type { Messaging } from '@roadmap/messaging';
 import { counter, gauge, histogram, type Logger } from '@roadmap/observability';
 import type { DataSource, QueryRunner } from 'typeorm';
+import { AdvisoryLock, withTimeout } from './advisory-lock.js';
+import { readQueues } from './queue-info.js';
 
 /*
  * Cluster-wide metrics: queue depth per consumer, stream sizes, tasks by status, finished tasks and
@@ -81,7 +83,7 @@ const LAG_SECONDS = 3;
 
 @Injectable()
 export class ClusterMetrics implements OnApplicationBootstrap, OnModuleDestroy {
-  private runner?: QueryRunner;
+  private lock?: AdvisoryLock;
   private timer?: NodeJS.Timeout;
   private stopped = false;
   /** finished_at / first content watermark (database clock, ISO) of the last counted rows. */
@@ -116,7 +118,12 @@ export class ClusterMetrics implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   get isHolder(): boolean {
-    return this.runner !== undefined;
+    return this.lock !== undefined;
+  }
+
+  /** The connection holding the lease (collections run on it), while this process holds it. */
+  private get runner(): QueryRunner | undefined {
+    return this.lock?.runner;
   }
 
   onApplicationBootstrap(): void {
@@ -133,7 +140,7 @@ export class ClusterMetrics implements OnApplicationBootstrap, OnModuleDestroy {
   /** One lease round: take the lease when free, or check that the held connection still answers. */
   private async tick(): Promise<void> {
     try {
-      if (this.runner) await withTimeout(this.runner.query('SELECT 1'), this.timeoutMs, 'lease check');
+      if (this.lock) await this.lock.check(this.timeoutMs);
       else await this.tryAcquire();
     } catch (error) {
       this.logger.warn({ err: error }, 'cluster metrics lease lost; another process will take it');
@@ -146,55 +153,31 @@ export class ClusterMetrics implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async tryAcquire(): Promise<void> {
-    const runner = this.dataSource.createQueryRunner();
-    let keep = false;
+    const lock = await AdvisoryLock.tryAcquire(this.dataSource, this.lockKey, this.timeoutMs);
+    if (!lock) return;
+    if (this.stopped) return lock.release();
     try {
-      await runner.connect();
-      const rows = (await withTimeout(
-        runner.query('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [this.lockKey]),
-        this.timeoutMs,
-        'lease',
-      )) as Array<{ locked: boolean }>;
-      if (rows[0]?.locked && !this.stopped) {
-        const [{ upto }] = (await runner.query(`SELECT (now() - make_interval(secs => $1))::text AS upto`, [this.lagSeconds])) as Array<{
-          upto: string;
-        }>;
-        this.watermark = upto;
-        this.runner = runner;
-        keep = true;
-        for (const status of FINAL_TASK_STATUSES) tasksFinished.inc({ status }, 0);
-        leaseHolder.set(1);
-        this.logger.info({ lock: this.lockKey }, 'exporting cluster-wide metrics (lease taken)');
-      } else if (rows[0]?.locked) {
-        await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [this.lockKey]);
-      }
-    } finally {
-      if (!keep) await runner.release().catch(() => undefined);
+      const [{ upto }] = (await lock.runner.query(`SELECT (now() - make_interval(secs => $1))::text AS upto`, [this.lagSeconds])) as Array<{
+        upto: string;
+      }>;
+      this.watermark = upto;
+    } catch (error) {
+      await lock.release(false);
+      throw error;
     }
+    this.lock = lock;
+    for (const status of FINAL_TASK_STATUSES) tasksFinished.inc({ status }, 0);
+    leaseHolder.set(1);
+    this.logger.info({ lock: this.lockKey }, 'exporting cluster-wide metrics (lease taken)');
   }
 
   private async release(unlock: boolean): Promise<void> {
-    const runner = this.runner;
-    this.runner = undefined;
+    const lock = this.lock;
+    this.lock = undefined;
     this.watermark = undefined;
     leaseHolder.set(0);
     this.clear();
-    if (!runner) return;
-    if (unlock) {
-      const unlocked = await withTimeout(runner.query('SELECT pg_advisory_unlock(hashtext($1))', [this.lockKey]), 2_000, 'unlock').then(
-        () => true,
-        () => false,
-      );
-      if (unlocked) {
-        await runner.release().catch(() => undefined);
-        return;
-      }
-    }
-    // The session may still hold the lock: never hand it back to the pool; the pool closes it instead
-    // (TypeORM passes the error to pg-pool's release), which ends the session and frees the lock.
-    const destroy = (runner as unknown as { releasePostgresConnection?: (err?: Error) => Promise<void> }).releasePostgresConnection;
-    if (destroy) await destroy.call(runner, new Error('cluster metrics lease dropped')).catch(() => undefined);
-    else await runner.release().catch(() => undefined);
+    await lock?.release(unlock);
   }
 
   private clear(): void {
@@ -225,29 +208,23 @@ export class ClusterMetrics implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async collectQueues(): Promise<void> {
-    const jsm = this.messaging.jsm;
-    const consumers = await Promise.allSettled(
-      Object.values(CONSUMERS).map(async (decl) => ({ decl, info: await jsm.consumers.info(this.messaging.streamName(decl.stream), decl.durable) })),
-    );
-    const streams = await Promise.allSettled(
-      Object.values(STREAMS).map(async (decl) => ({ decl, info: await jsm.streams.info(this.messaging.streamName(decl.name)) })),
-    );
+    const { consumers, streams } = await readQueues(this.messaging);
     // Reset after the answers are in: a series disappears only when its consumer or stream does.
     for (const metric of [queuePending, queueAckPending, queueRedelivered, streamMessages]) metric.reset();
     let failed = 0;
-    for (const result of consumers) {
-      if (result.status === 'rejected') {
+    for (const state of consumers) {
+      if (!('info' in state)) {
         failed++;
         continue;
       }
-      const labels = { stream: result.value.decl.stream, consumer: result.value.decl.durable };
-      queuePending.set(labels, result.value.info.num_pending);
-      queueAckPending.set(labels, result.value.info.num_ack_pending);
-      queueRedelivered.set(labels, result.value.info.num_redelivered);
+      const labels = { stream: state.decl.stream, consumer: state.decl.durable };
+      queuePending.set(labels, state.info.num_pending);
+      queueAckPending.set(labels, state.info.num_ack_pending);
+      queueRedelivered.set(labels, state.info.num_redelivered);
     }
-    for (const result of streams) {
-      if (result.status === 'rejected') failed++;
-      else streamMessages.set({ stream: result.value.decl.name }, result.value.info.state.messages);
+    for (const state of streams) {
+      if ('info' in state) streamMessages.set({ stream: state.decl.name }, state.info.state.messages);
+      else failed++;
     }
     if (failed > 0) throw new Error(`${failed} consumer/stream info requests failed`);
   }
@@ -288,12 +265,4 @@ export class ClusterMetrics implements OnApplicationBootstrap, OnModuleDestroy {
     for (const row of first) taskFirstContent.observe(Math.max(0, row.seconds));
     this.watermark = upto;
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

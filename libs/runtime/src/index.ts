@@ -5,4 +5,8 @@ export * from './task-events.js';
 export * from './cancellation.js';
 export * from './http-metrics.js';
 export * from './cluster-metrics.js';
+export * from './queue-info.js';
 export * from './public.js';
+export * from './worker-registry.js';
+export * from './llm-usage/index.js';
+export * from './advisory-lock.js';

@@ -23,6 +23,8 @@ export interface FakeRequest {
   readonly headers: IncomingHttpHeaders;
   /** Parsed JSON body, or the raw text when it is not JSON. */
   readonly body: any;
+  /** When it arrived (epoch ms), for counting requests per window. */
+  readonly at: number;
 }
 
 export interface FakeOpenAiOptions {
@@ -38,6 +40,10 @@ export interface FakeOpenAiOptions {
    * block that ends the last user message, and answers with the offline provider's output.
    */
   respond?: (request: FakeRequest) => unknown;
+  /** Characters per streamed chunk (`stream: true`). Default 64. */
+  streamChunkChars?: number;
+  /** Delay between streamed chunks, in ms (0: all at once). Default 0. */
+  streamChunkDelayMs?: number;
 }
 
 export interface FakeOpenAi {
@@ -51,6 +57,11 @@ export interface FakeOpenAi {
   fail(...faults: FakeFault[]): void;
   /** Faults not yet consumed. */
   readonly pendingFaults: number;
+  /**
+   * Chat-completions requests per window of `windowMs` (windows aligned to the epoch, as the LLM
+   * layer's rate windows are), as `[window start, count]` pairs in time order; faulted requests count.
+   */
+  countPerWindow(windowMs: number): Array<[number, number]>;
   /** Forgets recorded requests and pending faults. */
   reset(): void;
   close(): Promise<void>;
@@ -60,7 +71,7 @@ const offline = new OfflineProvider();
 
 /**
  * Starts a fake OpenAI-compatible server on 127.0.0.1 and an ephemeral port: POST /v1/chat/completions
- * (non-streaming) and GET /v1/models. By default it answers like the offline provider, so the whole
+ * (whole answers with usage, or server-sent events with `stream: true`) and GET /v1/models. By default it answers like the offline provider, so the whole
  * platform can run against it with LLM_PROVIDER=openai; tests script failures with `faults` / `fail`.
  */
 export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<FakeOpenAi> {
@@ -87,9 +98,10 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrived = Date.now();
     const text = await readBody(req);
     const path = (req.url ?? '/').split('?')[0] as string;
-    const request: FakeRequest = { method: req.method ?? 'GET', path, headers: req.headers, body: parseJson(text) ?? text };
+    const request: FakeRequest = { method: req.method ?? 'GET', path, headers: req.headers, body: parseJson(text) ?? text, at: arrived };
     requests.push(request);
 
     if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
@@ -120,11 +132,6 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     if (fault && 'hangMs' in fault && !(await wait(fault.hangMs, res))) return;
     if (options.latencyMs && !(await wait(options.latencyMs, res))) return;
 
-    if (body.stream === true) {
-      // Room for server-sent events later; nothing in the platform streams yet.
-      return sendError(res, 400, 'The fake OpenAI server does not implement streaming yet', 'invalid_request_error');
-    }
-
     let content: string;
     let finishReason = 'stop';
     if (fault && 'content' in fault) {
@@ -141,6 +148,14 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     if (res.destroyed) return;
     const promptChars = (body.messages ?? []).reduce((n, m) => n + (typeof m.content === 'string' ? m.content.length : 0), 0);
     const usage = { prompt_tokens: Math.ceil(promptChars / 4), completion_tokens: Math.ceil(content.length / 4) };
+    if (body.stream === true) {
+      return streamCompletion(res, body, content, finishReason, usage, {
+        id: `chatcmpl-fake-${++counter}`,
+        chunkChars: options.streamChunkChars ?? 64,
+        chunkDelayMs: options.streamChunkDelayMs ?? 0,
+        wait: (ms) => wait(ms, res),
+      });
+    }
     sendJson(res, 200, {
       id: `chatcmpl-fake-${++counter}`,
       object: 'chat.completion',
@@ -170,6 +185,15 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
       return requests.filter((r) => r.path === '/v1/chat/completions');
     },
     fail: (...more) => void faults.push(...more),
+    countPerWindow(windowMs: number) {
+      const counts = new Map<number, number>();
+      for (const r of requests) {
+        if (r.path !== '/v1/chat/completions') continue;
+        const start = Math.floor(r.at / windowMs) * windowMs;
+        counts.set(start, (counts.get(start) ?? 0) + 1);
+      }
+      return [...counts.entries()].sort((a, b) => a[0] - b[0]);
+    },
     get pendingFaults() {
       return faults.length;
     },
@@ -191,17 +215,51 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
 interface ChatRequest {
   model?: string;
   stream?: boolean;
+  stream_options?: { include_usage?: boolean };
   messages?: Array<{ role: string; content: unknown }>;
   response_format?: { type?: string; json_schema?: { name?: string } };
+}
+
+/**
+ * Answers as server-sent events, like OpenAI's streaming API: a first chunk with the role, the
+ * content in chunks of `chunkChars`, a chunk with the finish reason, then (when the request asked
+ * for it with `stream_options.include_usage`) a chunk with empty choices and the usage, and `[DONE]`.
+ */
+async function streamCompletion(
+  res: ServerResponse,
+  body: ChatRequest,
+  content: string,
+  finishReason: string,
+  usage: { prompt_tokens: number; completion_tokens: number },
+  options: { id: string; chunkChars: number; chunkDelayMs: number; wait: (ms: number) => Promise<boolean> },
+): Promise<void> {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  const base = { id: options.id, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: body.model ?? 'fake-model' };
+  const send = (chunk: unknown) => res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+  send({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] });
+  for (let i = 0; i < content.length; i += Math.max(1, options.chunkChars)) {
+    if (options.chunkDelayMs > 0 && !(await options.wait(options.chunkDelayMs))) return;
+    if (res.destroyed) return;
+    send({ ...base, choices: [{ index: 0, delta: { content: content.slice(i, i + options.chunkChars) }, logprobs: null, finish_reason: null }] });
+  }
+  send({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason }] });
+  if (body.stream_options?.include_usage) {
+    send({ ...base, choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } });
+  }
+  res.end('data: [DONE]\n\n');
 }
 
 /** The offline provider's answer to the prompt named in response_format, for the input the user message ends with. */
 async function offlineAnswer(body: ChatRequest): Promise<unknown> {
   const name = body.response_format?.json_schema?.name;
   if (!isPromptName(name)) throw new Error(`response_format.json_schema.name ${JSON.stringify(name)} is not a known prompt`);
-  const user = [...(body.messages ?? [])].reverse().find((m) => m.role === 'user');
-  const input = typeof user?.content === 'string' ? lastJsonBlock(user.content) : undefined;
-  if (input === undefined) throw new Error('the last user message does not end with a ```json block');
+  // The last user message with the input (a repair prompt adds one after it that has none).
+  const input = [...(body.messages ?? [])]
+    .reverse()
+    .filter((m) => m.role === 'user' && typeof m.content === 'string')
+    .map((m) => lastJsonBlock(m.content as string))
+    .find((block) => block !== undefined);
+  if (input === undefined) throw new Error('no user message ends with a ```json block');
   const prompt = PROMPTS[name] as PromptDefinition<unknown, unknown>;
   return (await offline.generate(prompt, input)).output;
 }

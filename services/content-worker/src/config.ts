@@ -1,12 +1,17 @@
-import { CommonEnvSchema, env, loadConfig } from '@roadmap/contracts';
+import { CommonEnvSchema, env, loadConfig, refineTimeLimits, timeLimitEnv } from '@roadmap/contracts';
 import { LlmEnvSchema, refineLlmEnv } from '@roadmap/llm';
+import { LlmUsageEnvSchema } from '@roadmap/runtime';
 
-export const ContentWorkerEnvSchema = CommonEnvSchema.extend(LlmEnvSchema.shape).extend({
+export const ContentWorkerEnvSchema = CommonEnvSchema.extend(LlmEnvSchema.shape).extend(LlmUsageEnvSchema.shape).extend({
   /** Health and metrics port. */
   PORT: env.int(3002, 0, 65535),
   /** Content items generated at once by one process (each mostly waits on the LLM). */
   WORKER_CONCURRENCY: env.int(16, 1, 1024),
-}).superRefine(refineLlmEnv);
+  /** One content item's generation: at the soft limit its LLM call is aborted; at the hard limit a run that did not stop is given up. */
+  ...timeLimitEnv('CONTENT', 10 * 60_000, 12 * 60_000),
+})
+  .superRefine(refineLlmEnv)
+  .superRefine(refineTimeLimits('CONTENT'));
 export type ContentWorkerConfig = Readonly<ReturnType<typeof ContentWorkerEnvSchema.parse>>;
 
 export const loadContentWorkerConfig = (): ContentWorkerConfig => loadConfig(ContentWorkerEnvSchema);

@@ -1,4 +1,5 @@
 import { CommonEnvSchema, env, loadConfig, REVIEW_MODES } from '@roadmap/contracts';
+import { MAINTENANCE_ENV } from './maintenance/maintenance.config.js';
 
 export const GatewayEnvSchema = CommonEnvSchema.extend({
   PORT: env.int(3000, 0, 65535),
@@ -30,6 +31,7 @@ export const GatewayEnvSchema = CommonEnvSchema.extend({
     .string('')
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
     .refine((list) => list.every((o) => o === '*' || /^https?:\/\/[^/]+$/.test(o)), 'must be comma-separated origins like https://app.example.com'),
+  ...MAINTENANCE_ENV,
 });
 export type GatewayConfig = Readonly<ReturnType<typeof GatewayEnvSchema.parse>>;
 

@@ -8,6 +8,9 @@ import { loadGatewayConfig } from './config.js';
 import { TasksModule } from './tasks/tasks.module.js';
 import { AdminModule } from './admin/admin.module.js';
 import { EventsModule } from './events/events.module.js';
+import { MaintenanceModule } from './maintenance/maintenance.module.js';
+import { ConsoleModule } from './console/console.module.js';
+import { installConsole } from './console/console-static.js';
 
 await runService({
   name: 'gateway',
@@ -26,10 +29,13 @@ await runService({
     TasksModule.forRoot({ reviewDefault: config.REVIEW_DEFAULT }),
     EventsModule.forRoot({ keepAliveMs: config.SSE_KEEPALIVE_MS }),
     AdminModule,
+    MaintenanceModule.forRoot(config),
+    ConsoleModule,
     { module: class ErrorsModule {}, providers: [{ provide: APP_FILTER, useFactory: () => new ErrorsFilter(logger) }] },
   ],
-  configure: (app, config) => {
+  configure: (app, config, logger) => {
     installSecurityHeaders(app.getHttpAdapter().getInstance());
+    installConsole(app.getHttpAdapter().getInstance(), logger);
     if (config.CORS_ORIGINS.length > 0) {
       app.enableCors({
         origin: config.CORS_ORIGINS.includes('*') ? '*' : config.CORS_ORIGINS,

@@ -1,14 +1,23 @@
-import { CommonEnvSchema, env, loadConfig } from '@roadmap/contracts';
+import { CommonEnvSchema, env, loadConfig, refineTimeLimits, timeLimitEnv } from '@roadmap/contracts';
 import { LlmEnvSchema, refineLlmEnv } from '@roadmap/llm';
+import { LlmUsageEnvSchema } from '@roadmap/runtime';
 
-export const WorkflowWorkerEnvSchema = CommonEnvSchema.extend(LlmEnvSchema.shape).extend({
+export const WorkflowWorkerEnvSchema = CommonEnvSchema.extend(LlmEnvSchema.shape).extend(LlmUsageEnvSchema.shape).extend({
   /** Health and metrics port. */
   PORT: env.int(3001, 0, 65535),
   /** Workflows run at once by one process (each mostly waits on the LLM). */
   WORKER_CONCURRENCY: env.int(4, 1, 256),
   /** Edit -> validate rounds before an invalid framework fails the task. */
   WORKFLOW_MAX_EDIT_ROUNDS: env.int(2, 0, 10),
-}).superRefine(refineLlmEnv);
+  /**
+   * One workflow run (a delivery of a workflow command): at the soft limit its LLM call is aborted
+   * and the run stops (it resumes from its checkpoints on the next delivery); at the hard limit a run
+   * that did not stop is given up and its message dead-lettered.
+   */
+  ...timeLimitEnv('WORKFLOW', 20 * 60_000, 25 * 60_000),
+})
+  .superRefine(refineLlmEnv)
+  .superRefine(refineTimeLimits('WORKFLOW'));
 export type WorkflowWorkerConfig = Readonly<ReturnType<typeof WorkflowWorkerEnvSchema.parse>>;
 
 export const loadWorkflowWorkerConfig = (): WorkflowWorkerConfig => loadConfig(WorkflowWorkerEnvSchema);

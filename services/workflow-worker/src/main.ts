@@ -1,6 +1,6 @@
-import { prioritySlots } from '@roadmap/contracts';
-import { LlmModule } from '@roadmap/llm';
-import { LOGGER, runService } from '@roadmap/runtime';
+import { perPriority, prioritySlots } from '@roadmap/contracts';
+import { LLM_CALL_OBSERVER, LlmModule } from '@roadmap/llm';
+import { llmUsageOptions, LlmUsageModule, LOGGER, runService } from '@roadmap/runtime';
 import { loadWorkflowWorkerConfig } from './config.js';
 import { WorkflowModule } from './workflow/workflow.module.js';
 
@@ -9,8 +9,11 @@ await runService({
   loadConfig: loadWorkflowWorkerConfig,
   port: (config) => config.PORT,
   concurrency: (config) => prioritySlots('workflow', config.WORKER_CONCURRENCY),
+  timeLimits: (config) => perPriority('workflow', { softMs: config.WORKFLOW_SOFT_TIME_LIMIT_MS, hardMs: config.WORKFLOW_HARD_TIME_LIMIT_MS }),
   modules: (config) => [
     { ...LlmModule.forRoot(config, LOGGER), global: true },
+    // Call records, usage and budgets in PostgreSQL: the LLM layer calls it around every attempt.
+    LlmUsageModule.forRoot(llmUsageOptions(config), LLM_CALL_OBSERVER),
     WorkflowModule.forRoot({ maxEditRounds: config.WORKFLOW_MAX_EDIT_ROUNDS }),
   ],
 });

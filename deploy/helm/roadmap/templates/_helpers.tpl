@@ -128,6 +128,12 @@ Also hashed into the pod annotation checksum/config, so pods roll when it change
 {{- if .svc.consumers -}}
 {{- $_ := set $env "WORKER_CONCURRENCY" (include "roadmap.envValue" .svc.concurrency) -}}
 {{- end -}}
+{{- with .svc.timeLimits -}}
+{{- $kind := eq $.key "workflowWorker" | ternary "WORKFLOW" "CONTENT" -}}
+{{- if le (int .hardMs) (int .softMs) -}}{{- fail (printf "services.%s.timeLimits.hardMs must be greater than softMs" $.key) -}}{{- end -}}
+{{- $_ := set $env (printf "%s_SOFT_TIME_LIMIT_MS" $kind) (include "roadmap.envValue" .softMs) -}}
+{{- $_ := set $env (printf "%s_HARD_TIME_LIMIT_MS" $kind) (include "roadmap.envValue" .hardMs) -}}
+{{- end -}}
 {{- if .svc.llm -}}
 {{- $_ := set $env "LLM_PROVIDER" $v.llm.provider -}}
 {{- $_ := set $env "LLM_BASE_URL" $v.llm.baseUrl -}}
@@ -135,6 +141,13 @@ Also hashed into the pod annotation checksum/config, so pods roll when it change
 {{- $_ := set $env "LLM_TIMEOUT_MS" (include "roadmap.envValue" $v.llm.timeoutMs) -}}
 {{- $_ := set $env "LLM_MAX_RETRIES" (include "roadmap.envValue" $v.llm.maxRetries) -}}
 {{- $_ := set $env "OFFLINE_LLM_LATENCY_MS" (include "roadmap.envValue" $v.llm.offlineLatencyMs) -}}
+{{- end -}}
+{{- if $v.tracing.otlpEndpoint -}}
+{{- $_ := set $env "OTEL_EXPORTER_OTLP_ENDPOINT" $v.tracing.otlpEndpoint -}}
+{{- $_ := set $env "OTEL_EXPORTER_OTLP_PROTOCOL" $v.tracing.protocol -}}
+{{- with $v.tracing.sampler }}{{ $_ := set $env "OTEL_TRACES_SAMPLER" . }}{{ end -}}
+{{- with $v.tracing.samplerArg }}{{ $_ := set $env "OTEL_TRACES_SAMPLER_ARG" (include "roadmap.envValue" .) }}{{ end -}}
+{{- with $v.tracing.resourceAttributes }}{{ $_ := set $env "OTEL_RESOURCE_ATTRIBUTES" . }}{{ end -}}
 {{- end -}}
 {{- range $name, $value := $v.config.extraEnv -}}
 {{- include "roadmap.assertNotSecret" $name -}}

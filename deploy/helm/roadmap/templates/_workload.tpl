@@ -157,6 +157,10 @@ env:
     value: {{ $v.nats.namespace | quote }}
   - name: NATS_STREAM_REPLICAS
     value: {{ include "roadmap.envValue" $v.nats.streamReplicas | quote }}
+  - name: WORKFLOW_MAX_ATTEMPTS
+    value: {{ include "roadmap.envValue" ($v.services.workflowWorker.maxAttempts | default 3) | quote }}
+  - name: CONTENT_MAX_ATTEMPTS
+    value: {{ include "roadmap.envValue" ($v.services.contentWorker.maxAttempts | default 3) | quote }}
   - name: DATABASE_SCHEMA
     value: {{ $v.database.schema | quote }}
   - name: DATABASE_SSL

@@ -3,6 +3,9 @@ import { WorkflowControls1764100000000 } from './1764100000000-workflow-controls
 import { IdempotencyKeys1764200000000 } from './1764200000000-idempotency-keys.js';
 import { ApiKeys1764300000000 } from './1764300000000-api-keys.js';
 import { DeadLetters1764400000000 } from './1764400000000-dead-letters.js';
+import { LlmCalls1764650000000 } from './1764650000000-llm-calls.js';
+import { OperatorTools1764870000000 } from './1764870000000-operator-tools.js';
+import { Maintenance1764900000000 } from './1764900000000-maintenance.js';
 
 /** Every migration, oldest first. A new one is a `<timestamp>-<name>.ts` file added here. */
 export const MIGRATIONS = [
@@ -11,4 +14,7 @@ export const MIGRATIONS = [
   IdempotencyKeys1764200000000,
   ApiKeys1764300000000,
   DeadLetters1764400000000,
+  LlmCalls1764650000000,
+  OperatorTools1764870000000,
+  Maintenance1764900000000,
 ];

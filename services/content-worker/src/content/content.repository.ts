@@ -9,6 +9,8 @@ export interface ItemContext {
   itemStatus: ItemStatus;
   generation: number;
   taskStatus: TaskStatus;
+  /** Whose task it is: LLM usage, budgets and call records are counted per owner. */
+  owner: string;
   intent: IntentAnalysis | null;
   framework: Framework | null;
   concept: { slug: string; title: string; summary: string; estimatedHours: number; prerequisites: string[] };
@@ -39,6 +41,7 @@ export class ContentRepository {
       item_status: ItemStatus;
       generation: number;
       task_status: TaskStatus;
+      owner: string;
       intent: IntentAnalysis | null;
       framework: Framework | null;
       slug: string;
@@ -50,7 +53,7 @@ export class ContentRepository {
       stage_title: string;
     }>(
       this.dataSource,
-      `SELECT i.id AS item_id, i.status AS item_status, i.generation, t.status AS task_status, r.intent, r.framework,
+      `SELECT i.id AS item_id, i.status AS item_status, i.generation, t.status AS task_status, t.owner, r.intent, r.framework,
               c.slug, c.title, c.summary, c.estimated_hours, c.prerequisites, c.stage_slug, c.stage_title
          FROM content_items i
          JOIN concepts c ON c.id = i.concept_id
@@ -66,6 +69,7 @@ export class ContentRepository {
       itemStatus: row.item_status,
       generation: row.generation,
       taskStatus: row.task_status,
+      owner: row.owner,
       intent: row.intent,
       framework: row.framework,
       concept: {
@@ -106,6 +110,24 @@ export class ContentRepository {
       [JSON.stringify(result.content), result.provider, result.model, result.promptVersion, result.inputTokens, result.outputTokens],
       'items_done',
     );
+  }
+
+  /**
+   * Ends the whole task as failed with `error` (an LLM budget is spent: no further item can be made).
+   * Also replaces the generic ITEMS_FAILED of a task that this item's failure just finished, so the
+   * task says why. False when the task had already ended otherwise (nothing changed).
+   */
+  async failTask(taskId: string, roadmapId: string, error: StoredError): Promise<boolean> {
+    return this.dataSource.transaction(async (em) => {
+      const updated = await sql(
+        em,
+        `UPDATE tasks SET status = 'failed', error = $2::jsonb, current_step = NULL, finished_at = coalesce(finished_at, now()), updated_at = now()
+          WHERE id = $1 AND (status = 'running' OR (status = 'failed' AND error->>'code' = 'ITEMS_FAILED'))`,
+        [taskId, JSON.stringify(error)],
+      );
+      await sql(em, `UPDATE roadmaps SET status = 'failed', updated_at = now() WHERE id = $1 AND status = 'generating'`, [roadmapId]);
+      return updated.count > 0;
+    });
   }
 
   fail(roadmapId: string, itemId: string, generation: number, error: StoredError): Promise<ItemOutcome> {

@@ -1,9 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { failsForGood, InvalidMessageError, RetryableError, storedError, type ContentGenerateMessage } from '@roadmap/contracts';
 import { contentPrompt, LLM_PROVIDER, type ContentInput, type LlmProvider } from '@roadmap/llm';
 import { ExecutionLogger, histogram, type Logger } from '@roadmap/observability';
-import { Cancellation, LOGGER, TaskEvents } from '@roadmap/runtime';
+import { TimeLimitExceeded } from '@roadmap/messaging';
+import { Cancellation, LlmCallRecorder, LOGGER, TaskEvents } from '@roadmap/runtime';
 import { ContentRepository, type ItemContext, type ItemOutcome } from './content.repository.js';
+import { PartialProgress } from './partial-progress.js';
 
 const itemDuration = histogram('roadmap_content_item_duration_seconds', 'Duration of one content item', ['kind', 'outcome']);
 
@@ -29,6 +31,7 @@ export class ContentService {
     @Inject(ExecutionLogger) private readonly executionLog: ExecutionLogger,
     @Inject(Cancellation) private readonly cancellation: Cancellation,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Optional() @Inject(LlmCallRecorder) private readonly llmCalls?: LlmCallRecorder,
   ) {}
 
   async generate(message: ContentGenerateMessage, delivery: Delivery): Promise<void> {
@@ -49,13 +52,27 @@ export class ContentService {
     if (!(await this.repository.markRunning(item.itemId, generation))) return;
 
     const started = performance.now();
+    // Tutorials are long: streamed, with throttled `item.partial` events so a front end can show them arriving.
+    const partial =
+      kind === 'tutorial'
+        ? new PartialProgress((snapshot) =>
+            this.events.publish({ type: 'item.partial', taskId, conceptId, kind, ...snapshot }, `${conceptId}:${kind}:${generation}:${snapshot.chars}`),
+          )
+        : undefined;
     await this.cancellation.run(taskId, delivery.signal, async (signal) => {
       try {
         const result = await this.llm.generate<ContentInput, unknown>(
           contentPrompt(kind),
           contentPromptInput({ roadmapTitle: item.framework!.title, intent: item.intent!, stage: item.stage, concept: item.concept }),
-          { signal },
+          {
+            signal,
+            // A regeneration (retry, resume) asks for something new: no cached response.
+            context: { taskId, roadmapId, owner: item.owner, subject: `${conceptId}:${kind}`, fresh: generation > 0 },
+            onPartial: partial?.onPartial,
+          },
         );
+        // The item's call records (and usage) are written before it counts as done: a completed task's usage is final.
+        await this.llmCalls?.flush();
         const outcome = await this.repository.complete(roadmapId, item.itemId, generation, {
           content: result.output,
           provider: result.provider,
@@ -66,6 +83,7 @@ export class ContentService {
         });
         itemDuration.observe({ kind, outcome: 'completed' }, (performance.now() - started) / 1000);
         if (outcome.changed) {
+          await partial?.settled(); // the last partial before item.completed
           await this.events.publish(
             { type: 'item.completed', taskId, conceptId, kind, progress: outcome.progress },
             `${conceptId}:${kind}:${generation}`,
@@ -79,13 +97,14 @@ export class ContentService {
         }
       } catch (error) {
         // Cancelled by a person: stop quietly, write nothing. Aborted at shutdown: the server hands
-        // the message back; nothing is marked failed.
-        if (signal.aborted) {
-          if (Cancellation.isCancellation(signal)) return;
-          throw error;
-        }
-        if (failsForGood(error, delivery.isLastDelivery)) {
-          const reason = storedError(error);
+        // the message back; nothing is marked failed. Stopped at the soft time limit: retried, and
+        // the item fails (TIME_LIMIT) only when this was its last delivery.
+        if (signal.aborted && Cancellation.isCancellation(signal)) return;
+        const timedOut = TimeLimitExceeded.isTimeLimit(signal);
+        if (signal.aborted && !timedOut) throw error;
+        if (timedOut ? delivery.isLastDelivery : failsForGood(error, delivery.isLastDelivery)) {
+          const reason = timedOut ? { code: 'TIME_LIMIT', message: (signal.reason as Error).message } : storedError(error);
+          await this.llmCalls?.flush();
           const outcome = await this.repository.fail(roadmapId, item.itemId, generation, reason);
           itemDuration.observe({ kind, outcome: 'failed' }, (performance.now() - started) / 1000);
           if (outcome.changed) {
@@ -98,12 +117,21 @@ export class ContentService {
               step: kind,
               data: { conceptId, generation, code: reason.code },
             });
-            await this.announceFinish(taskId, outcome);
           }
+          // A spent LLM budget stops the whole task with that reason (the other items cannot be made either).
+          if (reason.code === 'LLM_BUDGET_EXHAUSTED') await this.stopForBudget(taskId, roadmapId, reason, `${conceptId}:${kind}:${generation}`);
+          else if (outcome.changed) await this.announceFinish(taskId, outcome);
         }
         throw error;
       }
     });
+  }
+
+  /** Ends the task as failed with the budget's message; announced once, by the item that ended it. */
+  private async stopForBudget(taskId: string, roadmapId: string, reason: { code: string; message: string }, key: string): Promise<void> {
+    if (!(await this.repository.failTask(taskId, roadmapId, reason))) return;
+    await this.events.publish({ type: 'task.failed', taskId, error: `${reason.code}: ${reason.message}` }, `budget:${key}`);
+    await this.executionLog.error(`roadmap stopped: ${reason.message}`, { taskId, data: { code: reason.code } });
   }
 
   private async announceFinish(taskId: string, outcome: ItemOutcome): Promise<void> {

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
-import { CONSUMERS, Headers, NotFoundError, ValidationError } from '@roadmap/contracts';
+import { ConflictError, CONSUMERS, Headers, NotFoundError, ValidationError } from '@roadmap/contracts';
 import { Messaging } from '@roadmap/messaging';
 import { sql } from '@roadmap/persistence';
 import { LOGGER } from '@roadmap/runtime';
 import type { Logger } from '@roadmap/observability';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 
 interface DeadLetterRow {
   id: string;
@@ -23,7 +23,13 @@ interface DeadLetterRow {
   created_at: Date;
   replayed_at: Date | null;
   replay_count: number;
+  discarded_at: Date | null;
+  discarded_by: string | null;
 }
+
+/** Which dead letters a list shows: those still to deal with (default), the discarded ones, or both. */
+export const DEAD_LETTER_STATES = ['open', 'discarded', 'all'] as const;
+export type DeadLetterState = (typeof DEAD_LETTER_STATES)[number];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -113,11 +119,14 @@ export class DeadLettersService implements OnApplicationBootstrap, OnModuleDestr
     });
   }
 
-  async list(limit: number, stream?: string) {
+  async list(limit: number, stream?: string, state: DeadLetterState = 'open') {
     const { rows } = await sql<DeadLetterRow>(
       this.dataSource,
-      `SELECT * FROM dead_letters WHERE ($1::text IS NULL OR stream = $1) ORDER BY created_at DESC, id DESC LIMIT $2`,
-      [stream ?? null, limit],
+      `SELECT * FROM dead_letters
+        WHERE ($1::text IS NULL OR stream = $1)
+          AND ($3 = 'all' OR ($3 = 'open') = (discarded_at IS NULL))
+        ORDER BY created_at DESC, id DESC LIMIT $2`,
+      [stream ?? null, limit, state],
     );
     return { items: rows.map((r) => view(r, false)) };
   }
@@ -126,25 +135,42 @@ export class DeadLettersService implements OnApplicationBootstrap, OnModuleDestr
     return view(await this.find(id), true);
   }
 
-  /** Puts a dead letter back on its original subject (a new message id), and counts the replay. */
+  /**
+   * Puts a dead letter back on its original subject (a new message id), and counts the replay. The
+   * row is locked while it is published, so a replay and a discard of the same one serialise; a
+   * discarded dead letter is a 409.
+   */
   async replay(id: string) {
-    const row = await this.find(id);
-    if (!row.subject || row.subject.startsWith('dlq.')) throw new ValidationError('This dead letter has no subject to go back to', [{ field: 'id', message: 'not replayable' }]);
-    const hdrs = natsHeaders();
-    for (const [key, value] of Object.entries(row.headers)) {
-      if (key.startsWith('Roadmap-Dlq-') || key.toLowerCase().startsWith('nats-')) continue;
-      hdrs.set(key, value);
-    }
-    await this.messaging.js.publish(this.messaging.subject(row.subject), row.payload, {
-      headers: hdrs,
-      msgID: `replay:${row.id}:${row.replay_count + 1}`,
+    await this.dataSource.transaction(async (em) => {
+      const row = await this.find(id, em, true);
+      if (row.discarded_at) throw new ConflictError(`Dead letter ${id} was discarded${row.discarded_by ? ` by ${row.discarded_by}` : ''}: it cannot be replayed`);
+      if (!row.subject || row.subject.startsWith('dlq.')) throw new ValidationError('This dead letter has no subject to go back to', [{ field: 'id', message: 'not replayable' }]);
+      const hdrs = natsHeaders();
+      for (const [key, value] of Object.entries(row.headers)) {
+        if (key.startsWith('Roadmap-Dlq-') || key.toLowerCase().startsWith('nats-')) continue;
+        hdrs.set(key, value);
+      }
+      await this.messaging.js.publish(this.messaging.subject(row.subject), row.payload, {
+        headers: hdrs,
+        msgID: `replay:${row.id}:${row.replay_count + 1}`,
+      });
+      await sql(em, `UPDATE dead_letters SET replayed_at = now(), replay_count = replay_count + 1 WHERE id = $1`, [id]);
     });
-    await sql(this.dataSource, `UPDATE dead_letters SET replayed_at = now(), replay_count = replay_count + 1 WHERE id = $1`, [id]);
     return { ...view(await this.find(id), false), status: 'replayed' };
   }
 
-  private async find(id: string): Promise<DeadLetterRow> {
-    const { rows } = await sql<DeadLetterRow>(this.dataSource, `SELECT * FROM dead_letters WHERE id = $1`, [id]);
+  /**
+   * Marks a dead letter as dealt with without replaying it: it is kept (with who discarded it, for
+   * audit), left out of the default list, and can no longer be replayed. Discarding twice is harmless.
+   */
+  async discard(id: string, by: string) {
+    await this.find(id);
+    await sql(this.dataSource, `UPDATE dead_letters SET discarded_at = now(), discarded_by = $2 WHERE id = $1 AND discarded_at IS NULL`, [id, by]);
+    return { ...view(await this.find(id), false), status: 'discarded' };
+  }
+
+  private async find(id: string, runner: DataSource | EntityManager = this.dataSource, lock = false): Promise<DeadLetterRow> {
+    const { rows } = await sql<DeadLetterRow>(runner, `SELECT * FROM dead_letters WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
     if (!rows[0]) throw new NotFoundError('Dead letter', id);
     return rows[0];
   }
@@ -162,6 +188,8 @@ function view(row: DeadLetterRow, withPayload: boolean) {
     createdAt: row.created_at.toISOString(),
     replayedAt: row.replayed_at?.toISOString() ?? null,
     replayCount: row.replay_count,
+    discardedAt: row.discarded_at?.toISOString() ?? null,
+    discardedBy: row.discarded_by,
     ...(withPayload ? { headers: row.headers, payload: row.payload } : {}),
   };
 }

@@ -1,103 +1,71 @@
+#!/usr/bin/env node
 import 'reflect-metadata';
-import { parseArgs } from 'node:util';
-import { CommonEnvSchema, ConfigError, loadConfig } from '@roadmap/contracts';
-import { createDataSource } from '@roadmap/persistence';
-import { ApiKeys, ROLES, type ApiKeyInfo, type Role } from '../auth/api-keys.js';
+import { ConfigError } from '@roadmap/contracts';
+import { Command, CommanderError } from 'commander';
+import { DEFAULT_API_URL } from './api-client.js';
+import { apikeyCommand } from './commands/apikey.js';
+import { dlqCommand, queuesCommand, workersCommand } from './commands/admin.js';
+import { roadmapsCommand } from './commands/roadmaps.js';
+import { tasksCommand } from './commands/tasks.js';
+import { CliError, ExitCode } from './exit-codes.js';
 
-const USAGE = `usage: npm run cli -- <command>
+/*
+ * The operator CLI: `npm run cli -- <command>`, or `roadmap <command>` (the gateway package's bin).
+ * Commands talk to the HTTP API (ROADMAP_API_URL, ROADMAP_API_KEY), except `apikey`, which works
+ * on PostgreSQL directly. Tables by default, --json for scripts, exit codes in exit-codes.ts.
+ */
 
-  apikey create --owner <owner> [--role user|admin] [--label <text>]
-      creates an API key; the key is printed once, as the last line
-  apikey revoke <prefix-or-id>
-      revokes a key (by the prefix shown by ls, or its id)
-  apikey ls [--all] [--json]
-      lists active keys (--all: revoked ones too)
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  done (with --follow: the task completed)
+  1  the operation failed (task failed or cancelled, 409 conflict, server error)
+  2  usage error (unknown command or option, bad value, 400 from the API)
+  3  not found (404)
+  4  no API key, or a key that is unknown, revoked or not allowed (401/403)
+  5  the server is unavailable (cannot connect, timeout, 502/503/504)
 
-Reads DATABASE_URL and DATABASE_SCHEMA (run \`npm run migrate\` first).`;
+Environment: ROADMAP_API_URL (default ${DEFAULT_API_URL}), ROADMAP_API_KEY; apikey: DATABASE_URL, DATABASE_SCHEMA.`;
 
-class UsageError extends Error {}
-
-async function main(argv: string[]): Promise<void> {
-  const [group, command, ...rest] = argv;
-  if (group === undefined || group === 'help' || group === '--help' || group === '-h') {
-    console.log(USAGE);
-    return;
+function buildProgram(): Command {
+  const program = new Command('roadmap')
+    .description('Operate the roadmap platform: tasks, roadmaps, queues, workers, dead letters, API keys')
+    .option('--api-url <url>', `API base URL (env ROADMAP_API_URL, default ${DEFAULT_API_URL})`)
+    .option('--api-key <key>', 'API key or JWT (env ROADMAP_API_KEY)')
+    .option('--json', 'print JSON (for scripts) instead of tables', false)
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', EXIT_CODES_HELP);
+  for (const command of [tasksCommand(), roadmapsCommand(), queuesCommand(), workersCommand(), dlqCommand(), apikeyCommand()]) {
+    program.addCommand(command);
   }
-  if (group !== 'apikey' || !command) throw new UsageError(`unknown command: ${argv.join(' ')}`);
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      owner: { type: 'string' },
-      role: { type: 'string', default: 'user' },
-      label: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      all: { type: 'boolean', default: false },
-    },
-  });
+  // Settings of the program hold for every command below it (added commands do not inherit them).
+  const configure = (command: Command) => {
+    command.exitOverride().showHelpAfterError('(add --help for usage)');
+    command.commands.forEach(configure);
+  };
+  program.commands.forEach(configure);
+  return program;
+}
 
-  const config = loadConfig(CommonEnvSchema);
-  const dataSource = createDataSource({
-    url: config.DATABASE_URL,
-    schema: config.DATABASE_SCHEMA,
-    poolSize: 1,
-    applicationName: 'roadmap-cli',
-    ssl: config.DATABASE_SSL,
-  });
-  await dataSource.initialize();
+/** Runs the CLI and returns its exit code; errors are printed to stderr. */
+async function run(argv: string[]): Promise<number> {
   try {
-    const keys = new ApiKeys(dataSource);
-    switch (command) {
-      case 'create': {
-        const owner = values.owner?.trim();
-        if (!owner || owner.length > 200) throw new UsageError('--owner is required (1 to 200 characters)');
-        if (!ROLES.includes(values.role as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
-        const { key, info } = await keys.create(owner, values.role as Role, values.label ?? null);
-        console.log(`created API key ${info.prefix} (id ${info.id}) for owner "${info.owner}" with role ${info.role}`);
-        console.log('store it now: it is shown only this once');
-        console.log(key);
-        return;
-      }
-      case 'revoke': {
-        const target = positionals[0];
-        if (!target) throw new UsageError('apikey revoke needs the key prefix or id');
-        const { revoked, matches } = await keys.revoke(target);
-        if (revoked) {
-          console.log(`revoked API key ${revoked.prefix} (id ${revoked.id}, owner "${revoked.owner}")`);
-          return;
-        }
-        if (matches.length > 1) throw new Error(`${matches.length} active keys have prefix ${target}: revoke by id (${matches.map((m) => m.id).join(', ')})`);
-        throw new Error(`no active API key ${target}`);
-      }
-      case 'ls': {
-        const list = await keys.list({ includeRevoked: values.all });
-        if (values.json) console.log(JSON.stringify(list, null, 2));
-        else console.log(table(list));
-        return;
-      }
-      default:
-        throw new UsageError(`unknown command: apikey ${command}`);
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return ExitCode.ok;
+  } catch (error) {
+    // Commander printed its own message (unknown option, missing argument) or the help already.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    if (error instanceof CliError) {
+      process.stderr.write(`roadmap: ${error.message}\n`);
+      return error.exitCode;
     }
-  } finally {
-    await dataSource.destroy();
+    if (error instanceof ConfigError) {
+      process.stderr.write(`roadmap: ${error.message}\n`);
+      return ExitCode.usage;
+    }
+    process.stderr.write(`roadmap: ${error instanceof Error ? error.message : String(error)}\n`);
+    return ExitCode.failed;
   }
 }
 
-function table(keys: ApiKeyInfo[]): string {
-  if (keys.length === 0) return 'no API keys';
-  const rows = [
-    ['PREFIX', 'ID', 'OWNER', 'ROLE', 'LABEL', 'CREATED', 'LAST USED', 'REVOKED'],
-    ...keys.map((k) => [k.prefix, k.id, k.owner, k.role, k.label ?? '', k.createdAt, k.lastUsedAt ?? '-', k.revokedAt ?? '-']),
-  ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
-}
-
-main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  console.error(error instanceof ConfigError ? error.message : `cli: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+process.exit(await run(process.argv.slice(2)));

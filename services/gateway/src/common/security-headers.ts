@@ -7,6 +7,14 @@ const DOCS_CSP =
   "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; " +
   "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'";
 
+/**
+ * The web console (/console): its own scripts, styles and API calls only (no inline script, no
+ * eval, nothing from another origin); the API it calls answers with API_CSP as always.
+ */
+const CONSOLE_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; " +
+  "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'";
+
 const COMMON: ReadonlyArray<[string, string]> = [
   ['X-Content-Type-Options', 'nosniff'],
   ['X-Frame-Options', 'DENY'],
@@ -19,13 +27,19 @@ const COMMON: ReadonlyArray<[string, string]> = [
 /**
  * Security headers on every response, set on the raw response at the start of the request so they
  * are also on streamed (SSE, hijacked) and error responses: a strict CSP for the API, a relaxed one
- * for /docs.
+ * for /docs and the console.
  */
 export function installSecurityHeaders(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', (request, reply, done) => {
     for (const [name, value] of COMMON) reply.raw.setHeader(name, value);
     const path = request.url.split('?')[0] ?? '';
-    reply.raw.setHeader('Content-Security-Policy', path === '/docs' || path.startsWith('/docs/') ? DOCS_CSP : API_CSP);
+    reply.raw.setHeader('Content-Security-Policy', cspFor(path));
     done();
   });
+}
+
+function cspFor(path: string): string {
+  if (path === '/docs' || path.startsWith('/docs/')) return DOCS_CSP;
+  if (path === '/console' || path.startsWith('/console/')) return CONSOLE_CSP;
+  return API_CSP;
 }

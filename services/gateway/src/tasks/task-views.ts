@@ -1,4 +1,4 @@
-import type { ConceptEntity, ContentItemEntity, ExecutionLogEntity, RoadmapEntity, TaskEntity } from '@roadmap/persistence';
+import type { ConceptEntity, ContentItemEntity, ExecutionLogEntity, LlmCallEntity, RoadmapEntity, TaskEntity } from '@roadmap/persistence';
 import { CONTENT_KINDS } from '@roadmap/contracts';
 
 /** What GET /api/v1/tasks/:id returns: the polling view of a task. */
@@ -37,6 +37,7 @@ export function taskLinks(taskId: string, roadmapId: string | null) {
     status: `/api/v1/tasks/${taskId}`,
     events: `/api/v1/tasks/${taskId}/events`,
     logs: `/api/v1/tasks/${taskId}/logs`,
+    llmCalls: `/api/v1/tasks/${taskId}/llm-calls`,
     ...(roadmapId ? { roadmap: `/api/v1/roadmaps/${roadmapId}`, revisions: `/api/v1/roadmaps/${roadmapId}/revisions` } : {}),
   };
 }
@@ -109,5 +110,44 @@ export function logView(entry: ExecutionLogEntity) {
     step: entry.step,
     message: entry.message,
     data: entry.data,
+  };
+}
+
+/** Costs are estimates to 8 decimal places (numeric(18, 8)); sums of them are shown the same way. */
+export function usd(value: number): number {
+  return Math.round(value * 1e8) / 1e8;
+}
+
+/** The sum of usage rows: a task's total from its per-subject rows. */
+export function sumUsage(rows: ReadonlyArray<{ inputTokens: number; outputTokens: number; costUsd: number; calls: number }>) {
+  const total = { inputTokens: 0, outputTokens: 0, costUsd: 0, calls: 0 };
+  for (const row of rows) {
+    total.inputTokens += row.inputTokens;
+    total.outputTokens += row.outputTokens;
+    total.costUsd += row.costUsd;
+    total.calls += row.calls;
+  }
+  return { ...total, costUsd: usd(total.costUsd) };
+}
+
+/** One recorded LLM call; its rendered prompt and response only when asked for. */
+export function llmCallView(call: LlmCallEntity, includeContent: boolean) {
+  return {
+    id: call.id,
+    subject: call.subject,
+    provider: call.provider,
+    model: call.model,
+    promptVersion: call.promptVersion,
+    attempt: call.attempt,
+    outcome: call.outcome,
+    error: call.errorCode ? { code: call.errorCode, message: call.errorMessage ?? '' } : null,
+    inputTokens: call.inputTokens,
+    outputTokens: call.outputTokens,
+    costUsd: call.costUsd === null ? null : usd(Number(call.costUsd)),
+    latencyMs: call.latencyMs,
+    startedAt: call.startedAt.toISOString(),
+    createdAt: call.createdAt.toISOString(),
+    links: { self: `/api/v1/tasks/${call.taskId}/llm-calls/${call.id}` },
+    ...(includeContent ? { prompt: { system: call.promptSystem, user: call.promptUser }, response: call.response } : {}),
   };
 }

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, Ap
 import type { FastifyReply } from 'fastify';
 import {
   CreateRoadmapRequestSchema,
+  ForbiddenError,
   RateLimitedError,
   RetryItemsRequestSchema,
   ReviewRequestSchema,
@@ -37,6 +38,31 @@ const LogsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(200),
   cursor: z.string().max(200).optional(),
 });
+
+const LlmCallsQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+  subject: z.string().min(1).max(300).optional(),
+  include: z.enum(['content']).optional(),
+});
+
+const DAY_MS = 86_400_000;
+/** Longest range GET /usage answers in one request, in days. */
+const MAX_USAGE_DAYS = 366;
+
+const UsageQuerySchema = z
+  .strictObject({
+    from: z.iso.date().optional(),
+    to: z.iso.date().optional(),
+    owner: z.string().min(1).max(200).optional(),
+  })
+  .transform((q) => {
+    const to = q.to ?? new Date().toISOString().slice(0, 10);
+    const from = q.from ?? new Date(Date.parse(to) - 29 * DAY_MS).toISOString().slice(0, 10);
+    return { ...q, from, to };
+  })
+  .refine((q) => q.from <= q.to, { path: ['from'], message: 'must not be after to' })
+  .refine((q) => (Date.parse(q.to) - Date.parse(q.from)) / DAY_MS < MAX_USAGE_DAYS, { path: ['from'], message: `at most ${MAX_USAGE_DAYS} days before to` });
 
 const errorSchema = {
   type: 'object',
@@ -187,5 +213,50 @@ export class TasksController {
     @CurrentPrincipal() principal: Principal,
   ) {
     return this.tasks.getLogs(id, scopeOf(principal), query.cursor, query.limit);
+  }
+
+  @Get(':id/llm-calls')
+  @ApiOperation({ summary: 'Every LLM call made for a task (one per provider attempt), oldest first, cursor-paginated; prompts and responses with include=content' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiQuery({ name: 'subject', required: false, description: 'a workflow step (curriculum_design) or an item (<conceptId>:<kind>)', schema: { type: 'string' } })
+  @ApiQuery({ name: 'include', required: false, enum: ['content'] })
+  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } })
+  @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string' } })
+  @ApiResponse({ status: 404, description: 'No such task', schema: errorSchema })
+  llmCalls(
+    @Param('id', new UuidPipe()) id: string,
+    @Query(new ZodPipe(LlmCallsQuerySchema, 'query')) query: z.infer<typeof LlmCallsQuerySchema>,
+    @CurrentPrincipal() principal: Principal,
+  ) {
+    return this.tasks.getLlmCalls(id, scopeOf(principal), { ...query, includeContent: query.include === 'content' });
+  }
+
+  @Get(':id/llm-calls/:callId')
+  @ApiOperation({ summary: 'One LLM call of a task with its rendered prompt and the raw response' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiParam({ name: 'callId', format: 'uuid' })
+  @ApiResponse({ status: 404, description: 'No such task or call', schema: errorSchema })
+  llmCall(@Param('id', new UuidPipe()) id: string, @Param('callId', new UuidPipe('callId')) callId: string, @CurrentPrincipal() principal: Principal) {
+    return this.tasks.getLlmCall(id, callId, scopeOf(principal));
+  }
+}
+
+@ApiTags('usage')
+@ApiBearerAuth()
+@ApiResponse({ status: 401, description: 'No valid credential (API key or JWT)', schema: errorSchema })
+@Controller('api/v1/usage')
+export class UsageController {
+  constructor(@Inject(TasksService) private readonly tasks: TasksService) {}
+
+  @Get()
+  @ApiOperation({ summary: "The caller's LLM usage per UTC day (tokens, estimated cost, calls, per model); an admin may ask for another owner's" })
+  @ApiQuery({ name: 'from', required: false, schema: { type: 'string', format: 'date' }, description: 'first UTC day (default: 29 days before to)' })
+  @ApiQuery({ name: 'to', required: false, schema: { type: 'string', format: 'date' }, description: 'last UTC day (default: today)' })
+  @ApiQuery({ name: 'owner', required: false, schema: { type: 'string' }, description: 'admin only: whose usage' })
+  @ApiResponse({ status: 403, description: "Another owner's usage without the admin role", schema: errorSchema })
+  usage(@Query(new ZodPipe(UsageQuerySchema, 'query')) query: z.infer<typeof UsageQuerySchema>, @CurrentPrincipal() principal: Principal) {
+    const owner = query.owner ?? principal.owner;
+    if (owner !== principal.owner && principal.role !== 'admin') throw new ForbiddenError("Only an admin may read another owner's usage");
+    return this.tasks.getUsage(owner, query.from, query.to);
   }
 }

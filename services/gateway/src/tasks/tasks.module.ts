@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { RoadmapsController, TasksController } from './tasks.controller.js';
+import { RoadmapsController, TasksController, UsageController } from './tasks.controller.js';
 import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
 import { TasksRepository } from './tasks.repository.js';
 import { TasksService } from './tasks.service.js';
@@ -9,7 +9,7 @@ export class TasksModule {
   static forRoot(options: TasksOptions): DynamicModule {
     return {
       module: TasksModule,
-      controllers: [RoadmapsController, TasksController],
+      controllers: [RoadmapsController, TasksController, UsageController],
       providers: [TasksRepository, TasksService, { provide: TASKS_OPTIONS, useValue: options }],
     };
   }

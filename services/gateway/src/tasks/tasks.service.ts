@@ -17,9 +17,9 @@ import type { TaskEntity } from '@roadmap/persistence';
 import { TaskEvents } from '@roadmap/runtime';
 import { v7 as uuidv7 } from 'uuid';
 import { diffFrameworks } from './revision-diff.js';
-import { logView, roadmapView, taskLinks, taskView } from './task-views.js';
+import { llmCallView, logView, roadmapView, sumUsage, taskLinks, taskView, usd } from './task-views.js';
 import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
-import { TasksRepository } from './tasks.repository.js';
+import { TasksRepository, type LlmUsageTotals } from './tasks.repository.js';
 
 const tasksAccepted = counter('roadmap_tasks_accepted_total', 'Tasks accepted by the API', ['type', 'priority']);
 const actions = counter('roadmap_task_actions_total', 'Actions people took on tasks', ['action']);
@@ -77,14 +77,64 @@ export class TasksService {
   async getTask(id: string, scope: OwnerScope) {
     const task = await this.repository.findTask(id, scope);
     if (!task) throw new NotFoundError('Task', id);
-    const states = task.roadmapId ? await this.repository.itemStates(task.roadmapId) : [];
-    const concepts = new Map<string, { id: string; slug: string; title: string; items: Record<string, string> }>();
+    const [states, usageRows] = await Promise.all([
+      task.roadmapId ? this.repository.itemStates(task.roadmapId) : Promise.resolve([]),
+      this.repository.usageBySubject(task.id),
+    ]);
+    const usageBySubject = new Map(usageRows.map(({ subject, ...usage }) => [subject, { ...usage, costUsd: usd(usage.costUsd) }]));
+    const concepts = new Map<string, { id: string; slug: string; title: string; items: Record<string, string>; usage: Record<string, LlmUsageTotals> }>();
     for (const row of states) {
-      const concept = concepts.get(row.id) ?? { id: row.id, slug: row.slug, title: row.title, items: {} };
+      const concept = concepts.get(row.id) ?? { id: row.id, slug: row.slug, title: row.title, items: {}, usage: {} };
       concept.items[row.kind] = row.status;
+      concept.usage[row.kind] = usageBySubject.get(`${row.id}:${row.kind}`) ?? { inputTokens: 0, outputTokens: 0, costUsd: 0, calls: 0 };
       concepts.set(row.id, concept);
     }
-    return { ...taskView(task), concepts: [...concepts.values()] };
+    return { ...taskView(task), usage: sumUsage(usageRows), concepts: [...concepts.values()] };
+  }
+
+  /** A task's recorded LLM calls, oldest first; prompts and responses only with `includeContent`. */
+  async getLlmCalls(taskId: string, scope: OwnerScope, query: { subject?: string; cursor?: string; limit: number; includeContent: boolean }) {
+    const task = await this.repository.findTask(taskId, scope);
+    if (!task) throw new NotFoundError('Task', taskId);
+    const calls = await this.repository.findLlmCalls(
+      taskId,
+      { subject: query.subject },
+      query.cursor ? decodeCursor(query.cursor) : null,
+      query.limit,
+      query.includeContent,
+    );
+    const last = calls.at(-1);
+    return {
+      items: calls.map((call) => llmCallView(call, query.includeContent)),
+      nextCursor: calls.length === query.limit && last ? encodeCursor(last.startedAt, last.id) : null,
+    };
+  }
+
+  /** One recorded LLM call of a task, with its rendered prompt and response. */
+  async getLlmCall(taskId: string, callId: string, scope: OwnerScope) {
+    const task = await this.repository.findTask(taskId, scope);
+    if (!task) throw new NotFoundError('Task', taskId);
+    const call = await this.repository.findLlmCall(taskId, callId);
+    if (!call) throw new NotFoundError('LLM call', callId);
+    return llmCallView(call, true);
+  }
+
+  /** An owner's LLM usage per UTC day between two days (inclusive), with a per-model breakdown. */
+  async getUsage(owner: string, from: string, to: string) {
+    const rows = await this.repository.usagePerDay(owner, from, to);
+    const days = new Map<string, { day: string; models: Array<{ provider: string; model: string } & LlmUsageTotals> }>();
+    for (const { day, ...model } of rows) {
+      const entry = days.get(day) ?? { day, models: [] };
+      entry.models.push({ ...model, costUsd: usd(model.costUsd) });
+      days.set(day, entry);
+    }
+    return {
+      owner,
+      from,
+      to,
+      total: sumUsage(rows),
+      days: [...days.values()].map((d) => ({ day: d.day, ...sumUsage(d.models), models: d.models })),
+    };
   }
 
   async listTasks(

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CONTENT_KINDS, CONTENT_STEP, type ContentKind, type Framework } from '@roadmap/contracts';
+import { CONTENT_KINDS, CONTENT_STEP, SupersededError, type ContentKind, type Framework } from '@roadmap/contracts';
 import { RoadmapEntity, sql, TaskEntity, WorkflowCheckpointEntity, type RevisionSource, type StoredError } from '@roadmap/persistence';
 import { v7 as uuidv7 } from 'uuid';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -31,32 +31,43 @@ export class WorkflowRepository {
 
   /**
    * queued/running -> running at `step`; counts an attempt when the run (re)starts and records the
-   * prompt versions of the first run. False when the task is no longer runnable (cancelled meanwhile).
+   * prompt versions of the first run. Returns the run's lease — its attempt number — which fences
+   * every later write of the run: once another delivery of the message has started a newer run,
+   * this one's writes are refused (SupersededError). Null when the task is no longer runnable
+   * (cancelled meanwhile).
    */
-  async markRunning(taskId: string, step: string, promptSet: string): Promise<boolean> {
-    const { count } = await sql(
+  async markRunning(taskId: string, step: string, promptSet: string): Promise<number | null> {
+    const { rows } = await sql<{ attempts: number }>(
       this.dataSource,
       `UPDATE tasks SET status = 'running', current_step = $2, attempts = attempts + 1, prompt_set = COALESCE(prompt_set, $3),
               started_at = COALESCE(started_at, now()), updated_at = now()
-        WHERE id = $1 AND status IN ('queued', 'running')`,
+        WHERE id = $1 AND status IN ('queued', 'running')
+        RETURNING attempts`,
       [taskId, step, promptSet],
     );
-    return count > 0;
+    return rows[0]?.attempts ?? null;
   }
 
-  /** Locks the task row for the rest of the transaction; false when it is no longer running. */
-  private async lockRunning(em: EntityManager, taskId: string): Promise<boolean> {
-    const { rows } = await sql<{ status: string }>(em, `SELECT status FROM tasks WHERE id = $1 FOR UPDATE`, [taskId]);
-    return rows[0]?.status === 'running';
+  /**
+   * Locks the task row for the rest of the transaction; false when it is no longer running. With a
+   * lease, throws SupersededError when a newer run holds the task (checked under the same lock as
+   * the write that follows, so a late write of a stale run can never land).
+   */
+  private async lockRunning(em: EntityManager, taskId: string, lease?: number): Promise<boolean> {
+    const { rows } = await sql<{ status: string; attempts: number }>(em, `SELECT status, attempts FROM tasks WHERE id = $1 FOR UPDATE`, [taskId]);
+    const row = rows[0];
+    if (row?.status !== 'running') return false;
+    if (lease !== undefined && row.attempts !== lease) throw new SupersededError(`run ${lease} of task ${taskId} was superseded by run ${row.attempts}`);
+    return true;
   }
 
   /**
    * Pauses the run for a person's review: checkpoint, task `awaiting_review`, roadmap likewise. The
    * message is then acked: no worker slot is held while the person thinks.
    */
-  async pauseForReview(taskId: string, roadmapId: string, sequence: number, revision: number): Promise<boolean> {
+  async pauseForReview(taskId: string, roadmapId: string, sequence: number, revision: number, lease?: number): Promise<boolean> {
     return this.dataSource.transaction(async (em) => {
-      if (!(await this.lockRunning(em, taskId))) return false;
+      if (!(await this.lockRunning(em, taskId, lease))) return false;
       await sql(
         em,
         `INSERT INTO workflow_checkpoints (task_id, sequence, step, state) VALUES ($1, $2, 'review_requested', $3)
@@ -89,7 +100,7 @@ export class WorkflowRepository {
       if (!['queued', 'running'].includes(task[0]?.status ?? '')) return null;
       const { rows } = await sql<{ concept_id: string; kind: ContentKind; generation: number }>(
         em,
-        `UPDATE content_items SET status = 'pending', generation = generation + 1, error = NULL, updated_at = now()
+        `UPDATE content_items SET status = 'pending', generation = generation + 1, attempts = 0, error = NULL, updated_at = now()
           WHERE roadmap_id = $1 AND status <> 'completed' RETURNING concept_id, kind, generation`,
         [roadmapId],
       );
@@ -115,30 +126,35 @@ export class WorkflowRepository {
     });
   }
 
-  async setStep(taskId: string, step: string): Promise<void> {
-    await this.dataSource.query(`UPDATE tasks SET current_step = $2, updated_at = now() WHERE id = $1 AND status = 'running'`, [
+  async setStep(taskId: string, step: string, lease?: number): Promise<void> {
+    await this.dataSource.query(`UPDATE tasks SET current_step = $2, updated_at = now() WHERE id = $1 AND status = 'running' AND ($3::int IS NULL OR attempts = $3)`, [
       taskId,
       step,
+      lease ?? null,
     ]);
   }
 
   /**
    * Records a completed step's validated output. The insert is keyed by (task, sequence) and does
-   * nothing when the checkpoint exists, so a repeated step never overwrites the first result.
+   * nothing when the checkpoint exists, so a repeated step never overwrites the first result; the
+   * roadmap follows only a checkpoint that was actually written. `lease` fences a stale run.
    */
   async saveCheckpoint(
     checkpoint: { taskId: string; sequence: number; step: string; state: Record<string, unknown>; promptVersion: string | null },
     roadmapUpdate: { id: string; intent?: unknown; framework?: Framework; validationIssues?: unknown },
     revision?: { number: number; source: RevisionSource; feedback: string | null; by: string | null },
+    lease?: number,
   ): Promise<boolean> {
     return this.dataSource.transaction(async (em) => {
       // A cancelled task gets nothing more written; the row lock orders this against the cancel.
-      if (!(await this.lockRunning(em, checkpoint.taskId))) return false;
-      await em.query(
+      if (!(await this.lockRunning(em, checkpoint.taskId, lease))) return false;
+      const inserted = await sql(
+        em,
         `INSERT INTO workflow_checkpoints (task_id, sequence, step, state, prompt_version) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (task_id, sequence) DO NOTHING`,
+         ON CONFLICT (task_id, sequence) DO NOTHING RETURNING sequence`,
         [checkpoint.taskId, checkpoint.sequence, checkpoint.step, checkpoint.state, checkpoint.promptVersion],
       );
+      if (inserted.rows.length === 0) return true; // a repeated step: the first result stands, roadmap included
       const sets: string[] = [];
       const values: unknown[] = [roadmapUpdate.id];
       for (const [column, value] of [
@@ -170,9 +186,9 @@ export class WorkflowRepository {
    * to content generation, in one transaction. Re-running it (a redelivered workflow) changes
    * nothing and returns the same items.
    */
-  async fanOut(taskId: string, roadmapId: string, framework: Framework): Promise<FannedOutItem[] | null> {
+  async fanOut(taskId: string, roadmapId: string, framework: Framework, lease?: number): Promise<FannedOutItem[] | null> {
     return this.dataSource.transaction(async (em) => {
-      if (!(await this.lockRunning(em, taskId))) return null;
+      if (!(await this.lockRunning(em, taskId, lease))) return null;
       const rows: unknown[][] = [];
       framework.stages.forEach((stage, stageIndex) =>
         stage.concepts.forEach((concept, position) =>
@@ -223,15 +239,16 @@ export class WorkflowRepository {
     });
   }
 
-  /** Ends the task and its roadmap as failed, unless they already ended. */
-  async fail(taskId: string, roadmapId: string, error: StoredError): Promise<boolean> {
+  /** Ends the task and its roadmap as failed, unless they already ended (or a newer run than `lease` holds it). */
+  async fail(taskId: string, roadmapId: string, error: StoredError, lease?: number): Promise<boolean> {
     return this.dataSource.transaction(async (em) => {
       const updated = await sql(
         em,
         `UPDATE tasks SET status = 'failed', error = $2::jsonb, finished_at = now(), updated_at = now()
-          WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')`,
-        [taskId, JSON.stringify(error)],
+          WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled') AND ($3::int IS NULL OR attempts = $3)`,
+        [taskId, JSON.stringify(error), lease ?? null],
       );
+      if (updated.count === 0) return false;
       await em.query(`UPDATE roadmaps SET status = 'failed', updated_at = now() WHERE id = $1 AND status IN ('designing', 'awaiting_review', 'generating')`, [
         roadmapId,
       ]);

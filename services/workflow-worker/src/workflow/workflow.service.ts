@@ -6,6 +6,7 @@ import {
   RetryableError,
   storedError,
   Subjects,
+  SupersededError,
   WORKFLOW_VERSION,
   type ContentGenerateMessage,
   type Framework,
@@ -17,8 +18,8 @@ import {
   type WorkflowStep,
 } from '@roadmap/contracts';
 import { checkFramework, LLM_PROVIDER, PROMPTS, type LlmProvider, type LlmResult } from '@roadmap/llm';
-import { JetStreamPublisher } from '@roadmap/messaging';
-import { ExecutionLogger, histogram } from '@roadmap/observability';
+import { JetStreamPublisher, TimeLimitExceeded } from '@roadmap/messaging';
+import { ExecutionLogger, histogram, withSpan } from '@roadmap/observability';
 import type { RevisionSource, WorkflowCheckpointEntity } from '@roadmap/persistence';
 import { Cancellation, TaskEvents } from '@roadmap/runtime';
 import { WORKFLOW_OPTIONS, type WorkflowOptions } from './workflow.options.js';
@@ -66,6 +67,10 @@ interface RunContext {
   reviewRequired: boolean;
   goal: string;
   preferences: Preferences;
+  /** Whose task it is: LLM usage, budgets and call records are counted per owner. */
+  owner: string;
+  /** This run's lease (its attempt number) once it started: fences its writes against a newer run. */
+  lease?: number;
 }
 
 /** Raised inside a run when the task stopped running under it (cancelled): stop writing, ack. */
@@ -106,6 +111,7 @@ export class WorkflowService {
       reviewRequired: task.reviewMode === 'required',
       goal: run.roadmap.goal,
       preferences: run.roadmap.preferences,
+      owner: task.owner,
     };
     const state = replay(run.checkpoints);
 
@@ -130,18 +136,25 @@ export class WorkflowService {
           return;
         }
         let step = this.nextStep(state, ctx);
-        if (!(await this.repository.markRunning(ctx.taskId, step ?? 'fan_out', PROMPT_SET))) return;
+        const lease = await this.repository.markRunning(ctx.taskId, step ?? 'fan_out', PROMPT_SET);
+        if (lease === null) return;
+        ctx.lease = lease;
         if (state.sequence > 0) await this.executionLog.info(`workflow continues after ${state.sequence} checkpoint(s)`, { taskId: ctx.taskId, step });
         while (step) {
-          await this.runStep(step, state, ctx, signal);
+          const current = step;
+          await withSpan(`workflow step ${current}`, { attributes: { 'roadmap.task.id': ctx.taskId, 'roadmap.workflow.step': current } }, () => this.runStep(current, state, ctx, signal));
           step = this.nextStep(state, ctx);
         }
       } catch (error) {
         if (error instanceof TaskStopped || Cancellation.isCancellation(signal)) return;
-        if (signal.aborted) throw error; // shutdown: the server hands the message back
-        if (failsForGood(error, options.isLastDelivery)) {
-          const reason = storedError(error);
-          if (await this.repository.fail(ctx.taskId, ctx.roadmapId, reason)) {
+        if (error instanceof SupersededError) throw error; // a newer run owns the task: write nothing more
+        // Shutdown: the server hands the message back. Soft time limit: the next delivery resumes
+        // from the checkpoints; the task fails (TIME_LIMIT) only when this was the last delivery.
+        const timedOut = TimeLimitExceeded.isTimeLimit(signal);
+        if (signal.aborted && !timedOut) throw error;
+        if (timedOut ? options.isLastDelivery : failsForGood(error, options.isLastDelivery)) {
+          const reason = timedOut ? { code: 'TIME_LIMIT', message: (signal.reason as Error).message } : storedError(error);
+          if (await this.repository.fail(ctx.taskId, ctx.roadmapId, reason, ctx.lease)) {
             await this.events.publish({ type: 'task.failed', taskId: ctx.taskId, error: `${reason.code}: ${reason.message}` }, `failed:${state.sequence}`);
             await this.executionLog.error(`workflow failed: ${reason.message}`, { taskId: ctx.taskId, data: { code: reason.code } });
           }
@@ -180,24 +193,26 @@ export class WorkflowService {
     const started = performance.now();
     const { taskId } = ctx;
     const dedupe = `${step}:${state.sequence}`;
-    await this.repository.setStep(taskId, step);
+    await this.repository.setStep(taskId, step, ctx.lease);
     await this.events.publish({ type: 'step.started', taskId, step }, dedupe);
     await this.executionLog.info(`step ${step} started`, { taskId, step });
     let outcome = 'error';
+    // Who the step's LLM call is for (usage, budgets, call records); edits with a person's feedback ask for something new.
+    const llmContext = { taskId, roadmapId: ctx.roadmapId, owner: ctx.owner, subject: step, fresh: step === 'edit' && state.pendingFeedback !== undefined };
     try {
       switch (step) {
         case 'intent_analysis': {
-          const result = await this.llm.generate(PROMPTS.intent_analysis, { goal: ctx.goal, preferences: ctx.preferences }, { signal });
+          const result = await this.llm.generate(PROMPTS.intent_analysis, { goal: ctx.goal, preferences: ctx.preferences }, { signal, context: llmContext });
           await this.checkpoint(ctx, state, step, result, {}, { intent: result.output });
           break;
         }
         case 'curriculum_design': {
-          const result = await this.llm.generate(PROMPTS.curriculum_design, { intent: need(state.intent) }, { signal });
+          const result = await this.llm.generate(PROMPTS.curriculum_design, { intent: need(state.intent) }, { signal, context: llmContext });
           await this.checkpoint(ctx, state, step, result, {}, { framework: result.output }, { source: 'design' });
           break;
         }
         case 'validation': {
-          const result = await this.llm.generate(PROMPTS.validation, { intent: need(state.intent), framework: need(state.framework) }, { signal });
+          const result = await this.llm.generate(PROMPTS.validation, { intent: need(state.intent), framework: need(state.framework) }, { signal, context: llmContext });
           const structural = checkFramework(need(state.framework), state.intent);
           const issues = [...structural, ...result.output.issues];
           if (structural.some((i) => i.severity === 'error') && state.autoEdits >= this.options.maxEditRounds) {
@@ -218,7 +233,7 @@ export class WorkflowService {
           const result = await this.llm.generate(
             PROMPTS.edit,
             { intent: need(state.intent), framework: need(state.framework), issues: state.issues ?? [], feedback: feedback?.feedback ?? null },
-            { signal },
+            { signal, context: llmContext },
           );
           await this.checkpoint(ctx, state, step, result, feedback ? { feedback: feedback.feedback, by: feedback.by } : {}, { framework: result.output }, {
             source: feedback ? 'review' : 'validation',
@@ -228,18 +243,20 @@ export class WorkflowService {
           break;
         }
         case 'review': {
-          if (!(await this.repository.pauseForReview(taskId, ctx.roadmapId, state.sequence, state.revision))) throw new TaskStopped();
+          if (!(await this.repository.pauseForReview(taskId, ctx.roadmapId, state.sequence, state.revision, ctx.lease))) throw new TaskStopped();
           applyCheckpoint(state, 'review_requested', { revision: state.revision });
           await this.events.publish({ type: 'review.awaiting', taskId, revision: state.revision }, `review:${state.revision}`);
           break;
         }
         case 'fan_out': {
-          const items = await this.repository.fanOut(taskId, ctx.roadmapId, need(state.framework));
+          const items = await this.repository.fanOut(taskId, ctx.roadmapId, need(state.framework), ctx.lease);
           if (!items) throw new TaskStopped();
           await this.publishContent(ctx, items.map((i) => ({ ...i, generation: 0 })));
           const saved = await this.repository.saveCheckpoint(
             { taskId, sequence: state.sequence, step, state: { items: items.length }, promptVersion: null },
             { id: ctx.roadmapId },
+            undefined,
+            ctx.lease,
           );
           if (!saved) throw new TaskStopped();
           applyCheckpoint(state, 'fan_out', undefined);
@@ -251,7 +268,7 @@ export class WorkflowService {
       await this.events.publish({ type: 'step.completed', taskId, step }, dedupe);
       await this.executionLog.info(`step ${step} completed`, { taskId, step, data: { durationMs: Math.round(performance.now() - started) } });
     } catch (error) {
-      if (!(error instanceof TaskStopped) && !signal.aborted) {
+      if (!(error instanceof TaskStopped) && !(error instanceof SupersededError) && !signal.aborted) {
         await this.executionLog.warn(`step ${step} failed: ${error instanceof Error ? error.message : String(error)}`, {
           taskId,
           step,
@@ -313,6 +330,7 @@ export class WorkflowService {
       },
       { id: ctx.roadmapId, ...roadmapUpdate },
       revision ? { number: state.revision + 1, source: revision.source, feedback: revision.feedback ?? null, by: revision.by ?? null } : undefined,
+      ctx.lease,
     );
     if (!saved) throw new TaskStopped();
     applyCheckpoint(state, step, { output: result.output, ...extra });

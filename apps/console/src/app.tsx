@@ -1,0 +1,67 @@
+import { useEffect, useState } from 'preact/hooks';
+import { session, type Identity } from './api.js';
+import { Link } from './components.js';
+import { Login } from './pages/login.js';
+import { Overview } from './pages/overview.js';
+import { Tasks } from './pages/tasks.js';
+import { TaskPage } from './pages/task.js';
+import { DeadLetters } from './pages/dead-letters.js';
+import { match, useLocation } from './router.js';
+
+const NAV: Array<{ href: string; label: string; active: (path: string) => boolean }> = [
+  { href: '/', label: 'Overview', active: (p) => p === '/' },
+  { href: '/tasks', label: 'Tasks', active: (p) => p.startsWith('/tasks') },
+  { href: '/dead-letters', label: 'Dead letters', active: (p) => p.startsWith('/dead-letters') },
+];
+
+function useSession(): Identity | null {
+  const [identity, setIdentity] = useState(session.credential() ? session.identity() : null);
+  useEffect(() => {
+    const update = () => setIdentity(session.credential() ? session.identity() : null);
+    window.addEventListener('console:session', update);
+    return () => window.removeEventListener('console:session', update);
+  }, []);
+  return identity;
+}
+
+/** The console: the login screen until a credential works, then a left nav and one page. */
+export function App() {
+  const identity = useSession();
+  const { path, search } = useLocation();
+  if (!identity) return <Login />;
+
+  let page;
+  let params: Record<string, string> | null;
+  if (path === '/') page = <Overview identity={identity} />;
+  else if (path === '/tasks' || path === '/tasks/') page = <Tasks search={search} />;
+  else if ((params = match('/tasks/:id', path))) page = <TaskPage id={params.id!} />;
+  else if (path.startsWith('/dead-letters')) page = <DeadLetters identity={identity} selected={match('/dead-letters/:id', path)?.id ?? null} />;
+  else page = <p class="muted note">No page at {path}. <Link href="/">Back to the overview</Link></p>;
+
+  return (
+    <div class="shell">
+      <nav class="nav" aria-label="Console">
+        <div class="brand">
+          Roadmap<span>console</span>
+        </div>
+        <ul>
+          {NAV.map((item) => (
+            <li key={item.href}>
+              <Link href={item.href} class={item.active(path) ? 'active' : ''}>
+                {item.label}
+              </Link>
+            </li>
+          ))}
+        </ul>
+        <div class="whoami">
+          <div>{identity.owner ?? 'signed in'}</div>
+          <div class="muted">role {identity.role}</div>
+          <button type="button" class="btn btn-plain" onClick={() => session.clear()}>
+            Sign out
+          </button>
+        </div>
+      </nav>
+      <main class="main">{page}</main>
+    </div>
+  );
+}

@@ -1,0 +1,230 @@
+import type { Identity } from '../api.js';
+import { Badge, itemsOf, Link, LoadError, Loading, ObjectTable, Section, Time } from '../components.js';
+import { useApi } from '../hooks.js';
+
+const STATUSES = ['queued', 'running', 'awaiting_review', 'completed', 'failed', 'cancelled'] as const;
+type Status = (typeof STATUSES)[number];
+
+interface TaskStats {
+  since: string;
+  bucketMinutes: number;
+  total: number;
+  byStatus: Record<Status, number>;
+  buckets: Array<{ start: string; byStatus: Record<Status, number> }>;
+}
+
+type Row = Record<string, unknown>;
+
+/** Streams, consumers, workers (admin endpoints) and the last hour's tasks, refreshed every 5 s. */
+export function Overview(props: { identity: Identity }) {
+  const admin = props.identity.role === 'admin';
+  return (
+    <div class="page">
+      <h1>Overview</h1>
+      <TaskStatsCard />
+      {admin ? (
+        <>
+          <QueuesCard />
+          <WorkersCard />
+        </>
+      ) : (
+        <Section title="Queues and workers">
+          <p class="muted note">Queues and workers are shown to the admin role only.</p>
+        </Section>
+      )}
+    </div>
+  );
+}
+
+function TaskStatsCard() {
+  const stats = useApi<TaskStats>('/console/task-stats?minutes=60', 5000);
+  return (
+    <Section title="Tasks created in the last hour" actions={<Link href="/tasks">All tasks →</Link>}>
+      {stats.error ? (
+        <LoadError error={stats.error} what="Task statistics" />
+      ) : !stats.data ? (
+        <Loading />
+      ) : (
+        <>
+          <div class="tiles">
+            {STATUSES.map((s) => (
+              <Link key={s} href={`/tasks?status=${s}`} class="tile">
+                <span class="tile-count">{stats.data!.byStatus[s] ?? 0}</span>
+                <Badge status={s} />
+              </Link>
+            ))}
+          </div>
+          <StatusChart stats={stats.data} />
+        </>
+      )}
+    </Section>
+  );
+}
+
+/** One stacked bar per bucket (5 min), coloured by status: what the last hour looked like. */
+function StatusChart(props: { stats: TaskStats }) {
+  const max = Math.max(1, ...props.stats.buckets.map((b) => STATUSES.reduce((n, s) => n + (b.byStatus[s] ?? 0), 0)));
+  return (
+    <div class="chart" aria-label="Tasks per 5 minutes by status">
+      {props.stats.buckets.map((bucket) => {
+        const total = STATUSES.reduce((n, s) => n + (bucket.byStatus[s] ?? 0), 0);
+        const time = new Date(bucket.start).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+        return (
+          <div class="chart-col" key={bucket.start} title={`${time}: ${total} task(s)`}>
+            <div class="chart-bar" style={{ height: `${(100 * total) / max}%` }}>
+              {STATUSES.filter((s) => bucket.byStatus[s]).map((s) => (
+                <div key={s} class={`chart-seg seg-${s}`} style={{ flexGrow: bucket.byStatus[s] }} />
+              ))}
+            </div>
+            <div class="chart-label">{time}</div>
+          </div>
+        );
+      })}
+    </div>
+  );
+}
+
+interface ConsumerRow {
+  consumer: string;
+  stream: string;
+  pending: number | null;
+  ackPending: number | null;
+  redelivered: number | null;
+  waiting?: number | null;
+  ackRate?: number | null;
+  lastActive?: string | null;
+  error?: string | null;
+}
+
+/**
+ * GET /api/v1/admin/queues: per stream its depth, and per consumer pending, ack pending, redelivered
+ * and the ack rate; the stream row sums its consumers. Fields the console does not know are shown
+ * as extra columns rather than dropped.
+ */
+function QueuesCard() {
+  const queues = useApi<unknown>('/admin/queues', 5000);
+  const streams = itemsOf(queues.data);
+  const consumers: Row[] = [];
+  const rows = streams.map((raw) => {
+    const { consumers: nested, ...scalar } = raw as Row & { consumers?: ConsumerRow[] };
+    const list = Array.isArray(nested) ? nested : [];
+    for (const c of list) {
+      const { rateWindowSeconds: _window, ...rest } = c as ConsumerRow & { rateWindowSeconds?: unknown };
+      consumers.push({ ...rest, ackRate: typeof c.ackRate === 'number' ? `${c.ackRate.toFixed(1)}/s` : c.ackRate });
+    }
+    const sum = (field: keyof ConsumerRow) => list.reduce((n, c) => n + (typeof c[field] === 'number' ? (c[field] as number) : 0), 0);
+    return {
+      ...scalar,
+      ...(list.length
+        ? { pending: sum('pending'), ackPending: sum('ackPending'), redelivered: sum('redelivered'), rate: `${sum('ackRate').toFixed(1)}/s`, consumers: list.length }
+        : {}),
+    } as Row;
+  });
+  return (
+    <Section title="Streams">
+      {queues.error ? (
+        <LoadError error={queues.error} what="Queue statistics (GET /api/v1/admin/queues)" />
+      ) : !queues.data ? (
+        <Loading />
+      ) : (
+        <>
+          <ObjectTable
+            rows={rows}
+            columns={['stream', 'messages', 'pending', 'ackPending', 'redelivered', 'rate', 'consumers']}
+            labels={{ messages: 'depth', rate: 'acks' }}
+            empty="No streams."
+          />
+          {consumers.length > 0 && (
+            <>
+              <h3>Consumers</h3>
+              <ObjectTable rows={consumers} columns={['stream', 'consumer', 'pending', 'ackPending', 'redelivered', 'waiting', 'ackRate', 'lastActive']} labels={{ ackRate: 'acks' }} />
+            </>
+          )}
+        </>
+      )}
+    </Section>
+  );
+}
+
+interface WorkerRow {
+  id?: string;
+  service?: string;
+  instance?: string;
+  host?: string;
+  pid?: number;
+  status?: string;
+  startedAt?: string;
+  lastHeartbeatAt?: string;
+  inFlight?: number;
+  consumers?: Array<{ consumer: string; stream?: string; concurrency?: number; inFlight?: number; since?: string; handled?: Record<string, number> }>;
+}
+
+/** GET /api/v1/admin/workers: every process, the consumers it pulls from, since when, and what it has in flight. */
+function WorkersCard() {
+  const workers = useApi<unknown>('/admin/workers', 5000);
+  const rows = itemsOf(workers.data) as WorkerRow[];
+  return (
+    <Section title="Workers">
+      {workers.error ? (
+        <LoadError error={workers.error} what="Worker list (GET /api/v1/admin/workers)" />
+      ) : !workers.data ? (
+        <Loading />
+      ) : rows.length === 0 ? (
+        <p class="muted note">No worker process is registered.</p>
+      ) : (
+        <div class="table-scroll">
+          <table class="workers">
+            <thead>
+              <tr>
+                <th>process</th>
+                <th>status</th>
+                <th>started</th>
+                <th>heartbeat</th>
+                <th>in flight</th>
+                <th>consumers</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((w, i) => (
+                <tr key={w.id ?? i}>
+                  <td>
+                    <strong>{w.service ?? '?'}</strong>
+                    <div class="muted small">{w.instance ?? (w.host && w.pid ? `${w.host}:${w.pid}` : '')}</div>
+                  </td>
+                  <td>{w.status ? <Badge status={w.status} /> : '—'}</td>
+                  <td>
+                    <Time at={w.startedAt} />
+                  </td>
+                  <td>
+                    <Time at={w.lastHeartbeatAt} />
+                  </td>
+                  <td class="num">{w.inFlight ?? '—'}</td>
+                  <td>
+                    {(w.consumers ?? []).length === 0 ? (
+                      <span class="muted">—</span>
+                    ) : (
+                      <ul class="consumer-list">
+                        {(w.consumers ?? []).map((c) => (
+                          <li key={c.consumer}>
+                            <code>{c.consumer}</code> <span class="muted">{c.stream}</span> · {c.inFlight ?? 0}/{c.concurrency ?? '?'} in flight
+                            {c.since && (
+                              <>
+                                {' '}
+                                · since <Time at={c.since} />
+                              </>
+                            )}
+                            {c.handled && <span class="muted"> · {Object.entries(c.handled).map(([k, v]) => `${v} ${k}`).join(', ')}</span>}
+                          </li>
+                        ))}
+                      </ul>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Section>
+  );
+}

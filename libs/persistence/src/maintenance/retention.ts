@@ -1,0 +1,37 @@
+import type { DataSource } from 'typeorm';
+import { sql } from '../sql.js';
+
+/** Rows deleted per statement: no statement holds its locks or grows the WAL for long. */
+const BATCH = 5_000;
+
+/**
+ * Deletes the workflow checkpoints of tasks that finished (completed, failed, cancelled) before
+ * `finishedBefore`. Checkpoints of tasks still queued, running or awaiting review are never touched.
+ *
+ * The `fan_out` checkpoint is kept (a few bytes): it is what tells a resumed task that its concepts and
+ * items exist, so that a failed or cancelled task resumed after the retention period (or a completed
+ * one whose regenerated items failed) continues its content phase instead of designing a second
+ * framework over the concepts it already has. What goes is the bulk: every step's LLM output.
+ * @returns the checkpoints deleted.
+ */
+export async function pruneFinishedCheckpoints(dataSource: DataSource, finishedBefore: Date): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { count } = await sql(
+      dataSource,
+      `DELETE FROM workflow_checkpoints WHERE (task_id, sequence) IN (
+         SELECT c.task_id, c.sequence FROM workflow_checkpoints c JOIN tasks t ON t.id = c.task_id
+          WHERE t.status IN ('completed', 'failed', 'cancelled') AND t.finished_at < $1 AND c.step <> 'fan_out'
+          LIMIT $2)`,
+      [finishedBefore, BATCH],
+    );
+    total += count;
+    if (count < BATCH) return total;
+  }
+}
+
+/** Deletes maintenance_runs rows (the run history) started before `startedBefore`. */
+export async function pruneMaintenanceRuns(dataSource: DataSource, startedBefore: Date): Promise<number> {
+  const { count } = await sql(dataSource, `DELETE FROM maintenance_runs WHERE started_at < $1 AND outcome <> 'running'`, [startedBefore]);
+  return count;
+}
