@@ -117,15 +117,24 @@ describe('the operator CLI (`npm run cli`) against a running platform', () => {
     const table = await cli(['tasks', 'show', completed.taskId]);
     assert.match(table.stdout, /^status: +completed$/m);
 
+    // The log sink writes in batches: wait until the task's entries stop arriving.
+    let previous = -1;
     const stored = await eventually(async () => {
       const [{ n }] = await platform.query(`SELECT count(*)::int AS n FROM execution_logs WHERE task_id = $1`, [completed.taskId]);
-      return n > 0 ? n : undefined;
-    }, 20_000, 'execution logs stored');
+      const stable = n > 0 && n === previous;
+      previous = n;
+      if (!stable) await new Promise((r) => setTimeout(r, 1_000));
+      return stable ? n : undefined;
+    }, 30_000, 'execution logs stored');
     const logs = await cli(['tasks', 'logs', completed.taskId, '--json']);
     assert.equal(logs.code, 0, logs.stderr);
     const entries = logs.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(entries.length, stored);
     assert.ok(entries.some((e) => e.step === 'intent_analysis'));
+    // --follow on a finished task prints everything once and ends.
+    const followed = await cli(['tasks', 'logs', completed.taskId, '--follow', '--json']);
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.deepEqual(followed.stdout.trim().split('\n').map((l) => JSON.parse(l).id), entries.map((e) => e.id));
     const human = await cli(['tasks', 'logs', completed.taskId, '--limit', '3']);
     assert.equal(human.stdout.trim().split('\n').length, 3);
     assert.match(human.stdout, /^\d\d:\d\d:\d\d (INFO|DEBUG|WARN) /m);

@@ -44,7 +44,7 @@ describe('web console', () => {
     await platform?.stop();
   });
 
-  it('is served by the gateway as public static files, its client routes included, under a CSP that allows its own scripts', async () => {
+  it('is served by the gateway as public static files, its client routes included, under a CSP that allows its own scripts; its endpoints validate', async () => {
     const index = await fetch(`${platform.url}/console/`);
     assert.equal(index.status, 200);
     assert.match(index.headers.get('content-type') ?? '', /text\/html/);
@@ -60,6 +60,19 @@ describe('web console', () => {
     assert.equal(await clientRoute.text(), html);
     assert.equal((await fetch(`${platform.url}/console/assets/missing-abc.js`)).status, 404, 'a missing asset is not the app');
     assert.equal((await fetch(`${platform.url}/api/v1/tasks`)).status, 401, 'the API it calls still needs a credential');
+    // Its own read endpoints validate like the rest of the API: a 400 naming the field, never a 5xx.
+    for (const [query, field] of [
+      ['/api/v1/console/tasks?q=%00', 'q'],
+      ['/api/v1/console/tasks?cursor=bm9wZQ', 'cursor'],
+      ['/api/v1/console/tasks?status=sleeping', 'status'],
+      ['/api/v1/console/tasks?limit=0', 'limit'],
+      ['/api/v1/console/task-stats?minutes=0', 'minutes'],
+    ]) {
+      const res = await platform.request('GET', query!, undefined, { authorization: `Bearer ${key}` });
+      assert.equal(res.status, 400, `${query}: ${res.text}`);
+      assert.equal(res.body.code, 'VALIDATION_FAILED');
+      assert.ok(res.body.details.some((d: { field: string }) => d.field === field), `${query}: ${res.text}`);
+    }
   });
 
   it('signs in with an API key (a wrong one is refused)', async () => {
@@ -126,6 +139,15 @@ describe('web console', () => {
     await page.locator('#content').getByText(content.tutorial.content.title).first().waitFor();
     await page.locator('#content').getByText(content.quiz.content.questions[0].question).first().waitFor();
     await page.locator('#content').screenshot({ path: join(SHOTS, '06-concept-content.png') });
+
+    // Regenerating one item: accepted, then the task completes again with one more item event.
+    const eventsBefore = Number(/\((\d+)\)/.exec((await page.getByText(/Live events \(\d+\)/).textContent()) ?? '')?.[1]);
+    await page.getByRole('button', { name: `Retry quiz of ${concept!.title}` }).click();
+    await page.getByRole('status').filter({ hasText: `Regenerating the quiz of “${concept!.title}”` }).waitFor();
+    await eventually(async () => {
+      const text = (await page.getByText(/Live events \(\d+\)/).textContent()) ?? '';
+      return (Number(/\((\d+)\)/.exec(text)?.[1]) > eventsBefore && (await badge('h1', 'completed').isVisible())) || undefined;
+    }, 30_000, 'the item regenerated and the task completed again');
   });
 
   it('lists and searches tasks, and cancels another roadmap from its page', async () => {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually, Platform } from '../support/platform.js';
+import { eventually, Platform, sleep } from '../support/platform.js';
 
 const GOAL = { goal: 'Become a backend engineer', preferences: { level: 'beginner', hoursPerWeek: 8 } };
 /** USD per million tokens for the offline stand-in's model, so calls have a cost. */
@@ -243,16 +243,49 @@ describe('LLM usage: call records, usage on the task, budgets, streaming', () =>
       // Spend: never more than the budget plus what was already in flight when it ran out. A call is
       // admitted only while recorded spend + its estimated input fits; at most `concurrency` calls of
       // this roadmap run at once (one content worker), each no larger than the largest recorded call.
+      // Calls still in flight when the task stopped finish and are recorded moments later: wait until
+      // the count holds still for a second.
+      let seen = -1;
       const { calls } = await eventually(async () => {
         const listed = await allCalls(limited, created.body.taskId, 200);
         const usage = (await limited.request('GET', `/api/v1/tasks/${created.body.taskId}`)).body.usage;
-        return usage.calls === listed.calls.length ? listed : undefined;
-      }, 20_000, 'every call recorded');
+        const settled = listed.calls.length === seen && usage.calls === seen;
+        seen = listed.calls.length;
+        if (!settled) await sleep(1_000);
+        return settled ? listed : undefined;
+      }, 30_000, 'every call recorded');
       const spent = sum(calls, (c) => c.inputTokens + c.outputTokens);
       const largest = Math.max(...calls.map((c) => c.inputTokens + c.outputTokens));
       t.diagnostic(`budget ${budget} tokens: spent ${spent} in ${calls.length} calls (largest ${largest}); progress ${JSON.stringify(task.progress)}; ${refused.length} item(s) refused`);
       assert.ok(spent > workflowTokens, `${spent} tokens spent: content started`);
       assert.ok(spent <= budget + concurrency * largest, `${spent} tokens spent, budget ${budget}, ${concurrency} calls of at most ${largest} in flight`);
+    } finally {
+      await limited.stop();
+    }
+  });
+
+  it('stops the workflow when the owner’s daily cost budget is spent; another owner’s work goes on', async () => {
+    // A budget the first call (intent analysis) already spends: the next step is refused.
+    const limited = await Platform.start({
+      env: { LLM_PRICES: JSON.stringify(PRICES), LLM_BUDGET_USD_PER_OWNER_DAY: '0.000001' },
+      replicas: { 'content-worker': 1 },
+    });
+    try {
+      const created = await limited.request('POST', '/api/v1/roadmaps', GOAL);
+      const task = await limited.waitForTask(created.body.taskId, ['failed'], 60_000);
+      assert.equal(task.error.code, 'LLM_BUDGET_EXHAUSTED');
+      assert.match(task.error.message, /daily LLM cost budget of owner e2e-user is spent.*LLM_BUDGET_USD_PER_OWNER_DAY/);
+      assert.equal(task.attempts, 1, 'not retried');
+      const { calls } = await allCalls(limited, created.body.taskId, 50);
+      assert.deepEqual(calls.map((c) => [c.subject, c.outcome]), [['intent_analysis', 'ok']], 'refused calls never reach the provider');
+      assert.equal(task.usage.calls, 1);
+
+      // Another owner has a budget of their own.
+      const other = await limited.request('POST', '/api/v1/roadmaps', GOAL, {}, { as: 'bob' });
+      await eventually(async () => {
+        const { body } = await limited.request('GET', `/api/v1/tasks/${other.body.taskId}/llm-calls`, undefined, {}, { as: 'bob' });
+        return body.items.some((c: Call) => c.subject === 'intent_analysis' && c.outcome === 'ok');
+      }, 30_000, 'bob’s first call');
     } finally {
       await limited.stop();
     }

@@ -2,12 +2,12 @@
  * Trace context across NATS: the publisher injects W3C `traceparent`/`tracestate` headers from a
  * PRODUCER span, the server runs each handler in a CONSUMER span whose parent is the extracted
  * context (a batch links every message's context instead). Attribute names follow the OpenTelemetry
- * messaging semantic conventions. Without the SDK every call here is a no-op span.
+ * messaging semantic conventions. Without the SDK, publishing and handling skip all of it.
  */
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Attributes, type Context, type Link, type Span, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { MsgHdrs } from '@nats-io/nats-core';
-import { failSpan, tracer } from '@roadmap/observability';
+import { failSpan, tracer, tracingActive } from '@roadmap/observability';
 
 /** Attribute keys of the messaging conventions (and the NATS-specific ones, namespaced like other systems'). */
 export const MessagingAttributes = {
@@ -49,6 +49,7 @@ export function extractTraceContext(headers: MsgHdrs | undefined): Context {
  * `headers` first, so the consumer's span becomes its child.
  */
 export function tracePublish<T>(subject: string, headers: MsgHdrs, msgId: string | undefined, bodySize: number, send: () => Promise<T>): Promise<T> {
+  if (!tracingActive()) return send();
   const attributes: Attributes = {
     [MessagingAttributes.system]: 'nats',
     ...destination(subject),
@@ -74,6 +75,7 @@ export interface ConsumerRouteInfo {
  * context the publisher injected, so the trace continues across the process boundary.
  */
 export function traceProcess<T>(route: ConsumerRouteInfo, message: JsMsg, run: () => Promise<T>): Promise<T> {
+  if (!tracingActive()) return run();
   const subject = route.logicalSubject(message.subject);
   const attributes: Attributes = {
     ...consumerAttributes(route, subject),
@@ -91,6 +93,7 @@ export function traceProcess<T>(route: ConsumerRouteInfo, message: JsMsg, run: (
  * message's context (a batch has many parents; the conventions link them).
  */
 export function traceProcessBatch<T>(route: ConsumerRouteInfo, messages: readonly JsMsg[], run: () => Promise<T>): Promise<T> {
+  if (!tracingActive()) return run();
   const subjects = new Set(messages.map((m) => route.logicalSubject(m.subject)));
   const subject = subjects.size === 1 ? [...subjects][0] : undefined;
   const attributes: Attributes = { ...consumerAttributes(route, subject), [MessagingAttributes.batchCount]: messages.length };

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { SpanStatusCode, trace, type SpanStatus } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { createLogger } from './logger.js';
-import { startTracing, tracingConfigured, withSpan } from './tracing.js';
+import { startTracing, tracingActive, tracingConfigured, withSpan } from './tracing.js';
 
 describe(tracingConfigured.name, () => {
   it('is on only with an OTLP endpoint, and off when the standard switches say so', () => {
@@ -19,6 +19,7 @@ describe(tracingConfigured.name, () => {
 
   it('starts no SDK without an endpoint', async () => {
     assert.equal(await startTracing('gateway', {}), undefined);
+    assert.equal(tracingActive(), false, 'no span data is built without an SDK');
   });
 });
 
@@ -39,6 +40,10 @@ describe('trace ids in logs and withSpan', () => {
   });
   before(() => sdk.start());
   after(() => sdk.shutdown());
+
+  it('knows that an SDK is registered', () => {
+    assert.equal(tracingActive(), true);
+  });
 
   function capture() {
     const lines: Array<Record<string, any>> = [];

@@ -38,7 +38,14 @@ export function TaskPage(props: { id: string }) {
   // Live progress: every event refreshes the task view (debounced), so badges move as items land.
   // A resumed, retried or reviewed task has new events: following starts again when it is active.
   const active = status !== undefined && !FINAL.includes(status);
-  const follow = status === undefined ? null : active;
+  // An action (review, retry, resume) starts new work: follow again even if the task finished before
+  // a poll saw it running (the stream of a finished task has ended).
+  const [actions, setActions] = useState(0);
+  const changed = () => {
+    setActions((n) => n + 1);
+    task.reload();
+  };
+  const follow = status === undefined ? null : `${active}:${actions}`;
   useEffect(() => {
     if (follow === null) return;
     setEvents([]);
@@ -70,10 +77,10 @@ export function TaskPage(props: { id: string }) {
         <span>{roadmap.data?.goal ?? t.goal ?? 'Roadmap task'}</span> <Badge status={t.status} />
       </h1>
       <Summary task={t} live={live} />
-      <Actions task={t} onChanged={task.reload} />
-      {t.status === 'awaiting_review' && t.roadmapId && <ReviewPanel roadmapId={t.roadmapId} onChanged={task.reload} />}
+      <Actions task={t} onChanged={changed} />
+      {t.status === 'awaiting_review' && t.roadmapId && <ReviewPanel roadmapId={t.roadmapId} onChanged={changed} />}
       <Steps events={events} task={t} />
-      <Concepts task={t} onChanged={task.reload} selected={selectedConcept} onSelect={setSelectedConcept} />
+      <Concepts task={t} onChanged={changed} selected={selectedConcept} onSelect={setSelectedConcept} />
       {selectedConcept && t.roadmapId && <ConceptContent roadmapId={t.roadmapId} conceptId={selectedConcept} version={t.progress.done} onClose={() => setSelectedConcept(null)} />}
       {t.roadmapId && t.status !== 'awaiting_review' && <Revisions roadmapId={t.roadmapId} />}
       <Events events={events} live={live} />

@@ -155,6 +155,23 @@ describe(LlmPipeline.name, () => {
     assert.equal(provider.calls.length, 0);
   });
 
+  it('falls back to a cheaper configured model when the observer refuses the budget for the first', async () => {
+    const expensive = new ScriptedProvider('p', 'big-model', []);
+    const cheap = new ScriptedProvider('p', 'small-model', []);
+    const { sut, records } = pipeline([expensive, cheap], {
+      observer: {
+        admit: async (_context, call) => {
+          if (call.model === 'big-model') throw new AppError('LLM_BUDGET_EXHAUSTED', 'owner budget spent for big-model', { status: 429 });
+        },
+        record: (r) => void records.push(r),
+      },
+    });
+    const result = await sut.generate(PROMPTS.intent_analysis, input);
+    assert.equal(result.model, 'small-model');
+    assert.equal(expensive.calls.length, 0);
+    assert.deepEqual(records.map((r) => `${r.model}:${r.outcome}`), ['small-model:ok']);
+  });
+
   it('is CANCELLED when the signal aborts during a retry’s backoff', async () => {
     const provider = new ScriptedProvider('p', 'model-a', ['down', 'ok']);
     const { sut } = pipeline([provider], { retryBaseMs: 10_000 });

@@ -209,7 +209,8 @@ export class LlmPipeline implements LlmProvider {
 
     for (;;) {
       attempt += 1;
-      const entry = this.choose(prompt);
+      const estimatedInputTokens = estimateTokens(rendered.system + rendered.user + (repair ? repair.error + (repair.response ?? '') : ''));
+      const { entry, reservation } = await this.admit(prompt, context, estimatedInputTokens, signal);
       if (entry !== this.primary && entry !== lastEntry) {
         // Served by a fallback: counted once per call; logged when it happens within a call (breaker transitions are logged too).
         failovers.inc({ from: label(lastEntry ?? this.primary), to: label(entry) });
@@ -218,22 +219,6 @@ export class LlmPipeline implements LlmProvider {
       lastEntry = entry;
       const { provider } = entry;
       const scope = { provider: provider.name, model: provider.model, rpm: entry.rpm, tpm: entry.tpm };
-      const estimatedInputTokens = estimateTokens(rendered.system + rendered.user + (repair ? repair.error + (repair.response ?? '') : ''));
-
-      let reservation: Reservation;
-      try {
-        reservation = await this.options.rateLimiter.acquire(scope, estimatedInputTokens, signal);
-      } catch (error) {
-        entry.breaker.release();
-        throw signal?.aborted ? cancelledError(prompt, error) : error;
-      }
-      try {
-        await this.options.observer?.admit?.(context, { provider: provider.name, model: provider.model, promptVersion: prompt.version, estimatedInputTokens });
-      } catch (error) {
-        entry.breaker.release();
-        await this.options.rateLimiter.reconcile(reservation, { requests: -1, tokens: -reservation.tokens }).catch(() => undefined);
-        throw error;
-      }
 
       const attemptStarted = new Date();
       const began = performance.now();
@@ -338,6 +323,44 @@ export class LlmPipeline implements LlmProvider {
         // Permanent (a 4xx, a refusal): the endpoint is up and the request will not get better.
         entry.breaker.success();
         throw error;
+      }
+    }
+  }
+
+  /**
+   * Picks the provider for an attempt, waits for its rate budget and asks the observer to admit it.
+   * A budget refusal (LLM_BUDGET_EXHAUSTED) moves on to the next provider whose circuit allows a call —
+   * configure a cheaper model as a fallback and the observer may admit it where the first was refused
+   * (it sees the provider and model) — and is thrown when none is left.
+   */
+  private async admit(
+    prompt: { version: string },
+    context: LlmCallContext,
+    estimatedInputTokens: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ entry: PipelineEntry; reservation: Reservation }> {
+    let entry: PipelineEntry = this.choose(prompt);
+    for (;;) {
+      const { provider } = entry;
+      const scope = { provider: provider.name, model: provider.model, rpm: entry.rpm, tpm: entry.tpm };
+      let reservation: Reservation;
+      try {
+        reservation = await this.options.rateLimiter.acquire(scope, estimatedInputTokens, signal);
+      } catch (error) {
+        entry.breaker.release();
+        throw signal?.aborted ? cancelledError(prompt, error) : error;
+      }
+      try {
+        await this.options.observer?.admit?.(context, { provider: provider.name, model: provider.model, promptVersion: prompt.version, estimatedInputTokens });
+        return { entry, reservation };
+      } catch (error) {
+        entry.breaker.release();
+        await this.options.rateLimiter.reconcile(reservation, { requests: -1, tokens: -reservation.tokens }).catch(() => undefined);
+        const next: PipelineEntry | undefined =
+          error instanceof AppError && error.code === 'LLM_BUDGET_EXHAUSTED' ? this.options.entries.slice(this.options.entries.indexOf(entry) + 1).find((e) => e.breaker.tryPass()) : undefined;
+        if (!next) throw error;
+        this.options.logger?.info({ refused: label(entry), next: label(next), prompt: prompt.version }, 'LLM budget refused this model; trying the next configured one');
+        entry = next;
       }
     }
   }

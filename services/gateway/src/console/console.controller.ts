@@ -12,7 +12,8 @@ const StatsQuerySchema = z.strictObject({
 
 const TasksQuerySchema = z.strictObject({
   status: z.enum(TASK_STATUSES).optional(),
-  q: z.string().max(200).optional(),
+  // PostgreSQL text cannot hold NUL: refused here as a 400, not a database error.
+  q: z.string().max(200).regex(/^[^\u0000]*$/, 'must not contain NUL characters').optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(200).optional(),
 });
