@@ -9,6 +9,7 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { JetStreamHandler, JetStreamServer, Messaging, MessagingModule } from '@roadmap/messaging';
 import { createLogger } from '@roadmap/observability';
 import { z } from 'zod';
+import { latencyRecorder } from './latency-stats.mjs';
 
 const env = process.env;
 const N = Number(env.BENCH_N);
@@ -17,19 +18,20 @@ const consumer = {
   stream: 'EVENTS', durable: env.BENCH_DURABLE, description: 'benchmark', filterSubject: env.BENCH_SUBJECT,
   ackWaitMs: 30_000, maxDeliver: 5, maxAckPending: 50_000,
 };
-const Schema = z.object({ i: z.number().int(), t: z.number() });
+const Schema = z.object({ i: z.number().int(), t: z.number(), s: z.number().optional() });
 const logger = createLogger('bench-worker', 'warn');
 const now = () => performance.timeOrigin + performance.now();
 
 let handled = 0;
 let firstAt = 0;
-const lat = LATENCY ? new Float64Array(N) : undefined;
+// Steady state: without the first BENCH_WARMUP messages (the adaptive prefetch starts at 1).
+const rec = LATENCY ? latencyRecorder(N, Number(env.BENCH_WARMUP ?? 0)) : undefined;
 let finish;
 const done = new Promise((r) => (finish = r));
 
 class BenchHandler {
   async handle(payload, _ctx) {
-    if (lat) lat[payload.i] = now() - payload.t;
+    if (rec) rec.record(payload.i, payload.t, payload.s ?? payload.t, now());
     if (handled === 0) firstAt = now();
     if (++handled === N) finish(now());
   }
@@ -56,17 +58,7 @@ console.log('READY');
 const timeout = setTimeout(() => { console.log(`RESULT ${JSON.stringify({ error: 'timeout', handled })}`); process.exit(2); }, Number(env.BENCH_TIMEOUT_MS ?? 120_000));
 const doneAt = await done;
 clearTimeout(timeout);
-let latency;
-if (lat) {
-  const stats = (arr) => {
-    const s = Array.from(arr).sort((a, b) => a - b);
-    const p = (q) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
-    return { n: s.length, p50: p(0.5), p90: p(0.9), p99: p(0.99), p999: p(0.999), max: s.at(-1) };
-  };
-  // Steady state: without the first BENCH_WARMUP messages (the adaptive prefetch starts at 1).
-  const warm = Number(env.BENCH_WARMUP ?? 0);
-  latency = { ...stats(lat), steady: warm > 0 ? stats(lat.subarray(warm)) : undefined };
-}
+const latency = rec?.result();
 console.log(`RESULT ${JSON.stringify({ handled, firstAt, doneAt, latency })}`);
 await app.close();
 process.exit(0);

@@ -1,6 +1,7 @@
 // Scenario 1 (dispatch) and 2 (latency): no-op jobs, a producer process and a worker process.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { consumerConfig, deprovision, Messaging, provision } from '@roadmap/messaging';
 import { Redis } from 'ioredis';
@@ -40,7 +41,7 @@ async function runPair(label, workerArgs, producerArgs, env, { workerCmd = NODE,
     if (wr.error) throw new Error(`${label}: ${wr.error} after ${wr.handled}`);
     const ms = wr.doneAt - pr.startAt;
     await Promise.race([w.exited, sleep(15_000)]); // let it exit by itself (--cpu-prof writes at exit)
-    return { jobsPerSec: ((wr.handled ?? N) / ms) * 1000, ms, publishMs: pr.endAt - pr.startAt, latency: wr.latency };
+    return { jobsPerSec: ((wr.handled ?? N) / ms) * 1000, ms, publishMs: pr.endAt - pr.startAt, latency: wr.latency && { ...wr.latency, publishAck: pr.publishAck, producer: pr.producer, failed: pr.failed } };
   } finally {
     await w.stop();
   }
@@ -51,9 +52,9 @@ async function platformRun(bn, i, extra = {}) {
   const env = { BENCH_NS: bn.ns, BENCH_DURABLE: c.decl.durable, BENCH_SUBJECT: c.decl.filterSubject, BENCH_N: String(extra.n ?? N), BENCH_CONCURRENCY: String(CONCURRENCY), ...extra.env };
   return runPair('platform', [...(extra.nodeArgs ?? []), join(D, 'platform-worker.mjs')], [join(D, 'platform-producer.mjs')], env);
 }
-async function rawRun(bn, i) {
-  const c = await bn.consumer(`raw${i}`);
-  const env = { BENCH_STREAM: c.stream, BENCH_DURABLE: c.decl.durable, BENCH_SUBJECT: c.subject, BENCH_N: String(N) };
+async function rawRun(bn, i, extra = {}) {
+  const c = await bn.consumer(`raw${i}${extra.tag ?? ''}`);
+  const env = { BENCH_STREAM: c.stream, BENCH_DURABLE: c.decl.durable, BENCH_SUBJECT: c.subject, BENCH_N: String(extra.n ?? N), ...extra.env };
   return runPair('raw', [join(D, 'raw-worker.mjs')], [join(D, 'raw-producer.mjs')], env);
 }
 async function bullmqRun(i) {
@@ -133,6 +134,23 @@ export async function dispatch() {
   };
 }
 
+/**
+ * Latency variants, run interleaved at the same rate: the platform's layer, and the raw JetStream
+ * loop (the limit: what NATS, the client and this machine give without the platform). More with
+ * BENCH_LATENCY_VARIANTS, e.g. `platform,raw,platform-prefetch1` (platform with a fixed prefetch of 1).
+ */
+const LATENCY_VARIANTS = {
+  platform: (bn, i, o) => platformRun(bn, i, { ...o, tag: `lat${o.tag}` }),
+  raw: (bn, i, o) => rawRun(bn, i, { ...o, tag: `lat${o.tag}` }),
+  'platform-prefetch1': (bn, i, o) => platformRun(bn, i, { ...o, tag: `latp1${o.tag}`, env: { ...o.env, BENCH_PREFETCH: '1' } }),
+  'platform-prefetch128': (bn, i, o) => platformRun(bn, i, { ...o, tag: `latp128${o.tag}`, env: { ...o.env, BENCH_PREFETCH: '128' } }),
+};
+
+const ms2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
+function describe(l) {
+  return `p50 ${ms2(l.p50)} p99 ${ms2(l.p99)} max ${ms2(l.max)} ms | producer lag p99 ${ms2(l.producerLag?.p99)} · transit p99 ${ms2(l.transit?.p99)} · publish ack p99 ${ms2(l.publishAck?.p99)} | >20 ms: ${l.slowOver20ms} msgs in ${l.slowWindows100ms} windows of 100 ms | worker loop delay max ${l.workerLoopDelay?.max} ms, GC max ${l.workerGc?.maxMs} ms | producer loop delay max ${l.producer?.loopDelay?.max} ms, GC max ${l.producer?.gc?.maxMs} ms | idle runner loop delay p99 ${l.idleProcessLoopDelay?.p99} max ${l.idleProcessLoopDelay?.max} ms`;
+}
+
 /** Scenario 2: open-loop latency at half the platform's max rate (measured here unless BENCH_MAX_RATE is given). */
 export async function latency(maxRate) {
   const bn = await benchNamespace();
@@ -142,18 +160,36 @@ export async function latency(maxRate) {
       for (let i = 0; i < RUNS; i++) r.push((await platformRun(bn, i, { tag: 'max' })).jobsPerSec);
       maxRate = median(r);
     }
-    const rate = Math.round(maxRate / 2);
+    const rate = Number(process.env.BENCH_RATE ?? Math.round(maxRate / 2));
     const seconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 10);
-    const n = rate * seconds;
-    const runs = [];
+    const n = Math.round(rate * seconds);
+    const variants = (process.env.BENCH_LATENCY_VARIANTS ?? 'platform,raw').split(',');
+    for (const v of variants) if (!LATENCY_VARIANTS[v]) throw new Error(`unknown latency variant ${v}; one of ${Object.keys(LATENCY_VARIANTS).join(', ')}`);
+    const runs = Object.fromEntries(variants.map((v) => [v, []]));
     for (let i = 0; i < RUNS; i++) {
-      const r = await platformRun(bn, i, { tag: 'lat', n, env: { BENCH_LATENCY: '1', BENCH_RATE: String(rate), BENCH_N: String(n), BENCH_WARMUP: String(rate) } });
-      runs.push(r.latency);
-      console.error(`[latency] run ${i + 1}: ${rate}/s x ${seconds} s: p50 ${r.latency.p50.toFixed(2)} ms p99 ${r.latency.p99.toFixed(2)} ms max ${r.latency.max.toFixed(1)} ms; after the first second p50 ${r.latency.steady.p50.toFixed(2)} p99 ${r.latency.steady.p99.toFixed(2)} ms`);
+      // Interleaved: drift on the shared machine hits every variant alike.
+      for (const v of variants) {
+        // The machine's own stall: timer lateness of this (idle) runner process while the variant runs.
+        const probe = monitorEventLoopDelay({ resolution: 5 });
+        probe.enable();
+        const r = await LATENCY_VARIANTS[v](bn, i, { tag: String(i), n, env: { BENCH_LATENCY: '1', BENCH_RATE: String(rate), BENCH_N: String(n), BENCH_WARMUP: String(rate) } });
+        probe.disable();
+        r.latency.idleProcessLoopDelay = { p99: Math.round(probe.percentile(99) / 1e4) / 100, max: Math.round(probe.max / 1e4) / 100 };
+        runs[v].push(r.latency);
+        console.error(`[latency] run ${i + 1} ${v}: ${rate}/s x ${seconds} s: ${describe(r.latency)}`);
+      }
     }
-    const p50 = median(runs.map((r) => r.p50)), p99 = median(runs.map((r) => r.p99));
-    const steady = { p50: median(runs.map((r) => r.steady.p50)), p99: median(runs.map((r) => r.steady.p99)) };
-    return { maxRate, rate, seconds, messages: n, runs, p50, p99, steady, goal: { p99Below: 10, met: p99 < 10 } };
+    const summary = Object.fromEntries(variants.map((v) => [v, {
+      p50: median(runs[v].map((r) => r.p50)), p99: median(runs[v].map((r) => r.p99)), max: median(runs[v].map((r) => r.max)),
+      steady: { p50: median(runs[v].map((r) => r.steady?.p50)), p99: median(runs[v].map((r) => r.steady?.p99)) },
+      producerLagP99: median(runs[v].map((r) => r.producerLag.p99)), transitP99: median(runs[v].map((r) => r.transit.p99)), idleLoopDelayMax: median(runs[v].map((r) => r.idleProcessLoopDelay.max)),
+    }]));
+    const main = summary[variants[0]];
+    return {
+      maxRate, rate, seconds, messages: n, variants, runs, summary,
+      p50: main.p50, p99: main.p99, steady: main.steady, raw: summary.raw,
+      goal: { p99Below: 10, met: main.p99 < 10 },
+    };
   } finally {
     await bn.close();
   }

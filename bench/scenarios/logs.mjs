@@ -62,8 +62,18 @@ async function copyRun(schema) {
   }
 }
 
+/** Sink settings to try (LOG_SINK_BATCH_SIZE, LOG_SINK_FLUSH_MS, WORKER_CONCURRENCY), passed through when set. */
+function sinkEnv() {
+  const out = {};
+  for (const [from, to] of [['BENCH_LOG_SINK_BATCH', 'LOG_SINK_BATCH_SIZE'], ['BENCH_LOG_SINK_FLUSH_MS', 'LOG_SINK_FLUSH_MS'], ['BENCH_LOG_SINK_CONCURRENCY', 'WORKER_CONCURRENCY']]) if (process.env[from]) out[to] = process.env[from];
+  return out;
+}
+
 export async function logs() {
-  const platform = await Platform.start({ replicas: { gateway: 0, 'workflow-worker': 0, 'content-worker': 0, 'log-sink': 1 }, env: { LOG_LEVEL: 'warn' } });
+  // BENCH_LOG_PROFILE=1: the log-sink runs with --cpu-prof (written at its graceful exit) into bench/results/profile-logs/.
+  const profileDir = join(BENCH_DIR, 'results', 'profile-logs');
+  const serviceEnv = { 'log-sink': { ...(process.env.BENCH_LOG_PROFILE === '1' ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}), ...sinkEnv() } };
+  const platform = await Platform.start({ replicas: { gateway: 0, 'workflow-worker': 0, 'content-worker': 0, 'log-sink': 1 }, env: { LOG_LEVEL: 'warn' }, serviceEnv });
   try {
     const sink = [], copy = [];
     for (let i = 0; i < RUNS; i++) {

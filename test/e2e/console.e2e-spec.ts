@@ -215,7 +215,7 @@ describe('web console', () => {
     await shot('12-dead-letter-discarded');
   });
 
-  it('gives an overview: tasks of the last hour by status, streams and workers', async () => {
+  it('gives an overview: tasks of the last hour by status, streams, workers and maintenance', async () => {
     await nav('Overview').click();
     const tile = (status: string) => page.locator('.tile', { has: page.locator('.badge', { hasText: new RegExp(`^${status}$`) }) }).locator('.tile-count');
     await eventually(async () => ((await tile('completed').textContent()) === '1' && (await tile('cancelled').textContent()) === '1') || undefined, 20_000, 'the counts');
@@ -226,6 +226,7 @@ describe('web console', () => {
     for (const [path, heading] of [
       ['/api/v1/admin/queues', 'Streams'],
       ['/api/v1/admin/workers', 'Workers'],
+      ['/api/v1/admin/maintenance', 'Maintenance'],
     ] as const) {
       const res = await platform.request('GET', path, undefined, { authorization: `Bearer ${key}` });
       const card = page.locator('section.card', { has: page.getByRole('heading', { name: heading, exact: true }) });

@@ -1,4 +1,5 @@
-import { useEffect, useState } from 'preact/hooks';
+import type { ComponentChildren } from 'preact';
+import { useEffect, useErrorBoundary, useState } from 'preact/hooks';
 import { session, type Identity } from './api.js';
 import { Link } from './components.js';
 import { Login } from './pages/login.js';
@@ -61,7 +62,25 @@ export function App() {
           </button>
         </div>
       </nav>
-      <main class="main">{page}</main>
+      <main class="main">
+        <PageBoundary key={path}>{page}</PageBoundary>
+      </main>
     </div>
   );
+}
+
+/** A page that throws while rendering (an answer of an unexpected shape) says so; the nav stays usable. */
+function PageBoundary(props: { children: ComponentChildren }) {
+  const [error, reset] = useErrorBoundary();
+  if (error) {
+    return (
+      <div class="page">
+        <p class="error note">This page could not be shown: {String((error as Error)?.message ?? error)}</p>
+        <button type="button" class="btn btn-plain" onClick={reset}>
+          Try again
+        </button>
+      </div>
+    );
+  }
+  return <>{props.children}</>;
 }

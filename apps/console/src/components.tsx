@@ -28,6 +28,9 @@ const BADGE_TONE: Record<string, string> = {
   replayed: 'info',
   discarded: 'muted',
   alive: 'ok',
+  ok: 'ok',
+  error: 'bad',
+  abandoned: 'warn',
   gone: 'bad',
 };
 

@@ -10,7 +10,9 @@ import {
   logPartitionName,
   migrate,
   MIGRATIONS,
+  pruneDeadLetters,
   pruneFinishedCheckpoints,
+  pruneIdempotencyKeys,
   sql,
   utcDayStart,
 } from '@roadmap/persistence';
@@ -182,5 +184,32 @@ describe('retention', () => {
     for (const id of [oldCompleted, oldFailed, oldCancelled]) assert.deepEqual(await steps(id), ['fan_out']);
     for (const id of [recentCompleted, running, awaiting]) assert.equal((await steps(id)).length, 4);
     assert.equal(await pruneFinishedCheckpoints(ds, daysFromNow(-30)), 0, 'a second run has nothing left to do');
+  });
+
+  it('prunes Idempotency-Key records past their window and old dead letters, keeping recent ones', async () => {
+    const ds = db.dataSource;
+    const taskId = randomUUID();
+    await ds.query(
+      `INSERT INTO tasks (id, type, status, owner, priority, input, workflow_version) VALUES ($1, 'roadmap.generate', 'completed', 'owner', 'normal', '{}', 'test')`,
+      [taskId],
+    );
+    await ds.query(
+      `INSERT INTO idempotency_keys (owner, key, task_id, request_hash, created_at) VALUES
+         ('owner', 'old', $1, 'h', now() - interval '3 days'), ('owner', 'recent', $1, 'h', now() - interval '1 hour')`,
+      [taskId],
+    );
+    const deadLetter = (sequence: number, daysAgo: number) =>
+      ds.query(
+        `INSERT INTO dead_letters (id, dlq_sequence, stream, subject, reason, headers, payload, created_at)
+         VALUES ($1, $2, 'CONTENT_GENERATION', 'content.generate.normal.quiz', 'max_deliver: test', '{}', '{}', now() - make_interval(days => $3))`,
+        [randomUUID(), sequence, daysAgo],
+      );
+    await deadLetter(1, 45);
+    await deadLetter(2, 5);
+
+    assert.equal(await pruneIdempotencyKeys(ds, daysFromNow(-2)), 1);
+    assert.deepEqual(((await ds.query(`SELECT key FROM idempotency_keys`)) as Array<{ key: string }>).map((r) => r.key), ['recent']);
+    assert.equal(await pruneDeadLetters(ds, daysFromNow(-30)), 1);
+    assert.deepEqual(((await ds.query(`SELECT dlq_sequence::int AS seq FROM dead_letters`)) as Array<{ seq: number }>).map((r) => r.seq), [2]);
   });
 });

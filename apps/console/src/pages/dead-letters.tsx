@@ -84,7 +84,7 @@ export function DeadLetters(props: { identity: Identity; selected: string | null
                   <th>reason</th>
                   <th>deliveries</th>
                   <th>task</th>
-                  <th>replays</th>
+                  <th>state</th>
                 </tr>
               </thead>
               <tbody>
@@ -136,6 +136,7 @@ function Inspect(props: { id: string; onChanged: () => void }) {
     }
   };
   const discard = async () => {
+    setReplayNote(null);
     const ok = await action.run(async () => {
       try {
         await post(`/admin/dead-letters/${props.id}/discard`);

@@ -26,6 +26,7 @@ export function Overview(props: { identity: Identity }) {
         <>
           <QueuesCard />
           <WorkersCard />
+          <MaintenanceCard />
         </>
       ) : (
         <Section title="Queues and workers">
@@ -213,7 +214,7 @@ function WorkersCard() {
                                 · since <Time at={c.since} />
                               </>
                             )}
-                            {c.handled && <span class="muted"> · {Object.entries(c.handled).map(([k, v]) => `${v} ${k}`).join(', ')}</span>}
+                            {c.handled && <span class="muted"> · {Object.entries(c.handled).map(([k, v]) => `${v} ${k.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase()}`).join(', ')}</span>}
                           </li>
                         ))}
                       </ul>
@@ -227,4 +228,77 @@ function WorkersCard() {
       )}
     </Section>
   );
+}
+
+interface MaintenanceJob {
+  job: string;
+  intervalSeconds?: number;
+  lastSuccessAt?: string | null;
+  nextDueAt?: string | null;
+  runs?: Array<{ id: string; instance?: string; startedAt?: string; durationMs?: number | null; outcome?: string; detail?: Record<string, unknown> | null }>;
+}
+
+/** GET /api/v1/admin/maintenance: each scheduled job, when it last succeeded, when it is due, and its last run. */
+function MaintenanceCard() {
+  const maintenance = useApi<{ jobs?: MaintenanceJob[] }>('/admin/maintenance?limit=1', 15000);
+  const jobs = maintenance.data?.jobs ?? (itemsOf(maintenance.data) as unknown as MaintenanceJob[]);
+  return (
+    <Section title="Maintenance">
+      {maintenance.error ? (
+        <LoadError error={maintenance.error} what="Scheduled maintenance (GET /api/v1/admin/maintenance)" />
+      ) : !maintenance.data ? (
+        <Loading />
+      ) : jobs.length === 0 ? (
+        <p class="muted note">No maintenance job is scheduled.</p>
+      ) : (
+        <table class="maintenance">
+          <thead>
+            <tr>
+              <th>job</th>
+              <th>every</th>
+              <th>last run</th>
+              <th>outcome</th>
+              <th>took</th>
+              <th>last success</th>
+              <th>next due</th>
+              <th>detail</th>
+            </tr>
+          </thead>
+          <tbody>
+            {jobs.map((job) => {
+              const run = job.runs?.[0];
+              const detail = run?.detail ? Object.entries(run.detail).filter(([, v]) => typeof v !== 'object' || v === null) : [];
+              return (
+                <tr key={job.job}>
+                  <td>
+                    <code>{job.job}</code>
+                  </td>
+                  <td>{job.intervalSeconds ? every(job.intervalSeconds) : '—'}</td>
+                  <td>
+                    <Time at={run?.startedAt} />
+                    {run?.instance && <div class="muted small">{run.instance}</div>}
+                  </td>
+                  <td>{run?.outcome ? <Badge status={run.outcome} /> : <span class="muted">not run yet</span>}</td>
+                  <td class="num">{typeof run?.durationMs === 'number' ? `${run.durationMs} ms` : '—'}</td>
+                  <td>
+                    <Time at={job.lastSuccessAt} />
+                  </td>
+                  <td>
+                    <Time at={job.nextDueAt} />
+                  </td>
+                  <td class="muted small">{detail.map(([k, v]) => `${k} ${String(v)}`).join(' · ')}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </Section>
+  );
+}
+
+function every(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
 }

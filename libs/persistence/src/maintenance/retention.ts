@@ -35,3 +35,33 @@ export async function pruneMaintenanceRuns(dataSource: DataSource, startedBefore
   const { count } = await sql(dataSource, `DELETE FROM maintenance_runs WHERE started_at < $1 AND outcome <> 'running'`, [startedBefore]);
   return count;
 }
+
+/**
+ * Deletes Idempotency-Key records created before `createdBefore` (callers pass the 24 h window plus
+ * a margin): past the window a key no longer returns the first task, so its row is dead weight.
+ */
+export async function pruneIdempotencyKeys(dataSource: DataSource, createdBefore: Date): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { count } = await sql(
+      dataSource,
+      `DELETE FROM idempotency_keys WHERE (owner, key) IN (SELECT owner, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)`,
+      [createdBefore, BATCH],
+    );
+    total += count;
+    if (count < BATCH) return total;
+  }
+}
+
+/** Deletes dead-letter records created before `createdBefore` (the DEAD_LETTERS stream keeps its copy 30 days). */
+export async function pruneDeadLetters(dataSource: DataSource, createdBefore: Date): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { count } = await sql(dataSource, `DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE created_at < $1 LIMIT $2)`, [
+      createdBefore,
+      BATCH,
+    ]);
+    total += count;
+    if (count < BATCH) return total;
+  }
+}

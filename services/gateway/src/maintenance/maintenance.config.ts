@@ -25,6 +25,8 @@ export const MAINTENANCE_ENV = {
   LLM_CALLS_RETENTION_DAYS: env.int(30, 1, 3650),
   /** Days the maintenance run history (GET /api/v1/admin/maintenance) is kept. */
   MAINTENANCE_RUNS_RETENTION_DAYS: env.int(30, 1, 3650),
+  /** Days dead-letter records (GET /api/v1/admin/dead-letters) are kept. */
+  DEAD_LETTER_RETENTION_DAYS: env.int(30, 1, 3650),
   /** Seconds between runs of the reaper (stuck tasks). */
   REAPER_INTERVAL_SECONDS: env.int(60, 1, DAY_SECONDS),
   /** A task queued this long with no change is re-driven (its workflow message was lost). */

@@ -1,4 +1,12 @@
-import { dropExpiredLogPartitions, ensureLogPartitions, pruneFinishedCheckpoints, pruneLlmCalls, pruneMaintenanceRuns } from '@roadmap/persistence';
+import {
+  dropExpiredLogPartitions,
+  ensureLogPartitions,
+  pruneDeadLetters,
+  pruneFinishedCheckpoints,
+  pruneIdempotencyKeys,
+  pruneLlmCalls,
+  pruneMaintenanceRuns,
+} from '@roadmap/persistence';
 import type { DataSource } from 'typeorm';
 import type { MaintenanceJob } from './maintenance.scheduler.js';
 import type { Reaper } from './reaper.js';
@@ -14,6 +22,7 @@ export interface MaintenanceJobsConfig {
   readonly CHECKPOINT_RETENTION_DAYS: number;
   readonly LLM_CALLS_RETENTION_DAYS: number;
   readonly MAINTENANCE_RUNS_RETENTION_DAYS: number;
+  readonly DEAD_LETTER_RETENTION_DAYS: number;
   readonly REAPER_INTERVAL_SECONDS: number;
 }
 
@@ -37,7 +46,8 @@ export function executionLogsJob(dataSource: DataSource, config: MaintenanceJobs
 
 /**
  * retention: checkpoints of tasks finished CHECKPOINT_RETENTION_DAYS ago, LLM call records older than
- * LLM_CALLS_RETENTION_DAYS, and this history older than MAINTENANCE_RUNS_RETENTION_DAYS. Task events
+ * LLM_CALLS_RETENTION_DAYS, this history older than MAINTENANCE_RUNS_RETENTION_DAYS, dead-letter
+ * records older than DEAD_LETTER_RETENTION_DAYS and Idempotency-Key records past their 24 h window. Task events
  * need nothing here: they live only in the EVENTS stream, whose max age (24 h) JetStream enforces.
  */
 export function retentionJob(dataSource: DataSource, config: MaintenanceJobsConfig): MaintenanceJob {
@@ -48,7 +58,13 @@ export function retentionJob(dataSource: DataSource, config: MaintenanceJobsConf
       const checkpoints = await pruneFinishedCheckpoints(dataSource, daysAgo(config.CHECKPOINT_RETENTION_DAYS));
       const llmCalls = await pruneLlmCalls(dataSource, daysAgo(config.LLM_CALLS_RETENTION_DAYS));
       const maintenanceRuns = await pruneMaintenanceRuns(dataSource, daysAgo(config.MAINTENANCE_RUNS_RETENTION_DAYS));
-      return { rows: checkpoints + llmCalls + maintenanceRuns, detail: { checkpoints, llmCalls, maintenanceRuns } };
+      // Idempotency keys answer for 24 h; a day's margin keeps the prune clear of the window.
+      const idempotencyKeys = await pruneIdempotencyKeys(dataSource, daysAgo(2));
+      const deadLetters = await pruneDeadLetters(dataSource, daysAgo(config.DEAD_LETTER_RETENTION_DAYS));
+      return {
+        rows: checkpoints + llmCalls + maintenanceRuns + idempotencyKeys + deadLetters,
+        detail: { checkpoints, llmCalls, maintenanceRuns, idempotencyKeys, deadLetters },
+      };
     },
   };
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import {
   failsForGood,
   isRetryable,
@@ -21,7 +21,7 @@ import { checkFramework, LLM_PROVIDER, PROMPTS, type LlmProvider, type LlmResult
 import { JetStreamPublisher, TimeLimitExceeded } from '@roadmap/messaging';
 import { ExecutionLogger, histogram, withSpan } from '@roadmap/observability';
 import type { RevisionSource, WorkflowCheckpointEntity } from '@roadmap/persistence';
-import { Cancellation, TaskEvents } from '@roadmap/runtime';
+import { Cancellation, LlmCallRecorder, TaskEvents } from '@roadmap/runtime';
 import { WORKFLOW_OPTIONS, type WorkflowOptions } from './workflow.options.js';
 import { WorkflowRepository } from './workflow.repository.js';
 
@@ -92,6 +92,7 @@ export class WorkflowService {
     @Inject(ExecutionLogger) private readonly executionLog: ExecutionLogger,
     @Inject(WORKFLOW_OPTIONS) private readonly options: WorkflowOptions,
     @Inject(Cancellation) private readonly cancellation: Pick<Cancellation, 'run'>,
+    @Optional() @Inject(LlmCallRecorder) private readonly llmCalls?: Pick<LlmCallRecorder, 'flush'>,
   ) {}
 
   async run(message: WorkflowMessage, options: RunOptions): Promise<void> {
@@ -154,6 +155,7 @@ export class WorkflowService {
         if (signal.aborted && !timedOut) throw error;
         if (timedOut ? options.isLastDelivery : failsForGood(error, options.isLastDelivery)) {
           const reason = timedOut ? { code: 'TIME_LIMIT', message: (signal.reason as Error).message } : storedError(error);
+          await this.llmCalls?.flush(); // the run's call records before its end: a failed task's usage is final
           if (await this.repository.fail(ctx.taskId, ctx.roadmapId, reason, ctx.lease)) {
             await this.events.publish({ type: 'task.failed', taskId: ctx.taskId, error: `${reason.code}: ${reason.message}` }, `failed:${state.sequence}`);
             await this.executionLog.error(`workflow failed: ${reason.message}`, { taskId: ctx.taskId, data: { code: reason.code } });
