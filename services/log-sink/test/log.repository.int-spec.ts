@@ -54,4 +54,12 @@ describe(LogRepository.name, () => {
     assert.deepEqual(row.data, { s: 'xy' });
     assert.equal(row.task_id, null);
   });
+
+  it('keeps text that merely looks like a NUL escape, and strips NUL from data keys', async () => {
+    const literal = entry({ message: 'path C:\\u0000\\x', data: { 'k\u0000ey': 'v', nested: { list: ['a\u0000', '\\u0000'] } } });
+    assert.equal(await sut.insertBatch([literal]), 1);
+    const [row] = await db.dataSource.query(`SELECT message, data FROM execution_logs WHERE id = $1`, [literal.id]);
+    assert.equal(row.message, 'path C:\\u0000\\x');
+    assert.deepEqual(row.data, { key: 'v', nested: { list: ['a', '\\u0000'] } });
+  });
 });

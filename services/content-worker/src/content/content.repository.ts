@@ -15,11 +15,21 @@ export interface ItemContext {
   framework: Framework | null;
   concept: { slug: string; title: string; summary: string; estimatedHours: number; prerequisites: string[] };
   stage: { id: string; title: string };
+  /** When the item reached its final state (its last update), and its stored error if it failed. */
+  finishedAt: Date | null;
+  error: StoredError | null;
+  /** The roadmap's counters and the task's end, for announcing a finish again. */
+  progress: Progress;
+  taskFinishedAt: Date | null;
 }
 
 export interface ItemOutcome {
   /** False when the item had already reached a final state (a redelivery): nothing was changed. */
   changed: boolean;
+  /** When the item reached its final state (stable: announcements use it as their time). */
+  finishedAt: Date | null;
+  /** When the task ended, if this item ended it. */
+  taskFinishedAt: Date | null;
   progress: Progress;
   /** The task's final status when this item was its last one. */
   finished: 'completed' | 'failed' | null;
@@ -51,10 +61,17 @@ export class ContentRepository {
       prerequisites: string[];
       stage_slug: string;
       stage_title: string;
+      item_updated_at: Date;
+      error: StoredError | null;
+      items_done: number;
+      items_failed: number;
+      items_total: number;
+      finished_at: Date | null;
     }>(
       this.dataSource,
       `SELECT i.id AS item_id, i.status AS item_status, i.generation, t.status AS task_status, t.owner, r.intent, r.framework,
-              c.slug, c.title, c.summary, c.estimated_hours, c.prerequisites, c.stage_slug, c.stage_title
+              c.slug, c.title, c.summary, c.estimated_hours, c.prerequisites, c.stage_slug, c.stage_title,
+              i.updated_at AS item_updated_at, i.error, r.items_done, r.items_failed, r.items_total, t.finished_at
          FROM content_items i
          JOIN concepts c ON c.id = i.concept_id
          JOIN roadmaps r ON r.id = i.roadmap_id
@@ -80,6 +97,10 @@ export class ContentRepository {
         prerequisites: row.prerequisites,
       },
       stage: { id: row.stage_slug, title: row.stage_title },
+      finishedAt: row.item_status === 'completed' || row.item_status === 'failed' ? row.item_updated_at : null,
+      error: row.error,
+      progress: { done: row.items_done, failed: row.items_failed, total: row.items_total },
+      taskFinishedAt: row.finished_at,
     };
   }
 
@@ -150,13 +171,21 @@ export class ContentRepository {
     counter: 'items_done' | 'items_failed',
   ): Promise<ItemOutcome> {
     const failedDelta = counter === 'items_failed' ? 1 : 0;
-    const { rows } = await sql<{ changed: number; items_done: number; items_failed: number; items_total: number; task_status: string | null }>(
+    const { rows } = await sql<{
+      changed: number;
+      items_done: number;
+      items_failed: number;
+      items_total: number;
+      task_status: string | null;
+      finished_at: Date | null;
+      task_finished_at: Date | null;
+    }>(
       this.dataSource,
       `WITH item AS (
          UPDATE content_items i SET ${set}, updated_at = now()
           WHERE i.id = $2 AND i.generation = $3 AND i.status IN ('pending', 'running')
             AND EXISTS (SELECT 1 FROM roadmaps r JOIN tasks t ON t.id = r.task_id WHERE r.id = $1 AND t.status = 'running')
-         RETURNING i.id
+         RETURNING i.id, i.updated_at
        ), rm AS (
          UPDATE roadmaps r SET ${counter} = r.${counter} + 1, updated_at = now(),
                 status = CASE WHEN r.items_done + r.items_failed + 1 = r.items_total AND r.status = 'generating'
@@ -176,17 +205,18 @@ export class ContentRepository {
                              THEN jsonb_build_object('code', 'ITEMS_FAILED', 'message', rm.items_failed || ' of ' || rm.items_total || ' content items failed')
                              ELSE t.error END
            FROM rm WHERE t.id = rm.task_id AND t.status = 'running'
-         RETURNING t.status
+         RETURNING t.status, t.finished_at
        )
-       SELECT 1 AS changed, rm.items_done, rm.items_failed, rm.items_total, (SELECT status FROM tk) AS task_status FROM rm
+       SELECT 1 AS changed, rm.items_done, rm.items_failed, rm.items_total, (SELECT status FROM tk) AS task_status,
+              (SELECT updated_at FROM item) AS finished_at, (SELECT finished_at FROM tk) AS task_finished_at FROM rm
        UNION ALL
-       SELECT 0, r.items_done, r.items_failed, r.items_total, NULL FROM roadmaps r WHERE r.id = $1 AND NOT EXISTS (SELECT 1 FROM item)`,
+       SELECT 0, r.items_done, r.items_failed, r.items_total, NULL, NULL, NULL FROM roadmaps r WHERE r.id = $1 AND NOT EXISTS (SELECT 1 FROM item)`,
       [roadmapId, itemId, generation, ...setParams],
     );
     const row = rows[0];
     if (!row) throw new Error(`roadmap ${roadmapId} vanished`);
     const progress = { done: row.items_done, failed: row.items_failed, total: row.items_total };
     const finished = row.task_status === 'completed' || row.task_status === 'failed' ? row.task_status : null;
-    return { changed: row.changed === 1, progress, finished };
+    return { changed: row.changed === 1, progress, finished, finishedAt: row.finished_at, taskFinishedAt: row.task_finished_at };
   }
 }

@@ -46,6 +46,11 @@ export class ContentService {
     const skip = skipReason(item, generation);
     if (skip) {
       this.logger.debug({ taskId, conceptId, kind, generation }, `content message skipped: ${skip}`);
+      // Delivered again after the item reached its final state (a redelivery, a replay): the worker
+      // before may have died between the commit and its announcements. Announce again, under the same
+      // event and log-entry ids, so what did get out is not stored twice and what did not is no
+      // longer missing.
+      if (item.generation === generation && item.finishedAt) await this.announceAgain(message, item);
       return;
     }
     if (!item.intent || !item.framework) throw new InvalidMessageError(`roadmap ${roadmapId} has no framework yet`);
@@ -84,14 +89,9 @@ export class ContentService {
         itemDuration.observe({ kind, outcome: 'completed' }, (performance.now() - started) / 1000);
         if (outcome.changed) {
           await partial?.settled(); // the last partial before item.completed
-          await this.events.publish(
-            { type: 'item.completed', taskId, conceptId, kind, progress: outcome.progress },
-            `${conceptId}:${kind}:${generation}`,
-          );
-          await this.executionLog.info(`${kind} for "${item.concept.title}" generated`, {
-            taskId,
-            step: kind,
-            data: { conceptId, generation, durationMs: Math.round(performance.now() - started), tokens: result.usage },
+          await this.announceItem(message, item.itemId, item.concept.title, 'completed', outcome, {
+            durationMs: Math.round(performance.now() - started),
+            tokens: result.usage,
           });
           await this.announceFinish(taskId, outcome);
         }
@@ -107,17 +107,7 @@ export class ContentService {
           await this.llmCalls?.flush();
           const outcome = await this.repository.fail(roadmapId, item.itemId, generation, reason);
           itemDuration.observe({ kind, outcome: 'failed' }, (performance.now() - started) / 1000);
-          if (outcome.changed) {
-            await this.events.publish(
-              { type: 'item.failed', taskId, conceptId, kind, error: `${reason.code}: ${reason.message}`, progress: outcome.progress },
-              `${conceptId}:${kind}:${generation}`,
-            );
-            await this.executionLog.error(`${kind} for "${item.concept.title}" failed: ${reason.message}`, {
-              taskId,
-              step: kind,
-              data: { conceptId, generation, code: reason.code },
-            });
-          }
+          if (outcome.changed) await this.announceItem(message, item.itemId, item.concept.title, 'failed', { ...outcome, error: reason });
           // A spent LLM budget stops the whole task with that reason (the other items cannot be made either).
           if (reason.code === 'LLM_BUDGET_EXHAUSTED') await this.stopForBudget(taskId, roadmapId, reason, `${conceptId}:${kind}:${generation}`);
           else if (outcome.changed) await this.announceFinish(taskId, outcome);
@@ -134,17 +124,53 @@ export class ContentService {
     await this.executionLog.error(`roadmap stopped: ${reason.message}`, { taskId, data: { code: reason.code } });
   }
 
-  private async announceFinish(taskId: string, outcome: ItemOutcome): Promise<void> {
+  /**
+   * An item's final state, as an event and an execution-log entry. Both are keyed by the item, its
+   * generation and its state (the entry's time is the item's own), so announcing again stores nothing twice.
+   */
+  private async announceItem(
+    message: ContentGenerateMessage,
+    itemId: string,
+    title: string,
+    status: 'completed' | 'failed',
+    outcome: Pick<ItemOutcome, 'progress' | 'finishedAt'> & { error?: { code: string; message: string } | null },
+    extra: Record<string, unknown> = {},
+  ): Promise<void> {
+    const { taskId, conceptId, kind, generation } = message;
+    const eventKey = `${conceptId}:${kind}:${generation}`;
+    const log = { taskId, step: kind, key: `item:${itemId}:${generation}:${status}`, at: outcome.finishedAt ?? undefined };
+    if (status === 'completed') {
+      await this.events.publish({ type: 'item.completed', taskId, conceptId, kind, progress: outcome.progress }, eventKey);
+      await this.executionLog.info(`${kind} for "${title}" generated`, { ...log, data: { conceptId, generation, ...extra } });
+    } else {
+      const reason = outcome.error ?? { code: 'INTERNAL', message: 'failed' };
+      await this.events.publish({ type: 'item.failed', taskId, conceptId, kind, error: `${reason.code}: ${reason.message}`, progress: outcome.progress }, eventKey);
+      await this.executionLog.error(`${kind} for "${title}" failed: ${reason.message}`, { ...log, data: { conceptId, generation, code: reason.code } });
+    }
+  }
+
+  /** The announcements of an item (and of its task's end, if the task ended) made again after a redelivery. */
+  private async announceAgain(message: ContentGenerateMessage, item: ItemContext): Promise<void> {
+    const status = item.itemStatus === 'completed' ? 'completed' : 'failed';
+    await this.announceItem(message, item.itemId, item.concept.title, status, { progress: item.progress, finishedAt: item.finishedAt, error: item.error });
+    const { done, failed, total } = item.progress;
+    if ((item.taskStatus === 'completed' || item.taskStatus === 'failed') && done + failed === total) {
+      await this.announceFinish(message.taskId, { progress: item.progress, finished: item.taskStatus, taskFinishedAt: item.taskFinishedAt });
+    }
+  }
+
+  private async announceFinish(taskId: string, outcome: Pick<ItemOutcome, 'progress' | 'finished' | 'taskFinishedAt'>): Promise<void> {
     // Several finishes are possible over a task's life (a retried item reopens it): the dedupe key
     // includes the counts, so each one is announced once.
     const key = `final:${outcome.progress.done}:${outcome.progress.failed}`;
+    const log = { taskId, key: `task:${taskId}:${key}`, at: outcome.taskFinishedAt ?? undefined, data: outcome.progress };
     if (outcome.finished === 'completed') {
       await this.events.publish({ type: 'task.completed', taskId, progress: outcome.progress }, key);
-      await this.executionLog.info('roadmap completed', { taskId, data: outcome.progress });
+      await this.executionLog.info('roadmap completed', log);
     } else if (outcome.finished === 'failed') {
       const error = `${outcome.progress.failed} of ${outcome.progress.total} content items failed`;
       await this.events.publish({ type: 'task.failed', taskId, error }, key);
-      await this.executionLog.error(`roadmap finished with failures: ${error}`, { taskId, data: outcome.progress });
+      await this.executionLog.error(`roadmap finished with failures: ${error}`, log);
     }
   }
 }
