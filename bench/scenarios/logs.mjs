@@ -15,8 +15,20 @@ const N = Number(process.env.BENCH_LOG_N ?? 200_000);
 const PRODUCERS = Number(process.env.BENCH_LOG_PRODUCERS ?? 4);
 const RUNS = Number(process.env.BENCH_LOG_RUNS ?? 2);
 
+/** The sink's own figures (its /metrics): batches written, their summed insert time and size, since `base`. */
+async function sinkMetrics(platform, base) {
+  const proc = platform.processes.find((p) => p.service === 'log-sink');
+  const text = await (await fetch(`http://127.0.0.1:${proc.port}/metrics`)).text();
+  const val = (name) => Number(new RegExp(`^${name}(?:\{[^}]*\})? ([0-9.e+-]+)$`, "m").exec(text)?.[1] ?? NaN);
+  const now = { batches: val('roadmap_log_sink_flush_duration_seconds_count'), insertSeconds: val('roadmap_log_sink_flush_duration_seconds_sum'), rows: val('roadmap_log_sink_batch_size_sum') };
+  if (!base) return now;
+  const batches = now.batches - base.batches;
+  return { batches, insertMs: Math.round((now.insertSeconds - base.insertSeconds) * 1000), meanBatchRows: Math.round((now.rows - base.rows) / batches) };
+}
+
 async function sinkRun(platform) {
   await platform.query('TRUNCATE execution_logs');
+  const before = await sinkMetrics(platform);
   const per = Math.ceil(N / PRODUCERS);
   const producers = [];
   for (let i = 0; i < PRODUCERS; i++) {
@@ -36,7 +48,8 @@ async function sinkRun(platform) {
   const doneAt = nowMs();
   if (count < N) throw new Error(`log-sink committed ${count} of ${N}`);
   const fallback = results.reduce((n, r) => n + r.fallback, 0);
-  return { rowsPerSec: (N / (doneAt - startAt)) * 1000, ms: doneAt - startAt, publishMs: publishedAt - startAt, publishPerSec: (N / (publishedAt - startAt)) * 1000, fallback };
+  const sink = await sinkMetrics(platform, before);
+  return { sink, rowsPerSec: (N / (doneAt - startAt)) * 1000, ms: doneAt - startAt, publishMs: publishedAt - startAt, publishPerSec: (N / (publishedAt - startAt)) * 1000, fallback };
 }
 
 const esc = (s) => (s === null ? '\\N' : String(s).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n'));
@@ -79,7 +92,7 @@ export async function logs() {
     for (let i = 0; i < RUNS; i++) {
       sink.push(await sinkRun(platform));
       copy.push(await copyRun(platform.namespace));
-      console.error(`[logs] run ${i + 1}: sink ${Math.round(sink.at(-1).rowsPerSec)} rows/s (publish ${Math.round(sink.at(-1).publishPerSec)}/s), COPY ${Math.round(copy.at(-1).rowsPerSec)} rows/s`);
+      console.error(`[logs] run ${i + 1}: sink ${Math.round(sink.at(-1).rowsPerSec)} rows/s in ${Math.round(sink.at(-1).ms)} ms (publish ${Math.round(sink.at(-1).publishPerSec)}/s, done at ${Math.round(sink.at(-1).publishMs)} ms; ${sink.at(-1).sink.batches} batches of ${sink.at(-1).sink.meanBatchRows} rows, inserts ${sink.at(-1).sink.insertMs} ms summed), COPY ${Math.round(copy.at(-1).rowsPerSec)} rows/s, ratio ${(sink.at(-1).rowsPerSec / copy.at(-1).rowsPerSec).toFixed(2)}`);
     }
     const ratio = median(sink.map((s, i) => s.rowsPerSec / copy[i].rowsPerSec));
     return {

@@ -37,6 +37,14 @@ describe('arbitrary requests at every endpoint (fast-check)', () => {
     fc.record({ method: fc.constant('POST'), path: id().map((x) => `/api/v1/roadmaps/${x}/review`) }),
     fc.record({ method: fc.constant('POST'), path: fc.tuple(id(), id()).map(([a, b]) => `/api/v1/roadmaps/${a}/concepts/${b === '__TASK__' ? '__CONCEPT__' : b}/retry`) }),
     fc.record({ method: fc.constant('GET'), path: fc.string({ maxLength: 60 }).map((q) => `/api/v1/admin/dead-letters?${q}`) }),
+    fc.record({ method: fc.constantFrom('POST'), path: fc.tuple(id(), fc.constantFrom('replay', 'discard')).map(([x, action]) => `/api/v1/admin/dead-letters/${x}/${action}`) }),
+    fc.record({ method: fc.constant('GET'), path: fc.constantFrom('/api/v1/admin/queues', '/api/v1/admin/workers') }),
+    fc.record({ method: fc.constant('GET'), path: fc.string({ maxLength: 60 }).map((q) => `/api/v1/admin/maintenance?${q}`) }),
+    fc.record({ method: fc.constant('GET'), path: fc.tuple(id(), fc.string({ maxLength: 40 })).map(([x, q]) => `/api/v1/tasks/${x}/llm-calls?${q}`) }),
+    fc.record({ method: fc.constant('GET'), path: fc.tuple(id(), id()).map(([x, c]) => `/api/v1/tasks/${x}/llm-calls/${c}`) }),
+    fc.record({ method: fc.constant('GET'), path: fc.string({ maxLength: 60 }).map((q) => `/api/v1/usage?${q}`) }),
+    fc.record({ method: fc.constant('GET'), path: fc.string({ maxLength: 60 }).map((q) => `/api/v1/console/tasks?${q}`) }),
+    fc.record({ method: fc.constant('GET'), path: fc.string({ maxLength: 60 }).map((q) => `/api/v1/console/task-stats?${q}`) }),
   );
   const body = fc.oneof(
     fc.constant(undefined),
@@ -51,6 +59,7 @@ describe('arbitrary requests at every endpoint (fast-check)', () => {
     fc.string({ maxLength: 60 }).filter((v) => /^[\x20-\x7e]*$/.test(v)),
     { maxKeys: 3 },
   );
+  const RUNS = 600;
   const caller = fc.constantFrom<'user' | 'other' | 'admin' | 'none'>('user', 'other', 'admin', 'none');
 
   it('never answers 5xx, keeps serving, and writes nothing for a rejected request', async () => {
@@ -72,11 +81,11 @@ describe('arbitrary requests at every endpoint (fast-check)', () => {
         if (res.status >= 400) assert.equal(typeof res.body?.code, 'string', `${target.method} ${path}: an error has a stable code (${res.text.slice(0, 200)})`);
         if (target.method === 'POST' && target.path === '/api/v1/roadmaps' && res.status === 202) accepted++;
       }),
-      { numRuns: 400, seed: 20261123 },
+      { numRuns: RUNS, seed: 20261123 },
     );
     const afterRun = await platform.query(`SELECT (SELECT count(*)::int FROM tasks) AS tasks`);
     assert.ok(afterRun[0].tasks - before[0].tasks <= accepted, `tasks written (${afterRun[0].tasks - before[0].tasks}) beyond those accepted (${accepted})`);
     assert.equal((await platform.request('GET', '/healthz')).status, 200, 'the gateway still serves');
-    console.log(`fuzz: 400 requests, 0 answered 5xx; ${accepted} roadmap(s) accepted, ${afterRun[0].tasks - before[0].tasks} task(s) written`);
+    console.log(`fuzz: ${RUNS} requests, 0 answered 5xx; ${accepted} roadmap(s) accepted, ${afterRun[0].tasks - before[0].tasks} task(s) written`);
   });
 });

@@ -62,4 +62,23 @@ describe(LogRepository.name, () => {
     assert.equal(row.message, 'path C:\\u0000\\x');
     assert.deepEqual(row.data, { key: 'v', nested: { list: ['a', '\\u0000'] } });
   });
+
+  it('stores text with tabs, newlines and backslashes as written', async () => {
+    const odd = entry({ message: 'line 1\n\tline 2\r\nC:\\dir\\n', data: { 'a\tb': 'x\\y\nz', q: '"quoted"' }, instance: 'pod\\1' });
+    assert.equal(await sut.insertBatch([odd]), 1);
+    const [row] = await db.dataSource.query(`SELECT message, data, instance FROM execution_logs WHERE id = $1`, [odd.id]);
+    assert.equal(row.message, odd.message);
+    assert.deepEqual(row.data, odd.data);
+    assert.equal(row.instance, odd.instance);
+  });
+
+  it('writes only the new entries of a batch that partly overlaps stored ones, and each once', async () => {
+    const stored = Array.from({ length: 3 }, () => entry());
+    assert.equal(await sut.insertBatch(stored), 3);
+    const fresh = Array.from({ length: 4 }, () => entry());
+    // A known entry, new ones, and the same new entry twice (a keyed event logged again).
+    assert.equal(await sut.insertBatch([stored[1]!, ...fresh, fresh[0]!]), 4);
+    const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM execution_logs WHERE id = ANY($1::uuid[])`, [[...stored, ...fresh].map((e) => e.id)]);
+    assert.equal(n, 7);
+  });
 });

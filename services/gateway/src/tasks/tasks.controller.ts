@@ -2,6 +2,7 @@ import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, R
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import {
+  LOG_LEVELS,
   CreateRoadmapRequestSchema,
   ForbiddenError,
   RateLimitedError,
@@ -37,6 +38,8 @@ const ListQuerySchema = z.strictObject({
 const LogsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(200),
   cursor: z.string().max(200).optional(),
+  /** The least severe level returned: `warn` gives warnings and errors. */
+  level: z.enum(LOG_LEVELS).optional(),
 });
 
 const LlmCallsQuerySchema = z.strictObject({
@@ -207,12 +210,13 @@ export class TasksController {
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 200 } })
   @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string' } })
+  @ApiQuery({ name: 'level', required: false, enum: LOG_LEVELS, description: 'the least severe level returned (warn: warnings and errors)' })
   logs(
     @Param('id', new UuidPipe()) id: string,
     @Query(new ZodPipe(LogsQuerySchema, 'query')) query: z.infer<typeof LogsQuerySchema>,
     @CurrentPrincipal() principal: Principal,
   ) {
-    return this.tasks.getLogs(id, scopeOf(principal), query.cursor, query.limit);
+    return this.tasks.getLogs(id, scopeOf(principal), query.cursor, query.limit, query.level);
   }
 
   @Get(':id/llm-calls')

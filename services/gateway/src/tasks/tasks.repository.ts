@@ -135,7 +135,7 @@ export class TasksRepository {
   }
 
   /** A page of a task's execution logs in time order, after a (created_at, id) cursor. */
-  async findLogs(taskId: string, after: { at: Date; id: string } | null, limit: number): Promise<ExecutionLogEntity[]> {
+  async findLogs(taskId: string, after: { at: Date; id: string } | null, limit: number, levels?: readonly string[]): Promise<ExecutionLogEntity[]> {
     const query = this.dataSource
       .getRepository(ExecutionLogEntity)
       .createQueryBuilder('log')
@@ -144,6 +144,7 @@ export class TasksRepository {
       .addOrderBy('log.id', 'ASC')
       .limit(limit);
     if (after) query.andWhere('(log.created_at, log.id) > (:at, :id)', { at: after.at, id: after.id });
+    if (levels) query.andWhere('log.level IN (:...levels)', { levels });
     return query.getMany();
   }
 

@@ -1,11 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  LOG_LEVELS,
   NotFoundError,
   Subjects,
   ValidationError,
   type ContentGenerateMessage,
   type CreateRoadmapRequest,
+  type LogLevel,
   type RetryItemsRequest,
   type ReviewRequest,
   type TaskStatus,
@@ -158,10 +160,11 @@ export class TasksService {
     return roadmapView(found.roadmap, found.concepts, found.items);
   }
 
-  async getLogs(taskId: string, scope: OwnerScope, cursor: string | undefined, limit: number) {
+  async getLogs(taskId: string, scope: OwnerScope, cursor: string | undefined, limit: number, level?: LogLevel) {
     const task = await this.repository.findTask(taskId, scope);
     if (!task) throw new NotFoundError('Task', taskId);
-    const entries = await this.repository.findLogs(taskId, cursor ? decodeCursor(cursor) : null, limit);
+    const levels = level ? LOG_LEVELS.slice(LOG_LEVELS.indexOf(level)) : undefined;
+    const entries = await this.repository.findLogs(taskId, cursor ? decodeCursor(cursor) : null, limit, levels);
     const last = entries.at(-1);
     return { items: entries.map(logView), nextCursor: entries.length === limit && last ? encodeCursor(last.createdAt, last.id) : null };
   }

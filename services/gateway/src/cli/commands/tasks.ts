@@ -79,7 +79,7 @@ export function tasksCommand(): Command {
       let printed = 0;
       let lastLook = false;
       for (;;) {
-        const page = await ctx.api.get<{ items: any[]; nextCursor: string | null }>(path, { cursor, limit: 1000 });
+        const page = await ctx.api.get<{ items: any[]; nextCursor: string | null }>(path, { cursor, limit: 1000, level: opts.level });
         let fresh = 0;
         for (const entry of page.items) {
           if (seen.has(entry.id)) continue;
