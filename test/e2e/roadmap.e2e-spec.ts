@@ -84,6 +84,15 @@ describe('a learning goal becomes a roadmap (four services, real NATS and Postgr
     assert.equal(next.body.items.length, 5);
     assert.notEqual(next.body.items[0].id, page.body.items[0].id);
     assert.ok(next.body.items[0].at >= page.body.items[4].at);
+
+    // A minimum level: `info` leaves out debug entries, `error` everything of a run that went well.
+    const all = (await platform.request('GET', `/api/v1/tasks/${accepted.taskId}/logs?limit=1000`)).body.items;
+    const info = (await platform.request('GET', `/api/v1/tasks/${accepted.taskId}/logs?limit=1000&level=info`)).body.items;
+    assert.deepEqual(info.map((e: any) => e.id), all.filter((e: any) => e.level !== 'debug').map((e: any) => e.id));
+    assert.deepEqual((await platform.request('GET', `/api/v1/tasks/${accepted.taskId}/logs?level=error`)).body.items, []);
+    const bad = await platform.request('GET', `/api/v1/tasks/${accepted.taskId}/logs?level=loud`);
+    assert.equal(bad.status, 400);
+    assert.ok(bad.body.details.some((d: any) => d.field === 'level'));
   });
 
   it('answers bad requests with a clear 4xx and a stable code', async () => {

@@ -1,4 +1,4 @@
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import type OpenAI from 'openai';
 import { AppError, PermanentError, RetryableError } from '@roadmap/contracts';
 import type { Logger } from '@roadmap/observability';
 import { strictJsonSchema } from './json-schema.js';
@@ -14,6 +14,18 @@ import {
   type LlmResult,
   type LlmUsage,
 } from './provider.js';
+
+/**
+ * The SDK, loaded on the first call: it is about 240 modules and ~8 MB of heap that a process with
+ * the offline provider (the default) never needs (bench/README.md, memory).
+ */
+type OpenAiSdk = typeof import('openai');
+let sdk: OpenAiSdk | undefined;
+let loadingSdk: Promise<OpenAiSdk> | undefined;
+function loadSdk(): Promise<OpenAiSdk> {
+  loadingSdk ??= import('openai').then((module) => (sdk = module));
+  return loadingSdk;
+}
 
 export interface OpenAiProviderOptions {
   /** Base URL of an OpenAI-compatible API, ending in /v1. */
@@ -36,7 +48,8 @@ export interface OpenAiProviderOptions {
 export class OpenAiProvider implements LlmProvider {
   readonly name = 'openai';
   readonly model: string;
-  private readonly client: OpenAI;
+  private client?: OpenAI;
+  private readonly clientOptions: ConstructorParameters<typeof OpenAI>[0];
   private readonly endpoint: string;
   private readonly apiKey: string;
 
@@ -45,7 +58,7 @@ export class OpenAiProvider implements LlmProvider {
     this.apiKey = options.apiKey;
     this.endpoint = safeOrigin(options.baseURL);
     const log = options.logger;
-    this.client = new OpenAI({
+    this.clientOptions = {
       baseURL: options.baseURL,
       apiKey: options.apiKey,
       timeout: options.timeoutMs ?? 120_000,
@@ -60,7 +73,16 @@ export class OpenAiProvider implements LlmProvider {
           debug: (message: string) => log.debug({ provider: this.name }, this.redact(message)),
         },
       }),
-    });
+    };
+  }
+
+  /** The SDK client, created on the first call (see {@link loadSdk}). */
+  private async sdkClient(): Promise<OpenAI> {
+    if (this.client === undefined) {
+      const { default: OpenAIClient } = await loadSdk();
+      this.client ??= new OpenAIClient(this.clientOptions);
+    }
+    return this.client;
   }
 
   async generate<I, O>(prompt: PromptDefinition<I, O>, input: I, options: GenerateOptions = {}): Promise<LlmResult<O>> {
@@ -134,7 +156,8 @@ export class OpenAiProvider implements LlmProvider {
 
   /** One non-streamed completion. Compatible servers vary: the shape is checked rather than trusted. */
   private async whole(body: CompletionBody, options: GenerateOptions): Promise<Answer> {
-    const completion = await this.client.chat.completions.create(body, { signal: options.signal });
+    const client = await this.sdkClient();
+    const completion = await client.chat.completions.create(body, { signal: options.signal });
     const choice = Array.isArray(completion.choices) ? completion.choices[0] : undefined;
     if (typeof choice?.message !== 'object' || choice.message === null) {
       throw badOutput(`LLM response from ${this.endpoint} (${this.model}) has no choices[0].message`, 'choices', 'missing');
@@ -152,7 +175,8 @@ export class OpenAiProvider implements LlmProvider {
    * text so far after every chunk (the pipeline throttles it), and the whole text is validated at the end.
    */
   private async streamed(body: CompletionBody, options: GenerateOptions): Promise<Answer> {
-    const stream = await this.client.chat.completions.create(
+    const client = await this.sdkClient();
+    const stream = await client.chat.completions.create(
       { ...body, stream: true, stream_options: { include_usage: true } },
       { signal: options.signal },
     );
@@ -177,13 +201,15 @@ export class OpenAiProvider implements LlmProvider {
   /** Maps SDK and transport errors to the contracts' errors; the API key never reaches a message. */
   private classify(error: unknown, prompt: { version: string }, signal?: AbortSignal): AppError {
     if (error instanceof AppError) return error;
-    if (signal?.aborted || error instanceof APIUserAbortError) return cancelledError(prompt, error);
+    // Loaded: the call that failed went through the SDK (or failed loading it: handled at the end).
+    const { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } = sdk ?? {};
+    if (signal?.aborted || (APIUserAbortError && error instanceof APIUserAbortError)) return cancelledError(prompt, error);
     const where = `${this.endpoint} (${this.model}) for ${prompt.version}`;
     const detail = error instanceof Error ? this.redact(error.message) : 'unknown error';
-    if (error instanceof APIConnectionTimeoutError) {
+    if (APIConnectionTimeoutError && error instanceof APIConnectionTimeoutError) {
       return new RetryableError('LLM_TIMEOUT', `LLM request to ${where} timed out`, { status: 504, cause: error });
     }
-    if (error instanceof APIConnectionError) {
+    if (APIConnectionError && error instanceof APIConnectionError) {
       return new RetryableError('LLM_UNAVAILABLE', `Cannot reach LLM endpoint ${where}: ${detail}`, { status: 502, cause: error });
     }
     if (error instanceof SyntaxError) {
@@ -194,7 +220,7 @@ export class OpenAiProvider implements LlmProvider {
         cause: error,
       });
     }
-    if (error instanceof APIError && typeof error.status === 'number') {
+    if (APIError && error instanceof APIError && typeof error.status === 'number') {
       const status = error.status;
       if (status === 429) {
         return new RetryableError('LLM_RATE_LIMITED', `LLM endpoint ${where} is rate limiting requests: ${detail}`, {
