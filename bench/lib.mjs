@@ -91,6 +91,14 @@ export function rssMb(pid) {
   } catch { return NaN; }
 }
 
+/** NODE_OPTIONS the service's Dockerfile sets (`ENV NODE_OPTIONS=...`), so benchmarks run it as deployed. */
+export function deployedNodeOptions(service) {
+  try {
+    return /^ENV NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(ROOT, 'services', service, 'Dockerfile'), 'utf8'))?.[1]?.replace(/^"|"$/g, '').trim();
+  } catch { return undefined; }
+}
+export const SERVICES = ['gateway', 'workflow-worker', 'content-worker', 'log-sink'];
+
 export function machine() {
   let cpu = '';
   try { cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? ''; } catch {}

@@ -38,6 +38,36 @@ describe(ExecutionLogger.name, () => {
     assert.equal(publisher.messages[0]?.payload.entries[0]?.level, 'warn');
   });
 
+  it('sends a lone entry without a linger, and gathers entries logged while every send awaits its ack', async () => {
+    const acks: Array<() => void> = [];
+    const sizes: number[] = [];
+    const publisher: LogEntryPublisher = {
+      publish: (_subject, payload) => {
+        sizes.push((payload as LogBatch).entries.length);
+        return new Promise<void>((resolve) => acks.push(resolve));
+      },
+    };
+    const sut = new ExecutionLogger('content-worker', publisher, silent, { maxInFlight: 2 });
+    const first = sut.info('first');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(sizes, [1], 'sent at the end of the turn it was logged in');
+    const second = sut.info('second');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(sizes, [1, 1], 'a second send while one is unacknowledged');
+    // Both slots busy: these wait, then go together when an ack frees one.
+    const waiting = [sut.info('a'), sut.info('b')];
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(sizes, [1, 1]);
+    acks[0]!();
+    assert.equal(await first, true);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(sizes, [1, 1, 2]);
+    acks[1]!();
+    acks[2]!();
+    assert.deepEqual(await Promise.all([second, ...waiting]), [true, true, true]);
+  });
+
   it('splits by size so a message stays under the stream limit', async () => {
     const publisher = new RecordingPublisher();
     const sut = new ExecutionLogger('gateway', publisher, silent, { maxBytes: 10_000 });

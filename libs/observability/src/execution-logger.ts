@@ -30,8 +30,16 @@ export function keyedId(key: string): string {
 
 /** How entries are batched into LOGS messages. */
 export interface ExecutionLoggerOptions {
-  /** How long the first entry of a batch waits for others before the batch is sent. */
+  /**
+   * How long the first entry of a batch waits for others before the batch is sent. Default 0: the
+   * batch leaves at the end of the event-loop turn it was logged in, unless {@link maxInFlight}
+   * messages are unacknowledged: then it waits for one of them (Nagle's rule), gathering what is
+   * logged meanwhile. So a lone entry pays no linger (a handler awaiting its log() finishes sooner)
+   * and a busy process still sends full messages.
+   */
   readonly lingerMs?: number;
+  /** LOGS messages awaiting their ack at once; more entries wait and travel together. Default 4. */
+  readonly maxInFlight?: number;
   /** Entries per message at most. */
   readonly maxEntries?: number;
   /** Approximate JSON bytes per message at most (the LOGS stream accepts 256 KiB). */
@@ -57,8 +65,8 @@ interface Pending {
  * stream and the log sink writes them to PostgreSQL in batches: no service writes the table itself,
  * so logging never competes with the work for database connections.
  *
- * Entries logged within `lingerMs` of each other travel in one message (producer-side batching):
- * `log()` resolves once the broker has stored the message holding the entry — it is then never
+ * Entries logged in the same event-loop turn, or while earlier messages await their ack, travel in
+ * one message (producer-side batching, see {@link ExecutionLoggerOptions.lingerMs}): `log()` resolves once the broker has stored the message holding the entry — it is then never
  * lost — and never rejects: an entry that cannot be published goes to the process log instead, so
  * logging never fails the work.
  */
@@ -66,9 +74,13 @@ export class ExecutionLogger {
   private readonly lingerMs: number;
   private readonly maxEntries: number;
   private readonly maxBytes: number;
+  private readonly maxInFlight: number;
   private pending: Pending[] = [];
   private pendingBytes = 0;
   private timer?: NodeJS.Timeout;
+  private immediate?: NodeJS.Immediate;
+  /** LOGS messages sent and not acknowledged yet. */
+  private inFlight = 0;
 
   constructor(
     private readonly service: string,
@@ -76,9 +88,10 @@ export class ExecutionLogger {
     private readonly fallback: Logger,
     options: ExecutionLoggerOptions = {},
   ) {
-    this.lingerMs = options.lingerMs ?? 5;
+    this.lingerMs = options.lingerMs ?? 0;
     this.maxEntries = options.maxEntries ?? 256;
     this.maxBytes = options.maxBytes ?? 192 * 1024;
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 4);
   }
 
   debug(message: string, context?: ExecutionLogContext) {
@@ -108,26 +121,42 @@ export class ExecutionLogger {
     };
     // An estimate is enough: it only decides when a message is full.
     const bytes = 200 + entry.message.length + (entry.data ? JSON.stringify(entry.data).length : 0);
-    if (this.pendingBytes + bytes > this.maxBytes) this.flush();
+    if (this.pendingBytes + bytes > this.maxBytes) void this.flush();
     return new Promise<boolean>((resolve) => {
       this.pending.push({ entry, resolve });
       this.pendingBytes += bytes;
-      if (this.pending.length >= this.maxEntries) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.lingerMs);
+      if (this.pending.length >= this.maxEntries) void this.flush();
+      else this.schedule();
     });
+  }
+
+  /** Arms the send of what is pending: after the linger, or at the end of this turn; when busy, on the next ack. */
+  private schedule(): void {
+    if (this.timer || this.immediate) return;
+    if (this.lingerMs > 0) this.timer = setTimeout(() => this.flush(), this.lingerMs);
+    else if (this.inFlight < this.maxInFlight) this.immediate = setImmediate(() => this.flush());
+    // Else every slot is busy: the next ack sends the pending entries (see flush).
   }
 
   /** Sends what is pending now; resolves when it is stored (or fell back). */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
+    this.immediate = undefined;
     const batch = this.pending;
     if (batch.length === 0) return Promise.resolve();
     this.pending = [];
     this.pendingBytes = 0;
     const payload: LogBatch = { entries: batch.map((p) => p.entry) };
     batchEntries.observe(batch.length);
-    return this.publisher.publish(Subjects.log(this.service), payload, { msgId: randomUUID() }).then(
+    this.inFlight++;
+    const sent = this.publisher.publish(Subjects.log(this.service), payload, { msgId: randomUUID() }).finally(() => {
+      this.inFlight--;
+      // Entries that waited for a free slot go now, together.
+      if (this.pending.length > 0 && this.lingerMs <= 0 && this.timer === undefined && this.immediate === undefined) this.immediate = setImmediate(() => this.flush());
+    });
+    return sent.then(
       () => {
         for (const p of batch) {
           published.inc({ level: p.entry.level, outcome: 'published' });
