@@ -142,6 +142,7 @@ export async function dispatch() {
 const LATENCY_VARIANTS = {
   platform: (bn, i, o) => platformRun(bn, i, { ...o, tag: `lat${o.tag}` }),
   raw: (bn, i, o) => rawRun(bn, i, { ...o, tag: `lat${o.tag}` }),
+  'raw-prefetch128': (bn, i, o) => rawRun(bn, i, { ...o, tag: `latr128${o.tag}`, env: { ...o.env, BENCH_PREFETCH: '128' } }),
   'platform-prefetch1': (bn, i, o) => platformRun(bn, i, { ...o, tag: `latp1${o.tag}`, env: { ...o.env, BENCH_PREFETCH: '1' } }),
   'platform-prefetch128': (bn, i, o) => platformRun(bn, i, { ...o, tag: `latp128${o.tag}`, env: { ...o.env, BENCH_PREFETCH: '128' } }),
 };

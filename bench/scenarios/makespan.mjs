@@ -17,8 +17,8 @@ const LATENCY = Number(process.env.BENCH_LLM_LATENCY_MS ?? 200);
 const CONCURRENCY = 16;
 const CONCEPTS = Number(process.env.BENCH_CONCEPTS ?? 50);
 const OWNER_CONCURRENCY = Number(process.env.BENCH_OWNER_CONCURRENCY ?? 0);
-/** DATABASE_POOL_SIZE of the services: the deployed default (config and chart: 10), not the e2e harness's 5. */
-const POOL = process.env.BENCH_MAKESPAN_POOL ?? '10';
+/** DATABASE_POOL_SIZE of the services if set (else the e2e harness's 5; 10, the deployed default, measured no faster). */
+const POOL = process.env.BENCH_MAKESPAN_POOL;
 
 function rss(platform) {
   const out = {};
@@ -87,7 +87,7 @@ async function measure(platform, taskId) {
   const makespanMs = new Date(row.finished_at).getTime() - start;
   const idealMs = Math.ceil(row.items / (2 * CONCURRENCY)) * LATENCY;
   return { status: task.status, concepts: row.concepts, items: row.items, makespanMs, idealMs, ratio: makespanMs / idealMs, firstItemDoneMs: firstDone, waveDoneMs: waves, lastItemToFinishMs: new Date(row.finished_at).getTime() - new Date(row.last_item).getTime(),
-    totalMs: new Date(row.finished_at).getTime() - new Date(row.created_at).getTime(), latencyMs: LATENCY, concurrency: CONCURRENCY, ownerConcurrency: OWNER_CONCURRENCY, poolSize: Number(POOL) };
+    totalMs: new Date(row.finished_at).getTime() - new Date(row.created_at).getTime(), latencyMs: LATENCY, concurrency: CONCURRENCY, ownerConcurrency: OWNER_CONCURRENCY, poolSize: Number(POOL ?? 5) };
 }
 
 /** Per-service env: the Dockerfile's NODE_OPTIONS (as deployed) unless `asDeployed` is false. */
@@ -115,7 +115,7 @@ export async function makespan() {
   const platform = await Platform.start({
     // No per-owner cap on LLM calls (LLM_OWNER_CONCURRENCY, default 8 across replicas): every
     // roadmap here has one owner, and the scenario measures the 2 x 16 slots, as its ideal assumes.
-    env: { LOG_LEVEL: 'warn', OFFLINE_LLM_LATENCY_MS: String(LATENCY), LLM_OWNER_CONCURRENCY: String(OWNER_CONCURRENCY), DATABASE_POOL_SIZE: POOL },
+    env: { LOG_LEVEL: 'warn', OFFLINE_LLM_LATENCY_MS: String(LATENCY), LLM_OWNER_CONCURRENCY: String(OWNER_CONCURRENCY), ...(POOL ? { DATABASE_POOL_SIZE: POOL } : {}) },
     // BENCH_AS_DEPLOYED=0: without the Dockerfiles' NODE_OPTIONS (to compare).
     serviceEnv: serviceEnv(process.env.BENCH_AS_DEPLOYED !== '0'),
   });

@@ -153,8 +153,16 @@ export abstract class Route implements ContextRoute {
 
 /** Handlers faster than this on average (ms) count as fast: prefetch is raised for throughput. */
 const FAST_HANDLER_MS = 5;
-/** Completed handlers between two checks of the average, and needed before a route counts as fast. */
+/** Completed handlers between two checks of the average. */
 const SAMPLE_WINDOW = 256;
+/**
+ * Completed handlers before the first check, and needed before a route counts as fast. Small: at
+ * prefetch 1 every message waits for a pull round trip, so a fast consumer under steady load builds
+ * a backlog until the check (256 handlers cost ~300 ms of 100+ ms latencies at 13,000 msg/s,
+ * bench/README.md). A slow handler is not mistaken for fast by it: 32 handlers averaging under
+ * 5 ms are needed, and a route that later saturates is parked and marked slow again.
+ */
+const FIRST_SAMPLE_WINDOW = 32;
 /** Prefetch of a fast route (consume()'s own default is 100). */
 const FAST_PREFETCH = 128;
 
@@ -200,7 +208,7 @@ export class SingleRoute extends Route {
   recordDuration(ms: number): void {
     this.meanMs = this.samples === 0 ? ms : this.meanMs + 0.05 * (ms - this.meanMs);
     this.samples++;
-    if (++this.sinceCheck < SAMPLE_WINDOW) return;
+    if (++this.sinceCheck < (this.samples <= FIRST_SAMPLE_WINDOW ? FIRST_SAMPLE_WINDOW : SAMPLE_WINDOW)) return;
     this.sinceCheck = 0;
     const wanted = this.nextPrefetch();
     const session = this.messages as ResizableSession | undefined;
@@ -218,7 +226,7 @@ export class SingleRoute extends Route {
   }
 
   private isFast(): boolean {
-    return this.samples >= SAMPLE_WINDOW && this.meanMs < FAST_HANDLER_MS;
+    return this.samples >= FIRST_SAMPLE_WINDOW && this.meanMs < FAST_HANDLER_MS;
   }
 
   /**

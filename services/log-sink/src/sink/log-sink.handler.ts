@@ -19,7 +19,7 @@ export class LogSinkHandler {
     // Defaults (in messages, each holding a producer's batch of entries); LOG_SINK_BATCH_SIZE and
     // LOG_SINK_FLUSH_MS override them through the server options.
     maxBatch: 100,
-    maxWaitMs: 1_000,
+    maxWaitMs: 100,
   })
   async write(batches: LogBatch[]): Promise<void> {
     const entries = batches.length === 1 ? batches[0]!.entries : batches.flatMap((b) => b.entries);
