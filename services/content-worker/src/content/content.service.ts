@@ -139,13 +139,18 @@ export class ContentService {
     const { taskId, conceptId, kind, generation } = message;
     const eventKey = `${conceptId}:${kind}:${generation}`;
     const log = { taskId, step: kind, key: `item:${itemId}:${generation}:${status}`, at: outcome.finishedAt ?? undefined };
+    // The event and the log entry go out together (two independent acks, one wait).
     if (status === 'completed') {
-      await this.events.publish({ type: 'item.completed', taskId, conceptId, kind, progress: outcome.progress }, eventKey);
-      await this.executionLog.info(`${kind} for "${title}" generated`, { ...log, data: { conceptId, generation, ...extra } });
+      await Promise.all([
+        this.events.publish({ type: 'item.completed', taskId, conceptId, kind, progress: outcome.progress }, eventKey),
+        this.executionLog.info(`${kind} for "${title}" generated`, { ...log, data: { conceptId, generation, ...extra } }),
+      ]);
     } else {
       const reason = outcome.error ?? { code: 'INTERNAL', message: 'failed' };
-      await this.events.publish({ type: 'item.failed', taskId, conceptId, kind, error: `${reason.code}: ${reason.message}`, progress: outcome.progress }, eventKey);
-      await this.executionLog.error(`${kind} for "${title}" failed: ${reason.message}`, { ...log, data: { conceptId, generation, code: reason.code } });
+      await Promise.all([
+        this.events.publish({ type: 'item.failed', taskId, conceptId, kind, error: `${reason.code}: ${reason.message}`, progress: outcome.progress }, eventKey),
+        this.executionLog.error(`${kind} for "${title}" failed: ${reason.message}`, { ...log, data: { conceptId, generation, code: reason.code } }),
+      ]);
     }
   }
 
@@ -165,12 +170,10 @@ export class ContentService {
     const key = `final:${outcome.progress.done}:${outcome.progress.failed}`;
     const log = { taskId, key: `task:${taskId}:${key}`, at: outcome.taskFinishedAt ?? undefined, data: outcome.progress };
     if (outcome.finished === 'completed') {
-      await this.events.publish({ type: 'task.completed', taskId, progress: outcome.progress }, key);
-      await this.executionLog.info('roadmap completed', log);
+      await Promise.all([this.events.publish({ type: 'task.completed', taskId, progress: outcome.progress }, key), this.executionLog.info('roadmap completed', log)]);
     } else if (outcome.finished === 'failed') {
       const error = `${outcome.progress.failed} of ${outcome.progress.total} content items failed`;
-      await this.events.publish({ type: 'task.failed', taskId, error }, key);
-      await this.executionLog.error(`roadmap finished with failures: ${error}`, log);
+      await Promise.all([this.events.publish({ type: 'task.failed', taskId, error }, key), this.executionLog.error(`roadmap finished with failures: ${error}`, log)]);
     }
   }
 }
