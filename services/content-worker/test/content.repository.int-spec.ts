@@ -77,6 +77,37 @@ describe(ContentRepository.name, () => {
     }
   });
 
+  it('claims an item only for its generation, while it is not final and its task runs, counting each attempt', async () => {
+    const { taskId, roadmapId, itemIds } = await seedRoadmap(db.dataSource, 2);
+    await db.dataSource.query(`UPDATE roadmaps SET intent = '{}', framework = '{}' WHERE id = $1`, [roadmapId]);
+    await db.dataSource.query(`UPDATE content_items SET status = 'pending' WHERE id = $1`, [itemIds[0]]);
+    const [{ concept_id: conceptId, kind }] = await db.dataSource.query(`SELECT concept_id, kind FROM content_items WHERE id = $1`, [itemIds[0]]);
+    const attempts = async () => (await db.dataSource.query(`SELECT status, attempts FROM content_items WHERE id = $1`, [itemIds[0]]))[0];
+
+    const stale = await sut.claim(roadmapId, conceptId, kind, 1);
+    assert.equal(stale?.marked, false, 'a message of another generation claims nothing');
+    assert.deepEqual(await attempts(), { status: 'pending', attempts: 0 });
+
+    const first = await sut.claim(roadmapId, conceptId, kind, 0);
+    assert.equal(first?.marked, true);
+    assert.equal(first?.itemStatus, 'pending', 'the status before the claim is returned');
+    assert.deepEqual(await attempts(), { status: 'running', attempts: 1 });
+    assert.equal((await other.claim(roadmapId, conceptId, kind, 0))?.marked, true, 'a redelivery of a running item claims it again');
+    assert.deepEqual(await attempts(), { status: 'running', attempts: 2 });
+
+    await sut.complete(roadmapId, itemIds[0]!, 0, RESULT);
+    const done = await sut.claim(roadmapId, conceptId, kind, 0);
+    assert.equal(done?.marked, false, 'a completed item is not claimed');
+    assert.equal(done?.itemStatus, 'completed');
+
+    await db.dataSource.query(`UPDATE tasks SET status = 'cancelled' WHERE id = $1`, [taskId]);
+    const [{ concept_id: c2, kind: k2 }] = await db.dataSource.query(`SELECT concept_id, kind FROM content_items WHERE id = $1`, [itemIds[1]]);
+    const cancelled = await sut.claim(roadmapId, c2, k2, 0);
+    assert.equal(cancelled?.marked, false, 'nothing is claimed for a task that no longer runs');
+    assert.equal(cancelled?.taskStatus, 'cancelled');
+    assert.equal(await sut.claim(roadmapId, randomUUID(), k2, 0), null);
+  });
+
   it('counts a redelivered completion once and never rewrites a finished item', async () => {
     const { taskId, roadmapId, itemIds } = await seedRoadmap(db.dataSource, 3);
     const first = await sut.complete(roadmapId, itemIds[0]!, 0, RESULT);

@@ -5,6 +5,8 @@ import { DataSource } from 'typeorm';
 
 /** Everything one content item's generation needs, read in one query. */
 export interface ItemContext {
+  /** This read claimed the item (moved it to running for the message's generation). */
+  marked: boolean;
   itemId: string;
   itemStatus: ItemStatus;
   generation: number;
@@ -45,8 +47,16 @@ export interface ItemOutcome {
 export class ContentRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
-  async load(roadmapId: string, conceptId: string, kind: ContentKind): Promise<ItemContext | null> {
+  /**
+   * Reads the item's context and, in the same statement, moves it pending/running -> running for
+   * `generation` (counting the attempt) when that is allowed: the item is of this generation and not
+   * final, its task is running and its roadmap has a framework. One round trip instead of a read and
+   * a guarded update; `marked` says whether the item was claimed. The returned status is the one
+   * before the update, so a skipped message still sees why.
+   */
+  async claim(roadmapId: string, conceptId: string, kind: ContentKind, generation: number): Promise<ItemContext | null> {
     const { rows } = await sql<{
+      marked: boolean;
       item_id: string;
       item_status: ItemStatus;
       generation: number;
@@ -69,19 +79,31 @@ export class ContentRepository {
       finished_at: Date | null;
     }>(
       this.dataSource,
-      `SELECT i.id AS item_id, i.status AS item_status, i.generation, t.status AS task_status, t.owner, r.intent, r.framework,
-              c.slug, c.title, c.summary, c.estimated_hours, c.prerequisites, c.stage_slug, c.stage_title,
-              i.updated_at AS item_updated_at, i.error, r.items_done, r.items_failed, r.items_total, t.finished_at
-         FROM content_items i
-         JOIN concepts c ON c.id = i.concept_id
-         JOIN roadmaps r ON r.id = i.roadmap_id
-         JOIN tasks t ON t.id = r.task_id
-        WHERE i.roadmap_id = $1 AND i.concept_id = $2 AND i.kind = $3`,
-      [roadmapId, conceptId, kind],
+      `WITH cur AS (
+         SELECT i.id AS item_id, i.status AS item_status, i.generation, t.status AS task_status, t.owner, r.intent, r.framework,
+                c.slug, c.title, c.summary, c.estimated_hours, c.prerequisites, c.stage_slug, c.stage_title,
+                i.updated_at AS item_updated_at, i.error, r.items_done, r.items_failed, r.items_total, t.finished_at
+           FROM content_items i
+           JOIN concepts c ON c.id = i.concept_id
+           JOIN roadmaps r ON r.id = i.roadmap_id
+           JOIN tasks t ON t.id = r.task_id
+          WHERE i.roadmap_id = $1 AND i.concept_id = $2 AND i.kind = $3
+       ), marked AS (
+         UPDATE content_items i SET status = 'running', attempts = attempts + 1, updated_at = now()
+           FROM cur
+          WHERE i.id = cur.item_id AND i.generation = $4 AND i.status IN ('pending', 'running')
+            AND cur.task_status = 'running'
+            -- as the service's own check (a JSON null reads as null too)
+            AND cur.intent IS NOT NULL AND cur.intent <> 'null'::jsonb AND cur.framework IS NOT NULL AND cur.framework <> 'null'::jsonb
+         RETURNING i.id
+       )
+       SELECT EXISTS (SELECT 1 FROM marked) AS marked, cur.* FROM cur`,
+      [roadmapId, conceptId, kind, generation],
     );
     const row = rows[0];
     if (!row) return null;
     return {
+      marked: row.marked,
       itemId: row.item_id,
       itemStatus: row.item_status,
       generation: row.generation,
@@ -102,18 +124,6 @@ export class ContentRepository {
       progress: { done: row.items_done, failed: row.items_failed, total: row.items_total },
       taskFinishedAt: row.finished_at,
     };
-  }
-
-  /** pending/running -> running, counting the attempt; false when the item moved on (stale or cancelled). */
-  async markRunning(itemId: string, generation: number): Promise<boolean> {
-    const { count } = await sql(
-      this.dataSource,
-      `UPDATE content_items i SET status = 'running', attempts = attempts + 1, updated_at = now()
-        WHERE i.id = $1 AND i.generation = $2 AND i.status IN ('pending', 'running')
-          AND EXISTS (SELECT 1 FROM roadmaps r JOIN tasks t ON t.id = r.task_id WHERE r.id = i.roadmap_id AND t.status = 'running')`,
-      [itemId, generation],
-    );
-    return count > 0;
   }
 
   complete(

@@ -36,7 +36,7 @@ export class ContentService {
 
   async generate(message: ContentGenerateMessage, delivery: Delivery): Promise<void> {
     const { taskId, roadmapId, conceptId, kind, generation } = message;
-    const item = await this.repository.load(roadmapId, conceptId, kind);
+    const item = await this.repository.claim(roadmapId, conceptId, kind, generation);
     if (!item) throw new InvalidMessageError(`no content item ${kind} for concept ${conceptId} of roadmap ${roadmapId}`);
     if (generation > item.generation) {
       // A regeneration is published inside the gateway's transaction: its new generation may not be
@@ -54,7 +54,8 @@ export class ContentService {
       return;
     }
     if (!item.intent || !item.framework) throw new InvalidMessageError(`roadmap ${roadmapId} has no framework yet`);
-    if (!(await this.repository.markRunning(item.itemId, generation))) return;
+    // Every check above passed but the claim did not: the item moved on meanwhile (stale or cancelled).
+    if (!item.marked) return;
 
     const started = performance.now();
     // Tutorials are long: streamed, with throttled `item.partial` events so a front end can show them arriving.
