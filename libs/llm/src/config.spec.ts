@@ -24,7 +24,7 @@ describe('LLM configuration', () => {
         LLM_TPM: 0,
         LLM_RATE_WINDOW_MS: 60_000,
         LLM_RATE_WAIT_MAX_MS: 120_000,
-        LLM_OWNER_CONCURRENCY: 8,
+        LLM_OWNER_CONCURRENCY: 16,
         LLM_OWNER_LEASE_MS: 30_000,
         LLM_OWNER_WAIT_MAX_MS: 300_000,
         LLM_CACHE_TTL_SECONDS: 86_400,

@@ -44,8 +44,12 @@ export const LlmEnvSchema = z.object({
   LLM_RATE_WINDOW_MS: env.int(60_000, 100, 3_600_000),
   /** Longest a call waits for rate budget before failing with LLM_RATE_LIMITED (retried later by the job). */
   LLM_RATE_WAIT_MAX_MS: env.int(120_000, 0, 3_600_000),
-  /** LLM calls in flight per owner across every replica; 0: no limit. */
-  LLM_OWNER_CONCURRENCY: env.int(8, 0, 100_000),
+  /**
+   * LLM calls in flight per owner across every replica; 0: no limit. The default is half the content
+   * slots of the default deployment (2 pods x 16): a lone user gets half the capacity, and one user's
+   * backlog always leaves the other half to everyone else. Scale it with the deployment.
+   */
+  LLM_OWNER_CONCURRENCY: env.int(16, 0, 100_000),
   /** A process that dies frees its owner slots after this long (leases are renewed every third of it). */
   LLM_OWNER_LEASE_MS: env.int(30_000, 1_000, 600_000),
   /** Longest a call waits for an owner slot before failing with LLM_RATE_LIMITED. */
