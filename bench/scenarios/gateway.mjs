@@ -19,7 +19,13 @@ export async function gateway() {
   const platform = await Platform.start({
     env: { LOG_LEVEL: 'warn', OFFLINE_LLM_LATENCY_MS: process.env.BENCH_LLM_LATENCY_MS ?? '200' },
     // test/support/platform.ts sets DATABASE_POOL_SIZE=5; BENCH_GATEWAY_POOL overrides it for the gateway.
-    ...(process.env.BENCH_GATEWAY_POOL ? { serviceEnv: { gateway: { DATABASE_POOL_SIZE: process.env.BENCH_GATEWAY_POOL } } } : {}),
+    // BENCH_GATEWAY_PROFILE=1: the gateway runs with --cpu-prof (written at its graceful exit) into bench/results/profile-gateway/.
+    serviceEnv: {
+      gateway: {
+        ...(process.env.BENCH_GATEWAY_POOL ? { DATABASE_POOL_SIZE: process.env.BENCH_GATEWAY_POOL } : {}),
+        ...(process.env.BENCH_GATEWAY_PROFILE === '1' ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(BENCH_DIR, 'results', 'profile-gateway')}` } : {}),
+      },
+    },
   });
   try {
     const body = JSON.stringify({ goal: 'Become a backend engineer', preferences: { level: 'beginner', hoursPerWeek: 8 } });

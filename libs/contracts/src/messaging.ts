@@ -232,8 +232,8 @@ export const ContentGenerateMessageSchema = z.object({
   conceptId: id,
   kind: z.enum(CONTENT_KINDS),
   priority: z.enum(PRIORITIES).default('normal'),
-  /** The item's generation this message is for: a message for an older one is stale. */
-  generation: z.number().int().min(0).default(0),
+  /** The item's generation this message is for: a message for an older one is stale (a PostgreSQL integer). */
+  generation: z.number().int().min(0).max(2_147_483_647).default(0),
 });
 export type ContentGenerateMessage = z.infer<typeof ContentGenerateMessageSchema>;
 

@@ -10,3 +10,4 @@ export * from './public.js';
 export * from './worker-registry.js';
 export * from './llm-usage/index.js';
 export * from './advisory-lock.js';
+export * from './batcher.js';

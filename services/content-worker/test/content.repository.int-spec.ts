@@ -143,4 +143,54 @@ describe(ContentRepository.name, () => {
     const [item] = await db.dataSource.query(`SELECT status, content FROM content_items WHERE id = $1`, [itemIds[0]]);
     assert.deepEqual(item, { status: 'running', content: null });
   });
+
+  it('finishes a batch in one statement: each moved item a step of progress, the last one ending the task', async () => {
+    const { taskId, roadmapId, itemIds } = await seedRoadmap(db.dataSource, 5);
+    await sut.complete(roadmapId, itemIds[0]!, 0, RESULT);
+    const outcomes = await sut.finishMany(roadmapId, [
+      { itemId: itemIds[1]!, generation: 0, result: { status: 'completed', ...RESULT } },
+      { itemId: itemIds[0]!, generation: 0, result: { status: 'completed', ...RESULT, content: { ok: false } } }, // already final
+      { itemId: itemIds[2]!, generation: 0, result: { status: 'failed', error: { code: 'LLM_BAD_OUTPUT', message: 'bad' } } },
+      { itemId: itemIds[3]!, generation: 0, result: { status: 'completed', ...RESULT } },
+      { itemId: itemIds[3]!, generation: 0, result: { status: 'completed', ...RESULT } }, // the same message twice
+      { itemId: itemIds[4]!, generation: 0, result: { status: 'completed', ...RESULT } },
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => [o.changed, o.progress.done, o.progress.failed, o.finished]),
+      [
+        [true, 2, 0, null],
+        [false, 4, 1, null],
+        [true, 2, 1, null],
+        [true, 3, 1, null],
+        [false, 4, 1, null],
+        [true, 4, 1, 'failed'],
+      ],
+    );
+    assert.ok(outcomes[5]!.taskFinishedAt, 'the last moved item carries the task end');
+    assert.ok(outcomes.filter((o) => o.changed).every((o) => o.finishedAt instanceof Date));
+    const items = await db.dataSource.query(`SELECT id, status, content, error->>'code' AS code FROM content_items WHERE roadmap_id = $1`, [roadmapId]);
+    const byId = new Map(items.map((i: { id: string }) => [i.id, i]));
+    assert.deepEqual(byId.get(itemIds[0]!), { id: itemIds[0], status: 'completed', content: { ok: true }, code: null }, 'a final item is never rewritten');
+    assert.deepEqual(byId.get(itemIds[2]!), { id: itemIds[2], status: 'failed', content: null, code: 'LLM_BAD_OUTPUT' });
+    const [task] = await db.dataSource.query(`SELECT status, progress_done, progress_failed FROM tasks WHERE id = $1`, [taskId]);
+    assert.deepEqual(task, { status: 'failed', progress_done: 4, progress_failed: 1 });
+  });
+
+  it('claims a batch in one statement, answering each message by position', async () => {
+    const { roadmapId, itemIds } = await seedRoadmap(db.dataSource, 4);
+    await db.dataSource.query(`UPDATE roadmaps SET intent = '{}', framework = '{"title":"Backend"}' WHERE id = $1`, [roadmapId]);
+    const items = await db.dataSource.query(`SELECT id, concept_id, kind FROM content_items WHERE roadmap_id = $1`, [roadmapId]);
+    const key = (id: string, generation = 0) => {
+      const row = items.find((i: { id: string }) => i.id === id);
+      return { roadmapId, conceptId: row.concept_id as string, kind: row.kind, generation };
+    };
+    await sut.complete(roadmapId, itemIds[2]!, 0, RESULT);
+    const claimed = await sut.claimMany([key(itemIds[0]!), { ...key(itemIds[1]!), conceptId: randomUUID() }, key(itemIds[2]!), key(itemIds[3]!, 1), key(itemIds[0]!)]);
+    assert.deepEqual(
+      claimed.map((c) => c && [c.itemId, c.marked, c.itemStatus, c.roadmapTitle]),
+      [[itemIds[0], true, 'running', 'Backend'], null, [itemIds[2], false, 'completed', 'Backend'], [itemIds[3], false, 'running', 'Backend'], [itemIds[0], true, 'running', 'Backend']],
+    );
+    const [row] = await db.dataSource.query(`SELECT attempts FROM content_items WHERE id = $1`, [itemIds[0]]);
+    assert.equal(row.attempts, 1, 'the same item twice in a batch is claimed (and counted) once');
+  });
 });

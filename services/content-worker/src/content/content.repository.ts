@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { ContentKind, Framework, IntentAnalysis, ItemStatus, Progress, TaskStatus } from '@roadmap/contracts';
+import type { ContentKind, IntentAnalysis, ItemStatus, Progress, TaskStatus } from '@roadmap/contracts';
 import { sql, type StoredError } from '@roadmap/persistence';
 import { DataSource } from 'typeorm';
 
@@ -14,7 +14,8 @@ export interface ItemContext {
   /** Whose task it is: LLM usage, budgets and call records are counted per owner. */
   owner: string;
   intent: IntentAnalysis | null;
-  framework: Framework | null;
+  /** The framework's title; null while the roadmap has no framework. */
+  roadmapTitle: string | null;
   concept: { slug: string; title: string; summary: string; estimatedHours: number; prerequisites: string[] };
   stage: { id: string; title: string };
   /** When the item reached its final state (its last update), and its stored error if it failed. */
@@ -23,6 +24,34 @@ export interface ItemContext {
   /** The roadmap's counters and the task's end, for announcing a finish again. */
   progress: Progress;
   taskFinishedAt: Date | null;
+}
+
+/** What a content message names: the item and the generation it is for. */
+export interface ClaimKey {
+  roadmapId: string;
+  conceptId: string;
+  kind: ContentKind;
+  generation: number;
+}
+
+/** An item's final state, as the worker reached it. */
+export type ItemResult =
+  | {
+      status: 'completed';
+      content: unknown;
+      provider: string;
+      model: string;
+      promptVersion: string;
+      inputTokens: number;
+      outputTokens: number;
+    }
+  | { status: 'failed'; error: StoredError };
+
+/** One item to finish: the item, the generation its message was for, and its result. */
+export interface FinishEntry {
+  itemId: string;
+  generation: number;
+  result: ItemResult;
 }
 
 export interface ItemOutcome {
@@ -48,14 +77,17 @@ export class ContentRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
   /**
-   * Reads the item's context and, in the same statement, moves it pending/running -> running for
-   * `generation` (counting the attempt) when that is allowed: the item is of this generation and not
-   * final, its task is running and its roadmap has a framework. One round trip instead of a read and
-   * a guarded update; `marked` says whether the item was claimed. The returned status is the one
-   * before the update, so a skipped message still sees why.
+   * Reads each item's context and, in the same statement, moves it pending/running -> running for
+   * the message's generation (counting the attempt) when that is allowed: the item is of this
+   * generation and not final, its task is running and its roadmap has a framework. One round trip
+   * for a whole batch of messages (the worker's handlers claim together when their slots free
+   * together); `marked` says whether the item was claimed. The returned status is the one before the
+   * update, so a skipped message still sees why. Null for a message whose item does not exist.
    */
-  async claim(roadmapId: string, conceptId: string, kind: ContentKind, generation: number): Promise<ItemContext | null> {
+  async claimMany(keys: readonly ClaimKey[]): Promise<(ItemContext | null)[]> {
+    if (keys.length === 0) return [];
     const { rows } = await sql<{
+      ord: string;
       marked: boolean;
       item_id: string;
       item_status: ItemStatus;
@@ -63,7 +95,8 @@ export class ContentRepository {
       task_status: TaskStatus;
       owner: string;
       intent: IntentAnalysis | null;
-      framework: Framework | null;
+      has_framework: boolean;
+      roadmap_title: string | null;
       slug: string;
       title: string;
       summary: string;
@@ -79,68 +112,82 @@ export class ContentRepository {
       finished_at: Date | null;
     }>(
       this.dataSource,
-      `WITH cur AS (
-         SELECT i.id AS item_id, i.status AS item_status, i.generation, t.status AS task_status, t.owner, r.intent, r.framework,
+      // Only the framework's title is read: the whole framework (every stage and concept) is large
+      // and the item needs its own concept, which the join gives.
+      `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[]) WITH ORDINALITY AS x(roadmap_id, concept_id, kind, generation, ord)
+       ), cur AS (
+         SELECT input.ord, input.generation AS wanted, i.id AS item_id, i.status AS item_status, i.generation, t.status AS task_status, t.owner, r.intent,
+                (r.framework IS NOT NULL AND r.framework <> 'null'::jsonb) AS has_framework, r.framework->>'title' AS roadmap_title,
                 c.slug, c.title, c.summary, c.estimated_hours, c.prerequisites, c.stage_slug, c.stage_title,
                 i.updated_at AS item_updated_at, i.error, r.items_done, r.items_failed, r.items_total, t.finished_at
-           FROM content_items i
+           FROM input
+           JOIN content_items i ON i.roadmap_id = input.roadmap_id AND i.concept_id = input.concept_id AND i.kind = input.kind
            JOIN concepts c ON c.id = i.concept_id
            JOIN roadmaps r ON r.id = i.roadmap_id
            JOIN tasks t ON t.id = r.task_id
-          WHERE i.roadmap_id = $1 AND i.concept_id = $2 AND i.kind = $3
        ), marked AS (
          UPDATE content_items i SET status = 'running', attempts = attempts + 1, updated_at = now()
-           FROM cur
-          WHERE i.id = cur.item_id AND i.generation = $4 AND i.status IN ('pending', 'running')
-            AND cur.task_status = 'running'
+           FROM (SELECT DISTINCT item_id, wanted, task_status, intent, has_framework FROM cur) c
+          WHERE i.id = c.item_id AND i.generation = c.wanted AND i.status IN ('pending', 'running')
+            AND c.task_status = 'running'
             -- as the service's own check (a JSON null reads as null too)
-            AND cur.intent IS NOT NULL AND cur.intent <> 'null'::jsonb AND cur.framework IS NOT NULL AND cur.framework <> 'null'::jsonb
-         RETURNING i.id
+            AND c.intent IS NOT NULL AND c.intent <> 'null'::jsonb AND c.has_framework
+         RETURNING i.id, i.generation
        )
-       SELECT EXISTS (SELECT 1 FROM marked) AS marked, cur.* FROM cur`,
-      [roadmapId, conceptId, kind, generation],
+       SELECT EXISTS (SELECT 1 FROM marked m WHERE m.id = cur.item_id AND m.generation = cur.wanted) AS marked, cur.* FROM cur`,
+      [keys.map((k) => k.roadmapId), keys.map((k) => k.conceptId), keys.map((k) => k.kind), keys.map((k) => k.generation)],
     );
-    const row = rows[0];
-    if (!row) return null;
-    return {
-      marked: row.marked,
-      itemId: row.item_id,
-      itemStatus: row.item_status,
-      generation: row.generation,
-      taskStatus: row.task_status,
-      owner: row.owner,
-      intent: row.intent,
-      framework: row.framework,
-      concept: {
-        slug: row.slug,
-        title: row.title,
-        summary: row.summary,
-        estimatedHours: Number(row.estimated_hours),
-        prerequisites: row.prerequisites,
-      },
-      stage: { id: row.stage_slug, title: row.stage_title },
-      finishedAt: row.item_status === 'completed' || row.item_status === 'failed' ? row.item_updated_at : null,
-      error: row.error,
-      progress: { done: row.items_done, failed: row.items_failed, total: row.items_total },
-      taskFinishedAt: row.finished_at,
-    };
+    const byOrd = new Map(rows.map((row) => [Number(row.ord), row]));
+    return keys.map((_, index) => {
+      const row = byOrd.get(index + 1);
+      if (!row) return null;
+      return {
+        marked: row.marked,
+        itemId: row.item_id,
+        itemStatus: row.item_status,
+        generation: row.generation,
+        taskStatus: row.task_status,
+        owner: row.owner,
+        intent: row.intent,
+        roadmapTitle: row.has_framework ? (row.roadmap_title ?? '') : null,
+        concept: {
+          slug: row.slug,
+          title: row.title,
+          summary: row.summary,
+          estimatedHours: Number(row.estimated_hours),
+          prerequisites: row.prerequisites,
+        },
+        stage: { id: row.stage_slug, title: row.stage_title },
+        finishedAt: row.item_status === 'completed' || row.item_status === 'failed' ? row.item_updated_at : null,
+        error: row.error,
+        progress: { done: row.items_done, failed: row.items_failed, total: row.items_total },
+        taskFinishedAt: row.finished_at,
+      };
+    });
   }
 
-  complete(
+  /** claimMany for one message. */
+  async claim(roadmapId: string, conceptId: string, kind: ContentKind, generation: number): Promise<ItemContext | null> {
+    const [context] = await this.claimMany([{ roadmapId, conceptId, kind, generation }]);
+    return context ?? null;
+  }
+
+  /** finishMany for one completed item. */
+  async complete(
     roadmapId: string,
     itemId: string,
     generation: number,
     result: { content: unknown; provider: string; model: string; promptVersion: string; inputTokens: number; outputTokens: number },
   ): Promise<ItemOutcome> {
-    return this.finish(
-      roadmapId,
-      itemId,
-      generation,
-      `status = 'completed', content = $4::jsonb, error = NULL, provider = $5, model = $6, prompt_version = $7,
-       input_tokens = $8, output_tokens = $9, completed_at = now()`,
-      [JSON.stringify(result.content), result.provider, result.model, result.promptVersion, result.inputTokens, result.outputTokens],
-      'items_done',
-    );
+    const [outcome] = await this.finishMany(roadmapId, [{ itemId, generation, result: { status: 'completed', ...result } }]);
+    return outcome!;
+  }
+
+  /** finishMany for one failed item. */
+  async fail(roadmapId: string, itemId: string, generation: number, error: StoredError): Promise<ItemOutcome> {
+    const [outcome] = await this.finishMany(roadmapId, [{ itemId, generation, result: { status: 'failed', error } }]);
+    return outcome!;
   }
 
   /**
@@ -161,28 +208,26 @@ export class ContentRepository {
     });
   }
 
-  fail(roadmapId: string, itemId: string, generation: number, error: StoredError): Promise<ItemOutcome> {
-    return this.finish(roadmapId, itemId, generation, `status = 'failed', error = $4::jsonb`, [JSON.stringify(error)], 'items_failed');
-  }
-
   /**
-   * One statement (data-modifying CTEs), so the roadmap and task rows are locked only while it runs,
-   * not across round trips: the item moves to its final state (if it is of this generation, not yet
-   * final, and its task is running); only then the roadmap counter moves, and the task's progress
-   * follows from the counter's new value. Concurrent last items wait on the roadmap row and each
-   * sees the counter as the previous one left it, so exactly one of them completes the task.
+   * Moves items of one roadmap to their final state and the counters with them, in one statement
+   * (data-modifying CTEs), so the roadmap and task rows are locked only while it runs, once for the
+   * whole batch: each item moves if it is of its message's generation, not yet final, and its task
+   * is running; the roadmap's counters move by the items that did, and the task's progress follows
+   * from the counters' new values. Concurrent statements for the same roadmap (two workers) wait on
+   * the roadmap row and each sees the counters as the previous one left it, so exactly one of them
+   * completes the task.
+   *
+   * Outcomes come back in input order. The items that moved get consecutive progress counts (as if
+   * finished one after another in input order), and only the last of them reports the task's end;
+   * an item that did not move (a redelivery, a second copy in the batch) reports the counters as
+   * they are.
    */
-  private async finish(
-    roadmapId: string,
-    itemId: string,
-    generation: number,
-    set: string,
-    setParams: unknown[],
-    counter: 'items_done' | 'items_failed',
-  ): Promise<ItemOutcome> {
-    const failedDelta = counter === 'items_failed' ? 1 : 0;
+  async finishMany(roadmapId: string, entries: readonly FinishEntry[]): Promise<ItemOutcome[]> {
+    if (entries.length === 0) return [];
+    const col = <T>(pick: (r: ItemResult) => T | null) => entries.map((e) => pick(e.result));
+    const done = (r: ItemResult) => (r.status === 'completed' ? r : null);
     const { rows } = await sql<{
-      changed: number;
+      moved: string[] | null;
       items_done: number;
       items_failed: number;
       items_total: number;
@@ -191,18 +236,34 @@ export class ContentRepository {
       task_finished_at: Date | null;
     }>(
       this.dataSource,
-      `WITH item AS (
-         UPDATE content_items i SET ${set}, updated_at = now()
-          WHERE i.id = $2 AND i.generation = $3 AND i.status IN ('pending', 'running')
+      `WITH input AS (
+         SELECT * FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::text[])
+           WITH ORDINALITY AS x(item_id, generation, status, content, provider, model, prompt_version, input_tokens, output_tokens, error, ord)
+       ), picked AS (
+         SELECT DISTINCT ON (item_id) * FROM input ORDER BY item_id, ord
+       ), item AS (
+         UPDATE content_items i SET status = p.status, updated_at = now(),
+                content = CASE WHEN p.status = 'completed' THEN p.content::jsonb ELSE i.content END,
+                error = CASE WHEN p.status = 'completed' THEN NULL ELSE p.error::jsonb END,
+                provider = CASE WHEN p.status = 'completed' THEN p.provider ELSE i.provider END,
+                model = CASE WHEN p.status = 'completed' THEN p.model ELSE i.model END,
+                prompt_version = CASE WHEN p.status = 'completed' THEN p.prompt_version ELSE i.prompt_version END,
+                input_tokens = CASE WHEN p.status = 'completed' THEN p.input_tokens ELSE i.input_tokens END,
+                output_tokens = CASE WHEN p.status = 'completed' THEN p.output_tokens ELSE i.output_tokens END,
+                completed_at = CASE WHEN p.status = 'completed' THEN now() ELSE i.completed_at END
+           FROM picked p
+          WHERE i.id = p.item_id AND i.roadmap_id = $1 AND i.generation = p.generation AND i.status IN ('pending', 'running')
             AND EXISTS (SELECT 1 FROM roadmaps r JOIN tasks t ON t.id = r.task_id WHERE r.id = $1 AND t.status = 'running')
-         RETURNING i.id, i.updated_at
+         RETURNING p.ord, i.status, i.updated_at
+       ), n AS (
+         SELECT count(*) FILTER (WHERE status = 'completed')::int AS done, count(*) FILTER (WHERE status = 'failed')::int AS failed FROM item
        ), rm AS (
-         UPDATE roadmaps r SET ${counter} = r.${counter} + 1, updated_at = now(),
-                status = CASE WHEN r.items_done + r.items_failed + 1 = r.items_total AND r.status = 'generating'
-                              THEN CASE WHEN r.items_failed + ${failedDelta} = 0 THEN 'completed' ELSE 'failed' END
+         UPDATE roadmaps r SET items_done = r.items_done + n.done, items_failed = r.items_failed + n.failed, updated_at = now(),
+                status = CASE WHEN r.items_done + r.items_failed + n.done + n.failed = r.items_total AND r.status = 'generating'
+                              THEN CASE WHEN r.items_failed + n.failed = 0 THEN 'completed' ELSE 'failed' END
                               ELSE r.status END,
-                completed_at = CASE WHEN r.items_done + r.items_failed + 1 = r.items_total THEN now() ELSE r.completed_at END
-          WHERE r.id = $1 AND EXISTS (SELECT 1 FROM item)
+                completed_at = CASE WHEN r.items_done + r.items_failed + n.done + n.failed = r.items_total THEN now() ELSE r.completed_at END
+           FROM n WHERE r.id = $1 AND n.done + n.failed > 0
          RETURNING r.task_id, r.items_done, r.items_failed, r.items_total
        ), tk AS (
          UPDATE tasks t SET progress_done = rm.items_done, progress_failed = rm.items_failed, updated_at = now(),
@@ -217,16 +278,48 @@ export class ContentRepository {
            FROM rm WHERE t.id = rm.task_id AND t.status = 'running'
          RETURNING t.status, t.finished_at
        )
-       SELECT 1 AS changed, rm.items_done, rm.items_failed, rm.items_total, (SELECT status FROM tk) AS task_status,
-              (SELECT updated_at FROM item) AS finished_at, (SELECT finished_at FROM tk) AS task_finished_at FROM rm
+       SELECT (SELECT array_agg(ord::text || ':' || status ORDER BY ord) FROM item) AS moved, rm.items_done, rm.items_failed, rm.items_total,
+              (SELECT status FROM tk) AS task_status, (SELECT max(updated_at) FROM item) AS finished_at, (SELECT finished_at FROM tk) AS task_finished_at
+         FROM rm
        UNION ALL
-       SELECT 0, r.items_done, r.items_failed, r.items_total, NULL, NULL, NULL FROM roadmaps r WHERE r.id = $1 AND NOT EXISTS (SELECT 1 FROM item)`,
-      [roadmapId, itemId, generation, ...setParams],
+       SELECT NULL, r.items_done, r.items_failed, r.items_total, NULL, NULL, NULL FROM roadmaps r WHERE r.id = $1 AND NOT EXISTS (SELECT 1 FROM item)`,
+      [
+        roadmapId,
+        entries.map((e) => e.itemId),
+        entries.map((e) => e.generation),
+        col((r) => r.status),
+        col((r) => (done(r) ? JSON.stringify(done(r)!.content) : null)),
+        col((r) => done(r)?.provider ?? null),
+        col((r) => done(r)?.model ?? null),
+        col((r) => done(r)?.promptVersion ?? null),
+        col((r) => done(r)?.inputTokens ?? null),
+        col((r) => done(r)?.outputTokens ?? null),
+        col((r) => (r.status === 'failed' ? JSON.stringify(r.error) : null)),
+      ],
     );
     const row = rows[0];
     if (!row) throw new Error(`roadmap ${roadmapId} vanished`);
-    const progress = { done: row.items_done, failed: row.items_failed, total: row.items_total };
+    const moved = new Map((row.moved ?? []).map((m) => [Number(m.slice(0, m.indexOf(':'))) - 1, m.slice(m.indexOf(':') + 1)]));
     const finished = row.task_status === 'completed' || row.task_status === 'failed' ? row.task_status : null;
-    return { changed: row.changed === 1, progress, finished, finishedAt: row.finished_at, taskFinishedAt: row.task_finished_at };
+    // Counts before this batch, then one step per moved item in input order.
+    let doneSoFar = row.items_done - [...moved.values()].filter((s) => s === 'completed').length;
+    let failedSoFar = row.items_failed - [...moved.values()].filter((s) => s === 'failed').length;
+    const last = Math.max(-1, ...moved.keys());
+    return entries.map((_, index) => {
+      const status = moved.get(index);
+      if (status === undefined) {
+        return { changed: false, progress: { done: row.items_done, failed: row.items_failed, total: row.items_total }, finished: null, finishedAt: null, taskFinishedAt: null };
+      }
+      if (status === 'completed') doneSoFar += 1;
+      else failedSoFar += 1;
+      const isLast = index === last;
+      return {
+        changed: true,
+        progress: { done: doneSoFar, failed: failedSoFar, total: row.items_total },
+        finished: isLast ? finished : null,
+        finishedAt: row.finished_at,
+        taskFinishedAt: isLast ? row.task_finished_at : null,
+      };
+    });
   }
 }

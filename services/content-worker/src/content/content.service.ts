@@ -3,8 +3,8 @@ import { failsForGood, InvalidMessageError, RetryableError, storedError, type Co
 import { contentPrompt, LLM_PROVIDER, type ContentInput, type LlmProvider } from '@roadmap/llm';
 import { ExecutionLogger, histogram, type Logger } from '@roadmap/observability';
 import { TimeLimitExceeded } from '@roadmap/messaging';
-import { Cancellation, LlmCallRecorder, LOGGER, TaskEvents } from '@roadmap/runtime';
-import { ContentRepository, type ItemContext, type ItemOutcome } from './content.repository.js';
+import { Batcher, Cancellation, KeyedBatcher, LlmCallRecorder, LOGGER, TaskEvents } from '@roadmap/runtime';
+import { ContentRepository, type ClaimKey, type FinishEntry, type ItemContext, type ItemOutcome } from './content.repository.js';
 import { PartialProgress } from './partial-progress.js';
 
 const itemDuration = histogram('roadmap_content_item_duration_seconds', 'Duration of one content item', ['kind', 'outcome']);
@@ -24,6 +24,14 @@ export interface Delivery {
  */
 @Injectable()
 export class ContentService {
+  /**
+   * Group commit: the handlers whose slots free together (a wave of LLM calls ending together) claim
+   * their next items in one statement, and finish theirs in one statement per roadmap, instead of one
+   * each contending for the same roadmap and task rows.
+   */
+  private readonly claims: Batcher<ClaimKey, ItemContext | null>;
+  private readonly finishes: KeyedBatcher<FinishEntry, ItemOutcome>;
+
   constructor(
     @Inject(ContentRepository) private readonly repository: ContentRepository,
     @Inject(LLM_PROVIDER) private readonly llm: LlmProvider,
@@ -32,11 +40,22 @@ export class ContentService {
     @Inject(Cancellation) private readonly cancellation: Cancellation,
     @Inject(LOGGER) private readonly logger: Logger,
     @Optional() @Inject(LlmCallRecorder) private readonly llmCalls?: LlmCallRecorder,
-  ) {}
+  ) {
+    this.claims = new Batcher((keys) => this.repository.claimMany(keys), { maxBatch: 64, maxInFlight: 2 });
+    this.finishes = new KeyedBatcher(
+      async (roadmapId, entries) => {
+        // The items' call records (and usage) are written before they count as done: a completed task's usage is final.
+        await this.llmCalls?.flush();
+        return this.repository.finishMany(roadmapId, entries);
+      },
+      // One statement per roadmap at a time: the next batch gathers while it commits.
+      { maxBatch: 64, maxInFlight: 1 },
+    );
+  }
 
   async generate(message: ContentGenerateMessage, delivery: Delivery): Promise<void> {
     const { taskId, roadmapId, conceptId, kind, generation } = message;
-    const item = await this.repository.claim(roadmapId, conceptId, kind, generation);
+    const item = await this.claims.submit({ roadmapId, conceptId, kind, generation });
     if (!item) throw new InvalidMessageError(`no content item ${kind} for concept ${conceptId} of roadmap ${roadmapId}`);
     if (generation > item.generation) {
       // A regeneration is published inside the gateway's transaction: its new generation may not be
@@ -53,7 +72,7 @@ export class ContentService {
       if (item.generation === generation && item.finishedAt) await this.announceAgain(message, item);
       return;
     }
-    if (!item.intent || !item.framework) throw new InvalidMessageError(`roadmap ${roadmapId} has no framework yet`);
+    if (!item.intent || item.roadmapTitle === null) throw new InvalidMessageError(`roadmap ${roadmapId} has no framework yet`);
     // Every check above passed but the claim did not: the item moved on meanwhile (stale or cancelled).
     if (!item.marked) return;
 
@@ -69,7 +88,7 @@ export class ContentService {
       try {
         const result = await this.llm.generate<ContentInput, unknown>(
           contentPrompt(kind),
-          contentPromptInput({ roadmapTitle: item.framework!.title, intent: item.intent!, stage: item.stage, concept: item.concept }),
+          contentPromptInput({ roadmapTitle: item.roadmapTitle!, intent: item.intent!, stage: item.stage, concept: item.concept }),
           {
             signal,
             // A regeneration (retry, resume) asks for something new: no cached response.
@@ -77,15 +96,18 @@ export class ContentService {
             onPartial: partial?.onPartial,
           },
         );
-        // The item's call records (and usage) are written before it counts as done: a completed task's usage is final.
-        await this.llmCalls?.flush();
-        const outcome = await this.repository.complete(roadmapId, item.itemId, generation, {
-          content: result.output,
-          provider: result.provider,
-          model: result.model,
-          promptVersion: result.promptVersion,
-          inputTokens: result.usage.inputTokens,
-          outputTokens: result.usage.outputTokens,
+        const outcome = await this.finishes.submit(roadmapId, {
+          itemId: item.itemId,
+          generation,
+          result: {
+            status: 'completed',
+            content: result.output,
+            provider: result.provider,
+            model: result.model,
+            promptVersion: result.promptVersion,
+            inputTokens: result.usage.inputTokens,
+            outputTokens: result.usage.outputTokens,
+          },
         });
         itemDuration.observe({ kind, outcome: 'completed' }, (performance.now() - started) / 1000);
         if (outcome.changed) {
@@ -105,8 +127,7 @@ export class ContentService {
         if (signal.aborted && !timedOut) throw error;
         if (timedOut ? delivery.isLastDelivery : failsForGood(error, delivery.isLastDelivery)) {
           const reason = timedOut ? { code: 'TIME_LIMIT', message: (signal.reason as Error).message } : storedError(error);
-          await this.llmCalls?.flush();
-          const outcome = await this.repository.fail(roadmapId, item.itemId, generation, reason);
+          const outcome = await this.finishes.submit(roadmapId, { itemId: item.itemId, generation, result: { status: 'failed', error: reason } });
           itemDuration.observe({ kind, outcome: 'failed' }, (performance.now() - started) / 1000);
           if (outcome.changed) await this.announceItem(message, item.itemId, item.concept.title, 'failed', { ...outcome, error: reason });
           // A spent LLM budget stops the whole task with that reason (the other items cannot be made either).

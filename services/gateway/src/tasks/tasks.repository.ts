@@ -21,6 +21,18 @@ import {
 } from '@roadmap/persistence';
 import { DataSource, type EntityManager } from 'typeorm';
 
+/** One roadmap request to accept: its new ids, its caller, the validated body and its Idempotency-Key, if any. */
+export interface NewRoadmapTask {
+  ids: { taskId: string; roadmapId: string };
+  owner: string;
+  request: CreateRoadmapRequest;
+  reviewMode: ReviewMode;
+  idempotency?: { key: string; requestHash: string; windowMs: number };
+}
+
+/** What became of one request of a batch. */
+export type BatchAdmission = { outcome: 'created' } | { outcome: 'key_taken' } | { outcome: 'failed'; error: unknown };
+
 /** The gateway's access to PostgreSQL: it creates tasks and roadmaps and reads everything else. */
 @Injectable()
 export class TasksRepository {
@@ -116,6 +128,83 @@ export class TasksRepository {
       });
       await enqueue();
       return { task, replayed: false };
+    });
+  }
+
+  /**
+   * Accepts many roadmap requests in one transaction (group commit): their idempotency keys, task
+   * rows and roadmap rows each in one statement, then every workflow message published (concurrently)
+   * before the commit. An entry whose publish failed is removed again inside the transaction and
+   * answered with that error: as for a single request, no task is ever committed without its message.
+   *
+   * Answers by position: `created`, `key_taken` (its Idempotency-Key is held by another request, or by
+   * an earlier entry of this batch: the caller answers it through {@link createRoadmapTask}, which
+   * replays the first task or refuses a different body), or the entry's publish error.
+   */
+  async createRoadmapTasks(entries: readonly NewRoadmapTask[], enqueue: (entry: NewRoadmapTask) => Promise<unknown>): Promise<Array<BatchAdmission>> {
+    return this.dataSource.transaction(async (em: EntityManager) => {
+      const answers: BatchAdmission[] = entries.map(() => ({ outcome: 'created' }));
+      const keyed = entries.map((e, i) => ({ e, i })).filter(({ e }) => e.idempotency);
+      if (keyed.length > 0) {
+        const owners = keyed.map(({ e }) => e.owner);
+        const keys = keyed.map(({ e }) => e.idempotency!.key);
+        await sql(
+          em,
+          `DELETE FROM idempotency_keys k USING unnest($1::text[], $2::text[], $3::float8[]) AS x(owner, key, window_secs)
+            WHERE k.owner = x.owner AND k.key = x.key AND k.created_at < now() - make_interval(secs => x.window_secs)`,
+          [owners, keys, keyed.map(({ e }) => e.idempotency!.windowMs / 1000)],
+        );
+        const { rows } = await sql<{ task_id: string }>(
+          em,
+          `INSERT INTO idempotency_keys (owner, key, task_id, request_hash)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[])
+           ON CONFLICT (owner, key) DO NOTHING RETURNING task_id`,
+          [owners, keys, keyed.map(({ e }) => e.ids.taskId), keyed.map(({ e }) => e.idempotency!.requestHash)],
+        );
+        const claimed = new Set(rows.map((r) => r.task_id));
+        for (const { e, i } of keyed) if (!claimed.has(e.ids.taskId)) answers[i] = { outcome: 'key_taken' };
+      }
+      const accepted = entries.filter((_, i) => answers[i]!.outcome === 'created');
+      if (accepted.length > 0) {
+        const now = new Date();
+        const col = <T>(pick: (e: NewRoadmapTask) => T) => accepted.map(pick);
+        await sql(
+          em,
+          `INSERT INTO tasks (id, type, status, owner, priority, input, roadmap_id, workflow_version, review_mode, created_at, updated_at)
+           SELECT id, 'roadmap.generate', 'queued', owner, priority, input::jsonb, roadmap_id, $6, review_mode, $7, $7
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $8::text[]) AS x(id, owner, priority, input, roadmap_id, review_mode)`,
+          [
+            col((e) => e.ids.taskId),
+            col((e) => e.owner),
+            col((e) => e.request.priority),
+            col((e) => JSON.stringify(e.request)),
+            col((e) => e.ids.roadmapId),
+            WORKFLOW_VERSION,
+            now,
+            col((e) => e.reviewMode),
+          ],
+        );
+        await sql(
+          em,
+          `INSERT INTO roadmaps (id, task_id, owner, goal, preferences, status, created_at, updated_at)
+           SELECT id, task_id, owner, goal, preferences::jsonb, 'designing', $6, $6
+             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]) AS x(id, task_id, owner, goal, preferences)`,
+          [col((e) => e.ids.roadmapId), col((e) => e.ids.taskId), col((e) => e.owner), col((e) => e.request.goal), col((e) => JSON.stringify(e.request.preferences)), now],
+        );
+        const published = await Promise.allSettled(accepted.map((e) => enqueue(e)));
+        const failed = accepted.filter((_, k) => published[k]!.status === 'rejected');
+        if (failed.length > 0) {
+          // Their keys and roadmaps go with the task rows (ON DELETE CASCADE).
+          await sql(em, `DELETE FROM tasks WHERE id = ANY($1::uuid[])`, [failed.map((e) => e.ids.taskId)]);
+        }
+        let k = 0;
+        entries.forEach((_, i) => {
+          if (answers[i]!.outcome !== 'created') return;
+          const result = published[k++]!;
+          if (result.status === 'rejected') answers[i] = { outcome: 'failed', error: result.reason };
+        });
+      }
+      return answers;
     });
   }
 

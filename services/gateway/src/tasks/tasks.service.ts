@@ -16,18 +16,20 @@ import {
 import { JetStreamPublisher, Messaging } from '@roadmap/messaging';
 import { counter } from '@roadmap/observability';
 import type { TaskEntity } from '@roadmap/persistence';
-import { TaskEvents } from '@roadmap/runtime';
+import { Batcher, TaskEvents } from '@roadmap/runtime';
 import { v7 as uuidv7 } from 'uuid';
 import { diffFrameworks } from './revision-diff.js';
 import { llmCallView, logView, roadmapView, sumUsage, taskLinks, taskView, usd } from './task-views.js';
 import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
-import { TasksRepository, type LlmUsageTotals } from './tasks.repository.js';
+import { TasksRepository, type BatchAdmission, type LlmUsageTotals, type NewRoadmapTask } from './tasks.repository.js';
 
 const tasksAccepted = counter('roadmap_tasks_accepted_total', 'Tasks accepted by the API', ['type', 'priority']);
 const actions = counter('roadmap_task_actions_total', 'Actions people took on tasks', ['action']);
 
 /** How long an Idempotency-Key keeps returning the first task. */
 const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Transactions accepting roadmap requests at once, each holding one pooled connection (DATABASE_POOL_SIZE is 10 by default). */
+const ADMISSION_TRANSACTIONS = 2;
 
 /**
  * `scope` below is the owner a lookup is restricted to (the caller's own for a `user`, undefined for
@@ -48,32 +50,78 @@ export class TasksService {
     @Inject(Messaging) private readonly messaging: Messaging,
     @Inject(TaskEvents) private readonly events: TaskEvents,
     @Inject(TASKS_OPTIONS) private readonly options: TasksOptions,
-  ) {}
+  ) {
+    // Requests arriving together share one transaction and one commit: under load each request no
+    // longer holds a pooled connection across its own publish round trip.
+    this.admissions = new Batcher((entries) => this.admit(entries), { maxBatch: 100, maxInFlight: ADMISSION_TRANSACTIONS });
+  }
+
+  private readonly admissions: Batcher<NewRoadmapTask, BatchAdmission>;
 
   /**
    * Accepts a roadmap request: task row, roadmap row and workflow message together. With an
-   * Idempotency-Key, the same key from the same caller within 24 h returns the first task.
+   * Idempotency-Key, the same key from the same caller within 24 h returns the first task. Requests
+   * that arrive together are accepted together, in one transaction (group commit, see admit()).
    */
   async createRoadmap(owner: string, request: CreateRoadmapRequest, idempotencyKey?: string) {
     // Time-ordered ids keep the tasks index append-mostly and make cursors sort by creation.
-    const ids = { taskId: uuidv7(), roadmapId: uuidv7() };
-    const reviewMode = request.review ?? this.options.reviewDefault;
-    const idempotency = idempotencyKey
-      ? { key: idempotencyKey, requestHash: createHash('sha256').update(JSON.stringify(request)).digest('hex'), windowMs: IDEMPOTENCY_WINDOW_MS }
-      : undefined;
-    const { task, replayed } = await this.repository.createRoadmapTask(
-      ids,
+    const entry: NewRoadmapTask = {
+      ids: { taskId: uuidv7(), roadmapId: uuidv7() },
       owner,
       request,
-      reviewMode,
-      () => this.publishWorkflow(request.priority, { ...ids, command: 'generate' }, `workflow-generate:${ids.taskId}`),
-      idempotency,
-    );
+      reviewMode: request.review ?? this.options.reviewDefault,
+      ...(idempotencyKey && {
+        idempotency: { key: idempotencyKey, requestHash: createHash('sha256').update(JSON.stringify(request)).digest('hex'), windowMs: IDEMPOTENCY_WINDOW_MS },
+      }),
+    };
+    const admission = await this.admissions.submit(entry);
+    if (admission.outcome === 'failed') throw admission.error;
+    let task: Pick<TaskEntity, 'id' | 'roadmapId' | 'status' | 'reviewMode' | 'type' | 'priority'> = {
+      id: entry.ids.taskId,
+      roadmapId: entry.ids.roadmapId,
+      status: 'queued',
+      reviewMode: entry.reviewMode,
+      type: 'roadmap.generate',
+      priority: request.priority,
+    };
+    let replayed = false;
+    if (admission.outcome === 'key_taken') ({ task, replayed } = await this.createOne(entry));
     if (!replayed) tasksAccepted.inc({ type: task.type, priority: task.priority });
     return {
       replayed,
-      body: { taskId: task.id, roadmapId: task.roadmapId, status: task.status, reviewMode: task.reviewMode, links: taskLinks(task.id, task.roadmapId) },
+      body: { taskId: task.id, roadmapId: task.roadmapId, status: task.status, reviewMode: task.reviewMode, links: taskLinks(task.id, task.roadmapId!) },
     };
+  }
+
+  /**
+   * Accepts a batch of requests in one transaction; a batch refused for a bad value (a data error
+   * from PostgreSQL) is taken again one request at a time, so only the request at fault fails.
+   */
+  private async admit(entries: NewRoadmapTask[]): Promise<BatchAdmission[]> {
+    try {
+      return await this.repository.createRoadmapTasks(entries, (e) => this.enqueueGenerate(e));
+    } catch (error) {
+      if (entries.length === 1 || !isDataError(error)) throw error;
+      return Promise.all(
+        entries.map(async (e): Promise<BatchAdmission> => {
+          try {
+            const { replayed } = await this.createOne(e);
+            return replayed ? { outcome: 'key_taken' } : { outcome: 'created' };
+          } catch (single) {
+            return { outcome: 'failed', error: single };
+          }
+        }),
+      );
+    }
+  }
+
+  /** One request in its own transaction: the path of an Idempotency-Key already taken (replay or 422). */
+  private createOne(entry: NewRoadmapTask) {
+    return this.repository.createRoadmapTask(entry.ids, entry.owner, entry.request, entry.reviewMode, () => this.enqueueGenerate(entry), entry.idempotency);
+  }
+
+  private enqueueGenerate(entry: NewRoadmapTask) {
+    return this.publishWorkflow(entry.request.priority, { ...entry.ids, command: 'generate' }, `workflow-generate:${entry.ids.taskId}`);
   }
 
   async getTask(id: string, scope: OwnerScope) {
@@ -283,4 +331,10 @@ function decodeCursor(cursor: string): { at: Date; id: string } {
     throw new ValidationError('cursor is not one this API returned', [{ field: 'cursor', message: 'invalid cursor' }]);
   }
   return { at: date, id };
+}
+
+/** A PostgreSQL data or constraint error (SQLSTATE class 22 or 23): the values, not the database, are at fault. */
+function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown; driverError?: { code?: unknown } })?.driverError?.code ?? (error as { code?: unknown })?.code;
+  return typeof code === 'string' && /^2[23]/.test(code);
 }

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { CreateRoadmapRequestSchema } from '@roadmap/contracts';
+import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
+import { TasksRepository, type NewRoadmapTask } from '../src/tasks/tasks.repository.js';
+
+function entry(goal: string, owner = 'alice', key?: string): NewRoadmapTask {
+  const request = CreateRoadmapRequestSchema.parse({ goal });
+  return {
+    ids: { taskId: randomUUID(), roadmapId: randomUUID() },
+    owner,
+    request,
+    reviewMode: 'skip',
+    ...(key && { idempotency: { key, requestHash: `hash-of-${goal}`, windowMs: 60_000 } }),
+  };
+}
+
+describe('TasksRepository.createRoadmapTasks (group commit of roadmap requests)', () => {
+  let db: TestDatabase;
+  let sut: TasksRepository;
+
+  before(async () => {
+    db = await createTestDatabase('admit');
+    sut = new TasksRepository(db.dataSource);
+  });
+  after(async () => db?.drop());
+
+  const stored = async (entries: NewRoadmapTask[]) => {
+    const ids = entries.map((e) => e.ids.taskId);
+    const tasks = await db.dataSource.query(`SELECT id, status, owner, roadmap_id, input->>'goal' AS goal, review_mode FROM tasks WHERE id = ANY($1::uuid[])`, [ids]);
+    const roadmaps = await db.dataSource.query(`SELECT id, task_id, goal, status FROM roadmaps WHERE task_id = ANY($1::uuid[])`, [ids]);
+    return { tasks, roadmaps };
+  };
+
+  it('writes every request of a batch with its roadmap, and publishes each once before the commit', async () => {
+    const entries = ['Learn Rust', 'Learn Go', 'Learn SQL'].map((goal) => entry(goal));
+    const published: string[] = [];
+    const answers = await sut.createRoadmapTasks(entries, async (e) => {
+      // Inside the transaction: not visible to others yet.
+      const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM tasks WHERE id = $1`, [e.ids.taskId]);
+      assert.equal(n, 0, 'the publish happens before the commit');
+      published.push(e.ids.taskId);
+    });
+    assert.deepEqual(answers, entries.map(() => ({ outcome: 'created' })));
+    assert.deepEqual(published.sort(), entries.map((e) => e.ids.taskId).sort());
+    const { tasks, roadmaps } = await stored(entries);
+    assert.equal(tasks.length, 3);
+    for (const e of entries) {
+      const task = tasks.find((t: { id: string }) => t.id === e.ids.taskId);
+      assert.deepEqual(task, { id: e.ids.taskId, status: 'queued', owner: 'alice', roadmap_id: e.ids.roadmapId, goal: e.request.goal, review_mode: 'skip' });
+      const roadmap = roadmaps.find((r: { task_id: string }) => r.task_id === e.ids.taskId);
+      assert.deepEqual(roadmap, { id: e.ids.roadmapId, task_id: e.ids.taskId, goal: e.request.goal, status: 'designing' });
+    }
+  });
+
+  it('leaves out a request whose publish failed, with its error, and keeps the others', async () => {
+    const entries = ['Learn Rust', 'Learn Go', 'Learn SQL'].map((goal) => entry(goal, 'bob', `k-${goal}-${randomUUID()}`));
+    const down = new Error('NATS is down');
+    const answers = await sut.createRoadmapTasks(entries, async (e) => {
+      if (e === entries[1]) throw down;
+    });
+    assert.deepEqual(answers, [{ outcome: 'created' }, { outcome: 'failed', error: down }, { outcome: 'created' }]);
+    const { tasks, roadmaps } = await stored(entries);
+    assert.deepEqual(tasks.map((t: { goal: string }) => t.goal).sort(), ['Learn Rust', 'Learn SQL']);
+    assert.equal(roadmaps.length, 2);
+    const keys = await db.dataSource.query(`SELECT key FROM idempotency_keys WHERE owner = 'bob'`);
+    assert.deepEqual(keys.map((k: { key: string }) => k.key).sort(), [entries[0]!.idempotency!.key, entries[2]!.idempotency!.key].sort(), "the failed request's key is free again");
+  });
+
+  it('hands back a request whose Idempotency-Key is taken, by another request or earlier in the batch', async () => {
+    const taken = entry('Learn Elixir', 'carol', 'taken-key');
+    await sut.createRoadmapTasks([taken], async () => undefined);
+    const entries = [entry('Learn Elixir', 'carol', 'taken-key'), entry('Learn Zig', 'carol', 'new-key'), entry('Learn Zig', 'carol', 'new-key'), entry('Learn Zig', 'dave', 'new-key')];
+    const published: NewRoadmapTask[] = [];
+    const answers = await sut.createRoadmapTasks(entries, async (e) => {
+      published.push(e);
+    });
+    assert.deepEqual(
+      answers.map((a) => a.outcome),
+      ['key_taken', 'created', 'key_taken', 'created'],
+    );
+    assert.deepEqual(published, [entries[1], entries[3]], 'only accepted requests are published');
+    const { tasks } = await stored(entries);
+    assert.deepEqual(tasks.map((t: { id: string }) => t.id).sort(), [entries[1]!.ids.taskId, entries[3]!.ids.taskId].sort());
+    // The handed-back request then replays the first task through the single-request path.
+    const replay = await sut.createRoadmapTask(entries[0]!.ids, 'carol', entries[0]!.request, 'skip', async () => undefined, entries[0]!.idempotency);
+    assert.deepEqual({ id: replay.task.id, replayed: replay.replayed }, { id: taken.ids.taskId, replayed: true });
+  });
+});
