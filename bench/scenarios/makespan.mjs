@@ -93,9 +93,11 @@ async function measure(platform, taskId) {
 /** Per-service env: the Dockerfile's NODE_OPTIONS (as deployed) unless `asDeployed` is false. */
 function serviceEnv(asDeployed) {
   const out = {};
+  // BENCH_MAKESPAN_PROFILE=1: the content workers run with --cpu-prof (written at their graceful exit) into bench/results/profile-makespan/.
+  const profile = process.env.BENCH_MAKESPAN_PROFILE === '1' ? `--cpu-prof --cpu-prof-dir=${join(ROOT, 'bench', 'results', 'profile-makespan')}` : '';
   for (const s of SERVICES) {
-    const opts = asDeployed ? deployedNodeOptions(s) : undefined;
-    out[s] = { ...(opts ? { NODE_OPTIONS: opts } : {}), ...(s === 'content-worker' ? { WORKER_CONCURRENCY: String(CONCURRENCY) } : {}) };
+    const opts = [asDeployed ? deployedNodeOptions(s) : undefined, s === 'content-worker' ? profile : ''].filter(Boolean).join(' ') || undefined;
+    out[s] = { ...(opts ? { NODE_OPTIONS: opts } : {}), ...(s === 'content-worker' ? { WORKER_CONCURRENCY: String(CONCURRENCY), ...(process.env.BENCH_STANDBY ? { WORKER_STANDBY: process.env.BENCH_STANDBY } : {}) } : {}) };
   }
   return out;
 }

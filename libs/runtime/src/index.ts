@@ -11,3 +11,4 @@ export * from './worker-registry.js';
 export * from './llm-usage/index.js';
 export * from './advisory-lock.js';
 export * from './batcher.js';
+export * from './slots.js';

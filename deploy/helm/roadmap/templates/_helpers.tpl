@@ -128,6 +128,9 @@ Also hashed into the pod annotation checksum/config, so pods roll when it change
 {{- if .svc.consumers -}}
 {{- $_ := set $env "WORKER_CONCURRENCY" (include "roadmap.envValue" .svc.concurrency) -}}
 {{- end -}}
+{{- if hasKey .svc "standby" -}}
+{{- $_ := set $env "WORKER_STANDBY" (include "roadmap.envValue" .svc.standby) -}}
+{{- end -}}
 {{- with .svc.timeLimits -}}
 {{- $kind := eq $.key "workflowWorker" | ternary "WORKFLOW" "CONTENT" -}}
 {{- if le (int .hardMs) (int .softMs) -}}{{- fail (printf "services.%s.timeLimits.hardMs must be greater than softMs" $.key) -}}{{- end -}}

@@ -1,7 +1,14 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { ContentHandler } from './content.handler.js';
 import { ContentRepository } from './content.repository.js';
-import { ContentService } from './content.service.js';
+import { CONTENT_OPTIONS, ContentService, type ContentOptions } from './content.service.js';
 
-@Module({ providers: [ContentHandler, ContentService, ContentRepository] })
-export class ContentModule {}
+@Module({})
+export class ContentModule {
+  static forRoot(options: ContentOptions): DynamicModule {
+    return {
+      module: ContentModule,
+      providers: [ContentHandler, ContentService, ContentRepository, { provide: CONTENT_OPTIONS, useValue: options }],
+    };
+  }
+}

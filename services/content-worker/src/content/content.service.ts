@@ -1,13 +1,22 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { failsForGood, InvalidMessageError, RetryableError, storedError, type ContentGenerateMessage } from '@roadmap/contracts';
+import { failsForGood, InvalidMessageError, RetryableError, storedError, type ContentGenerateMessage, type Priority } from '@roadmap/contracts';
 import { contentPrompt, LLM_PROVIDER, type ContentInput, type LlmProvider } from '@roadmap/llm';
 import { ExecutionLogger, histogram, type Logger } from '@roadmap/observability';
 import { TimeLimitExceeded } from '@roadmap/messaging';
-import { Batcher, Cancellation, KeyedBatcher, LlmCallRecorder, LOGGER, TaskEvents } from '@roadmap/runtime';
+import { Batcher, Cancellation, KeyedBatcher, LlmCallRecorder, LOGGER, Slots, TaskEvents } from '@roadmap/runtime';
 import { ContentRepository, type ClaimKey, type FinishEntry, type ItemContext, type ItemOutcome } from './content.repository.js';
 import { PartialProgress } from './partial-progress.js';
 
+const llmSlotWait = histogram('roadmap_content_llm_slot_wait_seconds', 'Time a claimed content item waited for one of its worker\'s LLM slots', ['priority'], [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10, 60]);
 const itemDuration = histogram('roadmap_content_item_duration_seconds', 'Duration of one content item', ['kind', 'outcome']);
+
+/** Injection token of the content service's options. */
+export const CONTENT_OPTIONS = Symbol('CONTENT_OPTIONS');
+
+export interface ContentOptions {
+  /** LLM calls at once per priority in this process (WORKER_CONCURRENCY, by PRIORITY_SHARE). */
+  readonly llmSlots: Readonly<Record<Priority, number>>;
+}
 
 /** What the service needs of a delivery. */
 export interface Delivery {
@@ -31,6 +40,8 @@ export class ContentService {
    */
   private readonly claims: Batcher<ClaimKey, ItemContext | null>;
   private readonly finishes: KeyedBatcher<FinishEntry, ItemOutcome>;
+  /** The LLM slots per priority; the consumer holds a few more messages (WORKER_STANDBY), claimed, waiting for one. */
+  private readonly llmSlots: Record<Priority, Slots>;
 
   constructor(
     @Inject(ContentRepository) private readonly repository: ContentRepository,
@@ -39,8 +50,10 @@ export class ContentService {
     @Inject(ExecutionLogger) private readonly executionLog: ExecutionLogger,
     @Inject(Cancellation) private readonly cancellation: Cancellation,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(CONTENT_OPTIONS) options: ContentOptions,
     @Optional() @Inject(LlmCallRecorder) private readonly llmCalls?: LlmCallRecorder,
   ) {
+    this.llmSlots = { high: new Slots(options.llmSlots.high), normal: new Slots(options.llmSlots.normal), low: new Slots(options.llmSlots.low) };
     this.claims = new Batcher((keys) => this.repository.claimMany(keys), { maxBatch: 64, maxInFlight: 2 });
     this.finishes = new KeyedBatcher(
       async (roadmapId, entries) => {
@@ -86,16 +99,24 @@ export class ContentService {
         : undefined;
     await this.cancellation.run(taskId, delivery.signal, async (signal) => {
       try {
-        const result = await this.llm.generate<ContentInput, unknown>(
-          contentPrompt(kind),
-          contentPromptInput({ roadmapTitle: item.roadmapTitle!, intent: item.intent!, stage: item.stage, concept: item.concept }),
-          {
-            signal,
-            // A regeneration (retry, resume) asks for something new: no cached response.
-            context: { taskId, roadmapId, owner: item.owner, subject: `${conceptId}:${kind}`, fresh: generation > 0 },
-            onPartial: partial?.onPartial,
-          },
-        );
+        const waited = performance.now();
+        const release = await this.llmSlots[message.priority].acquire(signal);
+        llmSlotWait.observe({ priority: message.priority }, (performance.now() - waited) / 1000);
+        let result;
+        try {
+          result = await this.llm.generate<ContentInput, unknown>(
+            contentPrompt(kind),
+            contentPromptInput({ roadmapTitle: item.roadmapTitle!, intent: item.intent!, stage: item.stage, concept: item.concept }),
+            {
+              signal,
+              // A regeneration (retry, resume) asks for something new: no cached response.
+              context: { taskId, roadmapId, owner: item.owner, subject: `${conceptId}:${kind}`, fresh: generation > 0 },
+              onPartial: partial?.onPartial,
+            },
+          );
+        } finally {
+          release();
+        }
         const outcome = await this.finishes.submit(roadmapId, {
           itemId: item.itemId,
           generation,
