@@ -114,6 +114,7 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
   @Module({ imports: [coreModule(definition.name, config, logger), ...definition.modules(config, logger)] })
   class RootModule {}
 
+  const LIVE = { status: 'ok' } as const;
   try {
     const app = await NestFactory.create<NestFastifyApplication>(RootModule, new FastifyAdapter(definition.fastify?.(config)), {
       logger: new NestPinoLogger(logger),
@@ -122,6 +123,9 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
     // Request duration and count by route template and status, for every service's HTTP server.
     installHttpMetrics(app.getHttpAdapter().getInstance());
     installHttpSpanRoutes(app.getHttpAdapter().getInstance());
+    // Liveness straight on Fastify (its hooks still run: metrics, security headers), without Nest's
+    // guard, pipe and interceptor chain: the probe that must answer however busy the process is.
+    app.getHttpAdapter().getInstance().get('/healthz', async () => LIVE);
     await definition.configure?.(app, config, logger);
 
     let server: JetStreamServer | undefined;

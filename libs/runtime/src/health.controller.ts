@@ -20,11 +20,8 @@ export class HealthController {
     @Inject(Readiness) private readonly readiness: Readiness,
   ) {}
 
-  /** Liveness: the process answers. It depends on nothing else, so a broker outage restarts no pod. */
-  @Get('healthz')
-  liveness() {
-    return { status: 'ok' };
-  }
+  // Liveness (GET /healthz: the process answers, depending on nothing else, so a broker outage
+  // restarts no pod) is a plain Fastify route, registered in bootstrap.ts.
 
   /** Readiness: NATS and PostgreSQL answer and the process is not shutting down. */
   @Get('readyz')
