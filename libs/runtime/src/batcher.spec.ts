@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { registry } from '@roadmap/observability';
 import { Batcher, KeyedBatcher } from './batcher.js';
 
 describe(Batcher.name, () => {
@@ -63,6 +64,15 @@ describe(Batcher.name, () => {
     );
     fail = false;
     assert.equal(await sut.submit(3), 3);
+  });
+
+  it('counts the inputs of each batch under its name', async () => {
+    const sut = new Batcher<number, number>(async (inputs) => inputs, { name: 'spec_probe' });
+    await Promise.all([1, 2, 3].map((n) => sut.submit(n)));
+    await sut.submit(4);
+    const text = await registry.getSingleMetricAsString('roadmap_batch_size');
+    assert.match(text, /roadmap_batch_size_sum\{batcher="spec_probe"\} 4\b/);
+    assert.match(text, /roadmap_batch_size_count\{batcher="spec_probe"\} 2\b/);
   });
 
   it('rejects a call that answers with the wrong number of results', async () => {

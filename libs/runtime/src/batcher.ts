@@ -1,5 +1,11 @@
+import { histogram } from '@roadmap/observability';
+
+const batchSize = histogram('roadmap_batch_size', 'Inputs per group-commit statement or transaction, by batcher', ['batcher'], [1, 2, 4, 8, 16, 32, 64, 128]);
+
 /** How a Batcher groups calls. */
 export interface BatcherOptions {
+  /** The `batcher` label of roadmap_batch_size (batches are counted only when named). */
+  readonly name?: string;
   /** Most inputs per call of `run`. */
   readonly maxBatch?: number;
   /**
@@ -30,6 +36,7 @@ export class Batcher<I, O> {
   private scheduled = false;
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
+  private readonly observeSize?: (size: number) => void;
 
   constructor(
     private readonly run: (inputs: I[]) => Promise<O[]>,
@@ -37,6 +44,10 @@ export class Batcher<I, O> {
   ) {
     this.maxBatch = Math.max(1, options.maxBatch ?? 64);
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 2);
+    if (options.name) {
+      const child = batchSize.labels({ batcher: options.name });
+      this.observeSize = (size) => child.observe(size);
+    }
   }
 
   submit(input: I): Promise<O> {
@@ -74,6 +85,7 @@ export class Batcher<I, O> {
   }
 
   private async execute(batch: Waiting<I, O>[]): Promise<void> {
+    this.observeSize?.(batch.length);
     try {
       const outputs = await this.run(batch.map((w) => w.input));
       if (outputs.length !== batch.length) throw new Error(`batch of ${batch.length} answered with ${outputs.length} results`);

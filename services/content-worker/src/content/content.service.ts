@@ -54,7 +54,7 @@ export class ContentService {
     @Optional() @Inject(LlmCallRecorder) private readonly llmCalls?: LlmCallRecorder,
   ) {
     this.llmSlots = { high: new Slots(options.llmSlots.high), normal: new Slots(options.llmSlots.normal), low: new Slots(options.llmSlots.low) };
-    this.claims = new Batcher((keys) => this.repository.claimMany(keys), { maxBatch: 64, maxInFlight: 2 });
+    this.claims = new Batcher((keys) => this.repository.claimMany(keys), { name: 'content_claim', maxBatch: 64, maxInFlight: 2 });
     this.finishes = new KeyedBatcher(
       async (roadmapId, entries) => {
         // The items' call records (and usage) are written before they count as done: a completed task's usage is final.
@@ -62,7 +62,7 @@ export class ContentService {
         return this.repository.finishMany(roadmapId, entries);
       },
       // One statement per roadmap at a time: the next batch gathers while it commits.
-      { maxBatch: 64, maxInFlight: 1 },
+      { name: 'content_finish', maxBatch: 64, maxInFlight: 1 },
     );
   }
 

@@ -53,7 +53,7 @@ export class TasksService {
   ) {
     // Requests arriving together share one transaction and one commit: under load each request no
     // longer holds a pooled connection across its own publish round trip.
-    this.admissions = new Batcher((entries) => this.admit(entries), { maxBatch: 100, maxInFlight: ADMISSION_TRANSACTIONS });
+    this.admissions = new Batcher((entries) => this.admit(entries), { name: 'roadmap_admission', maxBatch: 100, maxInFlight: ADMISSION_TRANSACTIONS });
   }
 
   private readonly admissions: Batcher<NewRoadmapTask, BatchAdmission>;
