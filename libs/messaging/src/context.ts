@@ -23,7 +23,30 @@ export class JetStreamContext {
     private readonly route: ContextRoute,
     /** Aborted when the service shuts down and the grace period ran out: stop and throw. */
     readonly signal: AbortSignal,
+    /**
+     * Aborted as soon as the service begins to shut down (the grace period starts): work not begun
+     * yet should not begin; {@link handBack} returns its message.
+     */
+    readonly draining: AbortSignal = signal,
   ) {}
+
+  private handed = false;
+
+  /**
+   * Returns the message to the stream now, for another delivery (a nak, no delivery spent on a
+   * failure): for work that had not started when the service began to shut down. The handler then
+   * returns without effects; nothing acks the message.
+   */
+  handBack(): void {
+    if (this.handed) return;
+    this.handed = true;
+    this.message.nak();
+  }
+
+  /** The handler handed the message back ({@link handBack}). */
+  get handedBack(): boolean {
+    return this.handed;
+  }
 
   /** Durable name of the consumer that delivered the message. */
   get consumer(): string {

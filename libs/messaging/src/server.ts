@@ -130,6 +130,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly routes: Route[] = [];
   /** Aborted when the grace period runs out at shutdown; every context's signal. */
   private readonly shutdown = new AbortController();
+  /** Aborted when shutdown begins; every context's `draining`. */
+  private readonly draining = new AbortController();
   private stopping = false;
   private closing?: Promise<void>;
   private heartbeat?: NodeJS.Timeout;
@@ -369,7 +371,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       }
       const limits = route.timeLimits;
       limit = limits ? new AbortController() : undefined;
-      ctx = new TrackedContext(m, route, limit ? AbortSignal.any([this.shutdown.signal, limit.signal]) : this.shutdown.signal);
+      ctx = new TrackedContext(m, route, limit ? AbortSignal.any([this.shutdown.signal, limit.signal]) : this.shutdown.signal, this.draining.signal);
       ctx.lastBeat = lastBeat;
       route.active.add(ctx);
       const data = parsed.data;
@@ -397,14 +399,14 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       } else {
         await run;
       }
-      if (ctx.abandoned) return;
+      if (ctx.abandoned || ctx.handedBack) return;
       this.ack(m);
       route.counters.ack.inc();
       const ms = performance.now() - started;
       durations.ack.observe(ms / 1000);
       route.recordDuration(ms);
     } catch (err) {
-      if (ctx?.abandoned) {
+      if (ctx?.abandoned || ctx?.handedBack) {
         this.log.debug({ err, consumer: route.durable, streamSequence: m.info.streamSequence }, 'handler ended after its message was handed back at shutdown');
         return;
       }
@@ -530,7 +532,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         void this.deadLetterOrRetry(route, m, 'invalid_message', parsed.detail, undefined).finally(() => route.release());
         continue;
       }
-      route.buffer.push(new TrackedContext(m, route, this.shutdown.signal));
+      route.buffer.push(new TrackedContext(m, route, this.shutdown.signal, this.draining.signal));
       route.items.push(parsed.data);
       if (route.buffer.length === 1) route.timer = setTimeout(() => this.onBatchTimer(route), maxWaitMs);
       if (route.buffer.length >= maxBatch) {
@@ -570,7 +572,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       await traceProcessBatch(route, batch.map((ctx) => ctx.message), () =>
         this.riding(route, () => route.handler(items, new JetStreamBatchContext(batch, this.shutdown.signal))),
       );
-      for (const ctx of batch) if (!ctx.abandoned) this.ack(ctx.message);
+      for (const ctx of batch) if (!ctx.abandoned && !ctx.handedBack) this.ack(ctx.message);
       route.counters.ack.inc(batch.length);
     } catch (err) {
       outcome = await this.handleBatchFailure(route, batch, err);
@@ -585,7 +587,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   }
 
   private async handleBatchFailure(route: BatchRoute, batch: TrackedContext[], err: unknown): Promise<Outcome> {
-    const live = batch.filter((ctx) => !ctx.abandoned);
+    const live = batch.filter((ctx) => !ctx.abandoned && !ctx.handedBack);
     if (live.length === 0) return 'retry';
     const code = err instanceof AppError ? err.code : undefined;
     const message = err instanceof Error ? err.message : String(err);
@@ -683,6 +685,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
 
   private async stop(): Promise<void> {
     this.stopping = true;
+    this.draining.abort(new Error('shutting down'));
     const started = Date.now();
     for (const route of this.routes) {
       // Ends the session now; the loop still drains what was delivered, naking it.

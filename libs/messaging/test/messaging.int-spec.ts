@@ -61,6 +61,8 @@ const FAILING = testConsumer('failing', { maxDeliver: 3 });
 const CONCURRENT = testConsumer('concurrent');
 const SLOW = testConsumer('slow');
 const ABORTED = testConsumer('aborted');
+/** A handler that waits for something and hands its message back when shutdown begins. */
+const HANDED_BACK = testConsumer('handed-back');
 /**
  * Ack wait shorter than the handler: only heartbeats keep a running message from being redelivered.
  * Prefetch 2 at concurrency 1: the message delivered ahead waits longer than the ack wait too.
@@ -68,7 +70,7 @@ const ABORTED = testConsumer('aborted');
 const LONG = testConsumer('long', { ackWaitMs: 1_000 });
 const LONG_HANDLER_MS = 2_000;
 const LONG_MESSAGES = 2;
-const TEST_CONSUMERS = [FAILING, CONCURRENT, SLOW, ABORTED, LONG];
+const TEST_CONSUMERS = [FAILING, CONCURRENT, SLOW, ABORTED, LONG, HANDED_BACK];
 const CONCURRENCY = 3;
 const SLOW_HANDLER_MS = 1_200;
 const BATCH_MAX = 5;
@@ -93,6 +95,7 @@ class Recorder {
   longDone = 0;
   abortedStarted = false;
   abortedSawSignal = false;
+  handBackWaiting = false;
 }
 
 /** conceptIds whose first delivery fails with a retryable error, and those that always fail permanently. */
@@ -189,6 +192,24 @@ class AbortedHandler {
     } finally {
       this.recorder.abortedSawSignal = ctx.signal.aborted;
     }
+  }
+}
+
+@Injectable()
+class HandBackHandler {
+  constructor(@Inject(Recorder) private readonly recorder: Recorder) {}
+
+  /** Waits (as a content item waits for an LLM slot); when the worker begins to shut down, hands the message back. */
+  @JetStreamHandler({ consumer: HANDED_BACK, schema: AnySchema })
+  async handle(_payload: { n: number }, ctx: JetStreamContext): Promise<void> {
+    this.recorder.handBackWaiting = true;
+    try {
+      await sleep(30_000, undefined, { signal: ctx.draining });
+    } catch {
+      ctx.handBack();
+      return;
+    }
+    throw new Error('the wait should have ended with the shutdown');
   }
 }
 
@@ -568,5 +589,33 @@ describe('JetStreamServer shutdown past the grace period', () => {
     assert.equal(again.info.deliveryCount, 2);
     again.ack();
     await waitDrained(ABORTED);
+  });
+});
+
+describe('JetStreamServer shutdown: work not started yet goes back at once', () => {
+  @Module({
+    imports: [MessagingModule.forRoot({ servers: NATS_URL, namespace: NAMESPACE, name: 'messaging-int-test-handback', logger })],
+    providers: [Recorder, HandBackHandler],
+  })
+  class HandBackModule {}
+
+  it('signals `draining` when shutdown begins; a handed-back message is neither acked nor dead-lettered, and comes back', async () => {
+    const { app, recorder } = await startApp(HandBackModule, (m) => new JetStreamServer({ messaging: m, logger, shutdownGraceMs: 20_000 }));
+    await publisher.publish(HANDED_BACK.filterSubject, { n: 11 });
+    await waitFor('handler waiting', () => recorder.handBackWaiting);
+    const started = Date.now();
+    await app.close();
+    assert.ok(Date.now() - started < 5_000, `close returned after ${Date.now() - started} ms, not at the end of the 20 s grace period`);
+
+    const consumer = await messaging.js.consumers.get(messaging.streamName(HANDED_BACK.stream), HANDED_BACK.durable);
+    const again = await consumer.next({ expires: 5_000 });
+    assert.ok(again, 'message redelivered');
+    assert.deepEqual(again.json(), { n: 11 });
+    assert.equal(again.info.deliveryCount, 2);
+    again.ack();
+    await waitDrained(HANDED_BACK);
+    // (Other tests' dead letters may still arrive: only this consumer's subject counts.)
+    const ours = (await deadLetters()).filter((dl) => dl.header.get(Headers.deadLetterSubject) === HANDED_BACK.filterSubject);
+    assert.deepEqual(ours, [], 'nothing dead-lettered');
   });
 });

@@ -8,7 +8,7 @@ export const ContentWorkerEnvSchema = CommonEnvSchema.extend(LlmEnvSchema.shape)
   /** Content items generated at once by one process (each mostly waits on the LLM). */
   WORKER_CONCURRENCY: env.int(16, 1, 1024),
   /**
-   * Messages each priority's consumer holds beyond its WORKER_CONCURRENCY: claimed and ready, they
+   * Messages each priority's consumer holds beyond its WORKER_CONCURRENCY: delivered and ready, they
    * start their LLM call the moment one ends, while the finished item is still being written and
    * announced. LLM calls at once stay bounded by WORKER_CONCURRENCY. 0 turns it off.
    */

@@ -8,7 +8,7 @@ await runService({
   name: 'content-worker',
   loadConfig: loadContentWorkerConfig,
   port: (config) => config.PORT,
-  // Handler slots: the LLM slots (WORKER_CONCURRENCY per priority) plus the standby that waits, claimed, for one of them.
+  // Handler slots: the LLM slots (WORKER_CONCURRENCY per priority) plus the standby that waits, delivered, for one of them.
   concurrency: (config) => {
     const llm = prioritySlots('content', config.WORKER_CONCURRENCY);
     const standby = prioritySlots('content', config.WORKER_STANDBY);

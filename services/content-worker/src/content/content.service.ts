@@ -7,7 +7,7 @@ import { Batcher, Cancellation, KeyedBatcher, LlmCallRecorder, LOGGER, Slots, Ta
 import { ContentRepository, type ClaimKey, type FinishEntry, type ItemContext, type ItemOutcome } from './content.repository.js';
 import { PartialProgress } from './partial-progress.js';
 
-const llmSlotWait = histogram('roadmap_content_llm_slot_wait_seconds', 'Time a claimed content item waited for one of its worker\'s LLM slots', ['priority'], [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10, 60]);
+const llmSlotWait = histogram('roadmap_content_llm_slot_wait_seconds', 'Time a delivered content message waited for one of its worker\'s LLM slots', ['priority'], [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10, 60]);
 const itemDuration = histogram('roadmap_content_item_duration_seconds', 'Duration of one content item', ['kind', 'outcome']);
 
 /** Injection token of the content service's options. */
@@ -24,6 +24,10 @@ export interface Delivery {
   signal: AbortSignal;
   /** A failure now fails the item for good. */
   isLastDelivery: boolean;
+  /** Aborts when the worker begins to shut down: an item still waiting for an LLM slot goes back. */
+  draining?: AbortSignal;
+  /** Returns the message for another delivery (no attempt spent): the handler then returns. */
+  handBack?(): void;
 }
 
 /**
@@ -40,7 +44,7 @@ export class ContentService {
    */
   private readonly claims: Batcher<ClaimKey, ItemContext | null>;
   private readonly finishes: KeyedBatcher<FinishEntry, ItemOutcome>;
-  /** The LLM slots per priority; the consumer holds a few more messages (WORKER_STANDBY), claimed, waiting for one. */
+  /** The LLM slots per priority; the consumer holds a few more messages (WORKER_STANDBY), waiting for one. */
   private readonly llmSlots: Record<Priority, Slots>;
 
   constructor(
@@ -67,6 +71,29 @@ export class ContentService {
   }
 
   async generate(message: ContentGenerateMessage, delivery: Delivery): Promise<void> {
+    // An LLM slot first, then the claim: a standby message waits unclaimed (the item stays pending,
+    // no attempt counted), and at shutdown goes back without having changed anything.
+    const waited = performance.now();
+    let release: () => void;
+    try {
+      release = await this.llmSlots[message.priority].acquire(delivery.draining ? AbortSignal.any([delivery.signal, delivery.draining]) : delivery.signal);
+    } catch (error) {
+      if (delivery.signal.aborted || !delivery.draining?.aborted || !delivery.handBack) throw error;
+      // The worker began to shut down before this message's turn: it goes back to the stream now
+      // rather than start a call within the grace period.
+      delivery.handBack();
+      return;
+    }
+    llmSlotWait.observe({ priority: message.priority }, (performance.now() - waited) / 1000);
+    try {
+      await this.generateHolding(message, delivery, release);
+    } finally {
+      release();
+    }
+  }
+
+  /** The item's work while holding an LLM slot; `release` frees the slot as soon as the call ended (idempotent). */
+  private async generateHolding(message: ContentGenerateMessage, delivery: Delivery, release: () => void): Promise<void> {
     const { taskId, roadmapId, conceptId, kind, generation } = message;
     const item = await this.claims.submit({ roadmapId, conceptId, kind, generation });
     if (!item) throw new InvalidMessageError(`no content item ${kind} for concept ${conceptId} of roadmap ${roadmapId}`);
@@ -99,9 +126,6 @@ export class ContentService {
         : undefined;
     await this.cancellation.run(taskId, delivery.signal, async (signal) => {
       try {
-        const waited = performance.now();
-        const release = await this.llmSlots[message.priority].acquire(signal);
-        llmSlotWait.observe({ priority: message.priority }, (performance.now() - waited) / 1000);
         let result;
         try {
           result = await this.llm.generate<ContentInput, unknown>(
