@@ -14,6 +14,8 @@ export interface BatcherOptions {
    * the batches, and a lone input never waits for a timer.
    */
   readonly maxInFlight?: number;
+  /** Called after each batch has settled (a KeyedBatcher drops its batcher of a key once idle). */
+  readonly afterBatch?: () => void;
 }
 
 interface Waiting<I, O> {
@@ -37,11 +39,13 @@ export class Batcher<I, O> {
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
   private readonly observeSize?: (size: number) => void;
+  private readonly afterBatch?: () => void;
 
   constructor(
     private readonly run: (inputs: I[]) => Promise<O[]>,
     options: BatcherOptions = {},
   ) {
+    this.afterBatch = options.afterBatch;
     this.maxBatch = Math.max(1, options.maxBatch ?? 64);
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 2);
     if (options.name) {
@@ -79,7 +83,7 @@ export class Batcher<I, O> {
       void this.execute(batch).finally(() => {
         this.inFlight -= 1;
         if (this.waiting.length > 0) this.schedule();
-        this.onIdle?.();
+        this.afterBatch?.();
       });
     }
   }
@@ -94,9 +98,6 @@ export class Batcher<I, O> {
       for (const w of batch) w.reject(error);
     }
   }
-
-  /** @internal Called after each batch (KeyedBatcher's cleanup). */
-  onIdle?: () => void;
 }
 
 /**
@@ -115,10 +116,12 @@ export class KeyedBatcher<I, O> {
   submit(key: string, input: I): Promise<O> {
     let batcher = this.batchers.get(key);
     if (!batcher) {
-      const created = new Batcher<I, O>((inputs) => this.run(key, inputs), this.options);
-      created.onIdle = () => {
-        if (created.idle && this.batchers.get(key) === created) this.batchers.delete(key);
-      };
+      const created: Batcher<I, O> = new Batcher<I, O>((inputs) => this.run(key, inputs), {
+        ...this.options,
+        afterBatch: () => {
+          if (created.idle && this.batchers.get(key) === created) this.batchers.delete(key);
+        },
+      });
       this.batchers.set(key, created);
       batcher = created;
     }
