@@ -27,6 +27,11 @@ async function sinkMetrics(platform, base) {
   return { batches, insertMs: Math.round((now.insertSeconds - base.insertSeconds) * 1000), meanBatchRows: Math.round((now.rows - base.rows) / batches) };
 }
 
+/** BENCH_LOG_PRODUCER_PROFILE=1: each producer writes a CPU profile into bench/results/profile-log-producers/. */
+function producerProfile() {
+  return process.env.BENCH_LOG_PRODUCER_PROFILE === '1' ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(BENCH_DIR, 'results', 'profile-log-producers')}` } : {};
+}
+
 async function sinkRun(platform) {
   await platform.query('TRUNCATE execution_logs');
   const before = await sinkMetrics(platform);
@@ -35,7 +40,7 @@ async function sinkRun(platform) {
   const nc = await connect({ servers: NATS_URL, name: 'bench-logs' });
   const producers = [];
   for (let i = 0; i < PRODUCERS; i++) {
-    producers.push(child(NODE, [join(BENCH_DIR, 'logs', 'log-producer.mjs')], { env: { BENCH_NS: platform.namespace, BENCH_N: String(Math.min(per, N - i * per)), BENCH_GO_SUBJECT: goSubject }, label: `log-producer-${i}` }));
+    producers.push(child(NODE, [join(BENCH_DIR, 'logs', 'log-producer.mjs')], { env: { BENCH_NS: platform.namespace, BENCH_N: String(Math.min(per, N - i * per)), BENCH_GO_SUBJECT: goSubject, ...producerProfile() }, label: `log-producer-${i}` }));
   }
   await Promise.all(producers.map((p) => p.waitFor(/^READY/, 60_000)));
   nc.publish(goSubject);

@@ -56,7 +56,7 @@ export abstract class Route implements ContextRoute {
   readonly handled: Record<Outcome, number> = { ack: 0, retry: 0, dead_letter: 0 };
   /** When the route was bound to its consumer. */
   readonly since = new Date();
-  readonly counters: Record<Outcome | 'time_limit' | 'superseded', Incrementer>;
+  readonly counters: Record<Outcome | 'time_limit' | 'superseded' | 'duplicate', Incrementer>;
   /** Soft and hard time limits of a single-message handler, when configured. */
   timeLimits?: { readonly softMs: number; readonly hardMs: number };
   readonly queueWait: Observer;
@@ -78,6 +78,7 @@ export abstract class Route implements ContextRoute {
       dead_letter: this.tallied('dead_letter'),
       time_limit: timeLimitsTotal.labels({ consumer: this.durable }),
       superseded: messagesTotal.labels({ consumer: this.durable, outcome: 'superseded' }),
+      duplicate: messagesTotal.labels({ consumer: this.durable, outcome: 'duplicate' }),
     };
     this.queueWait = queueWait.labels({ consumer: this.durable });
   }
@@ -237,6 +238,8 @@ export class SingleRoute extends Route {
   /** The consume() session is being closed because the route is saturated. */
   parking = false;
   parked: Parked[] = [];
+  /** Stream sequences delivered to this process and not settled yet (running or parked). */
+  readonly holding = new Set<number>();
 }
 
 export class BatchRoute extends Route {

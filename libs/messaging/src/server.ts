@@ -307,6 +307,17 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         m.nak();
         continue;
       }
+      const seq = m.info.streamSequence;
+      if (route.holding.has(seq)) {
+        // A second copy of a message this process holds: nats-server before 2.10.15 could deliver a
+        // redelivered message twice, the copy with delivery count 1 (nats-io/nats-server#5305). The
+        // copy is dropped, neither acked nor naked: the held delivery's ack or nak settles the
+        // sequence for both, so the work is not done twice side by side.
+        route.counters.duplicate.inc();
+        this.log.warn({ consumer: route.durable, streamSequence: seq, deliveryCount: m.info.deliveryCount }, 'second delivery of a message already held; dropped');
+        continue;
+      }
+      route.holding.add(seq);
       if (route.parking || route.busy >= route.limit) {
         m.working();
         route.parked.push({ message: m, lastBeat: performance.now() });
@@ -423,6 +434,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       clearTimeout(softTimer);
       clearTimeout(hardTimer);
       if (ctx) route.active.delete(ctx);
+      route.holding.delete(m.info.streamSequence);
       // A parked message takes the slot over directly; otherwise the slot is freed.
       const next = this.stopping ? undefined : route.parked.shift();
       if (next) void this.handleOne(route, next.message, next.lastBeat);
@@ -693,7 +705,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       route.wakeLoop();
       if (route instanceof BatchRoute) this.nakBuffered(route);
       if (route instanceof SingleRoute) {
-        for (const held of route.parked) held.message.nak();
+        for (const held of route.parked) {
+          held.message.nak();
+          route.holding.delete(held.message.info.streamSequence);
+        }
         route.parked = [];
       }
     }

@@ -77,35 +77,34 @@ describe(ContentRepository.name, () => {
     }
   });
 
-  it('claims an item only for its generation, while it is not final and its task runs, counting each attempt', async () => {
+  it('reads an item without changing it, and claims it only for its generation, while it is not final and its task runs, counting each attempt', async () => {
     const { taskId, roadmapId, itemIds } = await seedRoadmap(db.dataSource, 2);
     await db.dataSource.query(`UPDATE roadmaps SET intent = '{}', framework = '{}' WHERE id = $1`, [roadmapId]);
     await db.dataSource.query(`UPDATE content_items SET status = 'pending' WHERE id = $1`, [itemIds[0]]);
     const [{ concept_id: conceptId, kind }] = await db.dataSource.query(`SELECT concept_id, kind FROM content_items WHERE id = $1`, [itemIds[0]]);
     const attempts = async () => (await db.dataSource.query(`SELECT status, attempts FROM content_items WHERE id = $1`, [itemIds[0]]))[0];
 
-    const stale = await sut.claim(roadmapId, conceptId, kind, 1);
-    assert.equal(stale?.marked, false, 'a message of another generation claims nothing');
-    assert.deepEqual(await attempts(), { status: 'pending', attempts: 0 });
+    const read = await sut.read(roadmapId, conceptId, kind, 0);
+    assert.deepEqual([read?.itemId, read?.itemStatus, read?.taskStatus], [itemIds[0], 'pending', 'running']);
+    assert.deepEqual(await attempts(), { status: 'pending', attempts: 0 }, 'reading changes nothing');
 
-    const first = await sut.claim(roadmapId, conceptId, kind, 0);
-    assert.equal(first?.marked, true);
-    assert.equal(first?.itemStatus, 'pending', 'the status before the claim is returned');
+    assert.equal(await sut.claim(itemIds[0]!, 1), false, 'a message of another generation claims nothing');
+    assert.deepEqual(await attempts(), { status: 'pending', attempts: 0 });
+    assert.equal(await sut.claim(itemIds[0]!, 0), true);
     assert.deepEqual(await attempts(), { status: 'running', attempts: 1 });
-    assert.equal((await other.claim(roadmapId, conceptId, kind, 0))?.marked, true, 'a redelivery of a running item claims it again');
+    assert.equal(await other.claim(itemIds[0]!, 0), true, 'a redelivery of a running item claims it again');
     assert.deepEqual(await attempts(), { status: 'running', attempts: 2 });
 
     await sut.complete(roadmapId, itemIds[0]!, 0, RESULT);
-    const done = await sut.claim(roadmapId, conceptId, kind, 0);
-    assert.equal(done?.marked, false, 'a completed item is not claimed');
-    assert.equal(done?.itemStatus, 'completed');
+    assert.equal(await sut.claim(itemIds[0]!, 0), false, 'a completed item is not claimed');
+    assert.equal((await sut.read(roadmapId, conceptId, kind, 0))?.itemStatus, 'completed');
+    assert.deepEqual(await attempts(), { status: 'completed', attempts: 2 });
 
     await db.dataSource.query(`UPDATE tasks SET status = 'cancelled' WHERE id = $1`, [taskId]);
     const [{ concept_id: c2, kind: k2 }] = await db.dataSource.query(`SELECT concept_id, kind FROM content_items WHERE id = $1`, [itemIds[1]]);
-    const cancelled = await sut.claim(roadmapId, c2, k2, 0);
-    assert.equal(cancelled?.marked, false, 'nothing is claimed for a task that no longer runs');
-    assert.equal(cancelled?.taskStatus, 'cancelled');
-    assert.equal(await sut.claim(roadmapId, randomUUID(), k2, 0), null);
+    assert.equal(await sut.claim(itemIds[1]!, 0), false, 'nothing is claimed for a task that no longer runs');
+    assert.equal((await sut.read(roadmapId, c2, k2, 0))?.taskStatus, 'cancelled');
+    assert.equal(await sut.read(roadmapId, randomUUID(), k2, 0), null);
   });
 
   it('counts a redelivered completion once and never rewrites a finished item', async () => {
@@ -176,7 +175,7 @@ describe(ContentRepository.name, () => {
     assert.deepEqual(task, { status: 'failed', progress_done: 4, progress_failed: 1 });
   });
 
-  it('claims a batch in one statement, answering each message by position', async () => {
+  it('reads and claims batches in one statement each, answering each message by position', async () => {
     const { roadmapId, itemIds } = await seedRoadmap(db.dataSource, 4);
     await db.dataSource.query(`UPDATE roadmaps SET intent = '{}', framework = '{"title":"Backend"}' WHERE id = $1`, [roadmapId]);
     const items = await db.dataSource.query(`SELECT id, concept_id, kind FROM content_items WHERE roadmap_id = $1`, [roadmapId]);
@@ -185,12 +184,24 @@ describe(ContentRepository.name, () => {
       return { roadmapId, conceptId: row.concept_id as string, kind: row.kind, generation };
     };
     await sut.complete(roadmapId, itemIds[2]!, 0, RESULT);
-    const claimed = await sut.claimMany([key(itemIds[0]!), { ...key(itemIds[1]!), conceptId: randomUUID() }, key(itemIds[2]!), key(itemIds[3]!, 1), key(itemIds[0]!)]);
+    const read = await sut.readMany([key(itemIds[0]!), { ...key(itemIds[1]!), conceptId: randomUUID() }, key(itemIds[2]!), key(itemIds[3]!, 1), key(itemIds[0]!)]);
     assert.deepEqual(
-      claimed.map((c) => c && [c.itemId, c.marked, c.itemStatus, c.roadmapTitle]),
-      [[itemIds[0], true, 'running', 'Backend'], null, [itemIds[2], false, 'completed', 'Backend'], [itemIds[3], false, 'running', 'Backend'], [itemIds[0], true, 'running', 'Backend']],
+      read.map((c) => c && [c.itemId, c.itemStatus, c.generation, c.roadmapTitle]),
+      [[itemIds[0], 'running', 0, 'Backend'], null, [itemIds[2], 'completed', 0, 'Backend'], [itemIds[3], 'running', 0, 'Backend'], [itemIds[0], 'running', 0, 'Backend']],
     );
-    const [row] = await db.dataSource.query(`SELECT attempts FROM content_items WHERE id = $1`, [itemIds[0]]);
-    assert.equal(row.attempts, 1, 'the same item twice in a batch is claimed (and counted) once');
+    const claimed = await sut.claimMany([
+      { itemId: itemIds[0]!, generation: 0 },
+      { itemId: itemIds[2]!, generation: 0 },
+      { itemId: itemIds[3]!, generation: 1 },
+      { itemId: itemIds[0]!, generation: 0 },
+      { itemId: randomUUID(), generation: 0 },
+    ]);
+    assert.deepEqual(claimed, [true, false, false, true, false]);
+    const attempts = await db.dataSource.query(`SELECT id, attempts FROM content_items WHERE roadmap_id = $1 AND id = ANY($2)`, [roadmapId, [itemIds[0], itemIds[3]]]);
+    assert.deepEqual(
+      Object.fromEntries(attempts.map((r: { id: string; attempts: number }) => [r.id, r.attempts])),
+      { [itemIds[0]!]: 1, [itemIds[3]!]: 0 },
+      'the same item twice in a batch is claimed (and counted) once; a claim of another generation counts nothing',
+    );
   });
 });

@@ -5,8 +5,6 @@ import { DataSource } from 'typeorm';
 
 /** Everything one content item's generation needs, read in one query. */
 export interface ItemContext {
-  /** This read claimed the item (moved it to running for the message's generation). */
-  marked: boolean;
   itemId: string;
   itemStatus: ItemStatus;
   generation: number;
@@ -27,7 +25,7 @@ export interface ItemContext {
 }
 
 /** What a content message names: the item and the generation it is for. */
-export interface ClaimKey {
+export interface ItemKey {
   roadmapId: string;
   conceptId: string;
   kind: ContentKind;
@@ -46,6 +44,12 @@ export type ItemResult =
       outputTokens: number;
     }
   | { status: 'failed'; error: StoredError };
+
+/** An item to claim for the generation its message is for. */
+export interface ClaimEntry {
+  itemId: string;
+  generation: number;
+}
 
 /** One item to finish: the item, the generation its message was for, and its result. */
 export interface FinishEntry {
@@ -77,18 +81,15 @@ export class ContentRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
   /**
-   * Reads each item's context and, in the same statement, moves it pending/running -> running for
-   * the message's generation (counting the attempt) when that is allowed: the item is of this
-   * generation and not final, its task is running and its roadmap has a framework. One round trip
-   * for a whole batch of messages (the worker's handlers claim together when their slots free
-   * together); `marked` says whether the item was claimed. The returned status is the one before the
-   * update, so a skipped message still sees why. Null for a message whose item does not exist.
+   * Reads each item's context (its state, its task's, and what its prompt needs): one round trip
+   * for a whole batch of messages (handlers delivered together read together). Changes nothing: a
+   * message read this way may still wait for an LLM slot, and goes back untouched at shutdown. Null
+   * for a message whose item does not exist.
    */
-  async claimMany(keys: readonly ClaimKey[]): Promise<(ItemContext | null)[]> {
+  async readMany(keys: readonly ItemKey[]): Promise<(ItemContext | null)[]> {
     if (keys.length === 0) return [];
     const { rows } = await sql<{
       ord: string;
-      marked: boolean;
       item_id: string;
       item_status: ItemStatus;
       generation: number;
@@ -116,26 +117,16 @@ export class ContentRepository {
       // and the item needs its own concept, which the join gives.
       `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[]) WITH ORDINALITY AS x(roadmap_id, concept_id, kind, generation, ord)
-       ), cur AS (
-         SELECT input.ord, input.generation AS wanted, i.id AS item_id, i.status AS item_status, i.generation, t.status AS task_status, t.owner, r.intent,
-                (r.framework IS NOT NULL AND r.framework <> 'null'::jsonb) AS has_framework, r.framework->>'title' AS roadmap_title,
-                c.slug, c.title, c.summary, c.estimated_hours, c.prerequisites, c.stage_slug, c.stage_title,
-                i.updated_at AS item_updated_at, i.error, r.items_done, r.items_failed, r.items_total, t.finished_at
-           FROM input
-           JOIN content_items i ON i.roadmap_id = input.roadmap_id AND i.concept_id = input.concept_id AND i.kind = input.kind
-           JOIN concepts c ON c.id = i.concept_id
-           JOIN roadmaps r ON r.id = i.roadmap_id
-           JOIN tasks t ON t.id = r.task_id
-       ), marked AS (
-         UPDATE content_items i SET status = 'running', attempts = attempts + 1, updated_at = now()
-           FROM (SELECT DISTINCT item_id, wanted, task_status, intent, has_framework FROM cur) c
-          WHERE i.id = c.item_id AND i.generation = c.wanted AND i.status IN ('pending', 'running')
-            AND c.task_status = 'running'
-            -- as the service's own check (a JSON null reads as null too)
-            AND c.intent IS NOT NULL AND c.intent <> 'null'::jsonb AND c.has_framework
-         RETURNING i.id, i.generation
        )
-       SELECT EXISTS (SELECT 1 FROM marked m WHERE m.id = cur.item_id AND m.generation = cur.wanted) AS marked, cur.* FROM cur`,
+       SELECT input.ord, i.id AS item_id, i.status AS item_status, i.generation, t.status AS task_status, t.owner, r.intent,
+              (r.framework IS NOT NULL AND r.framework <> 'null'::jsonb) AS has_framework, r.framework->>'title' AS roadmap_title,
+              c.slug, c.title, c.summary, c.estimated_hours, c.prerequisites, c.stage_slug, c.stage_title,
+              i.updated_at AS item_updated_at, i.error, r.items_done, r.items_failed, r.items_total, t.finished_at
+         FROM input
+         JOIN content_items i ON i.roadmap_id = input.roadmap_id AND i.concept_id = input.concept_id AND i.kind = input.kind
+         JOIN concepts c ON c.id = i.concept_id
+         JOIN roadmaps r ON r.id = i.roadmap_id
+         JOIN tasks t ON t.id = r.task_id`,
       [keys.map((k) => k.roadmapId), keys.map((k) => k.conceptId), keys.map((k) => k.kind), keys.map((k) => k.generation)],
     );
     const byOrd = new Map(rows.map((row) => [Number(row.ord), row]));
@@ -143,7 +134,6 @@ export class ContentRepository {
       const row = byOrd.get(index + 1);
       if (!row) return null;
       return {
-        marked: row.marked,
         itemId: row.item_id,
         itemStatus: row.item_status,
         generation: row.generation,
@@ -167,10 +157,38 @@ export class ContentRepository {
     });
   }
 
-  /** claimMany for one message. */
-  async claim(roadmapId: string, conceptId: string, kind: ContentKind, generation: number): Promise<ItemContext | null> {
-    const [context] = await this.claimMany([{ roadmapId, conceptId, kind, generation }]);
+  /** readMany for one message. */
+  async read(roadmapId: string, conceptId: string, kind: ContentKind, generation: number): Promise<ItemContext | null> {
+    const [context] = await this.readMany([{ roadmapId, conceptId, kind, generation }]);
     return context ?? null;
+  }
+
+  /**
+   * Claims items: each moves pending/running -> running (counting the attempt) if it is still of
+   * the message's generation and not final and its task is running (its prompt's inputs were
+   * checked when it was read; a regeneration moves the generation on). One statement for a batch; answers by position whether each was claimed (false: it
+   * moved on since it was read — finished by another delivery, regenerated, or its task cancelled).
+   * A running item is claimed again: that is a redelivery after its worker stopped.
+   */
+  async claimMany(entries: readonly ClaimEntry[]): Promise<boolean[]> {
+    if (entries.length === 0) return [];
+    const { rows } = await sql<{ id: string; generation: number }>(
+      this.dataSource,
+      `UPDATE content_items i SET status = 'running', attempts = i.attempts + 1, updated_at = now()
+         FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::int[]) AS x(item_id, generation)) x, roadmaps r, tasks t
+        WHERE i.id = x.item_id AND i.generation = x.generation AND i.status IN ('pending', 'running')
+          AND r.id = i.roadmap_id AND t.id = r.task_id AND t.status = 'running'
+        RETURNING i.id, i.generation`,
+      [entries.map((e) => e.itemId), entries.map((e) => e.generation)],
+    );
+    const claimed = new Set(rows.map((row) => `${row.id}:${row.generation}`));
+    return entries.map((e) => claimed.has(`${e.itemId}:${e.generation}`));
+  }
+
+  /** claimMany for one item. */
+  async claim(itemId: string, generation: number): Promise<boolean> {
+    const [claimed] = await this.claimMany([{ itemId, generation }]);
+    return claimed!;
   }
 
   /** finishMany for one completed item. */

@@ -1,10 +1,10 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { failsForGood, InvalidMessageError, RetryableError, storedError, type ContentGenerateMessage, type Priority } from '@roadmap/contracts';
-import { contentPrompt, LLM_PROVIDER, type ContentInput, type LlmProvider } from '@roadmap/llm';
+import { contentPrompt, LLM_PROVIDER, type ContentInput, type LlmProvider, type LlmResult } from '@roadmap/llm';
 import { ExecutionLogger, histogram, type Logger } from '@roadmap/observability';
 import { TimeLimitExceeded } from '@roadmap/messaging';
 import { Batcher, Cancellation, KeyedBatcher, LlmCallRecorder, LOGGER, Slots, TaskEvents } from '@roadmap/runtime';
-import { ContentRepository, type ClaimKey, type FinishEntry, type ItemContext, type ItemOutcome } from './content.repository.js';
+import { ContentRepository, type ClaimEntry, type FinishEntry, type ItemContext, type ItemKey, type ItemOutcome } from './content.repository.js';
 import { PartialProgress } from './partial-progress.js';
 
 const llmSlotWait = histogram('roadmap_content_llm_slot_wait_seconds', 'Time a delivered content message waited for one of its worker\'s LLM slots', ['priority'], [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10, 60]);
@@ -38,11 +38,13 @@ export interface Delivery {
 @Injectable()
 export class ContentService {
   /**
-   * Group commit: the handlers whose slots free together (a wave of LLM calls ending together) claim
-   * their next items in one statement, and finish theirs in one statement per roadmap, instead of one
-   * each contending for the same roadmap and task rows.
+   * Group commit: messages delivered together read their items in one statement; handlers whose
+   * slots free together (a wave of LLM calls ending together) claim their next items in one
+   * statement, and finish theirs in one statement per roadmap, instead of one each contending for
+   * the same roadmap and task rows.
    */
-  private readonly claims: Batcher<ClaimKey, ItemContext | null>;
+  private readonly reads: Batcher<ItemKey, ItemContext | null>;
+  private readonly claims: Batcher<ClaimEntry, boolean>;
   private readonly finishes: KeyedBatcher<FinishEntry, ItemOutcome>;
   /** The LLM slots per priority; the consumer holds a few more messages (WORKER_STANDBY), waiting for one. */
   private readonly llmSlots: Record<Priority, Slots>;
@@ -58,7 +60,8 @@ export class ContentService {
     @Optional() @Inject(LlmCallRecorder) private readonly llmCalls?: LlmCallRecorder,
   ) {
     this.llmSlots = { high: new Slots(options.llmSlots.high), normal: new Slots(options.llmSlots.normal), low: new Slots(options.llmSlots.low) };
-    this.claims = new Batcher((keys) => this.repository.claimMany(keys), { name: 'content_claim', maxBatch: 64, maxInFlight: 2 });
+    this.reads = new Batcher((keys) => this.repository.readMany(keys), { name: 'content_read', maxBatch: 64, maxInFlight: 2 });
+    this.claims = new Batcher((entries) => this.repository.claimMany(entries), { name: 'content_claim', maxBatch: 64, maxInFlight: 2 });
     this.finishes = new KeyedBatcher(
       async (roadmapId, entries) => {
         // The items' call records (and usage) are written before they count as done: a completed task's usage is final.
@@ -71,31 +74,10 @@ export class ContentService {
   }
 
   async generate(message: ContentGenerateMessage, delivery: Delivery): Promise<void> {
-    // An LLM slot first, then the claim: a standby message waits unclaimed (the item stays pending,
-    // no attempt counted), and at shutdown goes back without having changed anything.
-    const waited = performance.now();
-    let release: () => void;
-    try {
-      release = await this.llmSlots[message.priority].acquire(delivery.draining ? AbortSignal.any([delivery.signal, delivery.draining]) : delivery.signal);
-    } catch (error) {
-      if (delivery.signal.aborted || !delivery.draining?.aborted || !delivery.handBack) throw error;
-      // The worker began to shut down before this message's turn: it goes back to the stream now
-      // rather than start a call within the grace period.
-      delivery.handBack();
-      return;
-    }
-    llmSlotWait.observe({ priority: message.priority }, (performance.now() - waited) / 1000);
-    try {
-      await this.generateHolding(message, delivery, release);
-    } finally {
-      release();
-    }
-  }
-
-  /** The item's work while holding an LLM slot; `release` frees the slot as soon as the call ended (idempotent). */
-  private async generateHolding(message: ContentGenerateMessage, delivery: Delivery, release: () => void): Promise<void> {
     const { taskId, roadmapId, conceptId, kind, generation } = message;
-    const item = await this.claims.submit({ roadmapId, conceptId, kind, generation });
+    // Read first, changing nothing: a message that needs no work never waits for an LLM slot, and
+    // one that does waits with its item untouched (still pending, no attempt counted).
+    const item = await this.reads.submit({ roadmapId, conceptId, kind, generation });
     if (!item) throw new InvalidMessageError(`no content item ${kind} for concept ${conceptId} of roadmap ${roadmapId}`);
     if (generation > item.generation) {
       // A regeneration is published inside the gateway's transaction: its new generation may not be
@@ -113,10 +95,13 @@ export class ContentService {
       return;
     }
     if (!item.intent || item.roadmapTitle === null) throw new InvalidMessageError(`roadmap ${roadmapId} has no framework yet`);
-    // Every check above passed but the claim did not: the item moved on meanwhile (stale or cancelled).
-    if (!item.marked) return;
+    // The slot wait is inside the task's cancellation: a cancel frees a waiting message at once.
+    await this.cancellation.run(taskId, delivery.signal, (signal) => this.produce(message, delivery, item, signal));
+  }
 
-    const started = performance.now();
+  /** The item's generation: the call (under an LLM slot), then its result or failure recorded and announced. */
+  private async produce(message: ContentGenerateMessage, delivery: Delivery, item: ItemContext, signal: AbortSignal): Promise<void> {
+    const { taskId, roadmapId, conceptId, kind, generation } = message;
     // Tutorials are long: streamed, with throttled `item.partial` events so a front end can show them arriving.
     const partial =
       kind === 'tutorial'
@@ -124,64 +109,115 @@ export class ContentService {
             this.events.publish({ type: 'item.partial', taskId, conceptId, kind, ...snapshot }, `${conceptId}:${kind}:${generation}:${snapshot.chars}`),
           )
         : undefined;
-    await this.cancellation.run(taskId, delivery.signal, async (signal) => {
-      try {
-        let result;
-        try {
-          result = await this.llm.generate<ContentInput, unknown>(
-            contentPrompt(kind),
-            contentPromptInput({ roadmapTitle: item.roadmapTitle!, intent: item.intent!, stage: item.stage, concept: item.concept }),
-            {
-              signal,
-              // A regeneration (retry, resume) asks for something new: no cached response.
-              context: { taskId, roadmapId, owner: item.owner, subject: `${conceptId}:${kind}`, fresh: generation > 0 },
-              onPartial: partial?.onPartial,
-            },
-          );
-        } finally {
-          release();
-        }
-        const outcome = await this.finishes.submit(roadmapId, {
-          itemId: item.itemId,
-          generation,
-          result: {
-            status: 'completed',
-            content: result.output,
-            provider: result.provider,
-            model: result.model,
-            promptVersion: result.promptVersion,
-            inputTokens: result.usage.inputTokens,
-            outputTokens: result.usage.outputTokens,
-          },
+    let started = performance.now();
+    try {
+      const called = await this.call(message, delivery, item, signal, partial);
+      if (!called) return;
+      started = called.started;
+      const { result } = called;
+      const outcome = await this.finishes.submit(roadmapId, {
+        itemId: item.itemId,
+        generation,
+        result: {
+          status: 'completed',
+          content: result.output,
+          provider: result.provider,
+          model: result.model,
+          promptVersion: result.promptVersion,
+          inputTokens: result.usage.inputTokens,
+          outputTokens: result.usage.outputTokens,
+        },
+      });
+      itemDuration.observe({ kind, outcome: 'completed' }, (performance.now() - started) / 1000);
+      if (outcome.changed) {
+        await partial?.settled(); // the last partial before item.completed
+        await this.announceItem(message, item.itemId, item.concept.title, 'completed', outcome, {
+          durationMs: Math.round(performance.now() - started),
+          tokens: result.usage,
         });
-        itemDuration.observe({ kind, outcome: 'completed' }, (performance.now() - started) / 1000);
-        if (outcome.changed) {
-          await partial?.settled(); // the last partial before item.completed
-          await this.announceItem(message, item.itemId, item.concept.title, 'completed', outcome, {
-            durationMs: Math.round(performance.now() - started),
-            tokens: result.usage,
-          });
-          await this.announceFinish(taskId, outcome);
-        }
+        await this.announceFinish(taskId, outcome);
+      }
+    } catch (error) {
+      // Cancelled by a person: stop quietly, write nothing. Aborted at shutdown: the server hands
+      // the message back; nothing is marked failed. Stopped at the soft time limit: retried, and
+      // the item fails (TIME_LIMIT) only when this was its last delivery.
+      if (signal.aborted && Cancellation.isCancellation(signal)) return;
+      const timedOut = TimeLimitExceeded.isTimeLimit(signal);
+      if (signal.aborted && !timedOut) throw error;
+      if (timedOut ? delivery.isLastDelivery : failsForGood(error, delivery.isLastDelivery)) {
+        const reason = timedOut ? { code: 'TIME_LIMIT', message: (signal.reason as Error).message } : storedError(error);
+        const outcome = await this.finishes.submit(roadmapId, { itemId: item.itemId, generation, result: { status: 'failed', error: reason } });
+        itemDuration.observe({ kind, outcome: 'failed' }, (performance.now() - started) / 1000);
+        if (outcome.changed) await this.announceItem(message, item.itemId, item.concept.title, 'failed', { ...outcome, error: reason });
+        // A spent LLM budget stops the whole task with that reason (the other items cannot be made either).
+        if (reason.code === 'LLM_BUDGET_EXHAUSTED') await this.stopForBudget(taskId, roadmapId, reason, `${conceptId}:${kind}:${generation}`);
+        else if (outcome.changed) await this.announceFinish(taskId, outcome);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Waits for one of the priority's LLM slots, then claims the item and makes the call, holding the
+   * slot for the call alone. The claim and the call start together, so the claim's round trip is
+   * not on the slot's path; if the claim finds the item moved on while the message waited (finished
+   * by another delivery, regenerated, its task cancelled), the call is aborted before anything of
+   * it counts. Null when there is nothing to record: the claim found the item moved on, or the
+   * worker began to shut down before the message's turn (the message went back untouched).
+   */
+  private async call(
+    message: ContentGenerateMessage,
+    delivery: Delivery,
+    item: ItemContext,
+    signal: AbortSignal,
+    partial: PartialProgress | undefined,
+  ): Promise<{ result: LlmResult<unknown>; started: number } | null> {
+    const { taskId, roadmapId, conceptId, kind, generation } = message;
+    const waited = performance.now();
+    let release: () => void;
+    try {
+      release = await this.llmSlots[message.priority].acquire(delivery.draining ? AbortSignal.any([signal, delivery.draining]) : signal);
+    } catch (error) {
+      if (signal.aborted || !delivery.draining?.aborted || !delivery.handBack) throw error;
+      // The worker began to shut down before this message's turn: it goes back to the stream now
+      // rather than start a call within the grace period.
+      delivery.handBack();
+      return null;
+    }
+    const started = performance.now();
+    llmSlotWait.observe({ priority: message.priority }, (started - waited) / 1000);
+    try {
+      const claiming = this.claims.submit({ itemId: item.itemId, generation });
+      let claimed = false;
+      const moved = new AbortController();
+      const calling = this.llm.generate<ContentInput, unknown>(
+        contentPrompt(kind),
+        contentPromptInput({ roadmapTitle: item.roadmapTitle!, intent: item.intent!, stage: item.stage, concept: item.concept }),
+        {
+          signal: AbortSignal.any([signal, moved.signal]),
+          // A regeneration (retry, resume) asks for something new: no cached response.
+          context: { taskId, roadmapId, owner: item.owner, subject: `${conceptId}:${kind}`, fresh: generation > 0 },
+          // No progress is shown for an item before it is claimed.
+          onPartial: partial && ((p) => claimed && partial.onPartial(p)),
+        },
+      );
+      try {
+        claimed = await claiming;
       } catch (error) {
-        // Cancelled by a person: stop quietly, write nothing. Aborted at shutdown: the server hands
-        // the message back; nothing is marked failed. Stopped at the soft time limit: retried, and
-        // the item fails (TIME_LIMIT) only when this was its last delivery.
-        if (signal.aborted && Cancellation.isCancellation(signal)) return;
-        const timedOut = TimeLimitExceeded.isTimeLimit(signal);
-        if (signal.aborted && !timedOut) throw error;
-        if (timedOut ? delivery.isLastDelivery : failsForGood(error, delivery.isLastDelivery)) {
-          const reason = timedOut ? { code: 'TIME_LIMIT', message: (signal.reason as Error).message } : storedError(error);
-          const outcome = await this.finishes.submit(roadmapId, { itemId: item.itemId, generation, result: { status: 'failed', error: reason } });
-          itemDuration.observe({ kind, outcome: 'failed' }, (performance.now() - started) / 1000);
-          if (outcome.changed) await this.announceItem(message, item.itemId, item.concept.title, 'failed', { ...outcome, error: reason });
-          // A spent LLM budget stops the whole task with that reason (the other items cannot be made either).
-          if (reason.code === 'LLM_BUDGET_EXHAUSTED') await this.stopForBudget(taskId, roadmapId, reason, `${conceptId}:${kind}:${generation}`);
-          else if (outcome.changed) await this.announceFinish(taskId, outcome);
-        }
+        moved.abort(error);
+        await calling.catch(() => undefined);
         throw error;
       }
-    });
+      if (!claimed) {
+        this.logger.debug({ taskId, conceptId, kind, generation }, 'content message skipped: the item moved on while it waited');
+        moved.abort(new Error('the item moved on'));
+        await calling.catch(() => undefined);
+        return null;
+      }
+      return { result: await calling, started };
+    } finally {
+      release();
+    }
   }
 
   /** Ends the task as failed with the budget's message; announced once, by the item that ended it. */
