@@ -63,6 +63,14 @@ export class JetStreamPublisher {
   async publish(subject: string, payload: unknown, opts: PublishOptions = {}): Promise<PublishResult> {
     const data = JSON.stringify(payload);
     if (data === undefined) throw new TypeError(`payload for ${subject} is not JSON-serialisable`);
+    return this.publishJson(subject, data, opts);
+  }
+
+  /**
+   * {@link publish} for a payload the caller already serialised as JSON (the execution logger
+   * serialises each entry once, when it is logged, and joins them into the message).
+   */
+  async publishJson(subject: string, data: string, opts: PublishOptions = {}): Promise<PublishResult> {
     const hdrs = natsHeaders();
     if (opts.headers) for (const key in opts.headers) hdrs.set(key, opts.headers[key]!);
     hdrs.set(Headers.publishedAt, String(Date.now()));

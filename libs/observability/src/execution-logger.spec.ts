@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LogEntrySchema, type LogBatch } from '@roadmap/contracts';
+import { LogBatchSchema, LogEntrySchema, type LogBatch } from '@roadmap/contracts';
 import pino from 'pino';
 import { ExecutionLogger, keyedId, type LogEntryPublisher } from './execution-logger.js';
 
 class RecordingPublisher implements LogEntryPublisher {
   readonly messages: Array<{ subject: string; payload: LogBatch; msgId?: string }> = [];
   fail = false;
-  async publish(subject: string, payload: unknown, options?: { msgId?: string }) {
+  async publishJson(subject: string, json: string, options?: { msgId?: string }) {
     await new Promise((r) => setImmediate(r));
     if (this.fail) throw new Error('NATS is down');
-    this.messages.push({ subject, payload: payload as LogBatch, msgId: options?.msgId });
+    // What the log sink would accept: the message parses and validates as a LogBatch.
+    this.messages.push({ subject, payload: LogBatchSchema.parse(JSON.parse(json)), msgId: options?.msgId });
+    this.bytes.push(Buffer.byteLength(json));
   }
+  readonly bytes: number[] = [];
 }
 
 const silent = pino({ level: 'silent' });
@@ -42,8 +45,8 @@ describe(ExecutionLogger.name, () => {
     const acks: Array<() => void> = [];
     const sizes: number[] = [];
     const publisher: LogEntryPublisher = {
-      publish: (_subject, payload) => {
-        sizes.push((payload as LogBatch).entries.length);
+      publishJson: (_subject, json) => {
+        sizes.push((JSON.parse(json) as LogBatch).entries.length);
         return new Promise<void>((resolve) => acks.push(resolve));
       },
     };
@@ -74,6 +77,13 @@ describe(ExecutionLogger.name, () => {
     await Promise.all(Array.from({ length: 10 }, () => sut.info('x'.repeat(3000))));
     assert.ok(publisher.messages.length >= 4, `${publisher.messages.length} messages`);
     assert.equal(publisher.messages.flatMap((m) => m.payload.entries).length, 10);
+    assert.ok(Math.max(...publisher.bytes) <= 10_000, `message sizes ${publisher.bytes.join(', ')} bytes`);
+    // Sizes are UTF-8 bytes: 3 bytes per character here.
+    const wide = new RecordingPublisher();
+    const sutWide = new ExecutionLogger('gateway', wide, silent, { maxBytes: 10_000 });
+    await Promise.all(Array.from({ length: 10 }, () => sutWide.info('語'.repeat(1500))));
+    assert.equal(wide.messages.flatMap((m) => m.payload.entries).length, 10);
+    assert.ok(Math.max(...wide.bytes) <= 10_000, `message sizes ${wide.bytes.join(', ')} bytes`);
   });
 
   it('never rejects: entries that cannot be published resolve false', async () => {

@@ -1,12 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Subjects, type LogBatch, type LogEntry, type LogLevel } from '@roadmap/contracts';
+import { Subjects, type LogEntry, type LogLevel } from '@roadmap/contracts';
 import type { Logger } from 'pino';
 import { counter, histogram } from './metrics.js';
 
 /** What the ExecutionLogger needs of the messaging layer (kept as an interface: this lib sits below it). */
 export interface LogEntryPublisher {
-  publish(subject: string, payload: unknown, options?: { msgId?: string }): Promise<unknown>;
+  /** Publishes a payload already serialised as JSON (each entry is serialised once, when logged). */
+  publishJson(subject: string, json: string, options?: { msgId?: string }): Promise<unknown>;
 }
 
 export interface ExecutionLogContext {
@@ -42,7 +43,7 @@ export interface ExecutionLoggerOptions {
   readonly maxInFlight?: number;
   /** Entries per message at most. */
   readonly maxEntries?: number;
-  /** Approximate JSON bytes per message at most (the LOGS stream accepts 256 KiB). */
+  /** JSON bytes (UTF-8) per message at most (the LOGS stream accepts 256 KiB). */
   readonly maxBytes?: number;
 }
 
@@ -57,6 +58,8 @@ const batchEntries = histogram('roadmap_execution_log_batch_entries', 'Entries p
 
 interface Pending {
   readonly entry: LogEntry;
+  /** The entry as JSON: serialised once, when logged, for both the size check and the message. */
+  readonly json: string;
   readonly resolve: (stored: boolean) => void;
 }
 
@@ -119,11 +122,12 @@ export class ExecutionLogger {
       message: message.slice(0, 4000),
       data: context.data ?? null,
     };
-    // An estimate is enough: it only decides when a message is full.
-    const bytes = 200 + entry.message.length + (entry.data ? JSON.stringify(entry.data).length : 0);
+    const json = JSON.stringify(entry);
+    // Its exact size in the message (UTF-8, and the comma before it).
+    const bytes = Buffer.byteLength(json) + 1;
     if (this.pendingBytes + bytes > this.maxBytes) void this.flush();
     return new Promise<boolean>((resolve) => {
-      this.pending.push({ entry, resolve });
+      this.pending.push({ entry, json, resolve });
       this.pendingBytes += bytes;
       if (this.pending.length >= this.maxEntries) void this.flush();
       else this.schedule();
@@ -148,28 +152,36 @@ export class ExecutionLogger {
     if (batch.length === 0) return Promise.resolve();
     this.pending = [];
     this.pendingBytes = 0;
-    const payload: LogBatch = { entries: batch.map((p) => p.entry) };
+    // A LogBatch ({ entries }), from the entries' own JSON.
+    let json = '{"entries":[';
+    for (let i = 0; i < batch.length; i++) json += i === 0 ? batch[i]!.json : `,${batch[i]!.json}`;
+    json += ']}';
     batchEntries.observe(batch.length);
     this.inFlight++;
-    const sent = this.publisher.publish(Subjects.log(this.service), payload, { msgId: randomUUID() }).finally(() => {
+    const sent = this.publisher.publishJson(Subjects.log(this.service), json, { msgId: randomUUID() }).finally(() => {
       this.inFlight--;
       // Entries that waited for a free slot go now, together.
       if (this.pending.length > 0 && this.lingerMs <= 0 && this.timer === undefined && this.immediate === undefined) this.immediate = setImmediate(() => this.flush());
     });
     return sent.then(
       () => {
-        for (const p of batch) {
-          published.inc({ level: p.entry.level, outcome: 'published' });
-          p.resolve(true);
-        }
+        countByLevel(batch, 'published');
+        for (const p of batch) p.resolve(true);
       },
       (error: unknown) => {
+        countByLevel(batch, 'fallback');
         for (const p of batch) {
-          published.inc({ level: p.entry.level, outcome: 'fallback' });
           this.fallback.warn({ entry: p.entry, err: error }, 'execution log entry not published; kept in the process log');
           p.resolve(false);
         }
       },
     );
   }
+}
+
+/** Counts a sent batch's entries per level: one counter update per level, not one per entry. */
+function countByLevel(batch: readonly Pending[], outcome: 'published' | 'fallback'): void {
+  const counts = new Map<LogLevel, number>();
+  for (const p of batch) counts.set(p.entry.level, (counts.get(p.entry.level) ?? 0) + 1);
+  for (const [level, n] of counts) published.inc({ level, outcome }, n);
 }
