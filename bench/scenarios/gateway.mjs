@@ -39,11 +39,14 @@ export async function gateway() {
     const [{ tasks }] = await platform.query('SELECT count(*)::int AS tasks FROM tasks');
     post.tasksWritten = tasks;
 
-    // Wait until the content workers are busy (fan-out of the queued roadmaps), then probe /healthz.
+    // Wait until the content workers are busy (fan-out of the queued roadmaps), then probe /healthz:
+    // every LLM slot of both workers holds a claimed item (2 x WORKER_CONCURRENCY 16), or a backlog
+    // of pending items. (Items are claimed only when a slot frees, so a backlog need not build up:
+    // the per-owner LLM cap slows the workflow's fan-out as much as the content.)
     let state;
     for (let i = 0; i < 150; i++) {
       [state] = await platform.query(`SELECT count(*) FILTER (WHERE status = 'running')::int AS running, count(*) FILTER (WHERE status = 'pending')::int AS pending FROM content_items`);
-      if (state.running >= 16 && state.pending > 200) break;
+      if (state.running >= 32 || (state.running >= 16 && state.pending > 200)) break;
       await sleep(200);
     }
     const health = await cannon({ url: `${platform.url}/healthz`, method: 'GET', connections: Number(process.env.BENCH_HEALTH_CONNECTIONS ?? 10), duration: seconds });

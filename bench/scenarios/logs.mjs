@@ -14,7 +14,7 @@ import { BENCH_DIR, child, DATABASE_URL, median, NATS_URL, NODE, resultOf, ROOT,
 const { Platform } = await import(pathToFileURL(join(ROOT, 'dist', 'test', 'support', 'platform.js')).href);
 const N = Number(process.env.BENCH_LOG_N ?? 200_000);
 const PRODUCERS = Number(process.env.BENCH_LOG_PRODUCERS ?? 4);
-const RUNS = Number(process.env.BENCH_LOG_RUNS ?? 2);
+const RUNS = Number(process.env.BENCH_LOG_RUNS ?? 3);
 
 /** The sink's own figures (its /metrics): batches written, their summed insert time and size, since `base`. */
 async function sinkMetrics(platform, base) {
