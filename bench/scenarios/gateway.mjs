@@ -41,8 +41,9 @@ export async function gateway() {
 
     // Wait until the content workers are busy (fan-out of the queued roadmaps), then probe /healthz:
     // every LLM slot of both workers holds a claimed item (2 x WORKER_CONCURRENCY 16), or a backlog
-    // of pending items. (Items are claimed only when a slot frees, so a backlog need not build up:
-    // the per-owner LLM cap slows the workflow's fan-out as much as the content.)
+    // of pending items. (Since items are read before their slot wait and claimed at it, fewer
+    // roadmaps are fanned out at once behind the same content throughput, and a backlog of 200
+    // pending items was no longer reached within 30 s in 2 runs.)
     let state;
     for (let i = 0; i < 150; i++) {
       [state] = await platform.query(`SELECT count(*) FILTER (WHERE status = 'running')::int AS running, count(*) FILTER (WHERE status = 'pending')::int AS pending FROM content_items`);
