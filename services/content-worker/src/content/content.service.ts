@@ -201,17 +201,22 @@ export class ContentService {
           onPartial: partial && ((p) => claimed && partial.onPartial(p)),
         },
       );
+      // The call may fail before the claim answers: its rejection is observed here, and rethrown below.
+      const settled = calling.then(
+        () => undefined,
+        () => undefined,
+      );
       try {
         claimed = await claiming;
       } catch (error) {
         moved.abort(error);
-        await calling.catch(() => undefined);
+        await settled;
         throw error;
       }
       if (!claimed) {
         this.logger.debug({ taskId, conceptId, kind, generation }, 'content message skipped: the item moved on while it waited');
         moved.abort(new Error('the item moved on'));
-        await calling.catch(() => undefined);
+        await settled;
         return null;
       }
       return { result: await calling, started };
