@@ -109,12 +109,12 @@ export class ContentService {
             this.events.publish({ type: 'item.partial', taskId, conceptId, kind, ...snapshot }, `${conceptId}:${kind}:${generation}:${snapshot.chars}`),
           )
         : undefined;
-    let started = performance.now();
+    // When the item's LLM slot was granted: its duration is measured from there, not from the wait.
+    const timing = { started: performance.now() };
     try {
-      const called = await this.call(message, delivery, item, signal, partial);
-      if (!called) return;
-      started = called.started;
-      const { result } = called;
+      const result = await this.call(message, delivery, item, signal, partial, timing);
+      if (!result) return;
+      const { started } = timing;
       const outcome = await this.finishes.submit(roadmapId, {
         itemId: item.itemId,
         generation,
@@ -147,7 +147,7 @@ export class ContentService {
       if (timedOut ? delivery.isLastDelivery : failsForGood(error, delivery.isLastDelivery)) {
         const reason = timedOut ? { code: 'TIME_LIMIT', message: (signal.reason as Error).message } : storedError(error);
         const outcome = await this.finishes.submit(roadmapId, { itemId: item.itemId, generation, result: { status: 'failed', error: reason } });
-        itemDuration.observe({ kind, outcome: 'failed' }, (performance.now() - started) / 1000);
+        itemDuration.observe({ kind, outcome: 'failed' }, (performance.now() - timing.started) / 1000);
         if (outcome.changed) await this.announceItem(message, item.itemId, item.concept.title, 'failed', { ...outcome, error: reason });
         // A spent LLM budget stops the whole task with that reason (the other items cannot be made either).
         if (reason.code === 'LLM_BUDGET_EXHAUSTED') await this.stopForBudget(taskId, roadmapId, reason, `${conceptId}:${kind}:${generation}`);
@@ -171,7 +171,8 @@ export class ContentService {
     item: ItemContext,
     signal: AbortSignal,
     partial: PartialProgress | undefined,
-  ): Promise<{ result: LlmResult<unknown>; started: number } | null> {
+    timing: { started: number },
+  ): Promise<LlmResult<unknown> | null> {
     const { taskId, roadmapId, conceptId, kind, generation } = message;
     const waited = performance.now();
     let release: () => void;
@@ -184,8 +185,8 @@ export class ContentService {
       delivery.handBack();
       return null;
     }
-    const started = performance.now();
-    llmSlotWait.observe({ priority: message.priority }, (started - waited) / 1000);
+    timing.started = performance.now();
+    llmSlotWait.observe({ priority: message.priority }, (timing.started - waited) / 1000);
     try {
       const claiming = this.claims.submit({ itemId: item.itemId, generation });
       let claimed = false;
@@ -219,7 +220,7 @@ export class ContentService {
         await settled;
         return null;
       }
-      return { result: await calling, started };
+      return await calling;
     } finally {
       release();
     }
