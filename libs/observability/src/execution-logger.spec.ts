@@ -92,6 +92,16 @@ describe(ExecutionLogger.name, () => {
     const sut = new ExecutionLogger('gateway', publisher, silent);
     assert.deepEqual(await Promise.all([sut.error('a'), sut.error('b')]), [false, false]);
   });
+
+  it('never throws for data JSON cannot hold: that entry resolves false, the others are sent', async () => {
+    const publisher = new RecordingPublisher();
+    const sut = new ExecutionLogger('gateway', publisher, silent);
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    const results = await Promise.all([sut.info('before'), sut.info('cyclic', { data: cyclic }), sut.info('big', { data: { n: 10n } }), sut.info('after')]);
+    assert.deepEqual(results, [true, false, false, true]);
+    assert.deepEqual(publisher.messages.flatMap((m) => m.payload.entries.map((e) => e.message)), ['before', 'after']);
+  });
 });
 
 describe('keyed entries', () => {

@@ -122,7 +122,16 @@ export class ExecutionLogger {
       message: message.slice(0, 4000),
       data: context.data ?? null,
     };
-    const json = JSON.stringify(entry);
+    let json: string;
+    try {
+      json = JSON.stringify(entry);
+    } catch (error) {
+      // Data that JSON cannot hold (a cycle, a BigInt): the entry goes to the process log (pino
+      // writes cycles safely), and the work goes on.
+      published.inc({ level, outcome: 'fallback' });
+      this.fallback.warn({ entry, err: error }, 'execution log entry cannot be serialised; kept in the process log');
+      return Promise.resolve(false);
+    }
     // Its exact size in the message (UTF-8, and the comma before it).
     const bytes = Buffer.byteLength(json) + 1;
     if (this.pendingBytes + bytes > this.maxBytes) void this.flush();
