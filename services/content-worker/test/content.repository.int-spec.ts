@@ -84,7 +84,7 @@ describe(ContentRepository.name, () => {
     const [{ concept_id: conceptId, kind }] = await db.dataSource.query(`SELECT concept_id, kind FROM content_items WHERE id = $1`, [itemIds[0]]);
     const attempts = async () => (await db.dataSource.query(`SELECT status, attempts FROM content_items WHERE id = $1`, [itemIds[0]]))[0];
 
-    const read = await sut.read(roadmapId, conceptId, kind, 0);
+    const read = await sut.read(roadmapId, conceptId, kind);
     assert.deepEqual([read?.itemId, read?.itemStatus, read?.taskStatus], [itemIds[0], 'pending', 'running']);
     assert.deepEqual(await attempts(), { status: 'pending', attempts: 0 }, 'reading changes nothing');
 
@@ -97,14 +97,14 @@ describe(ContentRepository.name, () => {
 
     await sut.complete(roadmapId, itemIds[0]!, 0, RESULT);
     assert.equal(await sut.claim(itemIds[0]!, 0), false, 'a completed item is not claimed');
-    assert.equal((await sut.read(roadmapId, conceptId, kind, 0))?.itemStatus, 'completed');
+    assert.equal((await sut.read(roadmapId, conceptId, kind))?.itemStatus, 'completed');
     assert.deepEqual(await attempts(), { status: 'completed', attempts: 2 });
 
     await db.dataSource.query(`UPDATE tasks SET status = 'cancelled' WHERE id = $1`, [taskId]);
     const [{ concept_id: c2, kind: k2 }] = await db.dataSource.query(`SELECT concept_id, kind FROM content_items WHERE id = $1`, [itemIds[1]]);
     assert.equal(await sut.claim(itemIds[1]!, 0), false, 'nothing is claimed for a task that no longer runs');
-    assert.equal((await sut.read(roadmapId, c2, k2, 0))?.taskStatus, 'cancelled');
-    assert.equal(await sut.read(roadmapId, randomUUID(), k2, 0), null);
+    assert.equal((await sut.read(roadmapId, c2, k2))?.taskStatus, 'cancelled');
+    assert.equal(await sut.read(roadmapId, randomUUID(), k2), null);
   });
 
   it('counts a redelivered completion once and never rewrites a finished item', async () => {
@@ -179,12 +179,12 @@ describe(ContentRepository.name, () => {
     const { roadmapId, itemIds } = await seedRoadmap(db.dataSource, 4);
     await db.dataSource.query(`UPDATE roadmaps SET intent = '{}', framework = '{"title":"Backend"}' WHERE id = $1`, [roadmapId]);
     const items = await db.dataSource.query(`SELECT id, concept_id, kind FROM content_items WHERE roadmap_id = $1`, [roadmapId]);
-    const key = (id: string, generation = 0) => {
+    const key = (id: string) => {
       const row = items.find((i: { id: string }) => i.id === id);
-      return { roadmapId, conceptId: row.concept_id as string, kind: row.kind, generation };
+      return { roadmapId, conceptId: row.concept_id as string, kind: row.kind };
     };
     await sut.complete(roadmapId, itemIds[2]!, 0, RESULT);
-    const read = await sut.readMany([key(itemIds[0]!), { ...key(itemIds[1]!), conceptId: randomUUID() }, key(itemIds[2]!), key(itemIds[3]!, 1), key(itemIds[0]!)]);
+    const read = await sut.readMany([key(itemIds[0]!), { ...key(itemIds[1]!), conceptId: randomUUID() }, key(itemIds[2]!), key(itemIds[3]!), key(itemIds[0]!)]);
     assert.deepEqual(
       read.map((c) => c && [c.itemId, c.itemStatus, c.generation, c.roadmapTitle]),
       [[itemIds[0], 'running', 0, 'Backend'], null, [itemIds[2], 'completed', 0, 'Backend'], [itemIds[3], 'running', 0, 'Backend'], [itemIds[0], 'running', 0, 'Backend']],

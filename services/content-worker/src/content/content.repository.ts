@@ -24,12 +24,11 @@ export interface ItemContext {
   taskFinishedAt: Date | null;
 }
 
-/** What a content message names: the item and the generation it is for. */
+/** What a content message names: its item. */
 export interface ItemKey {
   roadmapId: string;
   conceptId: string;
   kind: ContentKind;
-  generation: number;
 }
 
 /** An item's final state, as the worker reached it. */
@@ -116,7 +115,7 @@ export class ContentRepository {
       // Only the framework's title is read: the whole framework (every stage and concept) is large
       // and the item needs its own concept, which the join gives.
       `WITH input AS (
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[]) WITH ORDINALITY AS x(roadmap_id, concept_id, kind, generation, ord)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS x(roadmap_id, concept_id, kind, ord)
        )
        SELECT input.ord, i.id AS item_id, i.status AS item_status, i.generation, t.status AS task_status, t.owner, r.intent,
               (r.framework IS NOT NULL AND r.framework <> 'null'::jsonb) AS has_framework, r.framework->>'title' AS roadmap_title,
@@ -127,7 +126,7 @@ export class ContentRepository {
          JOIN concepts c ON c.id = i.concept_id
          JOIN roadmaps r ON r.id = i.roadmap_id
          JOIN tasks t ON t.id = r.task_id`,
-      [keys.map((k) => k.roadmapId), keys.map((k) => k.conceptId), keys.map((k) => k.kind), keys.map((k) => k.generation)],
+      [keys.map((k) => k.roadmapId), keys.map((k) => k.conceptId), keys.map((k) => k.kind)],
     );
     const byOrd = new Map(rows.map((row) => [Number(row.ord), row]));
     return keys.map((_, index) => {
@@ -158,8 +157,8 @@ export class ContentRepository {
   }
 
   /** readMany for one message. */
-  async read(roadmapId: string, conceptId: string, kind: ContentKind, generation: number): Promise<ItemContext | null> {
-    const [context] = await this.readMany([{ roadmapId, conceptId, kind, generation }]);
+  async read(roadmapId: string, conceptId: string, kind: ContentKind): Promise<ItemContext | null> {
+    const [context] = await this.readMany([{ roadmapId, conceptId, kind }]);
     return context ?? null;
   }
 

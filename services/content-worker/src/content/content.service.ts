@@ -77,7 +77,7 @@ export class ContentService {
     const { taskId, roadmapId, conceptId, kind, generation } = message;
     // Read first, changing nothing: a message that needs no work never waits for an LLM slot, and
     // one that does waits with its item untouched (still pending, no attempt counted).
-    const item = await this.reads.submit({ roadmapId, conceptId, kind, generation });
+    const item = await this.reads.submit({ roadmapId, conceptId, kind });
     if (!item) throw new InvalidMessageError(`no content item ${kind} for concept ${conceptId} of roadmap ${roadmapId}`);
     if (generation > item.generation) {
       // A regeneration is published inside the gateway's transaction: its new generation may not be
