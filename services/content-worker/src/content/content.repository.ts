@@ -165,9 +165,10 @@ export class ContentRepository {
   /**
    * Claims items: each moves pending/running -> running (counting the attempt) if it is still of
    * the message's generation and not final and its task is running (its prompt's inputs were
-   * checked when it was read; a regeneration moves the generation on). One statement for a batch; answers by position whether each was claimed (false: it
-   * moved on since it was read — finished by another delivery, regenerated, or its task cancelled).
-   * A running item is claimed again: that is a redelivery after its worker stopped.
+   * checked when it was read; a regeneration moves the generation on). One statement for a batch;
+   * answers by position whether each was claimed (false: it moved on since it was read — finished
+   * by another delivery, regenerated, or its task cancelled). A running item is claimed again: that
+   * is a redelivery after its worker stopped.
    */
   async claimMany(entries: readonly ClaimEntry[]): Promise<boolean[]> {
     if (entries.length === 0) return [];

@@ -114,7 +114,6 @@ export class ContentService {
     try {
       const result = await this.call(message, delivery, item, signal, partial, timing);
       if (!result) return;
-      const { started } = timing;
       const outcome = await this.finishes.submit(roadmapId, {
         itemId: item.itemId,
         generation,
@@ -128,11 +127,11 @@ export class ContentService {
           outputTokens: result.usage.outputTokens,
         },
       });
-      itemDuration.observe({ kind, outcome: 'completed' }, (performance.now() - started) / 1000);
+      itemDuration.observe({ kind, outcome: 'completed' }, (performance.now() - timing.started) / 1000);
       if (outcome.changed) {
         await partial?.settled(); // the last partial before item.completed
         await this.announceItem(message, item.itemId, item.concept.title, 'completed', outcome, {
-          durationMs: Math.round(performance.now() - started),
+          durationMs: Math.round(performance.now() - timing.started),
           tokens: result.usage,
         });
         await this.announceFinish(taskId, outcome);
