@@ -240,28 +240,54 @@ export type ContentGenerateMessage = z.infer<typeof ContentGenerateMessageSchema
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** One execution-log entry. `id` is the entry's identity: a redelivered entry is stored once. */
-export const LogEntrySchema = z.object({
+const logService = z.string().min(1).max(64);
+/** The process that wrote it (pod name or host:pid): which replica did what. */
+const logInstance = z.string().max(128);
+const logEntryFields = {
   id,
   ts: z.iso.datetime({ offset: true }),
-  service: z.string().min(1).max(64),
-  /** The process that wrote it (pod name or host:pid): which replica did what. */
-  instance: z.string().max(128).default(''),
   level: z.enum(LOG_LEVELS),
   taskId: id.nullable(),
   step: z.string().max(64).nullable(),
   message: z.string().max(4000),
-  data: z.record(z.string(), z.unknown()).nullable(),
-});
+  // Any JSON object: z.looseObject({}) accepts what z.record(z.string(), z.unknown()) does for
+  // parsed JSON (its keys are strings) without checking every key (bench/log-validation.mjs).
+  data: z.looseObject({}).nullable(),
+};
+
+/** One execution-log entry, as stored. `id` is the entry's identity: a redelivered entry is stored once. */
+export const LogEntrySchema = z.object({ ...logEntryFields, service: logService, instance: logInstance.default('') });
 export type LogEntry = z.infer<typeof LogEntrySchema>;
 
 /**
  * What a LOGS message carries: the entries one process logged within a few milliseconds, batched by
  * the producer (as Kafka producers do) so that ingestion costs one message per batch, not per entry.
- * Each entry keeps its own id: a redelivered batch is stored once.
+ * The process's own fields (`service`, `instance`) travel once, on the batch. Each entry keeps its
+ * own id: a redelivered batch is stored once.
+ *
+ * Earlier producers put `service` and `instance` on every entry and neither on the batch: such a
+ * message (still in the stream, or from a replica not yet upgraded) is accepted as it is. An entry's own field wins
+ * over the batch's; a batch must give `service` in one of the two places.
  */
-export const LogBatchSchema = z.object({ entries: z.array(LogEntrySchema).min(1).max(2000) });
+export const LogBatchSchema = z
+  .object({
+    service: logService.optional(),
+    instance: logInstance.optional(),
+    entries: z.array(z.object({ ...logEntryFields, service: logService.optional(), instance: logInstance.optional() })).min(1).max(2000),
+  })
+  .superRefine((batch, ctx) => {
+    if (batch.service !== undefined) return;
+    const i = batch.entries.findIndex((e) => e.service === undefined);
+    if (i >= 0) ctx.addIssue({ code: 'custom', path: ['entries', i, 'service'], message: 'service is required, on the batch or on each entry' });
+  });
 export type LogBatch = z.infer<typeof LogBatchSchema>;
+/** An entry as a LOGS message carries it (see {@link LogBatchSchema}). */
+export type LogBatchEntry = LogBatch['entries'][number];
+
+/** The entry as stored: its own `service` and `instance`, else its batch's. */
+export function resolveLogEntry(batch: LogBatch, entry: LogBatchEntry): LogEntry {
+  return { ...entry, service: entry.service ?? batch.service!, instance: entry.instance ?? batch.instance ?? '' };
+}
 
 const progress = z.object({ done: z.number().int().min(0), failed: z.number().int().min(0), total: z.number().int().min(0) });
 export type Progress = z.infer<typeof progress>;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LogBatchSchema, LogEntrySchema, type LogBatch } from '@roadmap/contracts';
+import { LogBatchSchema, LogEntrySchema, resolveLogEntry, type LogBatch } from '@roadmap/contracts';
 import pino from 'pino';
-import { ExecutionLogger, keyedId, type LogEntryPublisher } from './execution-logger.js';
+import { ExecutionLogger, INSTANCE, keyedId, type LogEntryPublisher } from './execution-logger.js';
 
 class RecordingPublisher implements LogEntryPublisher {
   readonly messages: Array<{ subject: string; payload: LogBatch; msgId?: string }> = [];
@@ -27,6 +27,10 @@ describe(ExecutionLogger.name, () => {
     assert.ok(results.every((r) => r === true));
     assert.deepEqual(publisher.messages.map((m) => m.payload.entries.length), [100, 100, 50]);
     assert.ok(publisher.messages.every((m) => m.subject === 'logs.content-worker' && m.msgId));
+    // The process's fields travel once per message, and each stored entry gets them.
+    assert.ok(publisher.messages.every((m) => m.payload.service === 'content-worker' && m.payload.instance === INSTANCE));
+    const stored = resolveLogEntry(publisher.messages[1]!.payload, publisher.messages[1]!.payload.entries[0]!);
+    assert.deepEqual([stored.service, stored.instance, stored.message, stored.step], ['content-worker', INSTANCE, 'entry 100', 'quiz']);
     const entries = publisher.messages.flatMap((m) => m.payload.entries);
     assert.deepEqual(entries.map((e) => e.message), Array.from({ length: 250 }, (_, i) => `entry ${i}`), 'in order, none lost');
     assert.equal(new Set(entries.map((e) => e.id)).size, 250);
@@ -112,7 +116,7 @@ describe('keyed entries', () => {
     await logger.info('quiz generated', { taskId: null, key: 'item:1:quiz:0', at });
     await logger.info('quiz generated', { taskId: null, key: 'item:1:quiz:0', at });
     await logger.info('quiz generated', { taskId: null, key: 'item:1:quiz:1', at });
-    const entries = publisher.messages.flatMap((m) => m.payload.entries);
+    const entries = publisher.messages.flatMap((m) => m.payload.entries.map((e) => resolveLogEntry(m.payload, e)));
     assert.equal(entries.length, 3);
     assert.equal(entries[0]!.id, entries[1]!.id);
     assert.equal(entries[0]!.ts, entries[1]!.ts, 'the same time too, so the partitioned table sees one key');

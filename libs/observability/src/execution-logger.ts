@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Subjects, type LogEntry, type LogLevel } from '@roadmap/contracts';
+import { Subjects, type LogBatchEntry, type LogLevel } from '@roadmap/contracts';
 import type { Logger } from 'pino';
 import { counter, histogram } from './metrics.js';
 
@@ -57,7 +57,7 @@ const published = counter('roadmap_execution_logs_published_total', 'Execution-l
 const batchEntries = histogram('roadmap_execution_log_batch_entries', 'Entries per LOGS message', [], [1, 2, 5, 10, 25, 50, 100, 250]);
 
 interface Pending {
-  readonly entry: LogEntry;
+  readonly entry: LogBatchEntry;
   /** The entry as JSON: serialised once, when logged, for both the size check and the message. */
   readonly json: string;
   readonly resolve: (stored: boolean) => void;
@@ -84,6 +84,10 @@ export class ExecutionLogger {
   private immediate?: NodeJS.Immediate;
   /** LOGS messages sent and not acknowledged yet. */
   private inFlight = 0;
+  /** The start of every message: this process's fields, then the entries (a LogBatch). */
+  private readonly header: string;
+  /** UTF-8 bytes of a message besides its entries' JSON: the header and the closing `]}`, less the comma the first entry does not need. */
+  private readonly envelopeBytes: number;
 
   constructor(
     private readonly service: string,
@@ -95,6 +99,8 @@ export class ExecutionLogger {
     this.maxEntries = options.maxEntries ?? 256;
     this.maxBytes = options.maxBytes ?? 192 * 1024;
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 4);
+    this.header = `${JSON.stringify({ service, instance: INSTANCE }).slice(0, -1)},"entries":[`;
+    this.envelopeBytes = Buffer.byteLength(this.header) + 2 - 1;
   }
 
   debug(message: string, context?: ExecutionLogContext) {
@@ -111,11 +117,10 @@ export class ExecutionLogger {
   }
 
   log(level: LogLevel, message: string, context: ExecutionLogContext = {}): Promise<boolean> {
-    const entry: LogEntry = {
+    // The process's own fields (service, instance) travel once, on the message (see flush).
+    const entry: LogBatchEntry = {
       id: context.key === undefined ? randomUUID() : keyedId(context.key),
       ts: (context.at ?? new Date()).toISOString(),
-      service: this.service,
-      instance: INSTANCE,
       level,
       taskId: context.taskId ?? null,
       step: context.step ?? null,
@@ -134,7 +139,7 @@ export class ExecutionLogger {
     }
     // Its exact size in the message (UTF-8, and the comma before it).
     const bytes = Buffer.byteLength(json) + 1;
-    if (this.pendingBytes + bytes > this.maxBytes) void this.flush();
+    if (this.envelopeBytes + this.pendingBytes + bytes > this.maxBytes) void this.flush();
     return new Promise<boolean>((resolve) => {
       this.pending.push({ entry, json, resolve });
       this.pendingBytes += bytes;
@@ -161,8 +166,8 @@ export class ExecutionLogger {
     if (batch.length === 0) return Promise.resolve();
     this.pending = [];
     this.pendingBytes = 0;
-    // A LogBatch ({ entries }), from the entries' own JSON.
-    let json = '{"entries":[';
+    // A LogBatch, from the entries' own JSON.
+    let json = this.header;
     for (let i = 0; i < batch.length; i++) json += i === 0 ? batch[i]!.json : `,${batch[i]!.json}`;
     json += ']}';
     batchEntries.observe(batch.length);

@@ -81,4 +81,24 @@ describe(LogRepository.name, () => {
     const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM execution_logs WHERE id = ANY($1::uuid[])`, [[...stored, ...fresh].map((e) => e.id)]);
     assert.equal(n, 7);
   });
+  it('stores the service and instance of the batch on entries that carry none, those of an entry winning', async () => {
+    const { service: _s, instance: _i, ...bare } = entry({ message: 'bare' });
+    const own = entry({ message: 'own', service: 'gateway', instance: 'pod\t2:7' });
+    const inserted = await sut.insertBatches([
+      { service: 'content-worker', instance: 'pod-9:1', entries: [bare, own] },
+      { service: 'workflow-worker', entries: [{ ...bare, id: randomUUID(), message: 'second batch' }] },
+    ]);
+    assert.equal(inserted, 3);
+    const rows = await db.dataSource.query(`SELECT message, service, instance FROM execution_logs WHERE message IN ('bare', 'own', 'second batch') ORDER BY message`);
+    assert.deepEqual(rows, [
+      { message: 'bare', service: 'content-worker', instance: 'pod-9:1' },
+      { message: 'own', service: 'gateway', instance: 'pod\t2:7' },
+      { message: 'second batch', service: 'workflow-worker', instance: '' },
+    ]);
+    // Redelivered: the fallback path (INSERT … ON CONFLICT) resolves the fields the same way.
+    const again = { ...bare, id: randomUUID(), message: 'after a redelivery' };
+    assert.equal(await sut.insertBatches([{ service: 'content-worker', instance: 'pod-9:1', entries: [bare, again] }]), 1);
+    const [row] = await db.dataSource.query(`SELECT service, instance FROM execution_logs WHERE id = $1`, [again.id]);
+    assert.deepEqual(row, { service: 'content-worker', instance: 'pod-9:1' });
+  });
 });

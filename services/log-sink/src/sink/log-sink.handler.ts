@@ -22,11 +22,12 @@ export class LogSinkHandler {
     maxWaitMs: 100,
   })
   async write(batches: LogBatch[]): Promise<void> {
-    const entries = batches.length === 1 ? batches[0]!.entries : batches.flatMap((b) => b.entries);
     const started = performance.now();
-    const inserted = await this.repository.insertBatch(entries);
+    const inserted = await this.repository.insertBatches(batches);
     flushDuration.observe((performance.now() - started) / 1000);
-    batchSize.observe(entries.length);
+    let entries = 0;
+    for (const b of batches) entries += b.entries.length;
+    batchSize.observe(entries);
     rowsWritten.inc(inserted);
   }
 }

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable } from '@nestjs/common';
-import type { LogEntry } from '@roadmap/contracts';
+import { resolveLogEntry, type LogBatch, type LogBatchEntry, type LogEntry } from '@roadmap/contracts';
 import { sql } from '@roadmap/persistence';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -28,22 +28,27 @@ export class LogRepository {
    * which skips known keys. Redeliveries are rare, so nearly every batch takes the fast path.
    * @returns the number of rows inserted.
    */
-  async insertBatch(entries: readonly LogEntry[]): Promise<number> {
-    if (entries.length === 0) return 0;
+  async insertBatches(batches: readonly LogBatch[]): Promise<number> {
+    if (!batches.some((b) => b.entries.length > 0)) return 0;
     try {
-      return await this.copy(entries);
+      return await this.copy(batches);
     } catch (err) {
       if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
     }
-    return this.insertNew(entries);
+    return this.insertNew(batches.flatMap((b) => b.entries.map((e) => resolveLogEntry(b, e))));
   }
 
-  private async copy(entries: readonly LogEntry[]): Promise<number> {
+  /** {@link insertBatches} for entries that carry their own `service` and `instance`. */
+  insertBatch(entries: readonly LogEntry[]): Promise<number> {
+    return this.insertBatches([{ entries: [...entries] }]);
+  }
+
+  private async copy(batches: readonly LogBatch[]): Promise<number> {
     const runner = this.dataSource.createQueryRunner();
     try {
       const client = (await runner.connect()) as PoolClient;
       const stream = client.query(copyFrom(`COPY execution_logs (${COLUMNS}) FROM STDIN`));
-      await pipeline(Readable.from(copyChunks(entries)), stream);
+      await pipeline(Readable.from(copyChunks(batches)), stream);
       return stream.rowCount;
     } finally {
       await runner.release();
@@ -79,23 +84,34 @@ export function entriesJson(entries: readonly LogEntry[]): string {
   return JSON.stringify(withoutNul(entries));
 }
 
-/** The entries as COPY text-format rows, {@link COPY_CHUNK_ROWS} rows per string. */
-export function* copyChunks(entries: readonly LogEntry[]): Generator<string> {
-  for (let start = 0; start < entries.length; start += COPY_CHUNK_ROWS) {
-    let chunk = '';
-    const end = Math.min(entries.length, start + COPY_CHUNK_ROWS);
-    for (let i = start; i < end; i++) chunk += copyRow(entries[i]!);
-    yield chunk;
+/** The batches' entries as COPY text-format rows, about {@link COPY_CHUNK_ROWS} rows per string. */
+export function* copyChunks(batches: readonly LogBatch[]): Generator<string> {
+  let chunk = '';
+  let rows = 0;
+  for (const batch of batches) {
+    // Each entry's own service and instance, else its batch's (see LogBatchSchema).
+    const service = batch.service === undefined ? undefined : field(batch.service);
+    const instance = field(batch.instance ?? '');
+    for (const e of batch.entries) {
+      chunk += copyRow(e, e.service === undefined ? (service ?? '\\N') : field(e.service), e.instance === undefined ? instance : field(e.instance));
+      if (++rows === COPY_CHUNK_ROWS) {
+        yield chunk;
+        chunk = '';
+        rows = 0;
+      }
+    }
   }
+  if (rows > 0) yield chunk;
 }
 
-function copyRow(e: LogEntry): string {
+/** One row; `service` and `instance` come already escaped. */
+function copyRow(e: LogBatchEntry, service: string, instance: string): string {
   let data: string | null = null;
   if (e.data !== null) {
     data = JSON.stringify(e.data);
     if (data.includes('\\u0000')) data = JSON.stringify(withoutNul(e.data));
   }
-  return `${field(e.id)}\t${field(e.ts)}\t${field(e.taskId)}\t${field(e.service)}\t${field(e.instance)}\t${field(e.level)}\t${field(e.step)}\t${field(e.message)}\t${field(data)}\n`;
+  return `${field(e.id)}\t${field(e.ts)}\t${field(e.taskId)}\t${service}\t${instance}\t${field(e.level)}\t${field(e.step)}\t${field(e.message)}\t${field(data)}\n`;
 }
 
 /** Characters COPY's text format escapes, and NUL, which PostgreSQL text cannot hold (dropped). */
