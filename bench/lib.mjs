@@ -99,6 +99,14 @@ export function deployedNodeOptions(service) {
 }
 export const SERVICES = ['gateway', 'workflow-worker', 'content-worker', 'log-sink'];
 
+/**
+ * NODE_OPTIONS for a service's process: its Dockerfile's (as deployed) unless BENCH_AS_DEPLOYED=0,
+ * plus `extra` (a profiler's flags); undefined when there are none.
+ */
+export function nodeOptions(service, extra = '') {
+  return [process.env.BENCH_AS_DEPLOYED !== '0' ? deployedNodeOptions(service) : undefined, extra].filter(Boolean).join(' ') || undefined;
+}
+
 export function machine() {
   let cpu = '';
   try { cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? ''; } catch {}

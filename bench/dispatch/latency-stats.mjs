@@ -4,8 +4,14 @@
 // process on this machine).
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 
-export function latencyRecorder(n, warm) {
-  const total = new Float64Array(n), lag = new Float64Array(n), transit = new Float64Array(n), sched = new Float64Array(n);
+// latencyRecorder(n, first, warmup): n measured messages numbered 0..n-1, after `warmup` messages
+// numbered -warmup..-1 (sent first, same rate, same processes: JIT and heap warm up before the
+// measured ones). Reported: percentiles of the measured messages; `firstSecond`, the consumer's
+// first `first` messages (cold: its start, warm-up included); `steady`, the measured ones without
+// their first `first` (when there is no warm-up).
+export function latencyRecorder(n, first, warmup = 0) {
+  const size = warmup + n;
+  const total = new Float64Array(size), lag = new Float64Array(size), transit = new Float64Array(size), sched = new Float64Array(size);
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   const gc = { count: 0, totalMs: 0, maxMs: 0, over10ms: 0 };
@@ -14,7 +20,7 @@ export function latencyRecorder(n, warm) {
   });
   obs.observe({ entryTypes: ['gc'] });
   return {
-    record(i, t, s, h) { total[i] = h - t; lag[i] = s - t; transit[i] = h - s; sched[i] = t; },
+    record(i, t, s, h) { const j = i + warmup; total[j] = h - t; lag[j] = s - t; transit[j] = h - s; sched[j] = t; },
     result() {
       loop.disable(); obs.disconnect();
       const stats = (arr) => {
@@ -24,15 +30,18 @@ export function latencyRecorder(n, warm) {
       };
       // Stalls: messages over 20 ms grouped by the 100 ms window of their scheduled time. A few
       // windows holding most of them means stalls (something stopped), not a uniformly slow path.
-      const t0 = sched[0];
+      const t0 = sched[warmup];
       const windows = new Map();
       let slow = 0;
-      for (let i = 0; i < n; i++) if (total[i] > 20) { slow++; const w = Math.floor((sched[i] - t0) / 100); windows.set(w, (windows.get(w) ?? 0) + 1); }
+      for (let i = warmup; i < size; i++) if (total[i] > 20) { slow++; const w = Math.floor((sched[i] - t0) / 100); windows.set(w, (windows.get(w) ?? 0) + 1); }
       const worst = [...windows].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([w, c]) => ({ atMs: w * 100, slow: c }));
       const ms = (h) => Math.round(h / 1e4) / 100; // histogram ns -> ms
       return {
-        ...stats(total), steady: warm > 0 ? stats(total.subarray(warm)) : undefined,
-        producerLag: stats(lag), transit: stats(transit),
+        ...stats(total.subarray(warmup)),
+        firstSecond: first > 0 ? stats(total.subarray(0, Math.min(first, size))) : undefined,
+        steady: warmup === 0 && first > 0 ? stats(total.subarray(first)) : undefined,
+        warmup,
+        producerLag: stats(lag.subarray(warmup)), transit: stats(transit.subarray(warmup)),
         slowOver20ms: slow, slowWindows100ms: windows.size, worstWindows: worst,
         workerLoopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) },
         workerGc: { ...gc, totalMs: Math.round(gc.totalMs), maxMs: Math.round(gc.maxMs * 10) / 10 },

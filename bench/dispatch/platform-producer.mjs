@@ -18,7 +18,10 @@ if (!env.BENCH_RATE) {
   await publisher.publishMany(Array.from({ length: N }, (_, i) => ({ subject, payload: { i, t: now() } })));
 } else {
   const stalls = processStalls();
-  const r = await openLoop(N, Number(env.BENCH_RATE), startAt, now, (i, t, s) => publisher.publish(subject, { i, t, s }));
+  // BENCH_WARMUP_N messages first, on the same schedule, numbered below 0: the worker handles them
+  // and reports them apart (BENCH_LATENCY_WARMUP_SECONDS in the latency scenario).
+  const W = Number(env.BENCH_WARMUP_N ?? 0);
+  const r = await openLoop(W + N, Number(env.BENCH_RATE), startAt, now, (j, t, s) => publisher.publish(subject, { i: j - W, t, s }));
   extra = { ...r, producer: stalls() };
   if (r.failed) console.log(`failed ${r.failed}`);
 }

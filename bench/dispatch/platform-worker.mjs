@@ -24,8 +24,10 @@ const now = () => performance.timeOrigin + performance.now();
 
 let handled = 0;
 let firstAt = 0;
-// Steady state: without the first BENCH_WARMUP messages (the adaptive prefetch starts at 1).
-const rec = LATENCY ? latencyRecorder(N, Number(env.BENCH_WARMUP ?? 0)) : undefined;
+// Latency: BENCH_WARMUP_N warm-up messages (numbered below 0) come before the N measured ones;
+// BENCH_WARMUP messages make the consumer's first second (see latency-stats.mjs).
+const WARMUP_N = LATENCY ? Number(env.BENCH_WARMUP_N ?? 0) : 0;
+const rec = LATENCY ? latencyRecorder(N, Number(env.BENCH_WARMUP ?? 0), WARMUP_N) : undefined;
 let finish;
 const done = new Promise((r) => (finish = r));
 
@@ -33,7 +35,7 @@ class BenchHandler {
   async handle(payload, _ctx) {
     if (rec) rec.record(payload.i, payload.t, payload.s ?? payload.t, now());
     if (handled === 0) firstAt = now();
-    if (++handled === N) finish(now());
+    if (++handled === WARMUP_N + N) finish(now());
   }
 }
 const desc = Object.getOwnPropertyDescriptor(BenchHandler.prototype, 'handle');
@@ -59,6 +61,6 @@ const timeout = setTimeout(() => { console.log(`RESULT ${JSON.stringify({ error:
 const doneAt = await done;
 clearTimeout(timeout);
 const latency = rec?.result();
-console.log(`RESULT ${JSON.stringify({ handled, firstAt, doneAt, latency })}`);
+console.log(`RESULT ${JSON.stringify({ handled: handled - WARMUP_N, firstAt, doneAt, latency })}`);
 await app.close();
 process.exit(0);

@@ -23,7 +23,8 @@ if (!env.BENCH_RATE) {
   await Promise.all(Array.from({ length: 256 }, worker));
 } else {
   const stalls = processStalls();
-  const r = await openLoop(N, Number(env.BENCH_RATE), startAt, now, (i, t, s) => js.publish(env.BENCH_SUBJECT, JSON.stringify({ i, t, s })));
+  const W = Number(env.BENCH_WARMUP_N ?? 0); // as in platform-producer.mjs
+  const r = await openLoop(W + N, Number(env.BENCH_RATE), startAt, now, (j, t, s) => js.publish(env.BENCH_SUBJECT, JSON.stringify({ i: j - W, t, s })));
   extra = { ...r, producer: stalls() };
 }
 const endAt = now();

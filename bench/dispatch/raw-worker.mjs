@@ -11,7 +11,8 @@ const nc = await connect({ servers: env.NATS_URL ?? 'nats://127.0.0.1:4222', nam
 const js = jetstream(nc);
 const consumer = await js.consumers.get(env.BENCH_STREAM, env.BENCH_DURABLE);
 const messages = await consumer.consume({ max_messages: Number(env.BENCH_PREFETCH ?? 1000) });
-const rec = env.BENCH_LATENCY === '1' ? latencyRecorder(N, Number(env.BENCH_WARMUP ?? 0)) : undefined;
+const WARMUP_N = env.BENCH_LATENCY === '1' ? Number(env.BENCH_WARMUP_N ?? 0) : 0; // as platform-worker.mjs
+const rec = env.BENCH_LATENCY === '1' ? latencyRecorder(N, Number(env.BENCH_WARMUP ?? 0), WARMUP_N) : undefined;
 console.log('READY');
 const now = () => performance.timeOrigin + performance.now();
 let n = 0, firstAt = 0;
@@ -20,8 +21,9 @@ for await (const m of messages) {
   if (rec) rec.record(p.i, p.t, p.s, now());
   m.ack();
   if (n === 0) firstAt = now();
-  if (++n === N) break;
+  if (++n === WARMUP_N + N) break;
 }
+n -= WARMUP_N;
 const doneAt = now();
 console.log(`RESULT ${JSON.stringify({ handled: n, firstAt, doneAt, latency: rec?.result() })}`);
 await nc.drain();

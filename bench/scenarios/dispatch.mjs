@@ -5,7 +5,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { consumerConfig, deprovision, Messaging, provision } from '@roadmap/messaging';
 import { Redis } from 'ioredis';
-import { BENCH_DIR, child, fmt, median, NATS_URL, NODE, resultOf, sleep, uid } from '../lib.mjs';
+import { BENCH_DIR, child, fmt, nodeOptions, median, NATS_URL, NODE, resultOf, sleep, uid } from '../lib.mjs';
 
 const PY = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 const D = join(BENCH_DIR, 'dispatch');
@@ -149,7 +149,7 @@ const LATENCY_VARIANTS = {
 
 const ms2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 function describe(l) {
-  return `p50 ${ms2(l.p50)} p99 ${ms2(l.p99)} max ${ms2(l.max)} ms | producer lag p99 ${ms2(l.producerLag?.p99)} · transit p99 ${ms2(l.transit?.p99)} · publish ack p99 ${ms2(l.publishAck?.p99)} | >20 ms: ${l.slowOver20ms} msgs in ${l.slowWindows100ms} windows of 100 ms | worker loop delay max ${l.workerLoopDelay?.max} ms, GC max ${l.workerGc?.maxMs} ms | producer loop delay max ${l.producer?.loopDelay?.max} ms, GC max ${l.producer?.gc?.maxMs} ms | idle runner loop delay p99 ${l.idleProcessLoopDelay?.p99} max ${l.idleProcessLoopDelay?.max} ms`;
+  return `p50 ${ms2(l.p50)} p99 ${ms2(l.p99)} max ${ms2(l.max)} ms${l.firstSecond ? ` (first second, cold: p99 ${ms2(l.firstSecond.p99)})` : ''} | producer lag p99 ${ms2(l.producerLag?.p99)} · transit p99 ${ms2(l.transit?.p99)} · publish ack p99 ${ms2(l.publishAck?.p99)} | >20 ms: ${l.slowOver20ms} msgs in ${l.slowWindows100ms} windows of 100 ms | worker loop delay max ${l.workerLoopDelay?.max} ms, GC max ${l.workerGc?.maxMs} ms | producer loop delay max ${l.producer?.loopDelay?.max} ms, GC max ${l.producer?.gc?.maxMs} ms | idle runner loop delay p99 ${l.idleProcessLoopDelay?.p99} max ${l.idleProcessLoopDelay?.max} ms`;
 }
 
 /** Scenario 2: open-loop latency at half the platform's max rate (measured here unless BENCH_MAX_RATE is given). */
@@ -164,6 +164,14 @@ export async function latency(maxRate) {
     const rate = Number(process.env.BENCH_RATE ?? Math.round(maxRate / 2));
     const seconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 10);
     const n = Math.round(rate * seconds);
+    // A warm-up before the measured messages: same rate, same processes, recorded apart (the
+    // consumer's first second is reported as `firstSecond`).
+    const warmupSeconds = Number(process.env.BENCH_LATENCY_WARMUP_SECONDS ?? 2);
+    const warmup = Math.round(rate * warmupSeconds);
+    // Producer and worker run with the services' Dockerfile NODE_OPTIONS, as deployed (the raw loop
+    // too: the same Node settings for the limit); BENCH_AS_DEPLOYED=0 leaves them out.
+    const asDeployed = nodeOptions('content-worker');
+    const nodeEnv = asDeployed ? { NODE_OPTIONS: asDeployed } : {};
     const variants = (process.env.BENCH_LATENCY_VARIANTS ?? 'platform,raw').split(',');
     for (const v of variants) if (!LATENCY_VARIANTS[v]) throw new Error(`unknown latency variant ${v}; one of ${Object.keys(LATENCY_VARIANTS).join(', ')}`);
     const runs = Object.fromEntries(variants.map((v) => [v, []]));
@@ -173,7 +181,7 @@ export async function latency(maxRate) {
         // The machine's own stall: timer lateness of this (idle) runner process while the variant runs.
         const probe = monitorEventLoopDelay({ resolution: 5 });
         probe.enable();
-        const r = await LATENCY_VARIANTS[v](bn, i, { tag: String(i), n, env: { BENCH_LATENCY: '1', BENCH_RATE: String(rate), BENCH_N: String(n), BENCH_WARMUP: String(rate) } });
+        const r = await LATENCY_VARIANTS[v](bn, i, { tag: String(i), n, env: { BENCH_LATENCY: '1', BENCH_RATE: String(rate), BENCH_N: String(n), BENCH_WARMUP: String(rate), BENCH_WARMUP_N: String(warmup), ...nodeEnv } });
         probe.disable();
         r.latency.idleProcessLoopDelay = { p99: Math.round(probe.percentile(99) / 1e4) / 100, max: Math.round(probe.max / 1e4) / 100 };
         runs[v].push(r.latency);
@@ -183,12 +191,13 @@ export async function latency(maxRate) {
     const summary = Object.fromEntries(variants.map((v) => [v, {
       p50: median(runs[v].map((r) => r.p50)), p99: median(runs[v].map((r) => r.p99)), max: median(runs[v].map((r) => r.max)),
       steady: { p50: median(runs[v].map((r) => r.steady?.p50)), p99: median(runs[v].map((r) => r.steady?.p99)) },
+      firstSecond: { p50: median(runs[v].map((r) => r.firstSecond?.p50)), p99: median(runs[v].map((r) => r.firstSecond?.p99)) },
       producerLagP99: median(runs[v].map((r) => r.producerLag.p99)), transitP99: median(runs[v].map((r) => r.transit.p99)), idleLoopDelayMax: median(runs[v].map((r) => r.idleProcessLoopDelay.max)),
     }]));
     const main = summary[variants[0]];
     return {
-      maxRate, rate, seconds, messages: n, variants, runs, summary,
-      p50: main.p50, p99: main.p99, steady: main.steady, raw: summary.raw,
+      maxRate, rate, seconds, warmupSeconds, nodeOptions: asDeployed ?? null, messages: n, variants, runs, summary,
+      p50: main.p50, p99: main.p99, steady: main.steady, firstSecond: main.firstSecond, raw: summary.raw,
       goal: { p99Below: 10, met: main.p99 < 10 },
     };
   } finally {

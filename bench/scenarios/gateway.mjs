@@ -4,7 +4,7 @@
 //      roadmaps queued by (1) plus more keep them busy).
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { child, fmt, NODE, resultOf, ROOT, sleep, BENCH_DIR } from '../lib.mjs';
+import { BENCH_DIR, child, fmt, NODE, nodeOptions, resultOf, ROOT, SERVICES, sleep } from '../lib.mjs';
 
 const { Platform } = await import(pathToFileURL(join(ROOT, 'dist', 'test', 'support', 'platform.js')).href);
 
@@ -19,13 +19,13 @@ export async function gateway() {
   const platform = await Platform.start({
     env: { LOG_LEVEL: 'warn', OFFLINE_LLM_LATENCY_MS: process.env.BENCH_LLM_LATENCY_MS ?? '200' },
     // test/support/platform.ts sets DATABASE_POOL_SIZE=5; BENCH_GATEWAY_POOL overrides it for the gateway.
+    // Every service runs with its Dockerfile's NODE_OPTIONS, as deployed (BENCH_AS_DEPLOYED=0: without).
     // BENCH_GATEWAY_PROFILE=1: the gateway runs with --cpu-prof (written at its graceful exit) into bench/results/profile-gateway/.
-    serviceEnv: {
-      gateway: {
-        ...(process.env.BENCH_GATEWAY_POOL ? { DATABASE_POOL_SIZE: process.env.BENCH_GATEWAY_POOL } : {}),
-        ...(process.env.BENCH_GATEWAY_PROFILE === '1' ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(BENCH_DIR, 'results', 'profile-gateway')}` } : {}),
-      },
-    },
+    serviceEnv: Object.fromEntries(SERVICES.map((s) => {
+      const profile = s === 'gateway' && process.env.BENCH_GATEWAY_PROFILE === '1' ? `--cpu-prof --cpu-prof-dir=${join(BENCH_DIR, 'results', 'profile-gateway')}` : '';
+      const opts = nodeOptions(s, profile);
+      return [s, { ...(opts ? { NODE_OPTIONS: opts } : {}), ...(s === 'gateway' && process.env.BENCH_GATEWAY_POOL ? { DATABASE_POOL_SIZE: process.env.BENCH_GATEWAY_POOL } : {}) }];
+    })),
   });
   try {
     const body = JSON.stringify({ goal: 'Become a backend engineer', preferences: { level: 'beginner', hoursPerWeek: 8 } });

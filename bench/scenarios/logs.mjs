@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { connect } from '@nats-io/transport-node';
-import { BENCH_DIR, child, DATABASE_URL, median, NATS_URL, NODE, resultOf, ROOT, sleep, nowMs } from '../lib.mjs';
+import { BENCH_DIR, child, DATABASE_URL, median, NATS_URL, NODE, nodeOptions, nowMs, resultOf, ROOT, sleep } from '../lib.mjs';
 
 const { Platform } = await import(pathToFileURL(join(ROOT, 'dist', 'test', 'support', 'platform.js')).href);
 const N = Number(process.env.BENCH_LOG_N ?? 200_000);
@@ -27,9 +27,14 @@ async function sinkMetrics(platform, base) {
   return { batches, insertMs: Math.round((now.insertSeconds - base.insertSeconds) * 1000), meanBatchRows: Math.round((now.rows - base.rows) / batches) };
 }
 
-/** BENCH_LOG_PRODUCER_PROFILE=1: each producer writes a CPU profile into bench/results/profile-log-producers/. */
+/**
+ * The producers stand for services logging: they run with a service's Dockerfile NODE_OPTIONS (as
+ * deployed, unless BENCH_AS_DEPLOYED=0). BENCH_LOG_PRODUCER_PROFILE=1: each writes a CPU profile into
+ * bench/results/profile-log-producers/.
+ */
 function producerProfile() {
-  return process.env.BENCH_LOG_PRODUCER_PROFILE === '1' ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(BENCH_DIR, 'results', 'profile-log-producers')}` } : {};
+  const opts = nodeOptions('content-worker', process.env.BENCH_LOG_PRODUCER_PROFILE === '1' ? `--cpu-prof --cpu-prof-dir=${join(BENCH_DIR, 'results', 'profile-log-producers')}` : '');
+  return opts ? { NODE_OPTIONS: opts } : {};
 }
 
 async function sinkRun(platform) {
@@ -109,7 +114,9 @@ function sinkEnv() {
 export async function logs() {
   // BENCH_LOG_PROFILE=1: the log-sink runs with --cpu-prof (written at its graceful exit) into bench/results/profile-logs/.
   const profileDir = join(BENCH_DIR, 'results', 'profile-logs');
-  const serviceEnv = { 'log-sink': { ...(process.env.BENCH_LOG_PROFILE === '1' ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}), ...sinkEnv() } };
+  // The sink runs as deployed (its Dockerfile's NODE_OPTIONS) unless BENCH_AS_DEPLOYED=0.
+  const sinkOptions = nodeOptions('log-sink', process.env.BENCH_LOG_PROFILE === '1' ? `--cpu-prof --cpu-prof-dir=${profileDir}` : '');
+  const serviceEnv = { 'log-sink': { ...(sinkOptions ? { NODE_OPTIONS: sinkOptions } : {}), ...sinkEnv() } };
   const platform = await Platform.start({ replicas: { gateway: 0, 'workflow-worker': 0, 'content-worker': 0, 'log-sink': 1 }, env: { LOG_LEVEL: 'warn' }, serviceEnv });
   try {
     const sink = [], copy = [];

@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { JetStreamPublisher, Messaging } from '@roadmap/messaging';
-import { deployedNodeOptions, NATS_URL, ROOT, rssMb, SERVICES, sleep } from '../lib.mjs';
+import { deployedNodeOptions, NATS_URL, nodeOptions, ROOT, rssMb, SERVICES, sleep } from '../lib.mjs';
 
 const { Platform } = await import(pathToFileURL(join(ROOT, 'dist', 'test', 'support', 'platform.js')).href);
 const LATENCY = Number(process.env.BENCH_LLM_LATENCY_MS ?? 200);
@@ -96,7 +96,8 @@ function serviceEnv(asDeployed) {
   // BENCH_MAKESPAN_PROFILE=1: the content workers run with --cpu-prof (written at their graceful exit) into bench/results/profile-makespan/.
   const profile = process.env.BENCH_MAKESPAN_PROFILE === '1' ? `--cpu-prof --cpu-prof-dir=${join(ROOT, 'bench', 'results', 'profile-makespan')}` : '';
   for (const s of SERVICES) {
-    const opts = [asDeployed ? deployedNodeOptions(s) : undefined, s === 'content-worker' ? profile : ''].filter(Boolean).join(' ') || undefined;
+    const extra = s === 'content-worker' ? profile : '';
+    const opts = asDeployed ? nodeOptions(s, extra) : extra || undefined;
     out[s] = { ...(opts ? { NODE_OPTIONS: opts } : {}), ...(s === 'content-worker' ? { WORKER_CONCURRENCY: String(CONCURRENCY), ...(process.env.BENCH_STANDBY ? { WORKER_STANDBY: process.env.BENCH_STANDBY } : {}) } : {}) };
   }
   return out;
