@@ -55,8 +55,10 @@ function grow(framework, target) {
  */
 async function contentBreakdown(platform) {
   const sums = {};
+  const callsPerWorker = [];
   for (const p of platform.processes.filter((x) => x.service === 'content-worker')) {
     const text = await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text();
+    callsPerWorker.push([...text.matchAll(/^roadmap_llm_request_duration_seconds_count\{[^}]*\} ([0-9.e+-]+)$/gm)].reduce((n, m) => n + Number(m[1]), 0));
     for (const m of text.matchAll(/^(roadmap_messaging_queue_wait_seconds|roadmap_messaging_handler_duration_seconds|roadmap_content_item_duration_seconds|roadmap_llm_request_duration_seconds)_(sum|count)\{([^}]*)\} ([0-9.e+-]+)$/gm)) {
       if (m[1].startsWith('roadmap_messaging') && !/consumer="[^"]*content/.test(m[3])) continue;
       const k = m[1].replace(/^roadmap_|_seconds$/g, '');
@@ -64,7 +66,7 @@ async function contentBreakdown(platform) {
       sums[k][m[2]] += Number(m[4]);
     }
   }
-  return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, { meanMs: Math.round((v.sum / v.count) * 10000) / 10, count: v.count }]));
+  return { ...Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, { meanMs: Math.round((v.sum / v.count) * 10000) / 10, count: v.count }])), llmCallsPerWorker: callsPerWorker };
 }
 
 async function measure(platform, taskId) {
@@ -130,7 +132,7 @@ export async function makespan() {
     // (a) as the API produces it.
     let res = await platform.request('POST', '/api/v1/roadmaps', body);
     const api = await measure(platform, res.body.taskId);
-    console.error(`[makespan] API roadmap: ${api.concepts} concepts, ${api.items} items, ${api.makespanMs} ms vs ideal ${api.idealMs} ms`);
+    console.error(`[makespan] API roadmap: ${api.concepts} concepts, ${api.items} items, ${api.makespanMs} ms vs ideal ${api.idealMs} ms, waves ${api.waveDoneMs.join(' / ')} ms`);
 
     // (b) 50 concepts through checkpoints.
     res = await platform.request('POST', '/api/v1/roadmaps', { ...body, review: 'required' });
