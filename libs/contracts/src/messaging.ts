@@ -266,8 +266,8 @@ export type LogEntry = z.infer<typeof LogEntrySchema>;
  * own id: a redelivered batch is stored once.
  *
  * Earlier producers put `service` and `instance` on every entry and neither on the batch: such a
- * message (still in the stream, or from a replica not yet upgraded) is accepted as it is. An entry's own field wins
- * over the batch's; a batch must give `service` in one of the two places.
+ * message (still in the stream, or from a replica not yet upgraded) is accepted as it is. An
+ * entry's own field wins over the batch's; a batch must give `service` in one of the two places.
  */
 export const LogBatchSchema = z
   .object({

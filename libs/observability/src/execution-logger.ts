@@ -86,7 +86,10 @@ export class ExecutionLogger {
   private inFlight = 0;
   /** The start of every message: this process's fields, then the entries (a LogBatch). */
   private readonly header: string;
-  /** UTF-8 bytes of a message besides its entries' JSON: the header and the closing `]}`, less the comma the first entry does not need. */
+  /**
+   * UTF-8 bytes of a message besides its entries' JSON: the header and the closing `]}`, less the
+   * comma the first entry does not need.
+   */
   private readonly envelopeBytes: number;
 
   constructor(

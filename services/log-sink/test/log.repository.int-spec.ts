@@ -81,6 +81,7 @@ describe(LogRepository.name, () => {
     const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM execution_logs WHERE id = ANY($1::uuid[])`, [[...stored, ...fresh].map((e) => e.id)]);
     assert.equal(n, 7);
   });
+
   it('stores the service and instance of the batch on entries that carry none, those of an entry winning', async () => {
     const { service: _s, instance: _i, ...bare } = entry({ message: 'bare' });
     const own = entry({ message: 'own', service: 'gateway', instance: 'pod\t2:7' });
