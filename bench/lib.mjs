@@ -91,6 +91,15 @@ export function rssMb(pid) {
   } catch { return NaN; }
 }
 
+/** CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat. */
+export function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
+  } catch { return NaN; }
+}
+
 /** NODE_OPTIONS the service's Dockerfile sets (`ENV NODE_OPTIONS=...`), so benchmarks run it as deployed. */
 export function deployedNodeOptions(service) {
   try {
