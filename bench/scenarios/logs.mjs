@@ -18,6 +18,8 @@ const { Platform } = await import(pathToFileURL(join(ROOT, 'dist', 'test', 'supp
 const N = Number(process.env.BENCH_LOG_N ?? 200_000);
 const PRODUCERS = Number(process.env.BENCH_LOG_PRODUCERS ?? 4);
 const RUNS = Number(process.env.BENCH_LOG_RUNS ?? 3);
+/** Entries of the warm-up run before the measured ones (BENCH_LOG_WARMUP_N=0: none). */
+const WARMUP_N = Number(process.env.BENCH_LOG_WARMUP_N ?? 50_000);
 
 /** The sink's own figures (its /metrics): batches written, their summed insert time and size, since `base`. */
 async function sinkMetrics(platform, base) {
@@ -40,17 +42,17 @@ function producerProfile() {
   return opts ? { NODE_OPTIONS: opts } : {};
 }
 
-async function sinkRun(platform) {
+async function sinkRun(platform, n = N) {
   await platform.query('TRUNCATE execution_logs');
   const before = await sinkMetrics(platform);
   const sinkPid = platform.processes.find((p) => p.service === 'log-sink').child.pid;
   const sinkCpuBefore = cpuMs(sinkPid);
-  const per = Math.ceil(N / PRODUCERS);
+  const per = Math.ceil(n / PRODUCERS);
   const goSubject = `${platform.namespace}.bench.go`;
   const nc = await connect({ servers: NATS_URL, name: 'bench-logs' });
   const producers = [];
   for (let i = 0; i < PRODUCERS; i++) {
-    producers.push(child(NODE, [join(BENCH_DIR, 'logs', 'log-producer.mjs')], { env: { BENCH_NS: platform.namespace, BENCH_N: String(Math.min(per, N - i * per)), BENCH_GO_SUBJECT: goSubject, ...producerProfile() }, label: `log-producer-${i}` }));
+    producers.push(child(NODE, [join(BENCH_DIR, 'logs', 'log-producer.mjs')], { env: { BENCH_NS: platform.namespace, BENCH_N: String(Math.min(per, n - i * per)), BENCH_GO_SUBJECT: goSubject, ...producerProfile() }, label: `log-producer-${i}` }));
   }
   await Promise.all(producers.map((p) => p.waitFor(/^READY/, 60_000)));
   nc.publish(goSubject);
@@ -85,7 +87,7 @@ async function sinkRun(platform) {
       }
     }
     if (committed !== (commits.at(-1)?.[1] ?? 0)) commits.push([doneSeenAt ?? nowMs(), committed]);
-    if (committed >= N || doneSeenAt !== undefined) break;
+    if (committed >= n || doneSeenAt !== undefined) break;
     await sleep(byCount ? 50 : 10);
   }
   await published;
@@ -96,33 +98,33 @@ async function sinkRun(platform) {
   for (const c of commits) c[0] = Math.round(c[0] - startAt);
   const doneAt = startAt + (commits.at(-1)?.[0] ?? NaN);
   const [{ count }] = await platform.query('SELECT count(*)::int AS count FROM execution_logs');
-  if (count !== N) throw new Error(`log-sink committed ${count} of ${N} (counter: ${committed})`);
+  if (count !== n) throw new Error(`log-sink committed ${count} of ${n} (counter: ${committed})`);
   const fallback = results.reduce((n, r) => n + r.fallback, 0);
   const sink = await sinkMetrics(platform, before);
   const firstAckMs = results.map((r) => Math.round(r.firstAckAt - startAt));
   // The sink's CPU over the run (from before the producers start until after the last commit).
   sink.cpuMs = Math.round(cpuMs(sinkPid) - sinkCpuBefore);
-  return { sink, commits, firstAckMs, rowsPerSec: (N / (doneAt - startAt)) * 1000, ms: doneAt - startAt, publishMs: publishedAt - startAt, publishPerSec: (N / (publishedAt - startAt)) * 1000, fallback };
+  return { sink, commits, firstAckMs, rowsPerSec: (n / (doneAt - startAt)) * 1000, ms: doneAt - startAt, publishMs: publishedAt - startAt, publishPerSec: (n / (publishedAt - startAt)) * 1000, fallback };
 }
 
 const esc = (s) => (s === null ? '\\N' : String(s).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n'));
 
-async function copyRun(schema) {
+async function copyRun(schema, n = N) {
   const client = new pg.Client({ connectionString: DATABASE_URL, options: `-c search_path=${schema}` });
   await client.connect();
   try {
     await client.query('TRUNCATE execution_logs');
     const taskId = randomUUID();
     // Rows built before timing, like the entries the sink receives already parsed.
-    const rows = Array.from({ length: N }, (_, i) => [randomUUID(), new Date().toISOString(), taskId, 'bench-producer', 'bench:1', 'info', 'content_generation',
+    const rows = Array.from({ length: n }, (_, i) => [randomUUID(), new Date().toISOString(), taskId, 'bench-producer', 'bench:1', 'info', 'content_generation',
       `content item generated: tutorial for concept ${i % 50} (attempt 1)`, JSON.stringify({ i, kind: 'tutorial', attempt: 1 })].map(esc).join('\t') + '\n');
     const t = nowMs();
     const stream = client.query(copyStreams.from('COPY execution_logs (id, created_at, task_id, service, instance, level, step, message, data) FROM STDIN'));
     await pipeline(Readable.from((function* () { for (let i = 0; i < rows.length; i += 1000) yield rows.slice(i, i + 1000).join(''); })()), stream);
     const ms = nowMs() - t;
     const { rows: [{ count }] } = await client.query('SELECT count(*)::int AS count FROM execution_logs');
-    if (count !== N) throw new Error(`COPY stored ${count} of ${N}`);
-    return { rowsPerSec: (N / ms) * 1000, ms };
+    if (count !== n) throw new Error(`COPY stored ${count} of ${n}`);
+    return { rowsPerSec: (n / ms) * 1000, ms };
   } finally {
     await client.end();
   }
@@ -144,6 +146,12 @@ export async function logs() {
   const platform = await Platform.start({ replicas: { gateway: 0, 'workflow-worker': 0, 'content-worker': 0, 'log-sink': 1 }, env: { LOG_LEVEL: 'warn' }, serviceEnv });
   try {
     const sink = [], copy = [];
+    // A warm-up, not measured: the sink's code is optimised by V8 before the first measured run (a
+    // log sink runs for days), and PostgreSQL's caches are warm for both paths.
+    if (WARMUP_N > 0) {
+      await sinkRun(platform, WARMUP_N);
+      await copyRun(platform.namespace, WARMUP_N);
+    }
     for (let i = 0; i < RUNS; i++) {
       sink.push(await sinkRun(platform));
       copy.push(await copyRun(platform.namespace));
