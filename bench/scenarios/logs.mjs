@@ -146,8 +146,8 @@ export async function logs() {
   const platform = await Platform.start({ replicas: { gateway: 0, 'workflow-worker': 0, 'content-worker': 0, 'log-sink': 1 }, env: { LOG_LEVEL: 'warn' }, serviceEnv });
   try {
     const sink = [], copy = [];
-    // A warm-up, not measured: the sink's code is optimised by V8 before the first measured run (a
-    // log sink runs for days), and PostgreSQL's caches are warm for both paths.
+    // A warm-up of both paths, not measured (a log sink runs for days). It made both faster, the
+    // ratio alike (bench/README.md, sixth pass); the first measured run still costs the sink more CPU.
     if (WARMUP_N > 0) {
       await sinkRun(platform, WARMUP_N);
       await copyRun(platform.namespace, WARMUP_N);
