@@ -36,6 +36,19 @@ describe(ExecutionLogger.name, () => {
     assert.equal(new Set(entries.map((e) => e.id)).size, 250);
   });
 
+  it('stamps each entry with the time it was logged', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.parse('2026-11-23T10:00:00.000Z') });
+    const publisher = new RecordingPublisher();
+    const sut = new ExecutionLogger('gateway', publisher, silent);
+    const first = sut.info('a');
+    const same = sut.info('b');
+    t.mock.timers.tick(7);
+    const later = sut.info('c');
+    await Promise.all([first, same, later]);
+    const ts = publisher.messages.flatMap((m) => m.payload.entries.map((e) => e.ts));
+    assert.deepEqual(ts, ['2026-11-23T10:00:00.000Z', '2026-11-23T10:00:00.000Z', '2026-11-23T10:00:00.007Z']);
+  });
+
   it('sends a lone entry after the linger', async () => {
     const publisher = new RecordingPublisher();
     const sut = new ExecutionLogger('gateway', publisher, silent, { lingerMs: 5 });

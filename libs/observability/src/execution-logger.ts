@@ -91,6 +91,9 @@ export class ExecutionLogger {
    * comma the first entry does not need.
    */
   private readonly envelopeBytes: number;
+  /** The last millisecond an entry was stamped with, and its ISO form (see {@link now}). */
+  private stampMs = Number.NaN;
+  private stampIso = '';
 
   constructor(
     private readonly service: string,
@@ -123,7 +126,7 @@ export class ExecutionLogger {
     // The process's own fields (service, instance) travel once, on the message (see flush).
     const entry: LogBatchEntry = {
       id: context.key === undefined ? randomUUID() : keyedId(context.key),
-      ts: (context.at ?? new Date()).toISOString(),
+      ts: context.at ? context.at.toISOString() : this.now(),
       level,
       taskId: context.taskId ?? null,
       step: context.step ?? null,
@@ -149,6 +152,19 @@ export class ExecutionLogger {
       if (this.pending.length >= this.maxEntries) void this.flush();
       else this.schedule();
     });
+  }
+
+  /**
+   * The current time in ISO form, formatted once per millisecond: entries logged in the same
+   * millisecond share it (formatting a date cost about as much as serialising the entry).
+   */
+  private now(): string {
+    const ms = Date.now();
+    if (ms !== this.stampMs) {
+      this.stampMs = ms;
+      this.stampIso = new Date(ms).toISOString();
+    }
+    return this.stampIso;
   }
 
   /** Arms the send of what is pending: after the linger, or at the end of this turn; when busy, on the next ack. */
