@@ -1,9 +1,33 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import type { ContentKind } from '@roadmap/contracts';
+import type { StoredError } from '@roadmap/persistence';
 import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
 import type { DataSource } from 'typeorm';
-import { ContentRepository } from '../src/content/content.repository.js';
+import { ContentRepository, type ItemContext, type ItemOutcome } from '../src/content/content.repository.js';
+
+type Completed = { content: unknown; provider: string; model: string; promptVersion: string; inputTokens: number; outputTokens: number };
+
+/** The repository's batch statements, one item at a time (as the worker's batchers use them with a batch of one). */
+class Repository extends ContentRepository {
+  async read(roadmapId: string, conceptId: string, kind: ContentKind): Promise<ItemContext | null> {
+    const [context] = await this.readMany([{ roadmapId, conceptId, kind }]);
+    return context ?? null;
+  }
+  async claim(itemId: string, generation: number): Promise<boolean> {
+    const [claimed] = await this.claimMany([{ itemId, generation }]);
+    return claimed!;
+  }
+  async complete(roadmapId: string, itemId: string, generation: number, result: Completed): Promise<ItemOutcome> {
+    const [outcome] = await this.finishMany(roadmapId, [{ itemId, generation, result: { status: 'completed', ...result } }]);
+    return outcome!;
+  }
+  async fail(roadmapId: string, itemId: string, generation: number, error: StoredError): Promise<ItemOutcome> {
+    const [outcome] = await this.finishMany(roadmapId, [{ itemId, generation, result: { status: 'failed', error } }]);
+    return outcome!;
+  }
+}
 
 /** A running task whose roadmap has `items` pending content items. */
 async function seedRoadmap(ds: DataSource, items: number) {
@@ -52,14 +76,14 @@ const RESULT = { content: { ok: true }, provider: 'offline', model: 'm', promptV
 
 describe(ContentRepository.name, () => {
   let db: TestDatabase;
-  let sut: ContentRepository;
-  let other: ContentRepository;
+  let sut: Repository;
+  let other: Repository;
 
   before(async () => {
     db = await createTestDatabase('content');
-    sut = new ContentRepository(db.dataSource);
+    sut = new Repository(db.dataSource);
     // A second pool plays the second worker process.
-    other = new ContentRepository(await db.connect());
+    other = new Repository(await db.connect());
   });
   after(async () => {
     await db?.drop();

@@ -5,6 +5,13 @@ import type { LogEntry } from '@roadmap/contracts';
 import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
 import { LogRepository } from '../src/sink/log.repository.js';
 
+/** One LOGS message in the earlier shape: entries that carry their own `service` and `instance`. */
+class Repository extends LogRepository {
+  insertBatch(entries: readonly LogEntry[]): Promise<number> {
+    return this.insertBatches([{ entries: [...entries] }]);
+  }
+}
+
 function entry(overrides: Partial<LogEntry> = {}): LogEntry {
   return {
     id: randomUUID(),
@@ -22,11 +29,11 @@ function entry(overrides: Partial<LogEntry> = {}): LogEntry {
 
 describe(LogRepository.name, () => {
   let db: TestDatabase;
-  let sut: LogRepository;
+  let sut: Repository;
 
   before(async () => {
     db = await createTestDatabase('logs');
-    sut = new LogRepository(db.dataSource);
+    sut = new Repository(db.dataSource);
   });
   after(async () => {
     await db?.drop();

@@ -156,12 +156,6 @@ export class ContentRepository {
     });
   }
 
-  /** readMany for one message. */
-  async read(roadmapId: string, conceptId: string, kind: ContentKind): Promise<ItemContext | null> {
-    const [context] = await this.readMany([{ roadmapId, conceptId, kind }]);
-    return context ?? null;
-  }
-
   /**
    * Claims items: each moves pending/running -> running (counting the attempt) if it is still of
    * the message's generation and not final and its task is running (its prompt's inputs were
@@ -183,29 +177,6 @@ export class ContentRepository {
     );
     const claimed = new Set(rows.map((row) => `${row.id}:${row.generation}`));
     return entries.map((e) => claimed.has(`${e.itemId}:${e.generation}`));
-  }
-
-  /** claimMany for one item. */
-  async claim(itemId: string, generation: number): Promise<boolean> {
-    const [claimed] = await this.claimMany([{ itemId, generation }]);
-    return claimed!;
-  }
-
-  /** finishMany for one completed item. */
-  async complete(
-    roadmapId: string,
-    itemId: string,
-    generation: number,
-    result: { content: unknown; provider: string; model: string; promptVersion: string; inputTokens: number; outputTokens: number },
-  ): Promise<ItemOutcome> {
-    const [outcome] = await this.finishMany(roadmapId, [{ itemId, generation, result: { status: 'completed', ...result } }]);
-    return outcome!;
-  }
-
-  /** finishMany for one failed item. */
-  async fail(roadmapId: string, itemId: string, generation: number, error: StoredError): Promise<ItemOutcome> {
-    const [outcome] = await this.finishMany(roadmapId, [{ itemId, generation, result: { status: 'failed', error } }]);
-    return outcome!;
   }
 
   /**

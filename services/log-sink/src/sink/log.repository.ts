@@ -38,11 +38,6 @@ export class LogRepository {
     return this.insertNew(batches.flatMap((b) => b.entries.map((e) => resolveLogEntry(b, e))));
   }
 
-  /** {@link insertBatches} for entries that carry their own `service` and `instance`. */
-  insertBatch(entries: readonly LogEntry[]): Promise<number> {
-    return this.insertBatches([{ entries: [...entries] }]);
-  }
-
   private async copy(batches: readonly LogBatch[]): Promise<number> {
     const runner = this.dataSource.createQueryRunner();
     try {
