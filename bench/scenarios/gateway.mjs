@@ -1,7 +1,10 @@
-// Scenario 3: the gateway under load, with the workers running behind it.
-//  (1) POST /api/v1/roadmaps, autocannon -c 50 for ~10 s (each request: task + roadmap rows, publish in the txn).
-//  (2) GET /healthz while the two content workers are saturated (OFFLINE_LLM_LATENCY_MS=200, the
-//      roadmaps queued by (1) plus more keep them busy).
+// Scenario 3: the gateway under load.
+//  (1) POST /api/v1/roadmaps, autocannon -c 50 for ~10 s (each request: task + roadmap rows, publish in
+//      the txn) with the gateway and the log-sink alone: admission, the queue absorbing a burst.
+//  (2) The workflow and content workers start; the same POST load while they generate the roadmaps
+//      queued by (1) on the same 2 cores.
+//  (3) GET /healthz while the two content workers are saturated (OFFLINE_LLM_LATENCY_MS=200, the
+//      roadmaps queued by (1) and (2) keep them busy).
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BENCH_DIR, child, fmt, NODE, nodeOptions, resultOf, ROOT, SERVICES, sleep } from '../lib.mjs';
@@ -17,6 +20,8 @@ async function cannon(args) {
 export async function gateway() {
   const seconds = Number(process.env.BENCH_GATEWAY_SECONDS ?? 10);
   const platform = await Platform.start({
+    // The workers are spawned after the admission run (1).
+    replicas: { 'workflow-worker': 0, 'content-worker': 0 },
     env: { LOG_LEVEL: 'warn', OFFLINE_LLM_LATENCY_MS: process.env.BENCH_LLM_LATENCY_MS ?? '200' },
     // test/support/platform.ts sets DATABASE_POOL_SIZE=5; BENCH_GATEWAY_POOL overrides it for the gateway.
     // Every service runs with its Dockerfile's NODE_OPTIONS, as deployed (BENCH_AS_DEPLOYED=0: without).
@@ -33,11 +38,19 @@ export async function gateway() {
     const auth = await platform.authHeaders();
     // Warm-up (JIT, pools), not measured.
     await cannon({ url: `${platform.url}/api/v1/roadmaps`, method: 'POST', body, headers: auth, connections: 10, duration: 2 });
-    const post = await cannon({ url: `${platform.url}/api/v1/roadmaps`, method: 'POST', body, headers: auth, connections: 50, duration: seconds });
-    post.successPct = (post.status2xx / Math.max(1, post.total)) * 100;
-    post.goalMet = post.p99 < 10 && post.non2xx === 0 && post.errors === 0 && post.timeouts === 0;
-    const [{ tasks }] = await platform.query('SELECT count(*)::int AS tasks FROM tasks');
-    post.tasksWritten = tasks;
+    const postRun = async () => {
+      const before = await platform.query('SELECT count(*)::int AS tasks FROM tasks');
+      const run = await cannon({ url: `${platform.url}/api/v1/roadmaps`, method: 'POST', body, headers: auth, connections: 50, duration: seconds });
+      run.successPct = (run.status2xx / Math.max(1, run.total)) * 100;
+      run.goalMet = run.p99 < 10 && run.non2xx === 0 && run.errors === 0 && run.timeouts === 0;
+      const after = await platform.query('SELECT count(*)::int AS tasks FROM tasks');
+      run.tasksWritten = after[0].tasks - before[0].tasks;
+      return run;
+    };
+    const postAlone = await postRun();
+    const workers = [await platform.spawn('workflow-worker'), await platform.spawn('content-worker'), await platform.spawn('content-worker')];
+    await Promise.all(workers.map((w) => platform.waitReady(w)));
+    const post = await postRun();
 
     // Wait until the content workers are busy (fan-out of the queued roadmaps), then probe /healthz:
     // every LLM slot of both workers holds a claimed item (2 x WORKER_CONCURRENCY 16), or a backlog
@@ -55,7 +68,7 @@ export async function gateway() {
     health.running = state.running; health.pending = state.pending; health.runningAfter = after.running; health.pendingAfter = after.pending;
     health.successPct = (health.status2xx / Math.max(1, health.total)) * 100;
     health.goalMet = health.p99 < 10 && health.non2xx === 0 && health.errors === 0;
-    return { post, health };
+    return { postAlone, post, health };
   } finally {
     await platform.stop();
   }

@@ -12,3 +12,4 @@ export * from './llm-usage/index.js';
 export * from './advisory-lock.js';
 export * from './batcher.js';
 export * from './slots.js';
+export * from './ids.js';

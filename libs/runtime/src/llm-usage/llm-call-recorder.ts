@@ -4,7 +4,7 @@ import type { LlmCallContext, LlmCallObserver, LlmCallRecord } from '@roadmap/ll
 import { counter, type Logger } from '@roadmap/observability';
 import { insertLlmCalls, ownerDaySpend, roadmapSpend, utcDay, type LlmCallRow, type LlmSpend } from '@roadmap/persistence';
 import { DataSource } from 'typeorm';
-import { v7 as uuidv7 } from 'uuid';
+import { timeOrderedId } from '../ids.js';
 import { LOGGER } from '../task-events.js';
 import type { LlmUsageOptions } from './llm-usage.config.js';
 
@@ -201,7 +201,7 @@ export class LlmCallRecorder implements LlmCallObserver, OnApplicationShutdown {
     const max = this.options.maxRecordChars;
     const { context } = record;
     return {
-      id: uuidv7(),
+      id: timeOrderedId(),
       taskId: context.taskId ?? null,
       roadmapId: context.roadmapId ?? null,
       owner: context.owner ?? null,

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { sql, type ApiKeyRole } from '@roadmap/persistence';
-import { v7 as uuidv7 } from 'uuid';
+import { timeOrderedId } from '@roadmap/runtime';
 import { DataSource } from 'typeorm';
 
 export const ROLES = ['admin', 'user'] as const satisfies readonly ApiKeyRole[];
@@ -69,7 +69,7 @@ export class ApiKeys {
       this.dataSource,
       `INSERT INTO api_keys (id, prefix, hash, owner, role, label) VALUES ($1, $2, $3, $4, $5, $6)
        RETURNING id, prefix, owner, role, label, created_at, revoked_at, last_used_at`,
-      [uuidv7(), key.slice(0, DISPLAY_PREFIX_LENGTH), hashApiKey(key), owner, role, label],
+      [timeOrderedId(), key.slice(0, DISPLAY_PREFIX_LENGTH), hashApiKey(key), owner, role, label],
     );
     return { key, info: info(rows[0]!) };
   }

@@ -16,8 +16,7 @@ import {
 import { JetStreamPublisher, Messaging } from '@roadmap/messaging';
 import { counter } from '@roadmap/observability';
 import type { TaskEntity } from '@roadmap/persistence';
-import { Batcher, TaskEvents } from '@roadmap/runtime';
-import { v7 as uuidv7 } from 'uuid';
+import { Batcher, TaskEvents, timeOrderedId } from '@roadmap/runtime';
 import { diffFrameworks } from './revision-diff.js';
 import { llmCallView, logView, roadmapView, sumUsage, taskLinks, taskView, usd } from './task-views.js';
 import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
@@ -66,7 +65,7 @@ export class TasksService {
   async createRoadmap(owner: string, request: CreateRoadmapRequest, idempotencyKey?: string) {
     // Time-ordered ids keep the tasks index append-mostly and make cursors sort by creation.
     const entry: NewRoadmapTask = {
-      ids: { taskId: uuidv7(), roadmapId: uuidv7() },
+      ids: { taskId: timeOrderedId(), roadmapId: timeOrderedId() },
       owner,
       request,
       reviewMode: request.review ?? this.options.reviewDefault,

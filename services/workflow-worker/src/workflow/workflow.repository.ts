@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CONTENT_KINDS, CONTENT_STEP, SupersededError, type ContentKind, type Framework } from '@roadmap/contracts';
 import { RoadmapEntity, sql, TaskEntity, WorkflowCheckpointEntity, type RevisionSource, type StoredError } from '@roadmap/persistence';
-import { v7 as uuidv7 } from 'uuid';
+import { timeOrderedId } from '@roadmap/runtime';
 import { DataSource, type EntityManager } from 'typeorm';
 
 export interface WorkflowRun {
@@ -193,7 +193,7 @@ export class WorkflowRepository {
       framework.stages.forEach((stage, stageIndex) =>
         stage.concepts.forEach((concept, position) =>
           rows.push([
-            uuidv7(),
+            timeOrderedId(),
             concept.id,
             stage.id,
             stage.title,
@@ -224,7 +224,7 @@ export class WorkflowRepository {
         `INSERT INTO content_items (id, roadmap_id, concept_id, kind, status)
          SELECT u.id, $1, u.concept_id, u.kind, 'pending' FROM unnest($2::uuid[], $3::uuid[], $4::text[]) AS u(id, concept_id, kind)
          ON CONFLICT (roadmap_id, concept_id, kind) DO NOTHING`,
-        [roadmapId, items.map(() => uuidv7()), items.map((i) => i.conceptId), items.map((i) => i.kind)],
+        [roadmapId, items.map(() => timeOrderedId()), items.map((i) => i.conceptId), items.map((i) => i.kind)],
       );
       await em.query(
         `UPDATE roadmaps SET framework = $2::jsonb, status = 'generating', items_total = $3, updated_at = now()
