@@ -85,10 +85,16 @@ async function measure(platform, taskId) {
     .map((r) => new Date(r.completed_at).getTime() - start);
   const waves = [];
   for (let k = 2 * CONCURRENCY; k < done.length + 2 * CONCURRENCY; k += 2 * CONCURRENCY) waves.push(done[Math.min(k, done.length) - 1]);
+  // When the LLM calls of each wave started (ms after fan-out: the first and the 32nd call of the wave).
+  const starts = (await platform.query('SELECT started_at FROM llm_calls WHERE task_id = $1 AND started_at >= $2 ORDER BY started_at', [taskId, new Date(start)]))
+    .map((r) => new Date(r.started_at).getTime() - start);
+  const waveStarts = [];
+  for (let k = 0; k < starts.length; k += 2 * CONCURRENCY) waveStarts.push([starts[k], starts[Math.min(k + 2 * CONCURRENCY, starts.length) - 1]]);
+  if (process.env.BENCH_MAKESPAN_STARTS === '1') console.error('[makespan] call starts', starts.slice(0, 70).join(' '));
   const firstDone = done[0];
   const makespanMs = new Date(row.finished_at).getTime() - start;
   const idealMs = Math.ceil(row.items / (2 * CONCURRENCY)) * LATENCY;
-  return { status: task.status, concepts: row.concepts, items: row.items, makespanMs, idealMs, ratio: makespanMs / idealMs, firstItemDoneMs: firstDone, waveDoneMs: waves, lastItemToFinishMs: new Date(row.finished_at).getTime() - new Date(row.last_item).getTime(),
+  return { status: task.status, concepts: row.concepts, items: row.items, makespanMs, idealMs, ratio: makespanMs / idealMs, firstItemDoneMs: firstDone, waveDoneMs: waves, waveCallStartsMs: waveStarts, lastItemToFinishMs: new Date(row.finished_at).getTime() - new Date(row.last_item).getTime(),
     totalMs: new Date(row.finished_at).getTime() - new Date(row.created_at).getTime(), latencyMs: LATENCY, concurrency: CONCURRENCY, ownerConcurrency: OWNER_CONCURRENCY, poolSize: Number(POOL ?? 5) };
 }
 
@@ -132,7 +138,7 @@ export async function makespan() {
     // (a) as the API produces it.
     let res = await platform.request('POST', '/api/v1/roadmaps', body);
     const api = await measure(platform, res.body.taskId);
-    console.error(`[makespan] API roadmap: ${api.concepts} concepts, ${api.items} items, ${api.makespanMs} ms vs ideal ${api.idealMs} ms, waves ${api.waveDoneMs.join(' / ')} ms`);
+    console.error(`[makespan] API roadmap: ${api.concepts} concepts, ${api.items} items, ${api.makespanMs} ms vs ideal ${api.idealMs} ms, waves ${api.waveDoneMs.join(' / ')} ms, calls of each wave started at ${api.waveCallStartsMs.map(([a, b]) => `${a}–${b}`).join(' / ')} ms`);
 
     // (b) 50 concepts through checkpoints.
     res = await platform.request('POST', '/api/v1/roadmaps', { ...body, review: 'required' });
@@ -154,7 +160,7 @@ export async function makespan() {
       await messaging.close();
     }
     const injected = { ...(await measure(platform, taskId)), source: 'framework injected through workflow checkpoints', breakdown: await contentBreakdown(platform) };
-    console.error(`[makespan] 50 concepts: ${injected.makespanMs} ms (${injected.ratio.toFixed(2)}x), waves ${injected.waveDoneMs.join(' / ')} ms; per message (means, both roadmaps): ${JSON.stringify(injected.breakdown)}`);
+    console.error(`[makespan] 50 concepts: ${injected.makespanMs} ms (${injected.ratio.toFixed(2)}x), waves ${injected.waveDoneMs.join(' / ')} ms, calls of each wave started at ${injected.waveCallStartsMs.map(([a, b]) => `${a}–${b}`).join(' / ')} ms; per message (means, both roadmaps): ${JSON.stringify(injected.breakdown)}`);
     const afterMakespan = rss(platform);
     const maxIdle = Math.max(...Object.values(idle));
     return {
