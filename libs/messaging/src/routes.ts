@@ -175,8 +175,10 @@ export class SingleRoute extends Route {
   private meanMs = 0;
   private samples = 0;
   private sinceCheck = 0;
-  /** max_messages of the current consume() session. */
+  /** max_messages of the current consume() session (1 while pulling free slots: nothing held beyond them). */
   sessionPrefetch = 1;
+  /** The current pull is a fetch for the free slots (see {@link pullsFreeSlots}), not a consume() session. */
+  fetching = false;
 
   constructor(
     spec: HandlerSpec,
@@ -190,10 +192,17 @@ export class SingleRoute extends Route {
   }
 
   /**
-   * max_messages for a new consume() session: the configured prefetch, else 1. With 1, consume()
-   * asks the server for the next message only when the loop takes one, that is when a slot is free:
-   * a busy replica holds nothing beyond what it runs, so nothing waits unheartbeated and other
-   * replicas get the work. Fast handlers are moved to a larger prefetch by {@link recordDuration}.
+   * Whether the route pulls exactly its free slots (fetch) rather than keeping a consume() session:
+   * the default until its handlers prove fast, so a busy replica holds nothing beyond what it runs.
+   */
+  pullsFreeSlots(): boolean {
+    return this.fixedPrefetch === undefined && !this.isFast();
+  }
+
+  /**
+   * max_messages for a new consume() session: the configured prefetch; for an adaptive route (which
+   * consumes once its handlers proved fast, see {@link pullsFreeSlots}) max(limit, 128), or 1 if it
+   * was found slow again since. Fast handlers are moved to a larger prefetch by {@link recordDuration}.
    */
   nextPrefetch(): number {
     if (this.fixedPrefetch !== undefined) return this.fixedPrefetch;
@@ -213,7 +222,7 @@ export class SingleRoute extends Route {
     this.sinceCheck = 0;
     const wanted = this.nextPrefetch();
     const session = this.messages as ResizableSession | undefined;
-    if (wanted > this.sessionPrefetch && !this.parking && typeof session?.opts?.max_messages === 'number') {
+    if (wanted > this.sessionPrefetch && !this.parking && !this.fetching && typeof session?.opts?.max_messages === 'number') {
       session.opts.max_messages = wanted;
       this.sessionPrefetch = wanted;
     }

@@ -42,11 +42,12 @@ export interface JetStreamServerOptions {
   readonly concurrency?: Readonly<Record<string, number>>;
   /**
    * Messages consume() may hold for a durable beyond those the loop took (single-message handlers).
-   * Default: adaptive. It starts at 1, where the next message is requested only when a slot frees,
-   * so a busy replica holds nothing it is not running (nothing waits unheartbeated, other replicas
-   * get the work); once handlers prove fast (mean under 5 ms) it grows to max(concurrency, 128) for
-   * throughput. A fixed value disables the adaptation; messages held past a saturated stretch are
-   * then parked and heartbeated.
+   * Default: adaptive. Until its handlers prove fast the route pulls exactly its free slots (one
+   * fetch, renewed when filled or expired), so a busy replica holds nothing it is not running
+   * (nothing waits unheartbeated, other replicas get the work) and an idle one takes a burst in one
+   * round trip; once handlers prove fast (mean under 5 ms) it consumes with a prefetch of
+   * max(concurrency, 128) for throughput. A fixed value disables the adaptation; messages held past
+   * a saturated stretch are then parked and heartbeated.
    */
   readonly prefetch?: Readonly<Record<string, number>>;
   /** Batch size and flush age per durable of a batch handler, overriding the decorator's (env config). */
@@ -100,6 +101,8 @@ function isNotVisibleYet(err: unknown): boolean {
 
 /** Pause before pulling again after the consumer iterator failed (consumer deleted, server gone). */
 const RESTART_DELAY_MS = 1_000;
+/** How long a slow route's pull for its free slots stays open on the server before it is renewed. */
+const FETCH_EXPIRES_MS = 10_000;
 
 /**
  * NestJS transport feeding `@JetStreamHandler` / `@JetStreamBatchHandler` methods from durable
@@ -268,6 +271,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     route.loopDone = false;
     while (!this.stopping) {
       try {
+        if (route instanceof SingleRoute && route.pullsFreeSlots()) {
+          await this.pullFreeSlots(route);
+          continue;
+        }
         let maxMessages: number;
         if (route instanceof SingleRoute) {
           maxMessages = route.nextPrefetch();
@@ -299,6 +306,32 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   }
 
   // ---- single messages -----------------------------------------------------------------------
+
+  /**
+   * One pull for exactly the route's free slots (fetch), drained until it is filled or expires: a
+   * replica that frees 32 slots takes the next 32 messages in one round trip instead of 32 one after
+   * another, and is never delivered more than it can start, so nothing waits unheartbeated and other
+   * replicas get the rest. (A consume() session refills at a fixed size when the loop takes a message.)
+   */
+  private async pullFreeSlots(route: SingleRoute): Promise<void> {
+    const free = route.limit - route.busy;
+    if (free <= 0) {
+      await route.waitForWake();
+      return;
+    }
+    route.sessionPrefetch = 1;
+    route.fetching = true;
+    try {
+      const messages = await route.consumer.fetch({ max_messages: free, expires: FETCH_EXPIRES_MS });
+      route.messages = messages;
+      if (this.stopping) void messages.close();
+      void this.watchConsumer(route, messages);
+      await this.drainSingle(route, messages);
+    } finally {
+      route.messages = undefined;
+      route.fetching = false;
+    }
+  }
 
   private async drainSingle(route: SingleRoute, messages: ConsumerMessages): Promise<void> {
     for await (const m of messages) {

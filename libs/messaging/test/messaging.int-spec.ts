@@ -509,6 +509,21 @@ describe('JetStreamServer in a Nest hybrid app', () => {
     assert.equal(recorder.maxConcurrent, CONCURRENCY);
   });
 
+  it('takes only as many messages as it has free slots: the rest stay in the stream for other replicas', async () => {
+    const count = CONCURRENCY + 5;
+    const doneBefore = recorder.concurrentDone;
+    await publisher.publishMany(Array.from({ length: count }, (_, n) => ({ subject: CONCURRENT.filterSubject, payload: { n } })));
+    await waitFor('every slot busy', () => recorder.current === CONCURRENCY);
+    // A rival replica pulls while this one's slots are all busy: the messages it does not run are not held for it.
+    const rival = await messaging.js.consumers.get(messaging.streamName(CONCURRENT.stream), CONCURRENT.durable);
+    const taken = await rival.next({ expires: 2_000 });
+    assert.ok(taken, 'every message was held by the busy replica');
+    taken.nak();
+    await waitFor('every message handled', () => recorder.concurrentDone - doneBefore === count);
+    await waitDrained(CONCURRENT);
+    assert.equal(recorder.maxConcurrent, CONCURRENCY);
+  });
+
   it('keeps running and prefetched messages from hitting the ack wait (heartbeats, no redelivery)', async () => {
     await publisher.publishMany(Array.from({ length: LONG_MESSAGES }, (_, n) => ({ subject: LONG.filterSubject, payload: { n } })));
     // Both are delivered to the app: one runs, the other waits for the slot.
