@@ -200,9 +200,9 @@ export class SingleRoute extends Route {
   }
 
   /**
-   * max_messages for a new consume() session: the configured prefetch; for an adaptive route (which
-   * consumes once its handlers proved fast, see {@link pullsFreeSlots}) max(limit, 128), or 1 if it
-   * was found slow again since. Fast handlers are moved to a larger prefetch by {@link recordDuration}.
+   * max_messages for a consume() session: the configured prefetch, else max(limit, 128) once the
+   * handlers proved fast (an adaptive route consumes only then, see {@link pullsFreeSlots}; 1 before,
+   * which {@link recordDuration} compares against and never applies).
    */
   nextPrefetch(): number {
     if (this.fixedPrefetch !== undefined) return this.fixedPrefetch;
