@@ -152,33 +152,25 @@ export abstract class Route implements ContextRoute {
   }
 }
 
-/** Handlers faster than this on average (ms) count as fast: prefetch is raised for throughput. */
+/** Handlers faster than this on average (ms) count as fast: the route then consumes with a large prefetch. */
 const FAST_HANDLER_MS = 5;
-/** Completed handlers between two checks of the average. */
-const SAMPLE_WINDOW = 256;
 /**
- * Completed handlers before the first check, and needed before a route counts as fast. Small: at
- * prefetch 1 every message waits for a pull round trip, so a fast consumer under steady load builds
- * a backlog until the check (256 handlers cost ~300 ms of 100+ ms latencies at 13,000 msg/s,
- * bench/README.md). A slow handler is not mistaken for fast by it: 32 handlers averaging under
- * 5 ms are needed, and a route that later saturates is parked and marked slow again.
+ * Handlers needed before a route counts as fast (it is asked at every pull). Small: until then a
+ * fast consumer under steady load pulls its free slots, one round trip per batch (256 handlers at
+ * prefetch 1 cost ~300 ms of 100+ ms latencies at 13,000 msg/s, bench/README.md). A slow handler is
+ * not mistaken for fast by it: 32 handlers averaging under 5 ms are needed, and a route that later
+ * saturates is parked and marked slow again.
  */
-const FIRST_SAMPLE_WINDOW = 32;
+const FAST_AFTER_SAMPLES = 32;
 /** Prefetch of a fast route (consume()'s own default is 100). */
 const FAST_PREFETCH = 128;
-
-/** consume()'s session object as implemented by @nats-io/jetstream 3.x (not part of its typings). */
-type ResizableSession = { opts?: { max_messages?: unknown } };
 
 export class SingleRoute extends Route {
   /** Exponentially weighted mean handler duration (ms) and how many handlers it saw. */
   private meanMs = 0;
   private samples = 0;
-  private sinceCheck = 0;
   /** max_messages of the current consume() session (1 while pulling free slots: nothing held beyond them). */
   sessionPrefetch = 1;
-  /** The current pull is a fetch for the free slots (see {@link pullsFreeSlots}), not a consume() session. */
-  fetching = false;
 
   constructor(
     spec: HandlerSpec,
@@ -200,43 +192,28 @@ export class SingleRoute extends Route {
   }
 
   /**
-   * max_messages for a consume() session: the configured prefetch, else max(limit, 128) once the
-   * handlers proved fast (an adaptive route consumes only then, see {@link pullsFreeSlots}; 1 before,
-   * which {@link recordDuration} compares against and never applies).
+   * max_messages for a consume() session, which a route keeps only with a configured prefetch or
+   * once its handlers proved fast (see {@link pullsFreeSlots}): the configured prefetch, else
+   * max(limit, 128) — holding more costs nobody anything then.
    */
   nextPrefetch(): number {
-    if (this.fixedPrefetch !== undefined) return this.fixedPrefetch;
-    return this.isFast() ? Math.max(this.limit, FAST_PREFETCH) : 1;
+    return this.fixedPrefetch ?? Math.max(this.limit, FAST_PREFETCH);
   }
 
-  /**
-   * Records a handler's duration. Once handlers proved fast, raises the live session's prefetch:
-   * holding more costs nobody anything then, and prefetch 1 would make every message wait for a
-   * pull round trip. The session is resized in place (closing it would drop messages already on the
-   * wire until their ack wait); without that internal the route simply stays at prefetch 1.
-   */
+  /** Records a handler's duration, which decides whether the route counts as fast. */
   recordDuration(ms: number): void {
     this.meanMs = this.samples === 0 ? ms : this.meanMs + 0.05 * (ms - this.meanMs);
     this.samples++;
-    if (++this.sinceCheck < (this.samples <= FIRST_SAMPLE_WINDOW ? FIRST_SAMPLE_WINDOW : SAMPLE_WINDOW)) return;
-    this.sinceCheck = 0;
-    const wanted = this.nextPrefetch();
-    const session = this.messages as ResizableSession | undefined;
-    if (wanted > this.sessionPrefetch && !this.parking && !this.fetching && typeof session?.opts?.max_messages === 'number') {
-      session.opts.max_messages = wanted;
-      this.sessionPrefetch = wanted;
-    }
   }
 
   /** Saturation seen: the handlers are slow, forget the fast history. */
   markSlow(): void {
     this.meanMs = 0;
     this.samples = 0;
-    this.sinceCheck = 0;
   }
 
   private isFast(): boolean {
-    return this.samples >= FIRST_SAMPLE_WINDOW && this.meanMs < FAST_HANDLER_MS;
+    return this.samples >= FAST_AFTER_SAMPLES && this.meanMs < FAST_HANDLER_MS;
   }
 
   /**

@@ -320,7 +320,6 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       return;
     }
     route.sessionPrefetch = 1;
-    route.fetching = true;
     try {
       const messages = await route.consumer.fetch({ max_messages: free, expires: FETCH_EXPIRES_MS });
       route.messages = messages;
@@ -329,7 +328,6 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       await this.drainSingle(route, messages);
     } finally {
       route.messages = undefined;
-      route.fetching = false;
     }
   }
 
