@@ -5,8 +5,9 @@ export const TASK_STATUSES = ['queued', 'running', 'awaiting_review', 'completed
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const FINAL_TASK_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
 
-export const TASK_TYPES = ['roadmap.generate'] as const;
-export type TaskType = (typeof TASK_TYPES)[number];
+/** The built-in task types (see task-types.ts); a plugin may register more, so a type is a string. */
+export const TASK_TYPES = ['roadmap.generate', 'roadmap.batch'] as const;
+export type TaskType = string;
 
 export const PRIORITIES = ['high', 'normal', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];

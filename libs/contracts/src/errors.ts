@@ -36,7 +36,15 @@ export type ErrorCode =
   | 'CANCELLED'
   | 'TIME_LIMIT'
   | 'SUPERSEDED'
-  | 'CONFIG_INVALID';
+  | 'CONFIG_INVALID'
+  /** POST /api/v1/tasks named a type no definition is registered for. */
+  | 'UNKNOWN_TASK_TYPE'
+  /** GET /api/v1/tasks/:id/result of a task that has not completed. */
+  | 'NOT_COMPLETED'
+  /** The task ran past its type's hard deadline. */
+  | 'TASK_DEADLINE'
+  /** A task state change the lifecycle's state machine does not allow. */
+  | 'INVALID_TRANSITION';
 
 /** A field at fault in a request or message. */
 export interface FieldIssue {

@@ -3,3 +3,4 @@ export * from './domain.js';
 export * from './errors.js';
 export * from './messaging.js';
 export * from './roadmap.js';
+export * from './task-types.js';

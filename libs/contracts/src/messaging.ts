@@ -176,7 +176,11 @@ export function perPriority<V>(worker: keyof typeof PRIORITY_CONSUMERS, value: V
 }
 
 /** Subjects, `<domain>.<entity>.<verb>` plus routing tokens. */
-export const WORKFLOW_COMMANDS = ['generate', 'resume', 'review'] as const;
+/**
+ * generate: first run; resume: continue from the checkpoints; review: a person's review of a roadmap;
+ * signal: the payload a waiting step asked for; join: every child of a fan-out has finished.
+ */
+export const WORKFLOW_COMMANDS = ['generate', 'resume', 'review', 'signal', 'join'] as const;
 export type WorkflowCommand = (typeof WORKFLOW_COMMANDS)[number];
 
 export const Subjects = {
@@ -211,8 +215,13 @@ const id = z.uuid();
  */
 export const WorkflowMessageSchema = z.object({
   taskId: id,
-  roadmapId: id,
+  /** The task's type: which definition runs it (messages from before the engine carry none). */
+  type: z.string().max(100).default('roadmap.generate'),
+  /** A roadmap task's roadmap (the other types have none). */
+  roadmapId: id.optional(),
   command: z.enum(WORKFLOW_COMMANDS).default('generate'),
+  /** With `signal`: which wait it answers and its payload (validated by the waiting step's schema). */
+  signal: z.object({ name: z.string().min(1).max(64), payload: z.unknown() }).optional(),
   review: z
     .discriminatedUnion('decision', [
       z.object({ decision: z.literal('approve'), by: z.string().max(200), revision: z.number().int().min(0) }),

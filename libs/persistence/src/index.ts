@@ -6,3 +6,4 @@ export * from './sql.js';
 export * from './llm-usage.js';
 export * from './maintenance/log-partitions.js';
 export * from './maintenance/retention.js';
+export * from './roadmaps.js';

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ContentKind } from '@roadmap/contracts';
 import type { StoredError } from '@roadmap/persistence';
 import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
+import { TaskLifecycle } from '@roadmap/workflow';
 import type { DataSource } from 'typeorm';
 import { ContentRepository, type ItemContext, type ItemOutcome } from '../src/content/content.repository.js';
 
@@ -81,9 +82,10 @@ describe(ContentRepository.name, () => {
 
   before(async () => {
     db = await createTestDatabase('content');
-    sut = new Repository(db.dataSource);
+    sut = new Repository(db.dataSource, new TaskLifecycle(db.dataSource));
     // A second pool plays the second worker process.
-    other = new Repository(await db.connect());
+    const second = await db.connect();
+    other = new Repository(second, new TaskLifecycle(second));
   });
   after(async () => {
     await db?.drop();

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { CreateRoadmapRequestSchema } from '@roadmap/contracts';
 import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
+import { TaskLifecycle } from '@roadmap/workflow';
 import { TasksRepository, type NewRoadmapTask } from '../src/tasks/tasks.repository.js';
 
 function entry(goal: string, owner = 'alice', key?: string): NewRoadmapTask {
@@ -22,7 +23,7 @@ describe('TasksRepository.createRoadmapTasks (group commit of roadmap requests)'
 
   before(async () => {
     db = await createTestDatabase('admit');
-    sut = new TasksRepository(db.dataSource);
+    sut = new TasksRepository(db.dataSource, new TaskLifecycle(db.dataSource));
   });
   after(async () => db?.drop());
 

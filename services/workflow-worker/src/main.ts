@@ -14,6 +14,11 @@ await runService({
     { ...LlmModule.forRoot(config, LOGGER), global: true },
     // Call records, usage and budgets in PostgreSQL: the LLM layer calls it around every attempt.
     LlmUsageModule.forRoot(llmUsageOptions(config), LLM_CALL_OBSERVER),
-    WorkflowModule.forRoot({ maxEditRounds: config.WORKFLOW_MAX_EDIT_ROUNDS }),
+    WorkflowModule.forRoot({
+      maxEditRounds: config.WORKFLOW_MAX_EDIT_ROUNDS,
+      modules: config.WORKFLOW_MODULES,
+      deadlines: config.TASK_DEADLINES,
+      deadlineSweepMs: config.DEADLINE_SWEEP_MS,
+    }),
   ],
 });

@@ -11,6 +11,7 @@ export interface StoredError {
 @Entity({ name: 'tasks' })
 export class TaskEntity {
   @PrimaryColumn('uuid') id!: string;
+  /** A task type's name (`roadmap.generate`, `roadmap.batch`, or one a plugin registers). */
   @Column('text') type!: TaskType;
   @Column('text') status!: TaskStatus;
   @Column('text') owner!: string;
@@ -34,4 +35,11 @@ export class TaskEntity {
   @Column('timestamptz', { name: 'updated_at' }) updatedAt!: Date;
   @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt!: Date | null;
   @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt!: Date | null;
+  /** The task that fanned this one out (a batch's roadmap), and its position among its siblings. */
+  @Column('uuid', { name: 'parent_id', nullable: true }) parentId!: string | null;
+  @Column('int', { name: 'child_index', nullable: true }) childIndex!: number | null;
+  /** The whole task's deadlines (per type), set when it first starts. */
+  @Column('timestamptz', { name: 'soft_deadline_at', nullable: true }) softDeadlineAt!: Date | null;
+  @Column('timestamptz', { name: 'hard_deadline_at', nullable: true }) hardDeadlineAt!: Date | null;
+  @Column('timestamptz', { name: 'deadline_warned_at', nullable: true }) deadlineWarnedAt!: Date | null;
 }

@@ -6,6 +6,7 @@ import { DeadLetters1764400000000 } from './1764400000000-dead-letters.js';
 import { LlmCalls1764650000000 } from './1764650000000-llm-calls.js';
 import { OperatorTools1764870000000 } from './1764870000000-operator-tools.js';
 import { Maintenance1764900000000 } from './1764900000000-maintenance.js';
+import { WorkflowEngine1765100000000 } from './1765100000000-workflow-engine.js';
 
 /** Every migration, oldest first. A new one is a `<timestamp>-<name>.ts` file added here. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   LlmCalls1764650000000,
   OperatorTools1764870000000,
   Maintenance1764900000000,
+  WorkflowEngine1765100000000,
 ];

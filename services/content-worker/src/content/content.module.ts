@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { TaskLifecycleModule } from '@roadmap/workflow';
 import { ContentHandler } from './content.handler.js';
 import { ContentRepository } from './content.repository.js';
 import { CONTENT_OPTIONS, ContentService, type ContentOptions } from './content.service.js';
@@ -8,6 +9,7 @@ export class ContentModule {
   static forRoot(options: ContentOptions): DynamicModule {
     return {
       module: ContentModule,
+      imports: [TaskLifecycleModule],
       providers: [ContentHandler, ContentService, ContentRepository, { provide: CONTENT_OPTIONS, useValue: options }],
     };
   }

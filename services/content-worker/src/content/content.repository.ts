@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ContentKind, IntentAnalysis, ItemStatus, Progress, TaskStatus } from '@roadmap/contracts';
-import { sql, type StoredError } from '@roadmap/persistence';
+import { roadmapResultSql, sql, type StoredError } from '@roadmap/persistence';
+import { TaskLifecycle } from '@roadmap/workflow';
 import { DataSource } from 'typeorm';
 
 /** Everything one content item's generation needs, read in one query. */
@@ -70,14 +71,18 @@ export interface ItemOutcome {
 }
 
 /**
- * The content worker's writes: content items, and the roadmap/task counters they drive. An item
+ * The content worker's writes: content items, and the roadmap counters they drive (the task's own
+ * columns through the lifecycle: its progress and completion are a fragment of the same statement). An item
  * moves to a final state once; only that transition moves the counters, so a redelivered message
  * never counts twice, and the row lock on the roadmap serialises the last items of two workers:
  * exactly one of them sees done + failed = total and completes the task.
  */
 @Injectable()
 export class ContentRepository {
-  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(TaskLifecycle) private readonly lifecycle: TaskLifecycle,
+  ) {}
 
   /**
    * Reads each item's context (its state, its task's, and what its prompt needs): one round trip
@@ -186,14 +191,9 @@ export class ContentRepository {
    */
   async failTask(taskId: string, roadmapId: string, error: StoredError): Promise<boolean> {
     return this.dataSource.transaction(async (em) => {
-      const updated = await sql(
-        em,
-        `UPDATE tasks SET status = 'failed', error = $2::jsonb, current_step = NULL, finished_at = coalesce(finished_at, now()), updated_at = now()
-          WHERE id = $1 AND (status = 'running' OR (status = 'failed' AND error->>'code' = 'ITEMS_FAILED'))`,
-        [taskId, JSON.stringify(error)],
-      );
+      const updated = await this.lifecycle.failFromItems(em, taskId, error);
       await sql(em, `UPDATE roadmaps SET status = 'failed', updated_at = now() WHERE id = $1 AND status = 'generating'`, [roadmapId]);
-      return updated.count > 0;
+      return updated;
     });
   }
 
@@ -255,17 +255,7 @@ export class ContentRepository {
            FROM n WHERE r.id = $1 AND n.done + n.failed > 0
          RETURNING r.task_id, r.items_done, r.items_failed, r.items_total
        ), tk AS (
-         UPDATE tasks t SET progress_done = rm.items_done, progress_failed = rm.items_failed, updated_at = now(),
-                status = CASE WHEN rm.items_done + rm.items_failed = rm.items_total
-                              THEN CASE WHEN rm.items_failed = 0 THEN 'completed' ELSE 'failed' END
-                              ELSE t.status END,
-                finished_at = CASE WHEN rm.items_done + rm.items_failed = rm.items_total THEN now() ELSE t.finished_at END,
-                current_step = CASE WHEN rm.items_done + rm.items_failed = rm.items_total THEN NULL ELSE t.current_step END,
-                error = CASE WHEN rm.items_done + rm.items_failed = rm.items_total AND rm.items_failed > 0
-                             THEN jsonb_build_object('code', 'ITEMS_FAILED', 'message', rm.items_failed || ' of ' || rm.items_total || ' content items failed')
-                             ELSE t.error END
-           FROM rm WHERE t.id = rm.task_id AND t.status = 'running'
-         RETURNING t.status, t.finished_at
+         ${TaskLifecycle.progressFromCounters('rm', roadmapResultSql('t.id'))}
        )
        SELECT (SELECT array_agg(ord::text || ':' || status ORDER BY ord) FROM item) AS moved, rm.items_done, rm.items_failed, rm.items_total,
               (SELECT status FROM tk) AS task_status, (SELECT max(updated_at) FROM item) AS finished_at, (SELECT finished_at FROM tk) AS task_finished_at

@@ -150,7 +150,7 @@ export class Reaper {
       const redrive = task.redrives + 1;
       const command: WorkflowMessage['command'] = task.status === 'queued' && task.checkpoints === 0 ? 'generate' : 'resume';
       await sql(em, `UPDATE tasks SET redrives = $2, updated_at = now() WHERE id = $1`, [task.id, redrive]);
-      const message: WorkflowMessage = { taskId: task.id, roadmapId: task.roadmap_id, command };
+      const message: WorkflowMessage = { taskId: task.id, type: 'roadmap.generate', roadmapId: task.roadmap_id, command };
       // The API's message id with the re-drive's number: a new message despite the stream's duplicate
       // window, and still one message if this transaction is retried after a publish that went through.
       await this.publisher.publish(Subjects.workflow(task.priority, command), message, { msgId: `workflow-${command}:${task.id}:redrive-${redrive}` });

@@ -2,8 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   AppError,
   ConflictError,
+  CONTENT_STEP,
   NotFoundError,
-  WORKFLOW_VERSION,
+  RoadmapGenerateType,
   type ContentKind,
   type CreateRoadmapRequest,
   type ReviewMode,
@@ -13,12 +14,14 @@ import {
   ConceptEntity,
   ContentItemEntity,
   ExecutionLogEntity,
+  insertRoadmaps,
   LlmCallEntity,
   RoadmapEntity,
   RoadmapRevisionEntity,
   sql,
   TaskEntity,
 } from '@roadmap/persistence';
+import { TaskLifecycle, type NewTask } from '@roadmap/workflow';
 import { DataSource, type EntityManager } from 'typeorm';
 
 /** One roadmap request to accept: its new ids, its caller, the validated body and its Idempotency-Key, if any. */
@@ -36,7 +39,10 @@ export type BatchAdmission = { outcome: 'created' } | { outcome: 'key_taken' } |
 /** The gateway's access to PostgreSQL: it creates tasks and roadmaps and reads everything else. */
 @Injectable()
 export class TasksRepository {
-  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(TaskLifecycle) private readonly lifecycle: TaskLifecycle,
+  ) {}
 
   /**
    * Inserts a roadmap task and its roadmap, then runs `enqueue` inside the same transaction:
@@ -82,50 +88,9 @@ export class TasksRepository {
           if (existing) return { task: existing, replayed: true };
         }
       }
-      const task = em.create(TaskEntity, {
-        id: ids.taskId,
-        type: 'roadmap.generate',
-        status: 'queued',
-        owner,
-        priority: request.priority,
-        input: request as unknown as Record<string, unknown>,
-        result: null,
-        error: null,
-        currentStep: null,
-        progressDone: 0,
-        progressFailed: 0,
-        progressTotal: 0,
-        attempts: 0,
-        roadmapId: ids.roadmapId,
-        workflowVersion: WORKFLOW_VERSION,
-        promptSet: null,
-        reviewMode,
-        cancelledAt: null,
-        createdAt: now,
-        updatedAt: now,
-        startedAt: null,
-        finishedAt: null,
-      });
-      // jsonb columns are typed loosely by TypeORM's insert signature; the entity is complete.
-      await em.insert(TaskEntity, task as never);
-      await em.insert(RoadmapEntity, {
-        id: ids.roadmapId,
-        taskId: ids.taskId,
-        owner,
-        goal: request.goal,
-        preferences: request.preferences,
-        status: 'designing',
-        intent: null,
-        framework: null,
-        validationIssues: null,
-        currentRevision: 0,
-        itemsTotal: 0,
-        itemsDone: 0,
-        itemsFailed: 0,
-        createdAt: now,
-        updatedAt: now,
-        completedAt: null,
-      });
+      await this.lifecycle.insert(em, [newTask(ids, owner, request, reviewMode)], now);
+      await insertRoadmaps(em, [{ id: ids.roadmapId, taskId: ids.taskId, owner, goal: request.goal, preferences: request.preferences }], now);
+      const task = (await em.getRepository(TaskEntity).findOneBy({ id: ids.taskId }))!;
       await enqueue();
       return { task, replayed: false };
     });
@@ -167,35 +132,17 @@ export class TasksRepository {
       const accepted = entries.filter((_, i) => answers[i]!.outcome === 'created');
       if (accepted.length > 0) {
         const now = new Date();
-        const col = <T>(pick: (e: NewRoadmapTask) => T) => accepted.map(pick);
-        await sql(
+        await this.lifecycle.insert(em, accepted.map((e) => newTask(e.ids, e.owner, e.request, e.reviewMode)), now);
+        await insertRoadmaps(
           em,
-          `INSERT INTO tasks (id, type, status, owner, priority, input, roadmap_id, workflow_version, review_mode, created_at, updated_at)
-           SELECT id, 'roadmap.generate', 'queued', owner, priority, input::jsonb, roadmap_id, $6, review_mode, $7, $7
-             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $8::text[]) AS x(id, owner, priority, input, roadmap_id, review_mode)`,
-          [
-            col((e) => e.ids.taskId),
-            col((e) => e.owner),
-            col((e) => e.request.priority),
-            col((e) => JSON.stringify(e.request)),
-            col((e) => e.ids.roadmapId),
-            WORKFLOW_VERSION,
-            now,
-            col((e) => e.reviewMode),
-          ],
-        );
-        await sql(
-          em,
-          `INSERT INTO roadmaps (id, task_id, owner, goal, preferences, status, created_at, updated_at)
-           SELECT id, task_id, owner, goal, preferences::jsonb, 'designing', $6, $6
-             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]) AS x(id, task_id, owner, goal, preferences)`,
-          [col((e) => e.ids.roadmapId), col((e) => e.ids.taskId), col((e) => e.owner), col((e) => e.request.goal), col((e) => JSON.stringify(e.request.preferences)), now],
+          accepted.map((e) => ({ id: e.ids.roadmapId, taskId: e.ids.taskId, owner: e.owner, goal: e.request.goal, preferences: e.request.preferences })),
+          now,
         );
         const published = await Promise.allSettled(accepted.map((e) => enqueue(e)));
         const failed = accepted.filter((_, k) => published[k]!.status === 'rejected');
         if (failed.length > 0) {
           // Their keys and roadmaps go with the task rows (ON DELETE CASCADE).
-          await sql(em, `DELETE FROM tasks WHERE id = ANY($1::uuid[])`, [failed.map((e) => e.ids.taskId)]);
+          await this.lifecycle.discard(em, failed.map((e) => e.ids.taskId));
         }
         let k = 0;
         entries.forEach((_, i) => {
@@ -251,22 +198,7 @@ export class TasksRepository {
     owner?: string,
   ): Promise<TaskEntity> {
     return this.dataSource.transaction(async (em) => {
-      const task = await em
-        .getRepository(TaskEntity)
-        .findOne({ where: owner === undefined ? { id: taskId } : { id: taskId, owner }, lock: { mode: 'pessimistic_write' } });
-      if (!task) throw new NotFoundError('Task', taskId);
-      if (!from.includes(task.status)) throw new ConflictError(`Task ${taskId} is ${task.status}: it cannot be ${action}`);
-      const final = ['completed', 'failed', 'cancelled'].includes(to);
-      await sql(
-        em,
-        `UPDATE tasks SET status = $2, updated_at = now(),
-                finished_at = CASE WHEN $3 THEN now() END,
-                cancelled_at = CASE WHEN $2 = 'cancelled' THEN now() ELSE cancelled_at END,
-                error = CASE WHEN $3 THEN error END,
-                current_step = CASE WHEN $3 THEN NULL ELSE current_step END
-          WHERE id = $1`,
-        [taskId, to, final],
-      );
+      const task = await this.lifecycle.act(em, taskId, from, to, action, owner);
       if (to === 'cancelled') {
         await sql(em, `UPDATE roadmaps SET status = 'cancelled', updated_at = now() WHERE task_id = $1 AND status NOT IN ('completed', 'failed')`, [taskId]);
       } else if (to === 'queued' && task.roadmapId) {
@@ -330,12 +262,7 @@ export class TasksRepository {
         `UPDATE roadmaps SET items_done = items_done - $2, items_failed = items_failed - $3, status = 'generating', completed_at = NULL, updated_at = now() WHERE id = $1`,
         [roadmapId, done, failed],
       );
-      await sql(
-        em,
-        `UPDATE tasks SET status = 'running', progress_done = progress_done - $2, progress_failed = progress_failed - $3,
-                current_step = 'content_generation', error = NULL, finished_at = NULL, updated_at = now() WHERE id = $1`,
-        [task.id, done, failed],
-      );
+      await this.lifecycle.reopenForItems(em, task.id, done, failed, CONTENT_STEP);
       await then(task, rows);
       return { task, items: rows };
     });
@@ -436,6 +363,20 @@ export class TasksRepository {
   findRoadmapRow(roadmapId: string, owner?: string): Promise<RoadmapEntity | null> {
     return this.dataSource.getRepository(RoadmapEntity).findOneBy(owner === undefined ? { id: roadmapId } : { id: roadmapId, owner });
   }
+}
+
+/** A roadmap task's row (its roadmap row goes with it). */
+function newTask(ids: { taskId: string; roadmapId: string }, owner: string, request: CreateRoadmapRequest, reviewMode: ReviewMode): NewTask {
+  return {
+    id: ids.taskId,
+    type: RoadmapGenerateType.type,
+    owner,
+    priority: request.priority,
+    input: request,
+    version: RoadmapGenerateType.version,
+    reviewMode,
+    roadmapId: ids.roadmapId,
+  };
 }
 
 /** Tokens, estimated cost and calls: a task's, an item's or an owner's day. */

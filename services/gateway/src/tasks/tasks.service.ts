@@ -120,7 +120,7 @@ export class TasksService {
   }
 
   private enqueueGenerate(entry: NewRoadmapTask) {
-    return this.publishWorkflow(entry.request.priority, { ...entry.ids, command: 'generate' }, `workflow-generate:${entry.ids.taskId}`);
+    return this.publishWorkflow(entry.request.priority, { ...entry.ids, type: 'roadmap.generate', command: 'generate' }, `workflow-generate:${entry.ids.taskId}`);
   }
 
   async getTask(id: string, scope: OwnerScope) {
@@ -248,7 +248,7 @@ export class TasksService {
     const task = await this.repository.transition(roadmap.taskId, ['awaiting_review'], 'running', 'reviewed (it is not awaiting a review)', (t) =>
       this.publishWorkflow(
         t.priority,
-        { taskId: t.id, roadmapId, command: 'review', review },
+        { taskId: t.id, type: t.type, roadmapId, command: 'review', review },
         `workflow-review:${t.id}:${roadmap.currentRevision}`,
       ),
       scope,
@@ -265,7 +265,7 @@ export class TasksService {
       ['failed', 'cancelled'],
       'queued',
       'resumed (only a failed or cancelled task can be)',
-      (t) => this.publishWorkflow(t.priority, { taskId: t.id, roadmapId: requireRoadmap(t), command: 'resume' }, `workflow-resume:${t.id}:${randomUUID()}`),
+      (t) => this.publishWorkflow(t.priority, { taskId: t.id, type: t.type, roadmapId: requireRoadmap(t), command: 'resume' }, `workflow-resume:${t.id}:${randomUUID()}`),
       scope,
     );
     actions.inc({ action: 'resume' });

@@ -1,15 +1,44 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { LLM_PROVIDER, type LlmProvider } from '@roadmap/llm';
+import { JetStreamPublisher } from '@roadmap/messaging';
+import { TaskEvents } from '@roadmap/runtime';
+import { workflowEngineProviders, type Deadlines } from '@roadmap/workflow';
+import { RoadmapRepository } from '../workflows/roadmap/roadmap.repository.js';
+import { builtInWorkflows } from '../workflows/workflows.js';
 import { WorkflowHandler } from './workflow.handler.js';
-import { WORKFLOW_OPTIONS, type WorkflowOptions } from './workflow.options.js';
-import { WorkflowRepository } from './workflow.repository.js';
-import { WorkflowService } from './workflow.service.js';
 
+export interface WorkflowOptions {
+  /** Edit -> validate rounds before an invalid framework fails the task. */
+  readonly maxEditRounds: number;
+  /** WORKFLOW_MODULES */
+  readonly modules: string;
+  /** TASK_DEADLINES */
+  readonly deadlines: Record<string, Deadlines>;
+  /** DEADLINE_SWEEP_MS */
+  readonly deadlineSweepMs: number;
+}
+
+/** The workflow engine with every definition this worker runs, and its consumers. */
 @Module({})
 export class WorkflowModule {
   static forRoot(options: WorkflowOptions): DynamicModule {
     return {
       module: WorkflowModule,
-      providers: [WorkflowHandler, WorkflowService, WorkflowRepository, { provide: WORKFLOW_OPTIONS, useValue: options }],
+      global: true,
+      providers: [
+        WorkflowHandler,
+        RoadmapRepository,
+        ...workflowEngineProviders({
+          definitions: {
+            inject: [LLM_PROVIDER, JetStreamPublisher, TaskEvents, RoadmapRepository],
+            useFactory: (llm: LlmProvider, publisher: JetStreamPublisher, events: TaskEvents, roadmaps: RoadmapRepository) =>
+              builtInWorkflows({ llm, publisher, events, roadmaps, maxEditRounds: options.maxEditRounds }),
+          },
+          modules: options.modules,
+          deadlines: options.deadlines,
+          deadlineSweepMs: options.deadlineSweepMs,
+        }),
+      ],
     };
   }
 }

@@ -1,0 +1,27 @@
+import type { LlmProvider } from '@roadmap/llm';
+import type { JetStreamPublisher } from '@roadmap/messaging';
+import type { TaskEvents } from '@roadmap/runtime';
+import type { WorkflowDefinition } from '@roadmap/workflow';
+import { batchWorkflow } from './batch/batch.workflow.js';
+import type { RoadmapRepository } from './roadmap/roadmap.repository.js';
+import { roadmapWorkflow } from './roadmap/roadmap.workflow.js';
+
+/** What the built-in definitions are made from. */
+export interface WorkflowDeps {
+  llm: LlmProvider;
+  publisher: JetStreamPublisher;
+  events: TaskEvents;
+  roadmaps: RoadmapRepository;
+  maxEditRounds: number;
+}
+
+/**
+ * Every workflow this worker runs: the one place a built-in job type is registered (its contract
+ * goes in libs/contracts' BUILT_IN_TASK_TYPES). Types from WORKFLOW_MODULES are added at start-up.
+ */
+export function builtInWorkflows(deps: WorkflowDeps): WorkflowDefinition<any, any, any>[] {
+  return [
+    roadmapWorkflow({ llm: deps.llm, publisher: deps.publisher, events: deps.events, repository: deps.roadmaps, maxEditRounds: deps.maxEditRounds }),
+    batchWorkflow,
+  ];
+}

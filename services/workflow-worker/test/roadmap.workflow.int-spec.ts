@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { PermanentError, PreferencesSchema, RetryableError, type Framework, type WorkflowMessage, type WorkflowStep } from '@roadmap/contracts';
+import { OfflineProvider, type GenerateOptions, type LlmProvider, type LlmResult, type PromptDefinition } from '@roadmap/llm';
+import type { JetStreamPublisher, PublishItem } from '@roadmap/messaging';
+import type { ExecutionLogger } from '@roadmap/observability';
+import { insertRoadmaps } from '@roadmap/persistence';
+import type { TaskEvents } from '@roadmap/runtime';
+import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
+import { RunStore, TaskLifecycle, WorkflowEngine, WorkflowRegistry } from '@roadmap/workflow';
+import { timeOrderedId } from '@roadmap/runtime';
+import { RoadmapRepository } from '../src/workflows/roadmap/roadmap.repository.js';
+import { applyCheckpoint, roadmapWorkflow, type RoadmapState } from '../src/workflows/roadmap/roadmap.workflow.js';
+
+const RUN_OPTIONS = { signal: new AbortController().signal, isLastDelivery: false };
+
+/** The offline provider, counting calls per prompt, with optional overrides per prompt. */
+class CountingProvider implements LlmProvider {
+  readonly name = 'counting';
+  readonly model = 'offline';
+  readonly calls: string[] = [];
+  private readonly inner = new OfflineProvider();
+  constructor(private readonly overrides: Partial<Record<string, (input: unknown) => unknown>> = {}) {}
+  async generate<I, O>(prompt: PromptDefinition<I, O>, input: I, options?: GenerateOptions): Promise<LlmResult<O>> {
+    this.calls.push(prompt.name);
+    const override = this.overrides[prompt.name];
+    if (override) {
+      const result = await this.inner.generate(prompt, input, options);
+      return { ...result, output: override(result.output) as O };
+    }
+    return this.inner.generate(prompt, input, options);
+  }
+}
+
+/**
+ * The roadmap definition run by the engine against the real PostgreSQL (the lifecycle's guarded SQL,
+ * checkpoints, fencing): only NATS is replaced, by a publisher that records what would be sent.
+ */
+describe('roadmap workflow (engine + definition)', () => {
+  let db: TestDatabase;
+  let llm: CountingProvider;
+  let published: PublishItem[];
+  let message: WorkflowMessage;
+  const sut = () => {
+    const lifecycle = new TaskLifecycle(db.dataSource);
+    const publisher = { publishMany: async (items: PublishItem[]) => void published.push(...items), publish: async () => undefined } as unknown as JetStreamPublisher;
+    const events = { publish: async () => undefined } as unknown as TaskEvents;
+    const definition = roadmapWorkflow({ llm, publisher, events, repository: new RoadmapRepository(db.dataSource, lifecycle), maxEditRounds: 2 });
+    return new WorkflowEngine(
+      new WorkflowRegistry([definition]),
+      new RunStore(db.dataSource, lifecycle),
+      lifecycle,
+      publisher,
+      events,
+      { info: async () => true, warn: async () => true, error: async () => true } as unknown as ExecutionLogger,
+      { run: (_taskId: string, signal: AbortSignal, work: (s: AbortSignal) => Promise<unknown>) => work(signal) } as never,
+    );
+  };
+  const task = async () => (await db.dataSource.query(`SELECT status, error, current_step FROM tasks WHERE id = $1`, [message.taskId]))[0];
+  const checkpoints = async (): Promise<Array<{ sequence: number; step: string; state: Record<string, unknown> }>> =>
+    db.dataSource.query(`SELECT sequence, step, state FROM workflow_checkpoints WHERE task_id = $1 ORDER BY sequence`, [message.taskId]);
+  const replay = async (): Promise<RoadmapState> => {
+    const state = roadmapWorkflow({} as never).initialState();
+    for (const c of await checkpoints()) applyCheckpoint(state, c.step, c.state);
+    return state;
+  };
+  const fannedOut = async () => Number((await db.dataSource.query(`SELECT count(*) AS n FROM content_items i JOIN roadmaps r ON r.id = i.roadmap_id WHERE r.task_id = $1`, [message.taskId]))[0].n);
+  const seed = async (options: { reviewMode?: 'required' | 'skip'; version?: string } = {}) => {
+    const taskId = timeOrderedId();
+    const roadmapId = timeOrderedId();
+    const lifecycle = new TaskLifecycle(db.dataSource);
+    const input = { goal: 'Become a backend engineer', preferences: PreferencesSchema.parse({}) };
+    await db.dataSource.transaction(async (em) => {
+      await lifecycle.insert(em, [
+        { id: taskId, type: 'roadmap.generate', owner: 'alice', priority: 'normal', input, version: options.version ?? 'roadmap-workflow@1', reviewMode: options.reviewMode ?? 'skip', roadmapId },
+      ]);
+      await insertRoadmaps(em, [{ id: roadmapId, taskId, owner: 'alice', goal: input.goal, preferences: input.preferences }]);
+    });
+    message = { taskId, type: 'roadmap.generate', roadmapId, command: 'generate' };
+  };
+
+  before(async () => {
+    db = await createTestDatabase('roadmapwf');
+  });
+  after(async () => db?.drop());
+  beforeEach(async () => {
+    llm = new CountingProvider();
+    published = [];
+    await seed();
+  });
+
+  it('runs every step once, checkpoints each, and fans out one message per concept and kind', async () => {
+    await sut().run(message, RUN_OPTIONS);
+    assert.deepEqual(llm.calls, ['intent_analysis', 'curriculum_design', 'validation']);
+    const saved = await checkpoints();
+    assert.deepEqual(
+      saved.map((c) => [c.sequence, c.step]),
+      [
+        [0, 'intent_analysis'],
+        [1, 'curriculum_design'],
+        [2, 'validation'],
+        [3, 'fan_out'],
+      ],
+    );
+    const framework = saved[1]!.state.output as Framework;
+    const concepts = framework.stages.flatMap((s) => s.concepts).length;
+    assert.ok(concepts >= 8);
+    assert.equal(published.length, concepts * 3);
+    assert.equal(new Set(published.map((p) => p.msgId)).size, published.length, 'every content message has its own dedupe id');
+    assert.ok(published.every((p) => p.subject.startsWith('content.generate.normal.')));
+    assert.deepEqual(await task(), { status: 'running', error: null, current_step: 'content_generation' });
+  });
+
+  it('continues after the last checkpoint without repeating a finished LLM call', async () => {
+    await sut().run(message, RUN_OPTIONS);
+    // A crash after curriculum design: only the first two checkpoints survived.
+    await db.dataSource.query(`DELETE FROM workflow_checkpoints WHERE task_id = $1 AND sequence >= 2`, [message.taskId]);
+    llm = new CountingProvider();
+    published = [];
+    await sut().run(message, RUN_OPTIONS);
+    assert.deepEqual(llm.calls, ['validation']);
+    assert.ok(published.length > 0);
+  });
+
+  it('does nothing for a workflow already fanned out, or a task that already ended', async () => {
+    await sut().run(message, RUN_OPTIONS);
+    llm = new CountingProvider();
+    published = [];
+    await sut().run(message, RUN_OPTIONS);
+    assert.equal((await task()).current_step, 'content_generation', 'a redelivery leaves the content phase as it is');
+    await db.dataSource.query(`UPDATE tasks SET status = 'cancelled' WHERE id = $1`, [message.taskId]);
+    await sut().run(message, RUN_OPTIONS);
+    assert.deepEqual(llm.calls, []);
+    assert.deepEqual(published, []);
+  });
+
+  it('edits an invalid framework and validates it again', async () => {
+    llm = new CountingProvider({
+      // A curriculum whose second concept duplicates the first one's id: a structural error.
+      curriculum_design: (output) => {
+        const framework = structuredClone(output) as Framework;
+        framework.stages[0]!.concepts[1]!.id = framework.stages[0]!.concepts[0]!.id;
+        return framework;
+      },
+    });
+    await sut().run(message, RUN_OPTIONS);
+    assert.deepEqual(llm.calls, ['intent_analysis', 'curriculum_design', 'validation', 'edit', 'validation']);
+    const steps = (await checkpoints()).map((c) => c.step as WorkflowStep);
+    assert.deepEqual(steps, ['intent_analysis', 'curriculum_design', 'validation', 'edit', 'validation', 'fan_out']);
+    assert.equal((await replay()).autoEdits, 1);
+    assert.equal((await replay()).revision, 2, 'designed, then repaired: two framework revisions');
+  });
+
+  it('asks for a quick retry while the accepted task is not yet visible', async () => {
+    await assert.rejects(
+      sut().run({ ...message, taskId: timeOrderedId() }, RUN_OPTIONS),
+      (error: unknown) => error instanceof RetryableError && error.retryAfterMs === 250,
+    );
+  });
+
+  it('fails the task at once on a permanent error, and on a retryable one only at the last delivery', async () => {
+    llm = new CountingProvider({
+      intent_analysis: () => {
+        throw new PermanentError('LLM_REJECTED', 'refused');
+      },
+    });
+    await assert.rejects(sut().run(message, RUN_OPTIONS), /refused/);
+    assert.deepEqual((await task()).error, { code: 'LLM_REJECTED', message: 'refused' });
+
+    await seed();
+    llm = new CountingProvider({
+      intent_analysis: () => {
+        throw new RetryableError('LLM_UNAVAILABLE', 'down');
+      },
+    });
+    await assert.rejects(sut().run(message, RUN_OPTIONS), /down/);
+    assert.equal((await task()).error, null, 'a retryable error leaves the task for the next delivery');
+    await assert.rejects(sut().run(message, { ...RUN_OPTIONS, isLastDelivery: true }), /down/);
+    assert.deepEqual((await task()).error, { code: 'LLM_UNAVAILABLE', message: 'down' });
+    assert.equal((await task()).status, 'failed');
+  });
+
+  it('pauses for a person when review is required, then fans out on approval', async () => {
+    await seed({ reviewMode: 'required' });
+    await sut().run(message, RUN_OPTIONS);
+    assert.equal((await task()).status, 'awaiting_review');
+    assert.equal(await fannedOut(), 0);
+    assert.equal((await checkpoints()).at(-1)!.step, 'review_requested');
+
+    // A redelivered generate message while waiting does nothing.
+    await sut().run(message, RUN_OPTIONS);
+    assert.equal((await checkpoints()).at(-1)!.step, 'review_requested');
+
+    await db.dataSource.query(`UPDATE tasks SET status = 'running' WHERE id = $1`, [message.taskId]); // the gateway's transition on POST review
+    llm = new CountingProvider();
+    await sut().run({ ...message, command: 'review', review: { decision: 'approve', by: 'alice', revision: 1 } }, RUN_OPTIONS);
+    assert.deepEqual(llm.calls, [], 'approval runs no LLM step');
+    assert.ok((await fannedOut()) > 0);
+  });
+
+  it('applies a revision request with the edit step, validates, and asks for review again', async () => {
+    await seed({ reviewMode: 'required' });
+    await sut().run(message, RUN_OPTIONS);
+    await db.dataSource.query(`UPDATE tasks SET status = 'running' WHERE id = $1`, [message.taskId]);
+    llm = new CountingProvider();
+    await sut().run({ ...message, command: 'review', review: { decision: 'revise', feedback: 'Add GraphQL APIs', by: 'alice', revision: 1 } }, RUN_OPTIONS);
+    assert.deepEqual(llm.calls, ['edit', 'validation']);
+    const edit = (await checkpoints()).find((c) => c.step === 'edit')!;
+    assert.equal(edit.state.feedback, 'Add GraphQL APIs');
+    assert.equal((await task()).status, 'awaiting_review');
+    assert.equal(await fannedOut(), 0);
+    const state = await replay();
+    assert.equal(state.revision, 2);
+    assert.equal(state.awaitingReview, true);
+  });
+
+  it('refuses to continue a task started by another workflow version', async () => {
+    await seed({ version: 'roadmap-workflow@0' });
+    await assert.rejects(sut().run(message, RUN_OPTIONS), (error: unknown) => (error as PermanentError).code === 'WORKFLOW_VERSION_MISMATCH');
+    assert.equal((await task()).error?.code, 'WORKFLOW_VERSION_MISMATCH');
+    assert.deepEqual(llm.calls, []);
+  });
+});
