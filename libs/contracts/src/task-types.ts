@@ -15,6 +15,11 @@ export interface TaskTypeContract<I = unknown, R = unknown> {
   readonly description: string;
   readonly input: z.ZodType<I>;
   readonly result: z.ZodType<R>;
+  /**
+   * Signals its runs may wait for, with their payload schemas (POST /api/v1/tasks/:id/signals/:name
+   * validates with them). A roadmap's review has an endpoint of its own.
+   */
+  readonly signals?: Readonly<Record<string, z.ZodType>>;
 }
 
 /** Declares a task type (a typed identity function: the schemas keep their types). */

@@ -1,4 +1,4 @@
-import { Module, type Provider } from '@nestjs/common';
+import { Global, Module, type Provider } from '@nestjs/common';
 import { DEADLINE_SWEEP_OPTIONS, DeadlineSweeper } from './engine/deadline-sweeper.js';
 import type { WorkflowDefinition } from './engine/definition.js';
 import { JoinListener } from './engine/join-listener.js';
@@ -18,7 +18,8 @@ export interface WorkflowEngineOptions {
   deadlineSweepMs?: number;
 }
 
-/** The task lifecycle alone: for processes that create tasks or act on them (the gateway). */
+/** The task lifecycle alone, for every module of a process that creates tasks or acts on them (the gateway). */
+@Global()
 @Module({ providers: [TaskLifecycle], exports: [TaskLifecycle] })
 export class TaskLifecycleModule {}
 

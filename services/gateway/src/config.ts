@@ -1,7 +1,8 @@
 import { CommonEnvSchema, env, loadConfig, REVIEW_MODES } from '@roadmap/contracts';
+import { WorkflowTypesEnvSchema } from '@roadmap/workflow';
 import { MAINTENANCE_ENV } from './maintenance/maintenance.config.js';
 
-export const GatewayEnvSchema = CommonEnvSchema.extend({
+export const GatewayEnvSchema = CommonEnvSchema.extend(WorkflowTypesEnvSchema.shape).extend({
   PORT: env.int(3000, 0, 65535),
   HOST: env.string('0.0.0.0'),
   /** Largest request body accepted; larger is a 413. */

@@ -26,7 +26,7 @@ await runService({
       audience: config.AUTH_JWT_AUDIENCE,
       createPerMinute: config.AUTH_RATE_LIMIT_PER_MINUTE,
     }),
-    TasksModule.forRoot({ reviewDefault: config.REVIEW_DEFAULT }),
+    TasksModule.forRoot({ reviewDefault: config.REVIEW_DEFAULT, workflowModules: config.WORKFLOW_MODULES }),
     EventsModule.forRoot({ keepAliveMs: config.SSE_KEEPALIVE_MS }),
     AdminModule,
     MaintenanceModule.forRoot(config),

@@ -28,7 +28,9 @@ const IdempotencyKeySchema = z
 
 const ListQuerySchema = z.strictObject({
   status: z.enum(TASK_STATUSES).optional(),
-  type: z.enum(TASK_TYPES).optional(),
+  type: z.string().regex(/^[a-z][a-z0-9.-]{0,99}$/).optional(),
+  /** The children of this task (a batch's roadmaps). */
+  parentId: z.uuid().optional(),
   createdAfter: z.iso.datetime({ offset: true }).optional(),
   createdBefore: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -170,7 +172,8 @@ export class TasksController {
   @Get()
   @ApiOperation({ summary: 'Tasks, newest first, filtered by status, type and creation time, cursor-paginated' })
   @ApiQuery({ name: 'status', required: false, enum: TASK_STATUSES })
-  @ApiQuery({ name: 'type', required: false, enum: TASK_TYPES })
+  @ApiQuery({ name: 'type', required: false, schema: { type: 'string', example: TASK_TYPES[0] } })
+  @ApiQuery({ name: 'parentId', required: false, schema: { type: 'string', format: 'uuid' }, description: "a task's children (a batch's roadmaps)" })
   @ApiQuery({ name: 'createdAfter', required: false, schema: { type: 'string', format: 'date-time' } })
   @ApiQuery({ name: 'createdBefore', required: false, schema: { type: 'string', format: 'date-time' } })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } })

@@ -1,5 +1,9 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { TaskLifecycleModule } from '@roadmap/workflow';
+import { BUILT_IN_TASK_TYPES } from '@roadmap/contracts';
+import { contractsOf, loadWorkflowModules, TaskLifecycleModule } from '@roadmap/workflow';
+import { TaskApiController } from './task-api.controller.js';
+import { TaskApiService } from './task-api.service.js';
+import { TASK_TYPE_CONTRACTS, TaskTypes } from './task-types.js';
 import { RoadmapsController, TasksController, UsageController } from './tasks.controller.js';
 import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
 import { TasksRepository } from './tasks.repository.js';
@@ -11,8 +15,16 @@ export class TasksModule {
     return {
       module: TasksModule,
       imports: [TaskLifecycleModule],
-      controllers: [RoadmapsController, TasksController, UsageController],
-      providers: [TasksRepository, TasksService, { provide: TASKS_OPTIONS, useValue: options }],
+      controllers: [RoadmapsController, TasksController, TaskApiController, UsageController],
+      providers: [
+        TasksRepository,
+        TasksService,
+        TaskApiService,
+        TaskTypes,
+        { provide: TASKS_OPTIONS, useValue: options },
+        // The built-in types plus those of WORKFLOW_MODULES (the same modules the workflow worker runs).
+        { provide: TASK_TYPE_CONTRACTS, useFactory: async () => (options.workflowModules ? contractsOf(await loadWorkflowModules(options.workflowModules)) : BUILT_IN_TASK_TYPES) },
+      ],
     };
   }
 }

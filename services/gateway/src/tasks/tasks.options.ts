@@ -6,4 +6,6 @@ export const TASKS_OPTIONS = Symbol('TASKS_OPTIONS');
 export interface TasksOptions {
   /** Review mode of a request that does not choose one. */
   readonly reviewDefault: ReviewMode;
+  /** WORKFLOW_MODULES: where task types beyond the built-in ones come from. */
+  readonly workflowModules?: string;
 }

@@ -30,7 +30,7 @@ export interface NewRoadmapTask {
   owner: string;
   request: CreateRoadmapRequest;
   reviewMode: ReviewMode;
-  idempotency?: { key: string; requestHash: string; windowMs: number };
+  idempotency?: Idempotency;
 }
 
 /** What became of one request of a batch. */
@@ -54,45 +54,35 @@ export class TasksRepository {
     request: CreateRoadmapRequest,
     reviewMode: ReviewMode,
     enqueue: () => Promise<unknown>,
-    idempotency?: { key: string; requestHash: string; windowMs: number },
+    idempotency?: Idempotency,
+  ): Promise<{ task: TaskEntity; replayed: boolean }> {
+    return this.createOne(newTask(ids, owner, request, reviewMode), enqueue, idempotency, (em, now) =>
+      insertRoadmaps(em, [{ id: ids.roadmapId, taskId: ids.taskId, owner, goal: request.goal, preferences: request.preferences }], now),
+    );
+  }
+
+  /**
+   * Inserts one task (and its domain rows, `admit`), then runs `enqueue` inside the same transaction:
+   * if enqueueing fails, nothing is committed (no task without its message). With an
+   * Idempotency-Key already used by the same caller, answers with the first task instead.
+   */
+  async createOne(
+    task: NewTask,
+    enqueue: () => Promise<unknown>,
+    idempotency?: Idempotency,
+    admit?: (em: EntityManager, now: Date) => Promise<void>,
   ): Promise<{ task: TaskEntity; replayed: boolean }> {
     const now = new Date();
     return this.dataSource.transaction(async (em: EntityManager) => {
       if (idempotency) {
-        // The insert waits on a concurrent request with the same key until it commits; then this
-        // one sees the key taken and answers with the first task.
-        await sql(em, `DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2 AND created_at < now() - make_interval(secs => $3)`, [
-          owner,
-          idempotency.key,
-          idempotency.windowMs / 1000,
-        ]);
-        const claimed = await sql(
-          em,
-          `INSERT INTO idempotency_keys (owner, key, task_id, request_hash) VALUES ($1, $2, $3, $4) ON CONFLICT (owner, key) DO NOTHING`,
-          [owner, idempotency.key, ids.taskId, idempotency.requestHash],
-        );
-        if (claimed.count === 0) {
-          const { rows } = await sql<{ task_id: string; request_hash: string }>(
-            em,
-            `SELECT task_id, request_hash FROM idempotency_keys WHERE owner = $1 AND key = $2`,
-            [owner, idempotency.key],
-          );
-          const first = rows[0];
-          if (first && first.request_hash !== idempotency.requestHash) {
-            throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body', {
-              status: 422,
-              details: [{ field: 'Idempotency-Key', message: 'already used for another request' }],
-            });
-          }
-          const existing = first ? await em.getRepository(TaskEntity).findOneBy({ id: first.task_id }) : null;
-          if (existing) return { task: existing, replayed: true };
-        }
+        const existing = await claimIdempotencyKey(em, task.owner, idempotency, task.id);
+        if (existing) return { task: existing, replayed: true };
       }
-      await this.lifecycle.insert(em, [newTask(ids, owner, request, reviewMode)], now);
-      await insertRoadmaps(em, [{ id: ids.roadmapId, taskId: ids.taskId, owner, goal: request.goal, preferences: request.preferences }], now);
-      const task = (await em.getRepository(TaskEntity).findOneBy({ id: ids.taskId }))!;
+      await this.lifecycle.insert(em, [task], now);
+      await admit?.(em, now);
+      const created = (await em.getRepository(TaskEntity).findOneBy({ id: task.id }))!;
       await enqueue();
-      return { task, replayed: false };
+      return { task: created, replayed: false };
     });
   }
 
@@ -271,7 +261,7 @@ export class TasksRepository {
   /** Tasks of an owner (every owner's when undefined), newest first, after a (created_at, id) cursor. */
   async listTasks(
     owner: string | undefined,
-    filters: { status?: TaskStatus; type?: string; createdAfter?: Date; createdBefore?: Date },
+    filters: { status?: TaskStatus; type?: string; parentId?: string; createdAfter?: Date; createdBefore?: Date },
     after: { at: Date; id: string } | null,
     limit: number,
   ): Promise<TaskEntity[]> {
@@ -284,10 +274,17 @@ export class TasksRepository {
       .limit(limit);
     if (filters.status) query.andWhere('t.status = :status', { status: filters.status });
     if (filters.type) query.andWhere('t.type = :type', { type: filters.type });
+    if (filters.parentId) query.andWhere('t.parent_id = :parentId', { parentId: filters.parentId });
     if (filters.createdAfter) query.andWhere('t.created_at >= :createdAfter', { createdAfter: filters.createdAfter });
     if (filters.createdBefore) query.andWhere('t.created_at < :createdBefore', { createdBefore: filters.createdBefore });
     if (after) query.andWhere('(t.created_at, t.id) < (:at, :id)', { at: after.at, id: after.id });
     return query.getMany();
+  }
+
+  /** How many children a task has in each state (a batch's roadmaps). */
+  async childCounts(taskId: string): Promise<Record<string, number>> {
+    const { rows } = await sql<{ status: string; n: number }>(this.dataSource, `SELECT status, count(*)::int AS n FROM tasks WHERE parent_id = $1 GROUP BY status`, [taskId]);
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
   /** Per concept, the state of each kind of item: the polling view of a task's content. */
@@ -363,6 +360,44 @@ export class TasksRepository {
   findRoadmapRow(roadmapId: string, owner?: string): Promise<RoadmapEntity | null> {
     return this.dataSource.getRepository(RoadmapEntity).findOneBy(owner === undefined ? { id: roadmapId } : { id: roadmapId, owner });
   }
+}
+
+/** An Idempotency-Key with the hash of its request and how long it holds. */
+export interface Idempotency {
+  key: string;
+  requestHash: string;
+  windowMs: number;
+}
+
+/**
+ * Claims an owner's Idempotency-Key for a new task. The insert waits on a concurrent request with the
+ * same key until it commits; then this one sees the key taken and gets the first task back (null:
+ * the key is this task's now). The same key with another request body is a 422.
+ */
+async function claimIdempotencyKey(em: EntityManager, owner: string, idempotency: Idempotency, taskId: string): Promise<TaskEntity | null> {
+  await sql(em, `DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2 AND created_at < now() - make_interval(secs => $3)`, [
+    owner,
+    idempotency.key,
+    idempotency.windowMs / 1000,
+  ]);
+  const claimed = await sql(
+    em,
+    `INSERT INTO idempotency_keys (owner, key, task_id, request_hash) VALUES ($1, $2, $3, $4) ON CONFLICT (owner, key) DO NOTHING`,
+    [owner, idempotency.key, taskId, idempotency.requestHash],
+  );
+  if (claimed.count > 0) return null;
+  const { rows } = await sql<{ task_id: string; request_hash: string }>(em, `SELECT task_id, request_hash FROM idempotency_keys WHERE owner = $1 AND key = $2`, [
+    owner,
+    idempotency.key,
+  ]);
+  const first = rows[0];
+  if (first && first.request_hash !== idempotency.requestHash) {
+    throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body', {
+      status: 422,
+      details: [{ field: 'Idempotency-Key', message: 'already used for another request' }],
+    });
+  }
+  return first ? em.getRepository(TaskEntity).findOneBy({ id: first.task_id }) : null;
 }
 
 /** A roadmap task's row (its roadmap row goes with it). */

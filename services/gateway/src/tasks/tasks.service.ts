@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   LOG_LEVELS,
   NotFoundError,
+  TASK_STATUSES,
   Subjects,
   ValidationError,
   type ContentGenerateMessage,
@@ -17,6 +18,7 @@ import { JetStreamPublisher, Messaging } from '@roadmap/messaging';
 import { counter } from '@roadmap/observability';
 import type { TaskEntity } from '@roadmap/persistence';
 import { Batcher, TaskEvents, timeOrderedId } from '@roadmap/runtime';
+import { TaskLifecycle } from '@roadmap/workflow';
 import { diffFrameworks } from './revision-diff.js';
 import { llmCallView, logView, roadmapView, sumUsage, taskLinks, taskView, usd } from './task-views.js';
 import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
@@ -49,6 +51,7 @@ export class TasksService {
     @Inject(Messaging) private readonly messaging: Messaging,
     @Inject(TaskEvents) private readonly events: TaskEvents,
     @Inject(TASKS_OPTIONS) private readonly options: TasksOptions,
+    @Inject(TaskLifecycle) private readonly lifecycle: TaskLifecycle,
   ) {
     // Requests arriving together share one transaction and one commit: under load each request no
     // longer holds a pooled connection across its own publish round trip.
@@ -126,9 +129,10 @@ export class TasksService {
   async getTask(id: string, scope: OwnerScope) {
     const task = await this.repository.findTask(id, scope);
     if (!task) throw new NotFoundError('Task', id);
-    const [states, usageRows] = await Promise.all([
+    const [states, usageRows, children] = await Promise.all([
       task.roadmapId ? this.repository.itemStates(task.roadmapId) : Promise.resolve([]),
       this.repository.usageBySubject(task.id),
+      this.repository.childCounts(task.id),
     ]);
     const usageBySubject = new Map(usageRows.map(({ subject, ...usage }) => [subject, { ...usage, costUsd: usd(usage.costUsd) }]));
     const concepts = new Map<string, { id: string; slug: string; title: string; items: Record<string, string>; usage: Record<string, LlmUsageTotals> }>();
@@ -138,7 +142,13 @@ export class TasksService {
       concept.usage[row.kind] = usageBySubject.get(`${row.id}:${row.kind}`) ?? { inputTokens: 0, outputTokens: 0, costUsd: 0, calls: 0 };
       concepts.set(row.id, concept);
     }
-    return { ...taskView(task), usage: sumUsage(usageRows), concepts: [...concepts.values()] };
+    const childTotal = Object.values(children).reduce((a, b) => a + b, 0);
+    return {
+      ...taskView(task),
+      usage: sumUsage(usageRows),
+      concepts: [...concepts.values()],
+      children: childTotal === 0 ? null : { total: childTotal, ...Object.fromEntries(TASK_STATUSES.map((s) => [s, children[s] ?? 0])) },
+    };
   }
 
   /** A task's recorded LLM calls, oldest first; prompts and responses only with `includeContent`. */
@@ -188,11 +198,12 @@ export class TasksService {
 
   async listTasks(
     scope: OwnerScope,
-    query: { status?: TaskStatus; type?: string; createdAfter?: string; createdBefore?: string; cursor?: string; limit: number },
+    query: { status?: TaskStatus; type?: string; parentId?: string; createdAfter?: string; createdBefore?: string; cursor?: string; limit: number },
   ) {
     const filters = {
       status: query.status,
       type: query.type,
+      parentId: query.parentId,
       createdAfter: query.createdAfter ? new Date(query.createdAfter) : undefined,
       createdBefore: query.createdBefore ? new Date(query.createdBefore) : undefined,
     };
@@ -265,7 +276,12 @@ export class TasksService {
       ['failed', 'cancelled'],
       'queued',
       'resumed (only a failed or cancelled task can be)',
-      (t) => this.publishWorkflow(t.priority, { taskId: t.id, type: t.type, roadmapId: requireRoadmap(t), command: 'resume' }, `workflow-resume:${t.id}:${randomUUID()}`),
+      (t) =>
+        this.publishWorkflow(
+          t.priority,
+          { taskId: t.id, type: t.type, ...(t.roadmapId && { roadmapId: t.roadmapId }), command: 'resume' },
+          `workflow-resume:${t.id}:${randomUUID()}`,
+        ),
       scope,
     );
     actions.inc({ action: 'resume' });
@@ -280,10 +296,20 @@ export class TasksService {
     const current = await this.repository.findTask(taskId, scope);
     if (!current) throw new NotFoundError('Task', taskId);
     if (current.status !== 'cancelled') {
-      await this.repository.transition(taskId, ['queued', 'running', 'awaiting_review'], 'cancelled', 'cancelled (it already ended)', async () => undefined, scope);
-      this.messaging.nc.publish(this.messaging.subject(Subjects.taskCancelled), JSON.stringify({ taskId }));
+      // A parent's unfinished children are cancelled with it (a batch leaves nothing running).
+      let children: string[] = [];
+      await this.repository.transition(
+        taskId,
+        ['queued', 'running', 'awaiting_review'],
+        'cancelled',
+        'cancelled (it already ended)',
+        async (_task, em) => (children = await this.lifecycle.cancelChildren(em, taskId)),
+        scope,
+      );
+      for (const id of [taskId, ...children]) this.messaging.nc.publish(this.messaging.subject(Subjects.taskCancelled), JSON.stringify({ taskId: id }));
       actions.inc({ action: 'cancel' });
-      await this.events.publish({ type: 'task.cancelled', taskId }, `cancelled:${Date.now()}`);
+      const at = Date.now();
+      for (const id of [taskId, ...children]) await this.events.publish({ type: 'task.cancelled', taskId: id }, `cancelled:${at}`);
     }
     return this.getTask(taskId, scope);
   }
@@ -309,14 +335,10 @@ export class TasksService {
     return { taskId: task.id, roadmapId, conceptId, kinds: items.map((i) => i.kind), status: 'running' as const, links: taskLinks(task.id, roadmapId) };
   }
 
-  private publishWorkflow(priority: TaskEntity['priority'], message: WorkflowMessage, msgId: string) {
+  /** Publishes a workflow command (inside the caller's transaction: a failed publish undoes it). */
+  publishWorkflow(priority: TaskEntity['priority'], message: WorkflowMessage, msgId: string) {
     return this.publisher.publish(Subjects.workflow(priority, message.command), message, { msgId });
   }
-}
-
-function requireRoadmap(task: TaskEntity): string {
-  if (!task.roadmapId) throw new NotFoundError('Roadmap of task', task.id);
-  return task.roadmapId;
 }
 
 function encodeCursor(at: Date, id: string): string {
