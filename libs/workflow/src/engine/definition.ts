@@ -99,7 +99,7 @@ export interface WorkflowDefinition<I = unknown, R = unknown, S = unknown> {
   steps: Record<string, (ctx: StepContext<I, S>) => Promise<StepResult>>;
   signals?: Record<string, SignalSpec<S, any>>;
   /** Aggregates the children once all ended (Celery's chord callback). */
-  join?: (task: TaskRun<I>, children: ChildSummary[], em: EntityManager) => Promise<R>;
+  join?: (task: TaskRun<I>, children: ChildSummary[], em: EntityManager, state: S) => Promise<R>;
   /**
    * A resumed task whose fan-out went to items (not child workflows): put the unfinished items back
    * on their queue. Child workflows are resumed by the engine.

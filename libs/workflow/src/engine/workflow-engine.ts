@@ -124,7 +124,7 @@ export class WorkflowEngine {
           next = definition.next(state.data, task);
         }
         if (next && 'wait' in next) await this.startWaiting(definition, task, state, next.wait, lease);
-        else if (next && 'children' in next) await this.continueChildren(definition, task, message, lease);
+        else if (next && 'children' in next) await this.continueChildren(definition, task, state.data, message, lease);
         else if (next && 'complete' in next) await this.complete(definition, task, next.complete, lease);
       } catch (error) {
         if (error instanceof TaskStopped || Cancellation.isCancellation(signal)) return;
@@ -248,7 +248,7 @@ export class WorkflowEngine {
    * child has ended (the join command, or any delivery that finds them all ended) it completes with
    * the definition's aggregate.
    */
-  private async continueChildren(definition: AnyDefinition, task: TaskRun, message: WorkflowMessage, lease: number): Promise<void> {
+  private async continueChildren(definition: AnyDefinition, task: TaskRun, state: unknown, message: WorkflowMessage, lease: number): Promise<void> {
     if (message.command === 'resume') {
       const requeued = await this.lifecycle.transaction((em) => this.lifecycle.requeueChildren(em, task.id));
       if (requeued.length > 0) {
@@ -263,7 +263,7 @@ export class WorkflowEngine {
       return;
     }
     if (!definition.join) throw new PermanentError('WORKFLOW_INVALID', `${definition.contract.type} fans out to children but has no join`);
-    const result = await this.lifecycle.transaction(async (em) => definition.join!(task, await this.store.children(task.id, em), em));
+    const result = await this.lifecycle.transaction(async (em) => definition.join!(task, await this.store.children(task.id, em), em, state));
     await this.complete(definition, task, result, lease);
   }
 

@@ -18,6 +18,8 @@ export function taskView(task: TaskEntity) {
       percent: total === 0 ? (task.status === 'completed' ? 100 : 0) : Math.floor((100 * task.progressDone) / total),
     },
     roadmapId: task.roadmapId,
+    /** The task that fanned this one out (a batch), or null. */
+    parentId: task.parentId,
     error: task.error,
     attempts: task.attempts,
     workflowVersion: task.workflowVersion,
