@@ -13,6 +13,8 @@ describe('the workflow engine through the real services: a plugin workflow, a ba
   before(async () => {
     platform = await Platform.start({
       env: { WORKFLOW_MODULES: DEMO_MODULE, OFFLINE_LLM_LATENCY_MS: '0' },
+      // A child of the demo gets 3 s before a warning and 8 s before it fails (per type, by configuration).
+      serviceEnv: { 'workflow-worker': { TASK_DEADLINES: JSON.stringify({ 'test.demo-child': { softMs: 3_000, hardMs: 8_000 } }), DEADLINE_SWEEP_MS: '250' } },
       replicas: { 'workflow-worker': 1, 'content-worker': 1 },
       ackWaitMs: 3_000,
     });
@@ -122,6 +124,23 @@ describe('the workflow engine through the real services: a plugin workflow, a ba
     assert.equal(result.status, 200, JSON.stringify(result.body));
     assert.deepEqual(result.body.result, { sum: 1 + 4 + 9, note: 'go', children: 3 });
     assert.equal(runs('fan_out', body.taskId), 1, 'the resumed parent does not fan out again: its children are resumed');
+  });
+
+  it('a task past its soft deadline is warned, past its hard one failed with TASK_DEADLINE and its work aborted; its parent still joins', async () => {
+    const { body } = await platform.request('POST', '/api/v1/tasks', { type: 'test.demo', input: { count: 1, childMs: 60_000 } });
+    await platform.waitForTask(body.taskId, ['awaiting_review'], 30_000);
+    await platform.request('POST', `/api/v1/tasks/${body.taskId}/signals/approve`, { payload: { note: 'slow one' } });
+    const result = await platform.request('GET', `/api/v1/tasks/${body.taskId}/result?wait=30`);
+    assert.equal(result.status, 200, JSON.stringify(result.body));
+    assert.deepEqual(result.body.result, { sum: 0, note: 'slow one', children: 0 }, 'the failed child does not fail the parent');
+    const { body: list } = await platform.request('GET', `/api/v1/tasks?parentId=${body.taskId}`);
+    const child = list.items[0];
+    assert.equal(child.status, 'failed');
+    assert.equal(child.error.code, 'TASK_DEADLINE');
+    const startedToFailed = Date.parse(child.finishedAt) - Date.parse(child.startedAt);
+    assert.ok(startedToFailed >= 8_000 && startedToFailed < 20_000, `failed at its hard deadline, not after its 60 s of work (${startedToFailed} ms)`);
+    const { body: logs } = await platform.request('GET', `/api/v1/tasks/${child.id}/logs?level=warn`);
+    assert.ok(logs.items.some((l: any) => /soft deadline/.test(l.message)), 'the soft deadline was logged on the task');
   });
 
   it('a roadmap.batch creates one roadmap per goal, each readable on its own, and completes with the aggregate', async () => {
