@@ -329,6 +329,29 @@ describe('the operator CLI (`npm run cli`) against a running platform', () => {
     assert.equal((await platform.request('GET', '/api/v1/admin/dead-letters?state=nope', undefined, {}, admin)).status, 400);
   });
 
+  it('creates a task of any type, reads its result (exit 1 while it has not completed), and lists a batch\'s children', async () => {
+    const types = await json(['tasks', 'types']);
+    assert.ok(types.items.some((t: any) => t.type === 'roadmap.batch'));
+    const bad = await cli(['tasks', 'create', '--type', 'no.such', '--input', '{}']);
+    assert.equal(bad.code, 2, 'an unknown type is a usage error');
+    assert.match(bad.stderr, /UNKNOWN_TASK_TYPE|unknown task type/);
+    const created = await json(['tasks', 'create', '--type', 'roadmap.batch', '--input', JSON.stringify({ goals: ['Learn Go for services', 'Learn SQL basics'] })]);
+    assert.equal(created.type, 'roadmap.batch');
+    const early = await cli(['tasks', 'result', created.taskId]);
+    if (early.code !== 0) {
+      assert.equal(early.code, 1, 'not completed yet: exit 1');
+      assert.match(early.stderr, /NOT_COMPLETED|is (queued|running)/);
+    }
+    const answer = await json(['tasks', 'result', created.taskId, '--wait', '60']);
+    assert.equal(answer.result.total, 2);
+    assert.equal(answer.result.completed, 2);
+    const children = await json(['tasks', 'ls', '--parent', created.taskId]);
+    assert.equal(children.items.length, 2);
+    assert.ok(children.items.every((c: any) => c.type === 'roadmap.generate' && c.parentId === created.taskId));
+    const shown = await cli(['tasks', 'show', created.taskId]);
+    assert.match(shown.stdout, /children:\s+2 \(2 completed\)/);
+  });
+
   it('shows a killed process as gone after three missed heartbeats, and forgets one that stopped cleanly', async () => {
     const [killed, stopped] = platform.processes.filter((p) => p.service === 'content-worker');
     await platform.kill(killed!, 'SIGKILL');

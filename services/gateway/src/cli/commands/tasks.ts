@@ -4,6 +4,7 @@ import { CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { clock, duration, fields, progressBar, table } from '../format.js';
 import { intOption } from '../options.js';
+import { addTaskApiCommands, familyFields } from './task-api.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 /** Pause between two polls of `tasks logs --follow`. */
@@ -11,22 +12,31 @@ const LOG_POLL_MS = 1_000;
 
 /** `tasks ls|show|cancel|resume|logs`. */
 export function tasksCommand(): Command {
-  const tasks = new Command('tasks').description('list, inspect, cancel and resume tasks; read their execution logs');
+  const tasks = new Command('tasks').description('create, list, inspect, cancel and resume tasks of every type; read their results and execution logs');
+  addTaskApiCommands(tasks);
 
   tasks
     .command('ls')
     .description('tasks, newest first')
     .addOption(new Option('--status <status>', 'only tasks in this state').choices(TASK_STATUSES))
+    .option('--type <type>', 'only tasks of this type')
+    .option('--parent <id>', "only this task's children (a batch's roadmaps)")
     .option('--limit <n>', 'how many (1-200)', intOption(1, 200), 20)
     .option('--cursor <cursor>', 'the next page (printed after a full page)')
-    .action(async (opts: { status?: string; limit: number; cursor?: string }, command: Command) => {
+    .action(async (opts: { status?: string; type?: string; parent?: string; limit: number; cursor?: string }, command: Command) => {
       const ctx = CliContext.of(command);
-      const page = await ctx.api.get<{ items: any[]; nextCursor: string | null }>('/api/v1/tasks', { status: opts.status, limit: opts.limit, cursor: opts.cursor });
+      const page = await ctx.api.get<{ items: any[]; nextCursor: string | null }>('/api/v1/tasks', {
+        status: opts.status,
+        type: opts.type,
+        parentId: opts.parent,
+        limit: opts.limit,
+        cursor: opts.cursor,
+      });
       ctx.print(page, () => {
         if (page.items.length === 0) return 'no tasks';
         const rows = table(
-          ['ID', 'STATUS', 'STEP', 'PROGRESS', 'PRIORITY', 'CREATED', 'ERROR'],
-          page.items.map((t) => [t.id, t.status, t.currentStep, progressText(t.progress), t.priority, t.createdAt, t.error?.code]),
+          ['ID', 'TYPE', 'STATUS', 'STEP', 'PROGRESS', 'PRIORITY', 'CREATED', 'ERROR'],
+          page.items.map((t) => [t.id, t.type, t.status, t.currentStep, progressText(t.progress), t.priority, t.createdAt, t.error?.code]),
         );
         return page.nextCursor ? `${rows}\n(more: --cursor ${page.nextCursor})` : rows;
       });
@@ -124,6 +134,7 @@ export function showTask(t: any): string {
   const lines = [
     fields([
       ['id', t.id],
+      ['type', t.type],
       ['status', t.status],
       ['step', t.currentStep],
       ['progress', t.progress?.total ? progressBar(t.progress.done, t.progress.failed, t.progress.total) : null],
@@ -135,6 +146,8 @@ export function showTask(t: any): string {
       ['finished', t.finishedAt ? `${t.finishedAt} (${took})` : null],
     ]),
   ];
+  const family = familyFields(t);
+  if (family) lines.push(family);
   if (Array.isArray(t.concepts) && t.concepts.length > 0) {
     const kinds = [...new Set(t.concepts.flatMap((c: any) => Object.keys(c.items ?? {})))] as string[];
     lines.push('', table(['CONCEPT', 'ID', ...kinds.map((k) => k.toUpperCase())], t.concepts.map((c: any) => [c.slug ?? c.title, c.id, ...kinds.map((k) => c.items?.[k])])));
