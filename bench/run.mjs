@@ -1,11 +1,11 @@
 // npm run bench [-- <scenario> ...]: runs the scenarios (all by default), prints a table, writes
-// bench/results/<timestamp>.json. Scenarios: dispatch latency gateway logs makespan memory profile.
+// bench/results/<timestamp>.json. Scenarios: dispatch latency gateway logs makespan memory batch profile.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { BENCH_DIR, ROOT, NODE, fmt, writeResults } from './lib.mjs';
 
-const ALL = ['dispatch', 'latency', 'gateway', 'logs', 'makespan', 'memory'];
+const ALL = ['dispatch', 'latency', 'gateway', 'logs', 'makespan', 'memory', 'batch'];
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = asked.length ? asked : ALL;
 for (const n of names) if (![...ALL, 'profile'].includes(n)) { console.error(`unknown scenario ${n}; one of ${ALL.join(', ')}, profile`); process.exit(1); }
@@ -61,6 +61,12 @@ for (const name of names) {
       const { logs } = await import('./scenarios/logs.mjs');
       const r = (results.logs = await logs());
       row('logs', `${fmt(r.n)} entries, ${r.producers} producer processes -> LOGS -> log-sink -> committed (median of ${r.runs})`, `${fmt(r.sinkRowsPerSec)} rows/s · COPY ${fmt(r.copyRowsPerSec)} rows/s · ${r.ratio.toFixed(2)}x`, '>= 0.5x COPY', r.goal.met);
+    } else if (name === 'batch') {
+      const { batch } = await import('./scenarios/batch.mjs');
+      const r = (results.batch = await batch());
+      row('batch', `one roadmap.batch of ${r.goals} goals (${fmt(r.frameworkCalls)} framework + ${fmt(r.contentCalls)} content calls of ${r.latencyMs} ms), 1 workflow worker x 4, 2 content workers x 16`,
+        `${fmt(r.elapsedMs)} ms vs ideal ${fmt(r.idealMs)} ms = ${r.ratio.toFixed(2)}x (framework calls alone over 4 slots: ${fmt(r.frameworkBoundMs)} ms); ${r.result.completed}/${r.result.total} completed`, 'report', undefined);
+      row('batch', `engine overhead per checkpointed step (${fmt(r.steps)} steps)`, `${r.cpuMsPerStep.toFixed(2)} CPU ms · ${r.sqlPerStep === null ? 'n/a' : r.sqlPerStep.toFixed(1)} SQL statements (workflow worker)`, 'report', undefined);
     } else if (name === 'makespan' || name === 'memory') {
       if (!makespanState) {
         const { makespan } = await import('./scenarios/makespan.mjs');
