@@ -2,6 +2,7 @@ import { perPriority, prioritySlots } from '@roadmap/contracts';
 import { LLM_CALL_OBSERVER, LlmModule } from '@roadmap/llm';
 import { llmUsageOptions, LlmUsageModule, LOGGER, runService } from '@roadmap/runtime';
 import { loadWorkflowWorkerConfig } from './config.js';
+import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { WorkflowModule } from './workflow/workflow.module.js';
 
 await runService({
@@ -20,5 +21,7 @@ await runService({
       deadlines: config.TASK_DEADLINES,
       deadlineSweepMs: config.DEADLINE_SWEEP_MS,
     }),
+    // The lifecycle owner maintains the lifecycle: retention, log partitions, the reaper.
+    MaintenanceModule.forRoot(config),
   ],
 });
