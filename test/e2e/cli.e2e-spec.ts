@@ -184,7 +184,11 @@ describe('the operator CLI (`npm run cli`) against a running platform', () => {
     );
     const consumersOf = (service: string) => [...new Set(workers.items.filter((w: any) => w.service === service).flatMap((w: any) => w.consumers.map((c: any) => c.consumer)))].sort();
     assert.deepEqual(consumersOf('content-worker'), [CONSUMERS.contentHigh.durable, CONSUMERS.contentLow.durable, CONSUMERS.contentNormal.durable].sort());
-    assert.deepEqual(consumersOf('workflow-worker'), [CONSUMERS.workflowHigh.durable, CONSUMERS.workflowLow.durable, CONSUMERS.workflowNormal.durable].sort());
+    // The workflow worker also records dead letters (the gateway consumes nothing).
+    assert.deepEqual(
+      consumersOf('workflow-worker'),
+      [CONSUMERS.workflowHigh.durable, CONSUMERS.workflowLow.durable, CONSUMERS.workflowNormal.durable, CONSUMERS.deadLetterSink.durable].sort(),
+    );
     assert.deepEqual(consumersOf('log-sink'), [CONSUMERS.logSink.durable]);
     assert.deepEqual(consumersOf('gateway'), []);
     for (const w of workers.items) {

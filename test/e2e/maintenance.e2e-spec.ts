@@ -14,11 +14,11 @@ describe('scheduled maintenance', () => {
 
   before(async () => {
     platform = await Platform.start({
-      // No workflow worker at first: the queued message can be lost before anyone takes it. Two
-      // gateways: both run the scheduler against the same database.
-      replicas: { gateway: 2, 'workflow-worker': 0, 'content-worker': 1 },
+      // No workflow worker at first: the queued message can be lost before anyone takes it. The
+      // workflow workers run the maintenance jobs: later, two of them share the scheduler's database.
+      replicas: { 'workflow-worker': 0, 'content-worker': 1 },
       serviceEnv: {
-        gateway: {
+        'workflow-worker': {
           MAINTENANCE_POLL_MS: '200',
           REAPER_INTERVAL_SECONDS: '1',
           REAPER_QUEUED_AFTER_SECONDS: '2',
@@ -60,11 +60,14 @@ describe('scheduled maintenance', () => {
   it('fails a task that stays stuck past its re-drives, with the reason on the task API', async () => {
     const worker = platform.processes.find((p) => p.service === 'workflow-worker' && p.child.exitCode === null)!;
     await platform.kill(worker, 'SIGTERM');
+    // Two workers whose LLM calls hang: the task runs, makes no progress, is re-driven (the resume
+    // hangs as well) and stays stuck. They also run the maintenance jobs from now on, side by side.
+    const hung = { OFFLINE_LLM_LATENCY_MS: '600000', REAPER_STALLED_AFTER_SECONDS: '2' };
+    const workers = [await platform.spawn('workflow-worker', hung), await platform.spawn('workflow-worker', hung)];
+    await Promise.all(workers.map((w) => platform.waitReady(w)));
     const { body } = await platform.request('POST', '/api/v1/roadmaps', { goal: 'Learn Kubernetes operations' });
-    // Every message for it is lost, the re-drive's too.
     const failed = await eventually(
       async () => {
-        await loseWorkflowMessages();
         const res = await platform.request('GET', `/api/v1/tasks/${body.taskId}`);
         return res.body.status === 'failed' ? res.body : null;
       },
@@ -105,12 +108,15 @@ describe('scheduled maintenance', () => {
     const actions = reaper.runs.flatMap((r: { detail: { tasks?: Array<{ action: string }> } }) => r.detail.tasks ?? []).map((t: { action: string }) => t.action);
     assert.ok(actions.includes('failed'), JSON.stringify(reaper.runs.slice(0, 3)));
     assert.ok(reaper.runs.every((r: { outcome: string; durationMs: number | null }) => r.outcome !== 'error'));
-    // Two gateway processes, one reaper run per second between them: never two runs within an interval.
+    // Two workflow workers, one reaper run per second between them: never two runs within an interval.
     const starts = reaper.runs.map((r: { startedAt: string }) => Date.parse(r.startedAt)).sort((a: number, b: number) => a - b);
     assert.ok(starts.length >= 5, `${starts.length} reaper runs`);
     for (let i = 1; i < starts.length; i++) assert.ok(starts[i] - starts[i - 1] >= 999, `reaper runs ${starts[i] - starts[i - 1]} ms apart`);
 
-    const metrics = await (await fetch(`${platform.url}/metrics`)).text();
+    // The workers expose the scheduler's metrics; the last-success gauge is the platform's (read from the history).
+    const workers = platform.processes.filter((p) => p.service === 'workflow-worker' && p.child.exitCode === null);
+    assert.equal(workers.length, 2);
+    const metrics = (await Promise.all(workers.map(async (w) => (await fetch(`http://127.0.0.1:${w.port}/metrics`)).text()))).join('\n');
     assert.match(metrics, /roadmap_maintenance_runs_total\{job="reaper",outcome="ok"[^}]*\} [1-9]/);
     assert.match(metrics, /roadmap_maintenance_last_success_timestamp_seconds\{job="reaper"[^}]*\} \d/);
   });
@@ -125,7 +131,7 @@ describe('the reaper in the content phase', () => {
       // No content worker: the fanned-out items wait in their stream, where they can be lost.
       replicas: { 'content-worker': 0 },
       serviceEnv: {
-        gateway: { MAINTENANCE_POLL_MS: '200', REAPER_INTERVAL_SECONDS: '1', REAPER_STALLED_AFTER_SECONDS: '3', REAPER_MAX_REDRIVES: '2' },
+        'workflow-worker': { MAINTENANCE_POLL_MS: '200', REAPER_INTERVAL_SECONDS: '1', REAPER_STALLED_AFTER_SECONDS: '3', REAPER_MAX_REDRIVES: '2' },
       },
     });
     messaging = await Messaging.connect({ servers: TEST_NATS_URL, namespace: platform.namespace, name: 'e2e-maintenance-content' });

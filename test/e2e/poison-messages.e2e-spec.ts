@@ -70,4 +70,25 @@ describe('invalid messages on every stream', () => {
 
     console.log(`poison: ${poison.length} published, ${dead} dead-lettered with reasons; the roadmap completed ${task.progress.done}/${task.progress.total}`);
   });
+
+  it('fails the task of a dead-lettered workflow command with DEAD_LETTERED, once', async () => {
+    // A queued task whose command arrives broken (its roadmapId is no id): the recorder fails it.
+    const taskId = crypto.randomUUID();
+    await platform.query(
+      `INSERT INTO tasks (id, type, status, owner, priority, input, workflow_version) VALUES ($1, 'roadmap.generate', 'queued', 'e2e-user', 'normal', '{}', 'v1')`,
+      [taskId],
+    );
+    const body = JSON.stringify({ taskId, roadmapId: 'not-a-uuid' });
+    await messaging.js.publish(messaging.subject('roadmap.workflow.normal.generate'), body);
+    const failed = await eventually(async () => {
+      const [row] = await platform.query(`SELECT status, error, finished_at FROM tasks WHERE id = $1`, [taskId]);
+      return row.status === 'failed' ? row : undefined;
+    }, 20_000, 'the task failed by its dead letter');
+    assert.equal(failed.error.code, 'DEAD_LETTERED');
+    assert.match(failed.error.message, /^invalid_message: roadmapId/);
+    assert.ok(failed.finished_at);
+    const recorded = await platform.query(`SELECT reason, payload FROM dead_letters WHERE task_id = $1`, [taskId]);
+    assert.equal(recorded.length, 1);
+    assert.equal(recorded[0].payload, body);
+  });
 });

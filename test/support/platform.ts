@@ -130,13 +130,13 @@ export class Platform {
     }
   }
 
-  /** Starts one more process of a service. */
-  async spawn(service: ServiceName): Promise<ServiceProcess> {
+  /** Starts one more process of a service, with `env` over the platform's and the service's environment. */
+  async spawn(service: ServiceName, env: Record<string, string> = {}): Promise<ServiceProcess> {
     const port = await freePort();
     const index = this.processes.filter((p) => p.service === service).length;
     const child = spawn(process.execPath, ['--enable-source-maps', serviceEntry(service)], {
       cwd: root,
-      env: { ...this.env, ...this.options.serviceEnv?.[service], PORT: String(port) },
+      env: { ...this.env, ...this.options.serviceEnv?.[service], ...env, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const output: string[] = [];

@@ -22,6 +22,13 @@ export type ItemStatus = (typeof ITEM_STATUSES)[number];
 /** Steps of the framework workflow, in order. `edit` runs only when validation finds errors. */
 export const WORKFLOW_STEPS = ['intent_analysis', 'curriculum_design', 'validation', 'edit', 'fan_out'] as const;
 export type WorkflowStep = (typeof WORKFLOW_STEPS)[number];
+/**
+ * Scheduled maintenance jobs, in the order operators see them: the workflow worker runs them, the
+ * gateway shows their history (GET /api/v1/admin/maintenance?job=).
+ */
+export const MAINTENANCE_JOBS = ['execution-logs', 'retention', 'reaper'] as const;
+export type MaintenanceJobName = (typeof MAINTENANCE_JOBS)[number];
+
 /** The step a task shows while its content items are generated. */
 export const CONTENT_STEP = 'content_generation';
 

@@ -22,7 +22,7 @@ export { LlmModule, LLM_PROVIDER, LLM_CALL_OBSERVER, type LlmModuleOptions } fro
 export { LlmPipeline, type LlmPipelineOptions, type PipelineEntry } from './pipeline/pipeline.js';
 export { RateLimiter, waitFor, type RateScope, type Reservation } from './pipeline/rate-limiter.js';
 export { OwnerSemaphore } from './pipeline/owner-semaphore.js';
-export { ResponseCache, cacheKey, CACHE_MAX_VALUE_BYTES } from './pipeline/response-cache.js';
+export { ResponseCache, cacheKey, CACHE_MAX_VALUE_BYTES, type CacheKeyParts } from './pipeline/response-cache.js';
 export { CircuitBreaker, type BreakerState } from './pipeline/circuit-breaker.js';
 export { parsePrices, costOf, type PriceTable, type Price } from './pipeline/prices.js';
 export { parseFallbacks, type FallbackEntry } from './pipeline/fallbacks.js';

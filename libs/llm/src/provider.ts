@@ -35,6 +35,12 @@ export interface LlmCallContext {
   subject?: string;
   /** Ask for something new: skip the response cache (per-item retry, regeneration with feedback). */
   fresh?: boolean;
+  /**
+   * Version of the workflow definition the call serves (the task's `workflow_version`, e.g.
+   * `roadmap-workflow@1`): part of the response-cache key, so a new definition never reuses what an
+   * older one was answered. Absent: the key has no definition version.
+   */
+  definitionVersion?: string;
 }
 
 /** Partial output of a streamed call, as it arrives. */

@@ -5,14 +5,27 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { AppError, loadConfig } from '@roadmap/contracts';
-import { createLlmProvider, LLM_BUCKETS, LlmEnvSchema, openBucket, PROMPTS, type LlmCallRecord, type LlmDependencies } from '@roadmap/llm';
+import { IntentAnalysisSchema } from '@roadmap/contracts';
+import {
+  createLlmProvider,
+  LLM_BUCKETS,
+  LlmEnvSchema,
+  openBucket,
+  PROMPTS,
+  strictJsonSchema,
+  type LlmCallRecord,
+  type LlmDependencies,
+  type PromptDefinition,
+} from '@roadmap/llm';
 import { deprovision, Messaging } from '@roadmap/messaging';
 import { registry } from '@roadmap/observability';
 import { startFakeOpenAi, type FakeOpenAi } from '@roadmap/testing';
+import { z } from 'zod';
 
 const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 const API_KEY = 'sk-pipeline-0123456789';
 const input = (goal: string) => ({ goal, preferences: { level: 'beginner' as const, hoursPerWeek: 8, language: 'en' } });
+type IntentInput = ReturnType<typeof input>;
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** The LLM layer on the fake, sharing NATS KV in `messaging`'s namespace, recording every attempt. */
@@ -132,6 +145,46 @@ describe('the LLM pipeline on NATS KV and the fake OpenAI server', () => {
     assert.equal(fake.completionRequests.length, 2);
     assert.match(await metric('roadmap_llm_cache_hits_total'), /prompt="intent_analysis"[^\n]* [1-9]/);
     assert.match(await metric('roadmap_llm_cache_misses_total'), /prompt="intent_analysis"[^\n]* [1-9]/);
+  });
+
+  it('keys the cache on the definition version, the prompt version and the output schema: a change misses, the same call hits', async () => {
+    const llm = llmOn(fake, messaging, { LLM_MODEL: 'versioned-model' }).llm;
+    fake.reset();
+    const calls = () => fake.completionRequests.length;
+    const base = PROMPTS.intent_analysis;
+    const v1 = { context: { definitionVersion: 'roadmap-workflow@1' } };
+    const ask = (prompt: PromptDefinition<IntentInput, unknown>, options = v1) => llm.generate(prompt, input('Learn Haskell'), options);
+
+    assert.notEqual((await ask(base)).cached, true);
+    assert.equal((await ask(base)).cached, true, 'unchanged: a hit');
+    assert.equal(calls(), 1);
+
+    // A new prompt version (same template and schema otherwise).
+    const nextPrompt = { ...base, version: 'intent_analysis@99' };
+    assert.notEqual((await ask(nextPrompt)).cached, true, 'new prompt version: a miss');
+    assert.equal(calls(), 2);
+
+    // A tightened output schema whose bound the strict schema sent to the model drops, and which the
+    // cached answer still satisfies: only the schema hash can tell the two apart.
+    const tighter = { ...base, schema: IntentAnalysisSchema.extend({ focusAreas: z.array(z.string().min(1).max(100)).min(1).max(12) }) };
+    assert.deepEqual(strictJsonSchema(tighter.schema), strictJsonSchema(base.schema));
+    assert.notEqual((await ask(tighter)).cached, true, 'changed output schema: a miss');
+    assert.equal(calls(), 3);
+
+    // A new definition version of the workflow.
+    assert.notEqual((await ask(base, { context: { definitionVersion: 'roadmap-workflow@2' } })).cached, true, 'new definition version: a miss');
+    assert.equal(calls(), 4);
+
+    // Each variant is cached under its own key; the original still hits.
+    for (const [prompt, options] of [
+      [base, v1],
+      [nextPrompt, v1],
+      [tighter, v1],
+      [base, { context: { definitionVersion: 'roadmap-workflow@2' } }],
+    ] as const) {
+      assert.equal((await ask(prompt, options)).cached, true, `${prompt.version} ${options.context.definitionVersion}: a hit`);
+    }
+    assert.equal(calls(), 4, 'no call reached the provider');
   });
 
   it('repairs invalid JSON with one prompt that shows the error, and fails with LLM_BAD_OUTPUT when the repair is invalid too', async () => {

@@ -19,13 +19,17 @@ export const JETSTREAM_EXTRAS_KEY = 'jetstream';
 export interface SingleHandlerSpec {
   readonly kind: 'single';
   readonly consumer: ConsumerDeclaration;
-  readonly schema: z.ZodType;
+  /** null: the raw payload (see {@link JetStreamHandlerOptions.schema}). */
+  readonly schema: z.ZodType | null;
+  /** Whether a message that fails for good is dead-lettered (see {@link JetStreamHandlerOptions.deadLetter}). */
+  readonly deadLetter: boolean;
 }
 
 export interface BatchHandlerSpec {
   readonly kind: 'batch';
   readonly consumer: ConsumerDeclaration;
-  readonly schema: z.ZodType;
+  readonly schema: z.ZodType | null;
+  readonly deadLetter: boolean;
   readonly maxBatch: number;
   readonly maxWaitMs: number;
 }
@@ -33,15 +37,31 @@ export interface BatchHandlerSpec {
 export type HandlerSpec = SingleHandlerSpec | BatchHandlerSpec;
 
 /** Options of {@link JetStreamHandler}. */
-export interface JetStreamHandlerOptions<S extends z.ZodType> {
+export interface JetStreamHandlerOptions<S extends z.ZodType | null> {
   /** The durable consumer to pull from (one of contracts' CONSUMERS). */
   readonly consumer: ConsumerDeclaration;
-  /** Validates every payload; an invalid message is dead-lettered without reaching the handler. */
+  /**
+   * Validates every payload (JSON, then the schema); an invalid message is dead-lettered without
+   * reaching the handler. `null` takes the message as it is: the handler gets its bytes
+   * (`Uint8Array`, no JSON parse, nothing is invalid), for consumers whose messages may be anything,
+   * such as the dead-letter stream's (the context still gives headers, subject and sequence).
+   */
   readonly schema: S;
+  /**
+   * Default true. False: a message that fails for good (permanent error, last delivery, hard time
+   * limit, invalid payload) is terminated and logged, not published to the dead-letter stream. For
+   * the dead-letter consumer itself, where dead-lettering a dead letter would feed it back to itself.
+   * Counted as `outcome="terminated"` in roadmap_messaging_messages_total; a stream that keeps
+   * messages (limits retention, as DEAD_LETTERS) still holds it.
+   */
+  readonly deadLetter?: boolean;
 }
 
+/** The payload a handler gets for schema `S`: the parsed value, or the raw bytes for `schema: null`. */
+export type PayloadOf<S extends z.ZodType | null> = S extends z.ZodType ? z.output<S> : Uint8Array;
+
 /** Options of {@link JetStreamBatchHandler}. */
-export interface JetStreamBatchHandlerOptions<S extends z.ZodType> extends JetStreamHandlerOptions<S> {
+export interface JetStreamBatchHandlerOptions<S extends z.ZodType | null> extends JetStreamHandlerOptions<S> {
   /** A batch is handed over as soon as it holds this many messages... */
   readonly maxBatch: number;
   /** ...or its oldest message has waited this long. */
@@ -98,9 +118,10 @@ function compose<M>(spec: HandlerSpec): TypedMethodDecorator<M> {
  *
  * Resolving acks the message. Throwing a retryable error (or any non-AppError) redelivers it with
  * backoff until the consumer's `maxDeliver`; a non-retryable AppError dead-letters it at once.
+ * `schema: null` hands over the raw bytes; `deadLetter: false` terminates instead of dead-lettering.
  */
-export function JetStreamHandler<S extends z.ZodType>(opts: JetStreamHandlerOptions<S>): TypedMethodDecorator<JetStreamHandlerMethod<z.output<S>>> {
-  return compose({ kind: 'single', consumer: opts.consumer, schema: opts.schema });
+export function JetStreamHandler<S extends z.ZodType | null>(opts: JetStreamHandlerOptions<S>): TypedMethodDecorator<JetStreamHandlerMethod<PayloadOf<S>>> {
+  return compose({ kind: 'single', consumer: opts.consumer, schema: opts.schema, deadLetter: opts.deadLetter ?? true });
 }
 
 /**
@@ -110,10 +131,17 @@ export function JetStreamHandler<S extends z.ZodType>(opts: JetStreamHandlerOpti
  * are acked when the method resolves; on a retryable failure all are retried with backoff. Invalid
  * messages are dead-lettered one by one and never reach the method.
  */
-export function JetStreamBatchHandler<S extends z.ZodType>(
+export function JetStreamBatchHandler<S extends z.ZodType | null>(
   opts: JetStreamBatchHandlerOptions<S>,
-): TypedMethodDecorator<JetStreamBatchHandlerMethod<z.output<S>>> {
+): TypedMethodDecorator<JetStreamBatchHandlerMethod<PayloadOf<S>>> {
   if (!(Number.isInteger(opts.maxBatch) && opts.maxBatch >= 1)) throw new RangeError(`maxBatch must be a positive integer, got ${opts.maxBatch}`);
   if (!(opts.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be >= 0, got ${opts.maxWaitMs}`);
-  return compose({ kind: 'batch', consumer: opts.consumer, schema: opts.schema, maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs });
+  return compose({
+    kind: 'batch',
+    consumer: opts.consumer,
+    schema: opts.schema,
+    deadLetter: opts.deadLetter ?? true,
+    maxBatch: opts.maxBatch,
+    maxWaitMs: opts.maxWaitMs,
+  });
 }

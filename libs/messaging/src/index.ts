@@ -31,6 +31,7 @@ export {
   JetStreamBatchHandler,
   JETSTREAM_TRANSPORT,
   type JetStreamHandlerOptions,
+  type PayloadOf,
   type JetStreamBatchHandlerOptions,
   type JetStreamHandlerMethod,
   type JetStreamBatchHandlerMethod,

@@ -37,7 +37,8 @@ export abstract class Route implements ContextRoute {
   /** Deliveries allowed: the declaration's, then the provisioned consumer's own max_deliver. */
   maxDeliver: number;
   readonly streamLogical: string;
-  readonly schema: z.ZodType;
+  /** null: raw payloads (no parse). */
+  readonly schema: z.ZodType | null;
   consumer!: Consumer;
   /** The current consume() session, if any. */
   messages?: ConsumerMessages;
@@ -56,7 +57,7 @@ export abstract class Route implements ContextRoute {
   readonly handled: Record<Outcome, number> = { ack: 0, retry: 0, dead_letter: 0 };
   /** When the route was bound to its consumer. */
   readonly since = new Date();
-  readonly counters: Record<Outcome | 'time_limit' | 'superseded' | 'duplicate', Incrementer>;
+  readonly counters: Record<Outcome | 'time_limit' | 'superseded' | 'duplicate' | 'terminated', Incrementer>;
   /** Soft and hard time limits of a single-message handler, when configured. */
   timeLimits?: { readonly softMs: number; readonly hardMs: number };
   readonly queueWait: Observer;
@@ -79,6 +80,7 @@ export abstract class Route implements ContextRoute {
       time_limit: timeLimitsTotal.labels({ consumer: this.durable }),
       superseded: messagesTotal.labels({ consumer: this.durable, outcome: 'superseded' }),
       duplicate: messagesTotal.labels({ consumer: this.durable, outcome: 'duplicate' }),
+      terminated: messagesTotal.labels({ consumer: this.durable, outcome: 'terminated' }),
     };
     this.queueWait = queueWait.labels({ consumer: this.durable });
   }
@@ -258,8 +260,9 @@ export type Parsed = { ok: true; data: unknown } | { ok: false; detail: string }
 
 const decoder = new TextDecoder();
 
-/** Decodes a message's JSON and validates it with the handler's schema; never throws. */
-export function parse(schema: z.ZodType, data: Uint8Array): Parsed {
+/** Decodes a message's JSON and validates it with the handler's schema (null: the bytes as they are); never throws. */
+export function parse(schema: z.ZodType | null, data: Uint8Array): Parsed {
+  if (schema === null) return { ok: true, data };
   let raw: unknown;
   try {
     raw = JSON.parse(decoder.decode(data));

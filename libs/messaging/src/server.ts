@@ -523,7 +523,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
 
   /**
    * Dead-letters and terms a message. If the dead letter cannot be stored (NATS trouble) the message
-   * is naked instead: a redelivery is better than a lost message.
+   * is naked instead: a redelivery is better than a lost message. A handler declared with
+   * `deadLetter: false` has its message terminated and logged only.
    */
   private async deadLetterOrRetry(route: Route, m: JsMsg, reason: DeadLetterCode, detail: string, err: unknown): Promise<Outcome> {
     const fields = {
@@ -535,6 +536,13 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       reason,
       detail,
     };
+    if (!route.spec.deadLetter) {
+      // The handler opted out (the dead-letter consumer itself): failed for good, but not republished.
+      m.term();
+      route.counters.terminated.inc();
+      this.log.error({ ...fields, err }, 'message failed for good and terminated (deadLetter: false: not dead-lettered)');
+      return 'dead_letter';
+    }
     try {
       await this.publisher.deadLetter(m, reason, detail);
     } catch (dlqErr) {

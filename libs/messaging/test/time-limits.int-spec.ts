@@ -8,37 +8,24 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StoredMsg } from '@nats-io/jetstream';
 import { Inject, Injectable, Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Headers, RetryableError, STREAMS, type ConsumerDeclaration } from '@roadmap/contracts';
 import {
-  consumerConfig,
-  deprovision,
   JetStreamContext,
   JetStreamHandler,
   JetStreamPublisher,
-  JetStreamServer,
   Messaging,
   MessagingModule,
-  provision,
   TimeLimitExceeded,
 } from '@roadmap/messaging';
 import { createLogger } from '@roadmap/observability';
 import { z } from 'zod';
+import { drained as isDrained, startHandlerApp, testConsumer, waitFor, type HandlerApp } from './helpers.js';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const NAMESPACE = `tl${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 const logger = createLogger('time-limits-int-test', process.env.LOG_LEVEL ?? 'silent');
 
-const consumer = (name: string, maxDeliver: number): ConsumerDeclaration => ({
-  stream: STREAMS.EVENTS.name,
-  durable: `test-${name}`,
-  description: `integration test: ${name}`,
-  filterSubject: `events.test.${name}`,
-  ackWaitMs: 2_000,
-  maxDeliver,
-  maxAckPending: 100,
-});
+const consumer = testConsumer;
 /** Stops when its signal aborts; finishes quickly from its second delivery on, unless told to keep being slow. */
 const COOPERATIVE = consumer('cooperative', 3);
 /** Ignores its signal: only the hard limit ends it. */
@@ -112,14 +99,6 @@ let publisher: JetStreamPublisher;
 let app: INestApplication;
 let recorder: Recorder;
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
 async function deadLetters(): Promise<StoredMsg[]> {
   const stream = messaging.streamName(STREAMS.DEAD_LETTERS.name);
   const { state } = await messaging.jsm.streams.info(stream);
@@ -135,39 +114,29 @@ async function deadLetterOf(decl: ConsumerDeclaration): Promise<StoredMsg | unde
   return (await deadLetters()).find((m) => m.header.get(Headers.deadLetterSubject) === decl.filterSubject);
 }
 
-async function drained(decl: ConsumerDeclaration): Promise<boolean> {
-  const info = await messaging.jsm.consumers.info(messaging.streamName(decl.stream), decl.durable);
-  return info.num_pending === 0 && info.num_ack_pending === 0;
-}
+const drained = (decl: ConsumerDeclaration) => isDrained(messaging, decl);
+
+let handlers: HandlerApp | undefined;
 
 before(async () => {
-  messaging = await Messaging.connect({ servers: NATS_URL, namespace: NAMESPACE, name: 'time-limits-int-test' });
-  publisher = new JetStreamPublisher(messaging);
-  await provision(messaging);
-  for (const decl of [COOPERATIVE, STUBBORN]) await messaging.jsm.consumers.add(messaging.streamName(decl.stream), consumerConfig(messaging, decl));
-  await messaging.jsm.consumers.add(messaging.streamName(BOUNDED.stream), consumerConfig(messaging, { ...BOUNDED, maxDeliver: BOUNDED_PROVISIONED }));
-
-  app = await NestFactory.create(TestModule, new FastifyAdapter(), { logger: false });
   const limits = { softMs: SOFT_MS, hardMs: HARD_MS };
-  app.connectMicroservice({
-    strategy: new JetStreamServer({
-      messaging: app.get(Messaging),
-      logger,
+  handlers = await startHandlerApp(TestModule, {
+    servers: NATS_URL,
+    namespace: NAMESPACE,
+    name: 'time-limits-int-test',
+    logger,
+    consumers: [COOPERATIVE, STUBBORN, { ...BOUNDED, maxDeliver: BOUNDED_PROVISIONED }],
+    server: {
       concurrency: { [COOPERATIVE.durable]: 4, [STUBBORN.durable]: 2, [BOUNDED.durable]: 1 },
       timeLimits: { [COOPERATIVE.durable]: limits, [STUBBORN.durable]: limits },
-    }),
+    },
   });
-  await app.startAllMicroservices();
-  await app.init();
+  ({ messaging, app } = handlers);
+  publisher = new JetStreamPublisher(messaging);
   recorder = app.get(Recorder);
 });
 
-after(async () => {
-  await app?.close();
-  if (!messaging) return;
-  await deprovision(messaging);
-  await messaging.close();
-});
+after(() => handlers?.stop());
 
 describe('time limits', () => {
   it('aborts the signal at the soft limit with a TimeLimitExceeded reason; the message is retried and then acked', async () => {

@@ -1,6 +1,5 @@
 import { CommonEnvSchema, env, loadConfig, REVIEW_MODES } from '@roadmap/contracts';
 import { WorkflowTypesEnvSchema } from '@roadmap/workflow';
-import { MAINTENANCE_ENV } from './maintenance/maintenance.config.js';
 
 export const GatewayEnvSchema = CommonEnvSchema.extend(WorkflowTypesEnvSchema.shape).extend({
   PORT: env.int(3000, 0, 65535),
@@ -32,7 +31,6 @@ export const GatewayEnvSchema = CommonEnvSchema.extend(WorkflowTypesEnvSchema.sh
     .string('')
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
     .refine((list) => list.every((o) => o === '*' || /^https?:\/\/[^/]+$/.test(o)), 'must be comma-separated origins like https://app.example.com'),
-  ...MAINTENANCE_ENV,
 });
 export type GatewayConfig = Readonly<ReturnType<typeof GatewayEnvSchema.parse>>;
 

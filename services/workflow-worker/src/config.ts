@@ -3,6 +3,7 @@ import { LlmEnvSchema, refineLlmEnv } from '@roadmap/llm';
 import { LlmUsageEnvSchema } from '@roadmap/runtime';
 import { TaskDeadlinesSchema, WorkflowTypesEnvSchema } from '@roadmap/workflow';
 import { z } from 'zod';
+import { MAINTENANCE_ENV } from './maintenance/maintenance.config.js';
 
 export const WorkflowWorkerEnvSchema = CommonEnvSchema.extend(LlmEnvSchema.shape).extend(LlmUsageEnvSchema.shape).extend(WorkflowTypesEnvSchema.shape).extend({
   /** Health and metrics port. */
@@ -35,6 +36,7 @@ export const WorkflowWorkerEnvSchema = CommonEnvSchema.extend(LlmEnvSchema.shape
     }),
   /** How often the worker looks for tasks past their deadlines (ms). */
   DEADLINE_SWEEP_MS: env.int(5_000, 100, 600_000),
+  ...MAINTENANCE_ENV,
 })
   .superRefine(refineLlmEnv)
   .superRefine(refineTimeLimits('WORKFLOW'));

@@ -128,7 +128,7 @@ export class LlmPipeline implements LlmProvider {
       result.latencyMs = Math.round(performance.now() - started);
       const entry = this.options.entries.find((e) => e.provider.name === result.provider && e.provider.model === result.model);
       if (entry?.cacheable && this.options.cache) {
-        await this.options.cache.set(cacheKey(entry.provider.name, entry.provider.model, anyPrompt, rendered), {
+        await this.options.cache.set(cacheKeyOf(entry, anyPrompt, rendered, context), {
           output: result.output,
           provider: result.provider,
           model: result.model,
@@ -150,7 +150,7 @@ export class LlmPipeline implements LlmProvider {
     context: LlmCallContext,
     started: number,
   ): Promise<LlmResult<unknown> | undefined> {
-    const cached = await this.options.cache?.get(cacheKey(entry.provider.name, entry.provider.model, prompt, rendered));
+    const cached = await this.options.cache?.get(cacheKeyOf(entry, prompt, rendered, context));
     let output: unknown;
     try {
       output = cached && validateOutput(prompt, cached.output, 'cache');
@@ -416,4 +416,9 @@ function describe(error: AppError): string {
 
 function label(entry: PipelineEntry): string {
   return `${entry.provider.name}/${entry.provider.model}`;
+}
+
+/** The response-cache key of a call served by `entry`'s provider. */
+function cacheKeyOf(entry: PipelineEntry, prompt: PromptDefinition<unknown, unknown>, rendered: { system: string; user: string }, context: LlmCallContext): string {
+  return cacheKey({ provider: entry.provider.name, model: entry.provider.model, prompt, rendered, definitionVersion: context.definitionVersion });
 }

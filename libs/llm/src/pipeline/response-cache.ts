@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '@roadmap/observability';
-import { strictJsonSchema } from '../json-schema.js';
+import { z } from 'zod';
 import type { PromptDefinition } from '../prompts/registry.js';
 import type { LlmUsage } from '../provider.js';
 import type { KvStore } from './kv-store.js';
@@ -21,28 +21,39 @@ export const CACHE_MAX_VALUE_BYTES = 512 * 1024;
 
 const schemaHashes = new WeakMap<object, string>();
 
-/** A hash of the prompt's JSON schema: its "schema version", so a changed schema never reuses old outputs. */
+/**
+ * A stable hash of the prompt's output schema as JSON Schema (zod 4's `z.toJSONSchema`, every keyword
+ * kept: a tightened bound or a new field is a new schema, where the strict schema sent to the model
+ * drops bounds). Its "schema version": a changed schema never reuses old outputs.
+ */
 function schemaHash(prompt: PromptDefinition<unknown, unknown>): string {
   let hash = schemaHashes.get(prompt.schema);
   if (!hash) {
-    hash = createHash('sha256').update(JSON.stringify(strictJsonSchema(prompt.schema))).digest('hex').slice(0, 16);
+    const jsonSchema = z.toJSONSchema(prompt.schema, { io: 'output', unrepresentable: 'any' });
+    hash = createHash('sha256').update(JSON.stringify(jsonSchema)).digest('hex').slice(0, 16);
     schemaHashes.set(prompt.schema, hash);
   }
   return hash;
 }
 
+/** What a cache key is made of. */
+export interface CacheKeyParts {
+  readonly provider: string;
+  readonly model: string;
+  readonly prompt: PromptDefinition<unknown, unknown>;
+  readonly rendered: { readonly system: string; readonly user: string };
+  /** The workflow definition's version the call serves (LlmCallContext.definitionVersion); absent: none. */
+  readonly definitionVersion?: string;
+}
+
 /**
- * The cache key: a hash of provider, model, prompt version (template), schema version and the
- * rendered prompt. Anything that changes what the model is asked changes the key.
+ * The cache key: a hash of provider, model, the workflow definition's version, the prompt version
+ * (template), the output schema's hash and the rendered prompt. Anything that changes what the model
+ * is asked, or what its answer must be, changes the key.
  */
-export function cacheKey(
-  provider: string,
-  model: string,
-  prompt: PromptDefinition<unknown, unknown>,
-  rendered: { system: string; user: string },
-): string {
+export function cacheKey({ provider, model, prompt, rendered, definitionVersion }: CacheKeyParts): string {
   const hash = createHash('sha256');
-  for (const part of [provider, model, prompt.version, schemaHash(prompt), rendered.system, rendered.user]) {
+  for (const part of [provider, model, definitionVersion ?? '', prompt.version, schemaHash(prompt), rendered.system, rendered.user]) {
     hash.update(part).update('\u0000');
   }
   return `c.${hash.digest('hex')}`;

@@ -7,6 +7,7 @@ import { LlmCalls1764650000000 } from './1764650000000-llm-calls.js';
 import { OperatorTools1764870000000 } from './1764870000000-operator-tools.js';
 import { Maintenance1764900000000 } from './1764900000000-maintenance.js';
 import { WorkflowEngine1765100000000 } from './1765100000000-workflow-engine.js';
+import { MaintenanceIntervals1765200000000 } from './1765200000000-maintenance-intervals.js';
 
 /** Every migration, oldest first. A new one is a `<timestamp>-<name>.ts` file added here. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   OperatorTools1764870000000,
   Maintenance1764900000000,
   WorkflowEngine1765100000000,
+  MaintenanceIntervals1765200000000,
 ];

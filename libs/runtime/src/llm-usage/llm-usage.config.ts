@@ -5,7 +5,7 @@ import { env } from '@roadmap/contracts';
  * LLM usage settings, as environment variables (the workers merge this into their schema). A budget
  * of 0 is unlimited. Budgets are checked before every provider call against the spend recorded in
  * PostgreSQL (plus this process's records not yet written). Retention of the records
- * (LLM_CALLS_RETENTION_DAYS) is the gateway's scheduled maintenance, which calls pruneLlmCalls.
+ * (LLM_CALLS_RETENTION_DAYS) is the workflow worker's scheduled maintenance, which calls pruneLlmCalls.
  */
 export const LlmUsageEnvSchema = z.object({
   /** Tokens (in + out) one roadmap's calls may use in all. */

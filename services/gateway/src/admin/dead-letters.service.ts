@@ -1,12 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import { Inject, Injectable } from '@nestjs/common';
 import { headers as natsHeaders } from '@nats-io/nats-core';
-import { ConflictError, CONSUMERS, Headers, NotFoundError, ValidationError } from '@roadmap/contracts';
+import { ConflictError, NotFoundError, ValidationError } from '@roadmap/contracts';
 import { Messaging } from '@roadmap/messaging';
 import { sql } from '@roadmap/persistence';
-import { LOGGER } from '@roadmap/runtime';
-import type { Logger } from '@roadmap/observability';
 import { DataSource, type EntityManager } from 'typeorm';
 
 interface DeadLetterRow {
@@ -31,93 +27,16 @@ interface DeadLetterRow {
 export const DEAD_LETTER_STATES = ['open', 'discarded', 'all'] as const;
 export type DeadLetterState = (typeof DEAD_LETTER_STATES)[number];
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
- * Dead letters for operators. Every gateway replica records what lands in the DEAD_LETTERS stream
- * into the dead_letters table (one shared durable consumer; the DLQ sequence makes a redelivery a
- * no-op) with its raw payload, whatever it is (a dead letter may be invalid JSON), and fails the task
- * of a dead-lettered workflow command with the reason. Operators list, inspect and replay them.
+ * Dead letters for operators: list, inspect, replay and discard what the workflow workers recorded
+ * from the DEAD_LETTERS stream into the dead_letters table (services/workflow-worker, dead-letters/).
  */
 @Injectable()
-export class DeadLettersService implements OnApplicationBootstrap, OnModuleDestroy {
-  private messages?: ConsumerMessages;
-  private stopped = false;
-
+export class DeadLettersService {
   constructor(
     @Inject(Messaging) private readonly messaging: Messaging,
     @Inject(DataSource) private readonly dataSource: DataSource,
-    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
-
-  onApplicationBootstrap(): void {
-    void this.consume();
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    this.stopped = true;
-    await this.messages?.close();
-  }
-
-  private async consume(): Promise<void> {
-    const { stream, durable } = CONSUMERS.deadLetterSink;
-    while (!this.stopped) {
-      try {
-        const consumer = await this.messaging.js.consumers.get(this.messaging.streamName(stream), durable);
-        this.messages = await consumer.consume({ max_messages: 64 });
-        for await (const m of this.messages) {
-          try {
-            await this.record(m);
-            m.ack();
-          } catch (error) {
-            this.logger.warn({ err: error, dlqSequence: m.info.streamSequence }, 'dead letter not recorded yet; retrying');
-            m.nak(5_000);
-          }
-        }
-      } catch (error) {
-        if (!this.stopped) this.logger.warn({ err: error }, 'dead-letter consumer unavailable; retrying');
-      }
-      if (!this.stopped) await new Promise((r) => setTimeout(r, 2_000));
-    }
-  }
-
-  private async record(m: JsMsg): Promise<void> {
-    const headers: Record<string, string> = {};
-    for (const [key, values] of m.headers ?? []) headers[key] = values.at(-1) ?? '';
-    const payload = new TextDecoder('utf-8', { fatal: false }).decode(m.data).replaceAll('\u0000', '');
-    const taskId = taskIdOf(payload);
-    const stream = headers[Headers.deadLetterStream] ?? 'unknown';
-    const reason = headers[Headers.deadLetterReason] ?? 'unknown';
-    await this.dataSource.transaction(async (em) => {
-      const inserted = await sql(
-        em,
-        `INSERT INTO dead_letters (id, dlq_sequence, stream, subject, stream_sequence, deliveries, reason, headers, payload, task_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) ON CONFLICT (dlq_sequence) DO NOTHING`,
-        [
-          randomUUID(),
-          m.info.streamSequence,
-          stream,
-          headers[Headers.deadLetterSubject] ?? this.messaging.logicalSubject(m.subject),
-          numberOrNull(headers[Headers.deadLetterSequence]),
-          numberOrNull(headers[Headers.deadLetterDeliveries]),
-          reason,
-          JSON.stringify(headers),
-          payload,
-          taskId,
-        ],
-      );
-      // A workflow command that failed for good ends its task, with the reason. (A content item's
-      // failure is the item's: the task goes on with the others.)
-      if (inserted.count > 0 && taskId && stream === 'ROADMAP_WORKFLOW') {
-        await sql(
-          em,
-          `UPDATE tasks SET status = 'failed', error = $2::jsonb, finished_at = now(), updated_at = now()
-            WHERE id = $1 AND status IN ('queued', 'running')`,
-          [taskId, JSON.stringify({ code: 'DEAD_LETTERED', message: reason })],
-        );
-      }
-    });
-  }
 
   async list(limit: number, stream?: string, state: DeadLetterState = 'open') {
     const { rows } = await sql<DeadLetterRow>(
@@ -192,18 +111,4 @@ function view(row: DeadLetterRow, withPayload: boolean) {
     discardedBy: row.discarded_by,
     ...(withPayload ? { headers: row.headers, payload: row.payload } : {}),
   };
-}
-
-function taskIdOf(payload: string): string | null {
-  try {
-    const taskId = (JSON.parse(payload) as { taskId?: unknown })?.taskId;
-    return typeof taskId === 'string' && UUID.test(taskId) ? taskId : null;
-  } catch {
-    return null; // not JSON: no task to name
-  }
-}
-
-function numberOrNull(value: string | undefined): number | null {
-  const n = Number(value);
-  return value !== undefined && Number.isFinite(n) ? n : null;
 }

@@ -1,5 +1,6 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { MAINTENANCE_JOBS } from '@roadmap/contracts';
 import { z } from 'zod';
 import { ZodPipe } from '../common/zod.pipe.js';
 import { MaintenanceService } from './maintenance.service.js';
@@ -19,7 +20,7 @@ export class MaintenanceController {
   @Get()
   @ApiOperation({ summary: 'Scheduled maintenance jobs with their recent runs (newest first): outcome, duration, rows, instance' })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 200, default: 20 }, description: 'runs per job' })
-  @ApiQuery({ name: 'job', required: false, enum: ['execution-logs', 'retention', 'reaper'] })
+  @ApiQuery({ name: 'job', required: false, enum: [...MAINTENANCE_JOBS] })
   list(@Query(new ZodPipe(ListQuerySchema, 'query')) query: z.infer<typeof ListQuerySchema>) {
     return this.maintenance.list(query.limit, query.job);
   }

@@ -1,60 +1,10 @@
-import { hostname } from 'node:os';
-import { Module, type DynamicModule } from '@nestjs/common';
-import { JetStreamPublisher, Messaging } from '@roadmap/messaging';
-import { ExecutionLogger, type Logger } from '@roadmap/observability';
-import { LOGGER, TaskEvents } from '@roadmap/runtime';
-import { DataSource } from 'typeorm';
+import { Module } from '@nestjs/common';
 import { MaintenanceController } from './maintenance.controller.js';
-import { executionLogsJob, reaperJob, retentionJob, type MaintenanceJobsConfig } from './maintenance.jobs.js';
-import { MaintenanceScheduler } from './maintenance.scheduler.js';
 import { MaintenanceService } from './maintenance.service.js';
-import { Reaper } from './reaper.js';
 
-export interface MaintenanceConfig extends MaintenanceJobsConfig {
-  readonly DATABASE_SCHEMA: string;
-  readonly DATABASE_POOL_SIZE: number;
-  readonly MAINTENANCE_ENABLED: boolean;
-  readonly MAINTENANCE_POLL_MS: number;
-  readonly REAPER_QUEUED_AFTER_SECONDS: number;
-  readonly REAPER_STALLED_AFTER_SECONDS: number;
-  readonly REAPER_MAX_REDRIVES: number;
-}
-
-/** Scheduled maintenance (retention, execution-log partitions, the reaper) and its run history API. */
-@Module({})
-export class MaintenanceModule {
-  static forRoot(config: MaintenanceConfig): DynamicModule {
-    return {
-      module: MaintenanceModule,
-      controllers: [MaintenanceController],
-      providers: [
-        MaintenanceService,
-        {
-          provide: Reaper,
-          inject: [DataSource, JetStreamPublisher, Messaging, TaskEvents, ExecutionLogger, LOGGER],
-          useFactory: (dataSource: DataSource, publisher: JetStreamPublisher, messaging: Messaging, events: TaskEvents, log: ExecutionLogger, logger: Logger) =>
-            new Reaper(dataSource, publisher, messaging, events, log, logger, {
-              queuedAfterSeconds: config.REAPER_QUEUED_AFTER_SECONDS,
-              stalledAfterSeconds: config.REAPER_STALLED_AFTER_SECONDS,
-              maxRedrives: config.REAPER_MAX_REDRIVES,
-            }),
-        },
-        {
-          provide: MaintenanceScheduler,
-          inject: [DataSource, Reaper, LOGGER],
-          useFactory: (dataSource: DataSource, reaper: Reaper, logger: Logger) => {
-            // The lock holds one pooled connection while the job uses others: a pool of one cannot do both.
-            const enabled = config.MAINTENANCE_ENABLED && config.DATABASE_POOL_SIZE >= 2;
-            if (config.MAINTENANCE_ENABLED && !enabled) logger.warn('DATABASE_POOL_SIZE is 1: this process runs no maintenance jobs');
-            return new MaintenanceScheduler(
-              dataSource,
-              logger,
-              [executionLogsJob(dataSource, config), retentionJob(dataSource, config), reaperJob(reaper, config)],
-              { schema: config.DATABASE_SCHEMA, pollMs: config.MAINTENANCE_POLL_MS, instance: `${hostname()}:${process.pid}`, enabled },
-            );
-          },
-        },
-      ],
-    };
-  }
-}
+/**
+ * The run history of scheduled maintenance (GET /api/v1/admin/maintenance). The jobs themselves run
+ * in the workflow worker, which owns the task lifecycle; the gateway reads what they recorded.
+ */
+@Module({ controllers: [MaintenanceController], providers: [MaintenanceService] })
+export class MaintenanceModule {}

@@ -13,7 +13,7 @@ import type { Reaper } from './reaper.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
-/** The settings the jobs take (MAINTENANCE_ENV in the gateway's configuration). */
+/** The settings the jobs take (MAINTENANCE_ENV in the workflow worker's configuration). */
 export interface MaintenanceJobsConfig {
   readonly LOG_PARTITIONS_INTERVAL_SECONDS: number;
   readonly LOG_PARTITIONS_AHEAD_DAYS: number;

@@ -3,8 +3,8 @@ import { env } from '@roadmap/contracts';
 const DAY_SECONDS = 24 * 3600;
 
 /**
- * Scheduled maintenance settings (README, "Scheduled maintenance"), part of the gateway's environment.
- * Intervals are how often a job runs across the whole platform, whatever the number of replicas.
+ * Scheduled maintenance settings (README, "Scheduled maintenance"), part of the workflow worker's
+ * environment: the process that owns the task lifecycle runs its maintenance. Intervals are how often a job runs across the whole platform, whatever the number of replicas.
  */
 export const MAINTENANCE_ENV = {
   /** Whether this process takes part in running maintenance jobs (one replica runs each job at a time). */

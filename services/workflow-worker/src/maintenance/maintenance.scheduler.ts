@@ -27,7 +27,7 @@ export interface MaintenanceSchedulerOptions {
   readonly instance: string;
   /** Deadline of a lock request. */
   readonly lockTimeoutMs?: number;
-  /** MAINTENANCE_ENABLED: false leaves this process out (it still serves the run history). */
+  /** MAINTENANCE_ENABLED: false leaves this process out of the jobs. */
   readonly enabled?: boolean;
 }
 
@@ -43,7 +43,7 @@ export const maintenanceDuration = histogram(
 );
 export const maintenanceRows = counter('roadmap_maintenance_rows_total', 'Rows scheduled maintenance deleted, moved or changed, by job', ['job']);
 /**
- * Read from maintenance_runs on every poll by every gateway, so it is the platform's value whichever
+ * Read from maintenance_runs on every poll by every workflow worker, so it is the platform's value whichever
  * replica ran the job, and survives restarts: `time() - max by (job) (...)` is how long ago the job
  * last succeeded anywhere (RoadmapMaintenanceNotRunning).
  */
@@ -55,7 +55,7 @@ export const maintenanceLastSuccess = gauge(
 export const maintenanceInterval = gauge('roadmap_maintenance_interval_seconds', 'Configured interval of a maintenance job', ['job']);
 
 /**
- * Runs each job once per interval across every gateway replica. Single runner: a process runs a job
+ * Runs each job once per interval across every workflow-worker replica. Single runner: a process runs a job
  * only while holding the job's PostgreSQL advisory lock (`roadmap-maintenance:<schema>:<job>`, the
  * AdvisoryLock the cluster-metrics lease uses), taken without waiting. Once per interval: under that
  * lock it reads when the job last started (maintenance_runs, the database's clock) and runs only when
@@ -150,8 +150,8 @@ export class MaintenanceScheduler implements OnApplicationBootstrap, OnModuleDes
       );
       if (!(await this.isDue(job, lock.runner))) return 'not_due';
       const [{ id }] = (await lock.runner.query(
-        `INSERT INTO maintenance_runs (job, instance, outcome) VALUES ($1, $2, 'running') RETURNING id`,
-        [job.name, this.options.instance],
+        `INSERT INTO maintenance_runs (job, instance, outcome, interval_seconds) VALUES ($1, $2, 'running', $3) RETURNING id`,
+        [job.name, this.options.instance, job.intervalMs / 1000],
       )) as Array<{ id: string }>;
       const started = performance.now();
       let outcome: 'ok' | 'error' = 'error';

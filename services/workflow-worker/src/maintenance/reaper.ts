@@ -1,9 +1,9 @@
-import { CONTENT_STEP, PRIORITY_CONSUMERS, Subjects, type ErrorCode, type Priority, type WorkflowMessage } from '@roadmap/contracts';
+import { CONTENT_STEP, PRIORITY_CONSUMERS, Subjects, type ConsumerDeclaration, type ErrorCode, type Priority, type WorkflowMessage } from '@roadmap/contracts';
 import { JetStreamPublisher, Messaging } from '@roadmap/messaging';
 import { counter, ExecutionLogger, type Logger } from '@roadmap/observability';
 import { sql, type StoredError } from '@roadmap/persistence';
 import { TaskEvents } from '@roadmap/runtime';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { MaintenanceJobResult } from './maintenance.scheduler.js';
 
 export interface ReaperOptions {
@@ -24,8 +24,9 @@ const reaped = counter('roadmap_maintenance_tasks_reaped_total', 'Stuck tasks th
 /**
  * A task is stuck when it is queued with no change for `$1` seconds (its workflow message was lost:
  * a publish the broker lost, a purged stream, a relay that crashed), or running with no progress of
- * any kind (task row, checkpoint, content item) for `$2` seconds. `awaiting_review` waits for a
- * person: never stuck. `t` is the task row.
+ * any kind (task row, checkpoint, and for a roadmap its content items) for `$2` seconds.
+ * `awaiting_review` waits for a person: never stuck. `t` is the task row; a task with no roadmap has
+ * no items (greatest() ignores the NULL).
  */
 const STUCK = `(
   (t.status = 'queued' AND t.updated_at < now() - make_interval(secs => $1))
@@ -35,30 +36,72 @@ const STUCK = `(
         (SELECT max(i.updated_at) FROM content_items i WHERE i.roadmap_id = t.roadmap_id)
       ) < now() - make_interval(secs => $2)))`;
 
-interface StuckTask {
+/** The columns the reaper reads of a candidate (`t` is the task row). */
+const COLUMNS = `t.id, t.type, t.status, t.priority, t.roadmap_id, t.redrives, t.current_step,
+  (SELECT count(*) FROM workflow_checkpoints c WHERE c.task_id = t.id)::int AS checkpoints,
+  EXISTS (SELECT 1 FROM workflow_checkpoints c WHERE c.task_id = t.id AND c.step = 'fan_out') AS fanned_out`;
+
+export interface StuckTask {
   id: string;
+  type: string;
   status: 'queued' | 'running';
   priority: Priority;
-  roadmap_id: string;
+  roadmap_id: string | null;
   redrives: number;
   current_step: string | null;
   checkpoints: number;
   fanned_out: boolean;
 }
 
+/** How the reaper deals with a stuck task of one type. */
+export interface ReapPlan {
+  /** The consumer the task's pending work waits in: while it has undelivered messages, the task is deferred. */
+  readonly queue: Pick<ConsumerDeclaration, 'stream' | 'durable'>;
+  /** The command that makes the task progress again, published on its re-drive number `redrive`. */
+  redrive(redrive: number): { readonly subject: string; readonly message: unknown; readonly msgId: string; readonly command: string };
+  /** Writes beyond the task row when the task fails (inside the same transaction). */
+  onFailed(em: EntityManager): Promise<void>;
+}
+
+/**
+ * The one place that knows task types: a roadmap task waits in the workflow queue of its priority, or
+ * in the content queue once it fanned out; it is re-driven with `generate` when it never ran a step,
+ * `resume` otherwise (the worker replays the checkpoints; in the content phase it regenerates the
+ * items not completed under a new generation, so a late result of the lost round is fenced off);
+ * failing it fails its roadmap. A type without a plan is left alone (`skipped`): the reaper cannot
+ * tell how it would progress.
+ */
+export function reapPlanOf(task: StuckTask): ReapPlan | undefined {
+  if (task.type !== 'roadmap.generate' || task.roadmap_id === null) return undefined;
+  const roadmapId = task.roadmap_id;
+  const phase = task.fanned_out || task.current_step === CONTENT_STEP ? 'content' : 'workflow';
+  return {
+    queue: PRIORITY_CONSUMERS[phase][task.priority],
+    redrive(redrive) {
+      const command: WorkflowMessage['command'] = task.status === 'queued' && task.checkpoints === 0 ? 'generate' : 'resume';
+      const message: WorkflowMessage = { taskId: task.id, type: task.type, roadmapId, command };
+      // The API's message id with the re-drive's number: a new message despite the stream's duplicate
+      // window, and still one message if the transaction is retried after a publish that went through.
+      return { subject: Subjects.workflow(task.priority, command), message, msgId: `workflow-${command}:${task.id}:redrive-${redrive}`, command };
+    },
+    async onFailed(em) {
+      await sql(em, `UPDATE roadmaps SET status = 'failed', updated_at = now() WHERE id = $1 AND status IN ('designing', 'awaiting_review', 'generating')`, [
+        roadmapId,
+      ]);
+    },
+  };
+}
+
 type Outcome = 'redriven' | 'failed' | 'deferred' | 'skipped';
 
 /**
- * Re-drives stuck tasks by publishing their workflow command again, through the same subjects and
- * message contract as the API: `generate` for a task that never ran a step, `resume` otherwise (the
- * worker replays the checkpoints; in the content phase it regenerates the items not completed, under
- * a new generation so a late result of the lost round is fenced off). Each re-drive is counted on the
- * task (`tasks.redrives`); past REAPER_MAX_REDRIVES the task fails with TASK_STALLED.
+ * Re-drives stuck tasks of every type by publishing the command their type's {@link ReapPlan} gives,
+ * through the same subjects and message contract as the API. Each re-drive is counted on the task
+ * (`tasks.redrives`); past REAPER_MAX_REDRIVES the task fails with TASK_STALLED.
  *
  * A re-drive while the message is in fact only waiting in a backed-up queue would run the task twice
- * at once, so a task is deferred (not counted) while its queue (the workflow consumer, or the content
- * consumer in the content phase, of its priority) has undelivered messages: a lost message is one
- * that is not there when the queue has drained.
+ * at once, so a task is deferred (not counted) while its plan's queue has undelivered messages: a
+ * lost message is one that is not there when the queue has drained.
  */
 export class Reaper {
   constructor(
@@ -77,9 +120,14 @@ export class Reaper {
     const tasks: Array<{ taskId: string; action: Outcome }> = [];
     const backlog = new Map<string, Promise<boolean>>();
     for (const task of candidates) {
-      const consumer = this.consumerOf(task);
-      if (!backlog.has(consumer.durable)) backlog.set(consumer.durable, this.hasBacklog(consumer));
-      const action = (await backlog.get(consumer.durable)) ? 'deferred' : await this.reap(task.id);
+      const plan = reapPlanOf(task);
+      let action: Outcome;
+      if (!plan) action = 'skipped';
+      else {
+        const { queue } = plan;
+        if (!backlog.has(queue.durable)) backlog.set(queue.durable, this.hasBacklog(queue));
+        action = (await backlog.get(queue.durable)) ? 'deferred' : await this.reap(task.id);
+      }
       counts[action]++;
       if (action === 'redriven' || action === 'failed') tasks.push({ taskId: task.id, action });
     }
@@ -89,20 +137,12 @@ export class Reaper {
   private async findStuck(): Promise<StuckTask[]> {
     const { rows } = await sql<StuckTask>(
       this.dataSource,
-      `SELECT t.id, t.status, t.priority, t.roadmap_id, t.redrives, t.current_step,
-              (SELECT count(*) FROM workflow_checkpoints c WHERE c.task_id = t.id)::int AS checkpoints,
-              EXISTS (SELECT 1 FROM workflow_checkpoints c WHERE c.task_id = t.id AND c.step = 'fan_out') AS fanned_out
-         FROM tasks t
-        WHERE t.status IN ('queued', 'running') AND t.roadmap_id IS NOT NULL AND ${STUCK}
+      `SELECT ${COLUMNS} FROM tasks t
+        WHERE t.status IN ('queued', 'running') AND ${STUCK}
         ORDER BY t.updated_at LIMIT $3`,
       [this.options.queuedAfterSeconds, this.options.stalledAfterSeconds, this.options.batch ?? 100],
     );
     return rows;
-  }
-
-  private consumerOf(task: StuckTask) {
-    const phase = task.fanned_out || task.current_step === CONTENT_STEP ? 'content' : 'workflow';
-    return PRIORITY_CONSUMERS[phase][task.priority];
   }
 
   /** Whether the consumer has messages not yet delivered; an unanswered question counts as yes. */
@@ -125,14 +165,12 @@ export class Reaper {
     const result = await this.dataSource.transaction(async (em) => {
       const { rows } = await sql<StuckTask & { stuck: boolean }>(
         em,
-        `SELECT t.id, t.status, t.priority, t.roadmap_id, t.redrives, t.current_step, ${STUCK} AS stuck,
-                (SELECT count(*) FROM workflow_checkpoints c WHERE c.task_id = t.id)::int AS checkpoints,
-                EXISTS (SELECT 1 FROM workflow_checkpoints c WHERE c.task_id = t.id AND c.step = 'fan_out') AS fanned_out
-           FROM tasks t WHERE t.id = $3 FOR UPDATE OF t`,
+        `SELECT ${COLUMNS}, ${STUCK} AS stuck FROM tasks t WHERE t.id = $3 FOR UPDATE OF t`,
         [this.options.queuedAfterSeconds, this.options.stalledAfterSeconds, taskId],
       );
       const task = rows[0];
-      if (!task?.stuck || (task.status !== 'queued' && task.status !== 'running')) return { action: 'skipped' as const };
+      const plan = task && reapPlanOf(task);
+      if (!task?.stuck || !plan || (task.status !== 'queued' && task.status !== 'running')) return { action: 'skipped' as const };
       if (task.redrives >= this.options.maxRedrives) {
         const error: StoredError = {
           code: STALLED_CODE,
@@ -142,18 +180,13 @@ export class Reaper {
           task.id,
           JSON.stringify(error),
         ]);
-        await sql(em, `UPDATE roadmaps SET status = 'failed', updated_at = now() WHERE id = $1 AND status IN ('designing', 'awaiting_review', 'generating')`, [
-          task.roadmap_id,
-        ]);
+        await plan.onFailed(em);
         return { action: 'failed' as const, task, error };
       }
       const redrive = task.redrives + 1;
-      const command: WorkflowMessage['command'] = task.status === 'queued' && task.checkpoints === 0 ? 'generate' : 'resume';
       await sql(em, `UPDATE tasks SET redrives = $2, updated_at = now() WHERE id = $1`, [task.id, redrive]);
-      const message: WorkflowMessage = { taskId: task.id, type: 'roadmap.generate', roadmapId: task.roadmap_id, command };
-      // The API's message id with the re-drive's number: a new message despite the stream's duplicate
-      // window, and still one message if this transaction is retried after a publish that went through.
-      await this.publisher.publish(Subjects.workflow(task.priority, command), message, { msgId: `workflow-${command}:${task.id}:redrive-${redrive}` });
+      const { subject, message, msgId, command } = plan.redrive(redrive);
+      await this.publisher.publish(subject, message, { msgId });
       return { action: 'redriven' as const, task, command, redrive };
     });
 

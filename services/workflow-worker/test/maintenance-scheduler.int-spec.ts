@@ -49,8 +49,8 @@ describe(MaintenanceScheduler.name, () => {
     await Promise.all(schedulers.map((s) => s.stop()));
 
     const runs = (await db.dataSource.query(
-      `SELECT job, instance, outcome, detail, extract(epoch FROM started_at)::float8 AS started FROM maintenance_runs ORDER BY started_at`,
-    )) as Array<{ job: string; instance: string; outcome: string; detail: Record<string, unknown>; started: number }>;
+      `SELECT job, instance, outcome, detail, interval_seconds, extract(epoch FROM started_at)::float8 AS started FROM maintenance_runs ORDER BY started_at`,
+    )) as Array<{ job: string; instance: string; outcome: string; detail: Record<string, unknown>; interval_seconds: number; started: number }>;
     const probe = runs.filter((r) => r.job === 'probe');
     // ~4.6 s at one run a second (each scheduler polls twenty times a second): at most 5, never 9 or 10
     // (fewer on a loaded machine: a run may start late, never early).
@@ -61,6 +61,8 @@ describe(MaintenanceScheduler.name, () => {
     }
     assert.equal(overlaps, 0);
     assert.ok(probe.every((r) => r.outcome === 'ok' && r.detail.rows === 2));
+    // The interval each run was configured with: the gateway's run history shows it (and the next due time).
+    assert.ok(runs.every((r) => r.interval_seconds === 1), JSON.stringify(runs.map((r) => r.interval_seconds)));
 
     const failed = runs.filter((r) => r.job === 'failing');
     assert.ok(failed.length >= 2 && failed.length <= 5, `failing ran ${failed.length} times`);
