@@ -272,14 +272,14 @@ export class TaskLifecycle {
 
   /**
    * Ends a task as failed with `error`, unless it already ended (or, with a lease, a newer run holds
-   * it). False when nothing changed.
+   * it, or it is in none of `from`). False when nothing changed.
    */
-  async fail(db: Db, taskId: string, error: StoredError, lease?: number): Promise<boolean> {
+  async fail(db: Db, taskId: string, error: StoredError, lease?: number, from: readonly TaskStatus[] = ACTIVE): Promise<boolean> {
     const { count } = await sql(
       db,
       `UPDATE tasks SET status = 'failed', error = $2::jsonb, current_step = NULL, finished_at = now(), updated_at = now()
         WHERE id = $1 AND status = ANY($4::text[]) AND ($3::int IS NULL OR attempts = $3)`,
-      [taskId, JSON.stringify(error), lease ?? null, ACTIVE],
+      [taskId, JSON.stringify(error), lease ?? null, from.filter((s) => canTransition(s, 'failed'))],
     );
     if (count === 0 && lease === undefined) await this.explain(db, taskId, 'failed');
     return count > 0;

@@ -12,6 +12,8 @@ export interface ItemContext {
   taskStatus: TaskStatus;
   /** Whose task it is: LLM usage, budgets and call records are counted per owner. */
   owner: string;
+  /** The task's workflow definition version (part of the LLM cache key). */
+  workflowVersion: string;
   intent: IntentAnalysis | null;
   /** The framework's title; null while the roadmap has no framework. */
   roadmapTitle: string | null;
@@ -99,6 +101,7 @@ export class ContentRepository {
       generation: number;
       task_status: TaskStatus;
       owner: string;
+      workflow_version: string;
       intent: IntentAnalysis | null;
       has_framework: boolean;
       roadmap_title: string | null;
@@ -122,7 +125,7 @@ export class ContentRepository {
       `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS x(roadmap_id, concept_id, kind, ord)
        )
-       SELECT input.ord, i.id AS item_id, i.status AS item_status, i.generation, t.status AS task_status, t.owner, r.intent,
+       SELECT input.ord, i.id AS item_id, i.status AS item_status, i.generation, t.status AS task_status, t.owner, t.workflow_version, r.intent,
               (r.framework IS NOT NULL AND r.framework <> 'null'::jsonb) AS has_framework, r.framework->>'title' AS roadmap_title,
               c.slug, c.title, c.summary, c.estimated_hours, c.prerequisites, c.stage_slug, c.stage_title,
               i.updated_at AS item_updated_at, i.error, r.items_done, r.items_failed, r.items_total, t.finished_at
@@ -143,6 +146,7 @@ export class ContentRepository {
         generation: row.generation,
         taskStatus: row.task_status,
         owner: row.owner,
+        workflowVersion: row.workflow_version,
         intent: row.intent,
         roadmapTitle: row.has_framework ? (row.roadmap_title ?? '') : null,
         concept: {

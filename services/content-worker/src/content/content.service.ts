@@ -196,7 +196,7 @@ export class ContentService {
         {
           signal: AbortSignal.any([signal, moved.signal]),
           // A regeneration (retry, resume) asks for something new: no cached response.
-          context: { taskId, roadmapId, owner: item.owner, subject: `${conceptId}:${kind}`, fresh: generation > 0 },
+          context: { taskId, roadmapId, owner: item.owner, subject: `${conceptId}:${kind}`, fresh: generation > 0, definitionVersion: item.workflowVersion },
           // No progress is shown for an item before it is claimed.
           onPartial: partial && ((p) => claimed && partial.onPartial(p)),
         },

@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Headers } from '@roadmap/contracts';
 import type { JetStreamContext } from '@roadmap/messaging';
 import { sql } from '@roadmap/persistence';
+import { TaskLifecycle, WorkflowRegistry } from '@roadmap/workflow';
 import { DataSource, type EntityManager } from 'typeorm';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -16,7 +17,11 @@ const decoder = new TextDecoder('utf-8', { fatal: false });
  */
 @Injectable()
 export class DeadLetterRecorder {
-  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(TaskLifecycle) private readonly lifecycle: TaskLifecycle,
+    @Inject(WorkflowRegistry) private readonly registry: WorkflowRegistry,
+  ) {}
 
   async record(data: Uint8Array, ctx: JetStreamContext): Promise<void> {
     const headers = ctx.headers;
@@ -45,22 +50,20 @@ export class DeadLetterRecorder {
       );
       // A workflow command that failed for good ends its task, with the reason. (A content item's
       // failure is the item's: the task goes on with the others.)
-      if (inserted.count > 0 && taskId && stream === 'ROADMAP_WORKFLOW') await failDeadLetteredTask(em, taskId, reason);
+      if (inserted.count > 0 && taskId && stream === 'ROADMAP_WORKFLOW') await this.failTask(em, taskId, reason);
     });
   }
-}
 
-/**
- * Fails the task of a dead-lettered workflow command (only while it is queued or running: a task
- * that finished or waits for review keeps its state). The one task write of the recorder.
- */
-export async function failDeadLetteredTask(em: EntityManager, taskId: string, reason: string): Promise<void> {
-  await sql(
-    em,
-    `UPDATE tasks SET status = 'failed', error = $2::jsonb, finished_at = now(), updated_at = now()
-      WHERE id = $1 AND status IN ('queued', 'running')`,
-    [taskId, JSON.stringify({ code: 'DEAD_LETTERED', message: reason })],
-  );
+  /**
+   * Fails the task of a dead-lettered workflow command (only while it is queued or running: a task
+   * that finished or waits for review keeps its state), with its definition's own rows.
+   */
+  private async failTask(em: EntityManager, taskId: string, reason: string): Promise<void> {
+    if (!(await this.lifecycle.fail(em, taskId, { code: 'DEAD_LETTERED', message: reason }, undefined, ['queued', 'running']))) return;
+    const { rows } = await sql<{ type: string }>(em, `SELECT type FROM tasks WHERE id = $1`, [taskId]);
+    const type = rows[0]?.type;
+    if (type && this.registry.has(type)) await this.registry.get(type).onFail?.(em, taskId);
+  }
 }
 
 function taskIdOf(payload: string): string | null {

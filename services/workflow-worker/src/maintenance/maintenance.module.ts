@@ -3,6 +3,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { JetStreamPublisher, Messaging } from '@roadmap/messaging';
 import { ExecutionLogger, type Logger } from '@roadmap/observability';
 import { LOGGER, TaskEvents } from '@roadmap/runtime';
+import { TaskLifecycle, WorkflowRegistry } from '@roadmap/workflow';
 import { DataSource } from 'typeorm';
 import { executionLogsJob, reaperJob, retentionJob, type MaintenanceJobsConfig } from './maintenance.jobs.js';
 import { MaintenanceScheduler } from './maintenance.scheduler.js';
@@ -30,13 +31,32 @@ export class MaintenanceModule {
       providers: [
         {
           provide: Reaper,
-          inject: [DataSource, JetStreamPublisher, Messaging, TaskEvents, ExecutionLogger, LOGGER],
-          useFactory: (dataSource: DataSource, publisher: JetStreamPublisher, messaging: Messaging, events: TaskEvents, log: ExecutionLogger, logger: Logger) =>
-            new Reaper(dataSource, publisher, messaging, events, log, logger, {
-              queuedAfterSeconds: config.REAPER_QUEUED_AFTER_SECONDS,
-              stalledAfterSeconds: config.REAPER_STALLED_AFTER_SECONDS,
-              maxRedrives: config.REAPER_MAX_REDRIVES,
-            }),
+          inject: [DataSource, JetStreamPublisher, Messaging, TaskEvents, ExecutionLogger, LOGGER, TaskLifecycle, WorkflowRegistry],
+          useFactory: (
+            dataSource: DataSource,
+            publisher: JetStreamPublisher,
+            messaging: Messaging,
+            events: TaskEvents,
+            log: ExecutionLogger,
+            logger: Logger,
+            lifecycle: TaskLifecycle,
+            registry: WorkflowRegistry,
+          ) =>
+            new Reaper(
+              dataSource,
+              publisher,
+              messaging,
+              events,
+              log,
+              logger,
+              {
+                queuedAfterSeconds: config.REAPER_QUEUED_AFTER_SECONDS,
+                stalledAfterSeconds: config.REAPER_STALLED_AFTER_SECONDS,
+                maxRedrives: config.REAPER_MAX_REDRIVES,
+              },
+              lifecycle,
+              registry,
+            ),
         },
         {
           provide: MaintenanceScheduler,

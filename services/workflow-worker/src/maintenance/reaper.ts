@@ -3,6 +3,7 @@ import { JetStreamPublisher, Messaging } from '@roadmap/messaging';
 import { counter, ExecutionLogger, type Logger } from '@roadmap/observability';
 import { sql, type StoredError } from '@roadmap/persistence';
 import { TaskEvents } from '@roadmap/runtime';
+import type { TaskLifecycle, WorkflowRegistry } from '@roadmap/workflow';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { MaintenanceJobResult } from './maintenance.scheduler.js';
 
@@ -64,30 +65,31 @@ export interface ReapPlan {
 }
 
 /**
- * The one place that knows task types: a roadmap task waits in the workflow queue of its priority, or
- * in the content queue once it fanned out; it is re-driven with `generate` when it never ran a step,
- * `resume` otherwise (the worker replays the checkpoints; in the content phase it regenerates the
- * items not completed under a new generation, so a late result of the lost round is fenced off);
- * failing it fails its roadmap. A type without a plan is left alone (`skipped`): the reaper cannot
- * tell how it would progress.
+ * How a stuck task of any type the worker runs gets going again. Its pending work waits in the
+ * workflow queue of its priority, or in the content queue once its items went out (a roadmap in
+ * content generation). It is re-driven with `generate` when it never ran a step; with `join` when it
+ * waits for children (a lost join notice: every delivery that finds them all ended joins); with
+ * `resume` otherwise (the engine replays the checkpoints; a roadmap in its content phase regenerates
+ * the items not completed under a new generation, so a late result of the lost round is fenced off).
+ * Failing it fails the definition's own rows too. A type this worker has no definition for is left
+ * alone (`skipped`): the reaper cannot tell how it would progress.
  */
-export function reapPlanOf(task: StuckTask): ReapPlan | undefined {
-  if (task.type !== 'roadmap.generate' || task.roadmap_id === null) return undefined;
-  const roadmapId = task.roadmap_id;
+export function reapPlanOf(task: StuckTask, registry: Pick<WorkflowRegistry, 'has' | 'get'>): ReapPlan | undefined {
+  if (!registry.has(task.type)) return undefined;
+  const definition = registry.get(task.type);
   const phase = task.fanned_out || task.current_step === CONTENT_STEP ? 'content' : 'workflow';
   return {
     queue: PRIORITY_CONSUMERS[phase][task.priority],
     redrive(redrive) {
-      const command: WorkflowMessage['command'] = task.status === 'queued' && task.checkpoints === 0 ? 'generate' : 'resume';
-      const message: WorkflowMessage = { taskId: task.id, type: task.type, roadmapId, command };
+      const command: WorkflowMessage['command'] =
+        task.status === 'queued' && task.checkpoints === 0 ? 'generate' : task.current_step === 'children' ? 'join' : 'resume';
+      const message: WorkflowMessage = { taskId: task.id, type: task.type, ...(task.roadmap_id && { roadmapId: task.roadmap_id }), command };
       // The API's message id with the re-drive's number: a new message despite the stream's duplicate
       // window, and still one message if the transaction is retried after a publish that went through.
       return { subject: Subjects.workflow(task.priority, command), message, msgId: `workflow-${command}:${task.id}:redrive-${redrive}`, command };
     },
     async onFailed(em) {
-      await sql(em, `UPDATE roadmaps SET status = 'failed', updated_at = now() WHERE id = $1 AND status IN ('designing', 'awaiting_review', 'generating')`, [
-        roadmapId,
-      ]);
+      await definition.onFail?.(em, task.id);
     },
   };
 }
@@ -112,6 +114,8 @@ export class Reaper {
     private readonly executionLog: ExecutionLogger,
     private readonly logger: Logger,
     private readonly options: ReaperOptions,
+    private readonly lifecycle: TaskLifecycle,
+    private readonly registry: Pick<WorkflowRegistry, 'has' | 'get'>,
   ) {}
 
   async run(): Promise<MaintenanceJobResult> {
@@ -120,7 +124,7 @@ export class Reaper {
     const tasks: Array<{ taskId: string; action: Outcome }> = [];
     const backlog = new Map<string, Promise<boolean>>();
     for (const task of candidates) {
-      const plan = reapPlanOf(task);
+      const plan = reapPlanOf(task, this.registry);
       let action: Outcome;
       if (!plan) action = 'skipped';
       else {
@@ -169,22 +173,18 @@ export class Reaper {
         [this.options.queuedAfterSeconds, this.options.stalledAfterSeconds, taskId],
       );
       const task = rows[0];
-      const plan = task && reapPlanOf(task);
+      const plan = task && reapPlanOf(task, this.registry);
       if (!task?.stuck || !plan || (task.status !== 'queued' && task.status !== 'running')) return { action: 'skipped' as const };
       if (task.redrives >= this.options.maxRedrives) {
         const error: StoredError = {
           code: STALLED_CODE,
           message: `no progress while ${task.status}${task.current_step ? ` at ${task.current_step}` : ''} after ${task.redrives} re-drive(s); resume it once the cause is fixed`,
         };
-        await sql(em, `UPDATE tasks SET status = 'failed', error = $2::jsonb, finished_at = now(), updated_at = now() WHERE id = $1`, [
-          task.id,
-          JSON.stringify(error),
-        ]);
-        await plan.onFailed(em);
+        if (await this.lifecycle.fail(em, task.id, error)) await plan.onFailed(em);
         return { action: 'failed' as const, task, error };
       }
       const redrive = task.redrives + 1;
-      await sql(em, `UPDATE tasks SET redrives = $2, updated_at = now() WHERE id = $1`, [task.id, redrive]);
+      await this.lifecycle.countRedrive(em, task.id, redrive);
       const { subject, message, msgId, command } = plan.redrive(redrive);
       await this.publisher.publish(subject, message, { msgId });
       return { action: 'redriven' as const, task, command, redrive };

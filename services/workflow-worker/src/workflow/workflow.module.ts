@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { LLM_PROVIDER, type LlmProvider } from '@roadmap/llm';
 import { JetStreamPublisher } from '@roadmap/messaging';
 import { TaskEvents } from '@roadmap/runtime';
-import { workflowEngineProviders, type Deadlines } from '@roadmap/workflow';
+import { TaskLifecycle, WorkflowEngine, workflowEngineProviders, WorkflowRegistry, type Deadlines } from '@roadmap/workflow';
 import { RoadmapRepository } from '../workflows/roadmap/roadmap.repository.js';
 import { builtInWorkflows } from '../workflows/workflows.js';
 import { WorkflowHandler } from './workflow.handler.js';
@@ -39,6 +39,8 @@ export class WorkflowModule {
           deadlineSweepMs: options.deadlineSweepMs,
         }),
       ],
+      // Maintenance (the reaper) and the dead-letter recorder end tasks through the lifecycle and the definitions.
+      exports: [TaskLifecycle, WorkflowRegistry, WorkflowEngine],
     };
   }
 }

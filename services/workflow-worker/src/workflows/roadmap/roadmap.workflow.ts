@@ -72,6 +72,7 @@ export function roadmapWorkflow(deps: RoadmapWorkflowDeps) {
     owner: ctx.task.owner,
     subject,
     fresh: subject === 'edit' && ctx.state.pendingFeedback !== undefined,
+    definitionVersion: ctx.task.version,
   });
   /** A step's checkpoint: the LLM call's output and what it cost, the roadmap following it. */
   const llmStep = <O>(ctx: Ctx, result: LlmResult<O>, extra: Record<string, unknown>, update: Parameters<RoadmapRepository['update']>[2], source?: Omit<Revision, 'number'>): StepResult => ({
