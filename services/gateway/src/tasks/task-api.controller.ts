@@ -1,17 +1,14 @@
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { CreateTaskRequestSchema, RateLimitedError, SignalRequestSchema, ValidationError, type CreateTaskRequest } from '@roadmap/contracts';
+import { CreateTaskRequestSchema, SignalRequestSchema, type CreateTaskRequest } from '@roadmap/contracts';
 import { z } from 'zod';
 import { CurrentPrincipal, scopeOf, type Principal } from '../auth/principal.js';
 import { RateLimiter } from '../auth/rate-limiter.js';
 import { UuidPipe, ZodPipe } from '../common/zod.pipe.js';
+import { admitRequest } from './admission.js';
 import { MAX_RESULT_WAIT_SECONDS, TaskApiService } from './task-api.service.js';
 
-const IdempotencyKeySchema = z
-  .string()
-  .regex(/^[\x21-\x7e]{1,200}$/)
-  .optional();
 
 const ResultQuerySchema = z.strictObject({
   /** Seconds to wait for the task to end before answering. */
@@ -50,13 +47,8 @@ export class TaskApiController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @CurrentPrincipal() principal: Principal,
   ) {
-    const waitMs = this.rateLimiter.take(principal.owner);
-    if (waitMs > 0) throw new RateLimitedError('Too many tasks created by this caller; retry after Retry-After', waitMs);
-    const key = IdempotencyKeySchema.safeParse(idempotencyKey);
-    if (!key.success) {
-      throw new ValidationError('Idempotency-Key must be 1 to 200 visible ASCII characters', [{ field: 'Idempotency-Key', message: 'invalid' }]);
-    }
-    const { replayed, body: accepted } = await this.api.create(principal.owner, body, key.data);
+    const key = admitRequest(this.rateLimiter, principal.owner, idempotencyKey);
+    const { replayed, body: accepted } = await this.api.create(principal.owner, body, key);
     if (replayed) void reply.header('Idempotent-Replayed', 'true');
     return accepted;
   }

@@ -5,26 +5,21 @@ import {
   LOG_LEVELS,
   CreateRoadmapRequestSchema,
   ForbiddenError,
-  RateLimitedError,
   RetryItemsRequestSchema,
   ReviewRequestSchema,
   TASK_STATUSES,
   TASK_TYPES,
-  ValidationError,
   type CreateRoadmapRequest,
   type RetryItemsRequest,
   type ReviewRequest,
 } from '@roadmap/contracts';
 import { z } from 'zod';
 import { UuidPipe, ZodPipe } from '../common/zod.pipe.js';
+import { admitRequest } from './admission.js';
 import { RateLimiter } from '../auth/rate-limiter.js';
 import { CurrentPrincipal, scopeOf, type Principal } from '../auth/principal.js';
 import { TasksService } from './tasks.service.js';
 
-const IdempotencyKeySchema = z
-  .string()
-  .regex(/^[\x21-\x7e]{1,200}$/)
-  .optional();
 
 const ListQuerySchema = z.strictObject({
   status: z.enum(TASK_STATUSES).optional(),
@@ -104,13 +99,8 @@ export class RoadmapsController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @CurrentPrincipal() principal: Principal,
   ) {
-    const waitMs = this.rateLimiter.take(principal.owner);
-    if (waitMs > 0) throw new RateLimitedError('Too many roadmaps created by this caller; retry after Retry-After', waitMs);
-    const key = IdempotencyKeySchema.safeParse(idempotencyKey);
-    if (!key.success) {
-      throw new ValidationError('Idempotency-Key must be 1 to 200 visible ASCII characters', [{ field: 'Idempotency-Key', message: 'invalid' }]);
-    }
-    const { replayed, body: accepted } = await this.tasks.createRoadmap(principal.owner, body, key.data);
+    const key = admitRequest(this.rateLimiter, principal.owner, idempotencyKey);
+    const { replayed, body: accepted } = await this.tasks.createRoadmap(principal.owner, body, key);
     if (replayed) void reply.header('Idempotent-Replayed', 'true');
     return accepted;
   }
