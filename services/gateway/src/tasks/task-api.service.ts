@@ -8,6 +8,7 @@ import { TaskTypes } from './task-types.js';
 import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
 import { TasksRepository } from './tasks.repository.js';
 import { TasksService } from './tasks.service.js';
+import { UsageRepository } from './usage.repository.js';
 
 const accepted = counter('roadmap_task_api_accepted_total', 'Tasks accepted through POST /api/v1/tasks, by type', ['type']);
 
@@ -39,6 +40,7 @@ export class TaskApiService {
     @Inject(TasksService) private readonly tasks: TasksService,
     @Inject(TasksRepository) private readonly repository: TasksRepository,
     @Inject(TASKS_OPTIONS) private readonly options: TasksOptions,
+    @Inject(UsageRepository) private readonly usage: UsageRepository,
   ) {}
 
   async create(owner: string, request: CreateTaskRequest, idempotencyKey?: string) {
@@ -80,7 +82,7 @@ export class TaskApiService {
     const result = { ...task.result };
     // Usage is final only once the last call records landed: read it live rather than as it was at completion.
     if (task.type === RoadmapGenerateType.type) {
-      result.usage = sumUsage(await this.repository.usageBySubject(task.id));
+      result.usage = sumUsage(await this.usage.usageBySubject(task.id));
     }
     return { taskId: task.id, type: task.type, status: task.status, finishedAt: task.finishedAt?.toISOString() ?? null, result };
   }

@@ -8,6 +8,7 @@ import { RoadmapsController, TasksController, UsageController } from './tasks.co
 import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
 import { TasksRepository } from './tasks.repository.js';
 import { TasksService } from './tasks.service.js';
+import { UsageRepository } from './usage.repository.js';
 
 @Module({})
 export class TasksModule {
@@ -18,6 +19,7 @@ export class TasksModule {
       controllers: [RoadmapsController, TasksController, TaskApiController, UsageController],
       providers: [
         TasksRepository,
+        UsageRepository,
         TasksService,
         TaskApiService,
         TaskTypes,

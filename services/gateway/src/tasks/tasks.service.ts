@@ -22,7 +22,8 @@ import { TaskLifecycle } from '@roadmap/workflow';
 import { diffFrameworks } from './revision-diff.js';
 import { llmCallView, logView, roadmapView, sumUsage, taskLinks, taskView, usd } from './task-views.js';
 import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
-import { TasksRepository, type BatchAdmission, type LlmUsageTotals, type NewRoadmapTask } from './tasks.repository.js';
+import { TasksRepository, type BatchAdmission, type NewRoadmapTask } from './tasks.repository.js';
+import { UsageRepository, type LlmUsageTotals } from './usage.repository.js';
 
 const tasksAccepted = counter('roadmap_tasks_accepted_total', 'Tasks accepted by the API', ['type', 'priority']);
 const actions = counter('roadmap_task_actions_total', 'Actions people took on tasks', ['action']);
@@ -52,6 +53,7 @@ export class TasksService {
     @Inject(TaskEvents) private readonly events: TaskEvents,
     @Inject(TASKS_OPTIONS) private readonly options: TasksOptions,
     @Inject(TaskLifecycle) private readonly lifecycle: TaskLifecycle,
+    @Inject(UsageRepository) private readonly usage: UsageRepository,
   ) {
     // Requests arriving together share one transaction and one commit: under load each request no
     // longer holds a pooled connection across its own publish round trip.
@@ -131,7 +133,7 @@ export class TasksService {
     if (!task) throw new NotFoundError('Task', id);
     const [states, usageRows, children] = await Promise.all([
       task.roadmapId ? this.repository.itemStates(task.roadmapId) : Promise.resolve([]),
-      this.repository.usageBySubject(task.id),
+      this.usage.usageBySubject(task.id),
       this.repository.childCounts(task.id),
     ]);
     const usageBySubject = new Map(usageRows.map(({ subject, ...usage }) => [subject, { ...usage, costUsd: usd(usage.costUsd) }]));
@@ -155,7 +157,7 @@ export class TasksService {
   async getLlmCalls(taskId: string, scope: OwnerScope, query: { subject?: string; cursor?: string; limit: number; includeContent: boolean }) {
     const task = await this.repository.findTask(taskId, scope);
     if (!task) throw new NotFoundError('Task', taskId);
-    const calls = await this.repository.findLlmCalls(
+    const calls = await this.usage.findLlmCalls(
       taskId,
       { subject: query.subject },
       query.cursor ? decodeCursor(query.cursor) : null,
@@ -173,14 +175,14 @@ export class TasksService {
   async getLlmCall(taskId: string, callId: string, scope: OwnerScope) {
     const task = await this.repository.findTask(taskId, scope);
     if (!task) throw new NotFoundError('Task', taskId);
-    const call = await this.repository.findLlmCall(taskId, callId);
+    const call = await this.usage.findLlmCall(taskId, callId);
     if (!call) throw new NotFoundError('LLM call', callId);
     return llmCallView(call, true);
   }
 
   /** An owner's LLM usage per UTC day between two days (inclusive), with a per-model breakdown. */
   async getUsage(owner: string, from: string, to: string) {
-    const rows = await this.repository.usagePerDay(owner, from, to);
+    const rows = await this.usage.usagePerDay(owner, from, to);
     const days = new Map<string, { day: string; models: Array<{ provider: string; model: string } & LlmUsageTotals> }>();
     for (const { day, ...model } of rows) {
       const entry = days.get(day) ?? { day, models: [] };
