@@ -7,6 +7,28 @@ import { eventually, Platform } from '../support/platform.js';
 // The test-only workflow, deployed by configuration alone (compiled beside this file's folder).
 const DEMO_MODULE = join(dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'demo.workflow.js');
 
+/** The task's live progress (SSE) from its start until its final event, as `{ type, data }`. */
+async function follow(platform: Platform, taskId: string): Promise<Array<{ type: string; data: any }>> {
+  const res = await fetch(`${platform.url}/api/v1/tasks/${taskId}/events`, { headers: await platform.authHeaders() });
+  const events: Array<{ type: string; data: any }> = [];
+  const decoder = new TextDecoder();
+  let buffered = '';
+  for await (const chunk of res.body!) {
+    buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+    let end: number;
+    while ((end = buffered.indexOf('\n\n')) >= 0) {
+      const block = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      const type = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (!type || !data) continue;
+      events.push({ type, data: JSON.parse(data) });
+      if (['task.completed', 'task.failed', 'task.cancelled'].includes(type)) return events;
+    }
+  }
+  return events;
+}
+
 describe('the workflow engine through the real services: a plugin workflow, a batch, the unified task API', () => {
   let platform: Platform;
 
@@ -147,6 +169,7 @@ describe('the workflow engine through the real services: a plugin workflow, a ba
     const goals = ['Learn Go for backend services', 'Learn SQL for analytics', 'Learn Rust for systems'];
     const accepted = await platform.request('POST', '/api/v1/tasks', { type: 'roadmap.batch', input: { goals }, priority: 'high' });
     assert.equal(accepted.status, 202);
+    const following = follow(platform, accepted.body.taskId);
     const result = await platform.request('GET', `/api/v1/tasks/${accepted.body.taskId}/result?wait=60`);
     assert.equal(result.status, 200, JSON.stringify(result.body));
     const batch = result.body.result;
@@ -166,6 +189,12 @@ describe('the workflow engine through the real services: a plugin workflow, a ba
       assert.equal(own.body.result.roadmapId, child.roadmapId);
       assert.ok(own.body.result.items >= 24);
     }
+    // The batch's own live progress announced each child's end, then its completion with every child counted.
+    const events = await following;
+    const ended = events.filter((e) => e.type === 'child.ended');
+    assert.deepEqual(new Set(ended.map((e) => e.data.childId)), new Set(batch.children.map((c: any) => c.taskId)));
+    assert.deepEqual(events.at(-1), { type: 'task.completed', data: { ...events.at(-1)!.data, progress: { done: 3, failed: 0, total: 3 } } });
+    assert.deepEqual((await platform.request('GET', `/api/v1/tasks/${accepted.body.taskId}`)).body.progress, { done: 3, failed: 0, total: 3, percent: 100 });
     // No duplicates: exactly one child per goal.
     const rows = await platform.query(`SELECT count(*)::int AS n FROM tasks WHERE parent_id = $1`, [accepted.body.taskId]);
     assert.equal(rows[0].n, 3);

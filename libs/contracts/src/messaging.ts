@@ -338,6 +338,8 @@ export const TaskEventSchema = z.discriminatedUnion('type', [
     outputTokens: z.number().int().min(0),
     excerpt: z.string().max(PARTIAL_EXCERPT_CHARS),
   }),
+  /** A child task of this one (a batch's roadmap) ended; `progress` counts the children. */
+  z.object({ ...eventBase, type: z.literal('child.ended'), childId: id, status: z.enum(['completed', 'failed', 'cancelled']), progress }),
   z.object({ ...eventBase, type: z.literal('review.awaiting'), revision: z.number().int().min(1) }),
   z.object({ ...eventBase, type: z.literal('review.submitted'), decision: z.enum(['approve', 'revise']) }),
   z.object({ ...eventBase, type: z.literal('task.resumed') }),

@@ -10,8 +10,10 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * - `tasks_join_children`: when a child reaches or leaves a final state, its parent's progress moves
  *   by one in the same transaction, so a join never misses or double-counts a child whichever code
  *   path ended it (an item's completion, a cancel, the reaper, a dead letter). When the last child
- *   ends, the parent's workflow is woken (NOTIFY roadmap_task_joined with `<schema>:<parent id>`, delivered at commit; the
- *   reaper re-drives a parent whose notice was missed).
+ *   ends, the parent's workflow is woken: every child's end is NOTIFYed on roadmap_task_joined
+ *   (`<schema>:<parent>:<child>:<status>:<done>:<failed>:<total>:<parent status>`, delivered at
+ *   commit), a progress event for all, the join command for the last; the reaper re-drives a parent
+ *   whose notice was missed.
  */
 export class WorkflowEngine1765100000000 implements MigrationInterface {
   name = 'WorkflowEngine1765100000000';
@@ -35,9 +37,10 @@ export class WorkflowEngine1765100000000 implements MigrationInterface {
         UPDATE tasks SET progress_done = progress_done + done_delta, progress_failed = progress_failed + failed_delta, updated_at = now()
          WHERE id = NEW.parent_id
          RETURNING id, status, progress_done, progress_failed, progress_total INTO parent;
-        IF parent.id IS NOT NULL AND parent.status = 'running' AND parent.progress_total > 0
-           AND parent.progress_done + parent.progress_failed = parent.progress_total THEN
-          PERFORM pg_notify('roadmap_task_joined', TG_TABLE_SCHEMA || ':' || parent.id::text);
+        -- Every child that ends is announced (a progress event); the parent's join follows the last.
+        IF parent.id IS NOT NULL AND NEW.status IN ('completed', 'failed', 'cancelled') THEN
+          PERFORM pg_notify('roadmap_task_joined', concat_ws(':', TG_TABLE_SCHEMA, parent.id, NEW.id, NEW.status,
+                            parent.progress_done, parent.progress_failed, parent.progress_total, parent.status));
         END IF;
         RETURN NEW;
       END $$`);

@@ -129,6 +129,16 @@ export class RunStore {
     return rows[0]?.ended ?? false;
   }
 
+  /** A task's progress as the API shows it (a parent's: its children). */
+  async progress(taskId: string): Promise<{ done: number; failed: number; total: number }> {
+    const { rows } = await sql<{ done: number; failed: number; total: number }>(
+      this.dataSource,
+      `SELECT progress_done AS done, progress_failed AS failed, progress_total AS total FROM tasks WHERE id = $1`,
+      [taskId],
+    );
+    return rows[0] ?? { done: 0, failed: 0, total: 0 };
+  }
+
   async children(parentId: string, em?: EntityManager): Promise<ChildSummary[]> {
     const { rows } = await sql<{ id: string; type: string; status: ChildSummary['status']; input: unknown; roadmap_id: string | null; result: unknown }>(
       em ?? this.dataSource,

@@ -272,7 +272,8 @@ export class WorkflowEngine {
     if (!checked.success) throw new PermanentError('WORKFLOW_INVALID', `${definition.contract.type}'s result does not fit its schema: ${checked.error.message}`);
     await this.llmCalls?.flush();
     if (!(await this.lifecycle.complete(this.lifecycle.pool, task.id, checked.data, lease))) return;
-    await this.events.publish({ type: 'task.completed', taskId: task.id, progress: { done: 0, failed: 0, total: 0 } }, `completed:${lease}`);
+    const progress = await this.store.progress(task.id);
+    await this.events.publish({ type: 'task.completed', taskId: task.id, progress }, `completed:${lease}`);
     await this.executionLog.info('workflow completed', { taskId: task.id });
   }
 
