@@ -2,8 +2,27 @@
 // bench/results/<timestamp>.json. Scenarios: dispatch latency gateway logs makespan memory batch profile.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ensureInstalled } from '../scripts/lib/install.mjs';
 import { BENCH_DIR, ROOT, NODE, fmt, writeResults } from './lib.mjs';
+
+// Like `npm start`: `npm run bench` on a fresh clone (the system's Node, nothing installed) installs
+// first, then runs the suite again with the project's Node 24. Up to here everything is zero-dependency
+// and Node 20 compatible (lib.mjs too); the scenarios, which import packages, load after this.
+if (process.env.ROADMAP_BENCH_RELAUNCHED !== '1') {
+  const node = ensureInstalled(ROOT, (message) => console.error(`[bench] ${message}`));
+  const suite = spawn(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, ROADMAP_BENCH_RELAUNCHED: '1' },
+  });
+  // Ctrl-C reaches the suite too (same process group): it cleans up, this process waits for it.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => suite.kill('SIGTERM'));
+  const code = await new Promise((resolve) => suite.once('exit', (status, signal) => resolve(status ?? (signal ? 1 : 0))));
+  process.exit(code);
+}
 
 const ALL = ['dispatch', 'latency', 'gateway', 'logs', 'makespan', 'memory', 'batch'];
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
