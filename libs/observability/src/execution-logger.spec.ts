@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LogBatchSchema, LogEntrySchema, resolveLogEntry, type LogBatch } from '@roadmap/contracts';
+import { AppError, LogBatchSchema, LogEntrySchema, resolveLogEntry, type LogBatch } from '@roadmap/contracts';
 import pino from 'pino';
 import { ExecutionLogger, INSTANCE, keyedId, type LogEntryPublisher } from './execution-logger.js';
 import { registry } from './metrics.js';
@@ -8,10 +8,12 @@ import { registry } from './metrics.js';
 class RecordingPublisher implements LogEntryPublisher {
   readonly messages: Array<{ subject: string; payload: LogBatch; msgId?: string }> = [];
   fail = false;
+  refuse = false;
   async publishJson(subject: string, json: string, options?: { msgId?: string }) {
     await new Promise((r) => setImmediate(r));
     this.attempts.push({ json, msgId: options?.msgId });
     if (this.fail) throw new Error('NATS is down');
+    if (this.refuse) throw new AppError('PAYLOAD_TOO_LARGE', 'message on logs.gateway is too large for its stream', { status: 413 });
     // What the log sink would accept: the message parses and validates as a LogBatch.
     this.messages.push({ subject, payload: LogBatchSchema.parse(JSON.parse(json)), msgId: options?.msgId });
     this.bytes.push(Buffer.byteLength(json));
@@ -149,6 +151,19 @@ describe(ExecutionLogger.name, () => {
     assert.ok(sut.unsettled.bytes <= 1_000, `${sut.unsettled.bytes} bytes held`);
     publisher.fail = false;
     assert.deepEqual(await Promise.all(kept), [true, true, true]);
+  });
+
+  it('drops a message the broker refuses for good (counted), without holding up the messages behind it', async () => {
+    const publisher = new RecordingPublisher();
+    const sut = new ExecutionLogger('gateway', publisher, silent, { retryDelayMs: 5 });
+    const dropsBefore = await droppedTotal('refused');
+    publisher.refuse = true;
+    const refused = sut.info('too large for the stream');
+    await sleep(10);
+    publisher.refuse = false;
+    assert.deepEqual(await Promise.all([refused, sut.info('next')]), [false, true]);
+    assert.equal(await droppedTotal('refused'), dropsBefore + 1);
+    assert.deepEqual(publisher.messages.flatMap((m) => m.payload.entries.map((e) => e.message)), ['next']);
   });
 
   it('drain() stores what is buffered before the connection closes; past its time it drops the rest and says so', async () => {

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Subjects, type LogBatchEntry, type LogLevel } from '@roadmap/contracts';
+import { isRetryable, Subjects, type LogBatchEntry, type LogLevel } from '@roadmap/contracts';
 import type { Logger } from 'pino';
 import { counter, gauge, histogram } from './metrics.js';
 
@@ -90,7 +90,7 @@ interface Message {
 }
 
 /** Why entries were dropped (the `reason` label of `roadmap_execution_logs_dropped_total`). */
-type DropReason = 'buffer_full' | 'shutdown' | 'unserialisable';
+type DropReason = 'buffer_full' | 'shutdown' | 'refused' | 'unserialisable';
 
 /**
  * Records what a task's work did, for the people who look at a task later. Entries go to the LOGS
@@ -102,10 +102,11 @@ type DropReason = 'buffer_full' | 'shutdown' | 'unserialisable';
  * true once the broker has stored the message holding the entry, and never rejects, so logging never
  * fails the work. A message the broker does not take (NATS restarting, a network blip) is kept and
  * sent again, under the same message id, with a backoff, the messages logged meanwhile queued behind
- * it in order: an entry waits for the broker rather than being lost. Only two things drop an entry,
- * counted in `roadmap_execution_logs_dropped_total` and written to the process log: the buffer limit
- * ({@link ExecutionLoggerOptions.maxBufferedBytes}), and a stop ({@link drain}) that outlasts its
- * grace period while the broker is away; `log()` then resolves false.
+ * it in order: an entry waits for the broker rather than being lost. What drops an entry, counted in
+ * `roadmap_execution_logs_dropped_total` and written to the process log (`log()` then resolves
+ * false): the buffer limit ({@link ExecutionLoggerOptions.maxBufferedBytes}), a stop ({@link drain})
+ * that outlasts its grace period while the broker is away, a message the broker refuses for good (a
+ * non-retryable error: too large for the stream), and data JSON cannot hold.
  */
 export class ExecutionLogger {
   private readonly lingerMs: number;
@@ -316,15 +317,13 @@ export class ExecutionLogger {
     });
   }
 
-  /** A message the broker did not take: kept for a retry (or dropped, once the process is stopping). */
+  /**
+   * A message the broker did not take: kept for a retry, or dropped if it never will be (refused for
+   * good, e.g. larger than the stream accepts) or the process is stopping.
+   */
   private keep(message: Message, error: unknown): void {
-    if (this.stopped) {
-      this.drop(
-        message.entries.map((p) => p.entry),
-        'shutdown',
-        error,
-      );
-      this.settle(message.entries, false);
+    if (this.stopped || !isRetryable(error)) {
+      this.discard(message, this.stopped ? 'shutdown' : 'refused', error);
       return;
     }
     countByLevel(message.entries, 'retried');
@@ -363,6 +362,14 @@ export class ExecutionLogger {
       (error: unknown) => {
         this.retrying = false;
         if (this.stopped) return;
+        if (!isRetryable(error)) {
+          // Refused for good: it must not hold up the messages behind it.
+          this.backlog.shift();
+          this.discard(message, 'refused', error);
+          if (this.backlog.length > 0) this.retry();
+          else if (this.pending.length > 0) this.schedule();
+          return;
+        }
         this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.maxRetryDelayMs);
         this.fallback.debug({ err: error, backlog: this.backlog.length, retryInMs: this.retryDelayMs }, 'execution log retry failed');
         this.armRetry();
@@ -382,6 +389,15 @@ export class ExecutionLogger {
     this.unsettledEntries -= entries.length;
     buffered.dec(bytes);
     if (this.unsettledEntries === 0) this.onIdle?.();
+  }
+
+  private discard(message: Message, reason: DropReason, error: unknown): void {
+    this.drop(
+      message.entries.map((p) => p.entry),
+      reason,
+      error,
+    );
+    this.settle(message.entries, false);
   }
 
   /** Entries that will never reach the stream: counted, and kept in the process log with the reason. */
