@@ -353,6 +353,8 @@ export class ExecutionLogger {
     this.send(message).then(
       () => {
         this.retrying = false;
+        // drain() gave up on it meanwhile: already counted as dropped, and the broker has it after all.
+        if (this.backlog[0] !== message) return;
         this.backlog.shift();
         this.retryDelayMs = this.minRetryDelayMs;
         this.settle(message.entries, true);
