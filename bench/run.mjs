@@ -2,8 +2,27 @@
 // bench/results/<timestamp>.json. Scenarios: dispatch latency gateway logs makespan memory batch profile.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ensureInstalled } from '../scripts/lib/install.mjs';
 import { BENCH_DIR, ROOT, NODE, fmt, writeResults } from './lib.mjs';
+
+// Like `npm start`: `npm run bench` on a fresh clone (the system's Node, nothing installed) installs
+// first, then runs the suite again with the project's Node 24. Up to here everything is zero-dependency
+// and Node 20 compatible (lib.mjs too); the scenarios, which import packages, load after this.
+if (process.env.ROADMAP_BENCH_RELAUNCHED !== '1') {
+  const node = ensureInstalled(ROOT, (message) => console.error(`[bench] ${message}`));
+  const suite = spawn(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, ROADMAP_BENCH_RELAUNCHED: '1' },
+  });
+  // Ctrl-C reaches the suite too (same process group): it cleans up, this process waits for it.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => suite.kill('SIGTERM'));
+  const code = await new Promise((resolve) => suite.once('exit', (status, signal) => resolve(status ?? (signal ? 1 : 0))));
+  process.exit(code);
+}
 
 const ALL = ['dispatch', 'latency', 'gateway', 'logs', 'makespan', 'memory', 'batch'];
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -56,6 +75,11 @@ for (const name of names) {
       const postRow = (p, what) => row('gateway', `POST /api/v1/roadmaps, autocannon -c ${p.connections} ${p.seconds} s, ${what}`, `${fmt(p.reqPerSec)} req/s · p50 ${p.p50} ms · p99 ${p.p99} ms · ${fmt(p.successPct, 2)}% 202 (${p.non2xx} non-2xx, ${p.errors} errors; ${fmt(p.tasksWritten)} tasks written)`, 'p99 < 10 ms, 100%', p.goalMet);
       postRow(r.postAlone, 'gateway alone (workers not started)');
       postRow(r.post, 'workers generating');
+      for (const p of r.openLoop) {
+        row('gateway', `POST /api/v1/roadmaps, open loop ${fmt(p.overallRate)} req/s (autocannon -R ${p.overallRate} -c ${p.connections}) ${p.seconds} s, workers generating`,
+          `${fmt(p.reqPerSec)} req/s sent · p50 ${p.p50} ms · p99 ${p.p99} ms · ${fmt(p.successPct, 2)}% 202 (${p.non2xx} non-2xx, ${p.errors} errors, ${p.timeouts} timeouts; ${fmt(p.tasksWritten)} tasks written; ${fmt(p.itemsRunning)} items running at the end)`,
+          p.overallRate === 1000 ? 'p99 < 10 ms, 100% 202' : 'report', p.goalMet);
+      }
       row('gateway', `GET /healthz, autocannon -c ${r.health.connections} ${r.health.seconds} s, content workers saturated (${r.health.running} items running, ${r.health.pending} pending)`, `${fmt(r.health.reqPerSec)} req/s · p50 ${r.health.p50} ms · p99 ${r.health.p99} ms · ${fmt(r.health.successPct, 2)}% 200`, 'p99 < 10 ms, 100%', r.health.goalMet);
     } else if (name === 'logs') {
       const { logs } = await import('./scenarios/logs.mjs');

@@ -3,7 +3,9 @@
 //      the txn) with the gateway and the log-sink alone: admission, the queue absorbing a burst.
 //  (2) The workflow and content workers start; the same POST load while they generate the roadmaps
 //      queued by (1) on the same 2 cores.
-//  (3) GET /healthz while the two content workers are saturated (OFFLINE_LLM_LATENCY_MS=200, the
+//  (3) POST /api/v1/roadmaps as a front end loads it: an open loop at fixed rates (500, 1,000 and
+//      2,000 requests/s, 20 s each) while the workers generate the roadmaps queued so far.
+//  (4) GET /healthz while the two content workers are saturated (OFFLINE_LLM_LATENCY_MS=200, the
 //      roadmaps queued by (1) and (2) keep them busy).
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,6 +17,31 @@ async function cannon(args) {
   const c = child(NODE, [join(BENCH_DIR, 'scenarios', 'cannon.mjs'), JSON.stringify(args)], { label: 'autocannon' });
   await c.waitFor(/^RESULT /, (args.duration + 60) * 1000);
   return resultOf(c);
+}
+
+/** Requests per second of the open-loop rows (BENCH_GATEWAY_RATES, comma-separated). */
+const OPEN_LOOP_RATES = (process.env.BENCH_GATEWAY_RATES ?? '500,1000,2000').split(',').map(Number).filter((n) => n > 0);
+
+/**
+ * One open-loop row: `rate` requests/s for BENCH_GATEWAY_RATE_SECONDS (20), whatever the answers, as
+ * a front end's users would send them. autocannon spreads the rate over its connections (each sends
+ * its share on a schedule); enough connections (BENCH_GATEWAY_RATE_CONNECTIONS, 100) that a slow
+ * answer delays only its own connection's next request, and that delay is counted against latency
+ * (coordinated-omission correction), so a gateway that falls behind shows it in p99.
+ */
+async function openLoopRun(platform, body, auth, rate) {
+  const seconds = Number(process.env.BENCH_GATEWAY_RATE_SECONDS ?? 20);
+  const connections = Number(process.env.BENCH_GATEWAY_RATE_CONNECTIONS ?? 100);
+  const before = await platform.query('SELECT count(*)::int AS tasks FROM tasks');
+  const run = await cannon({ url: `${platform.url}/api/v1/roadmaps`, method: 'POST', body, headers: auth, connections, duration: seconds, overallRate: rate });
+  const after = await platform.query(`SELECT count(*)::int AS tasks, count(*) FILTER (WHERE status = 'running')::int AS running FROM tasks`);
+  const [items] = await platform.query(`SELECT count(*) FILTER (WHERE status = 'running')::int AS running FROM content_items`);
+  run.tasksWritten = after[0].tasks - before[0].tasks;
+  run.tasksRunning = after[0].running;
+  run.itemsRunning = items.running;
+  run.successPct = (run.status2xx / Math.max(1, run.total)) * 100;
+  run.goalMet = rate === 1000 ? run.p99 < 10 && run.non2xx === 0 && run.errors === 0 && run.timeouts === 0 : undefined;
+  return run;
 }
 
 export async function gateway() {
@@ -51,6 +78,8 @@ export async function gateway() {
     const workers = [await platform.spawn('workflow-worker'), await platform.spawn('content-worker'), await platform.spawn('content-worker')];
     await Promise.all(workers.map((w) => platform.waitReady(w)));
     const post = await postRun();
+    const openLoop = [];
+    for (const rate of OPEN_LOOP_RATES) openLoop.push(await openLoopRun(platform, body, auth, rate));
 
     // Wait until the content workers are busy (fan-out of the queued roadmaps), then probe /healthz:
     // every LLM slot of both workers holds a claimed item (2 x WORKER_CONCURRENCY 16), or a backlog
@@ -68,7 +97,7 @@ export async function gateway() {
     health.running = state.running; health.pending = state.pending; health.runningAfter = after.running; health.pendingAfter = after.pending;
     health.successPct = (health.status2xx / Math.max(1, health.total)) * 100;
     health.goalMet = health.p99 < 10 && health.non2xx === 0 && health.errors === 0;
-    return { postAlone, post, health };
+    return { postAlone, post, openLoop, health };
   } finally {
     await platform.stop();
   }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Messaging } from '@roadmap/messaging';
+import { executionLogDrops } from '../support/metrics.js';
 import { eventually, freePort, Platform, sleep, TEST_NATS_URL } from '../support/platform.js';
 
 /** A TCP proxy in front of PostgreSQL that the test can cut (every connection dropped, none accepted). */
@@ -77,9 +78,9 @@ describe('PostgreSQL unreachable for 10 seconds in the middle of roadmaps', () =
     );
     assert.equal(items, concepts * 3);
     assert.equal(completed, items);
-    // The log sink drains everything it was given, and stores each entry once. (An item whose commit
-    // was cut mid-way is seen completed on the retry, so its "generated" entry may never be logged:
-    // at most one per handler in flight at the cut, 2 workers x 4.)
+    // The log sink drains everything it was given. Every item has exactly one "generated" entry: an
+    // item whose commit was cut mid-way is seen completed on the retry and announced again, under
+    // the same entry id and time, so the sink keeps one.
     const messaging = await Messaging.connect({ servers: TEST_NATS_URL, namespace: platform.namespace, name: 'e2e-db-outage' });
     try {
       await eventually(async () => {
@@ -89,9 +90,20 @@ describe('PostgreSQL unreachable for 10 seconds in the middle of roadmaps', () =
     } finally {
       await messaging.close();
     }
+    const perItem = await platform.query(
+      `SELECT i.concept_id, i.kind, count(l.id)::int AS n, count(DISTINCT l.id)::int AS d
+         FROM content_items i
+         LEFT JOIN execution_logs l ON l.message LIKE '% generated' AND l.data->>'conceptId' = i.concept_id::text AND l.step = i.kind
+        GROUP BY i.concept_id, i.kind`,
+    );
+    assert.equal(perItem.length, items);
+    const missing = perItem.filter((r) => r.n === 0);
+    const twice = perItem.filter((r) => r.n > 1);
+    assert.deepEqual(missing, [], 'no item without its "generated" entry');
+    assert.deepEqual(twice, [], 'no item with two "generated" entries');
     const [logs] = await platform.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM execution_logs WHERE message LIKE '% generated'`);
-    assert.equal(logs.n, logs.d, 'no entry stored twice');
-    assert.ok(logs.n >= items - 8 && logs.n <= items, `${logs.n} "generated" entries for ${items} items`);
+    assert.equal(logs.n, items);
+    assert.equal(await executionLogDrops(platform), 0, 'no execution-log entry dropped by any process');
     console.log(`database outage: items expected ${concepts * 3}, completed ${completed}; "generated" log rows ${logs.n} (distinct ${logs.d})`);
   });
 });

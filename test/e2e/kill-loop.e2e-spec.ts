@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { executionLogDrops } from '../support/metrics.js';
 import { eventually, Platform, sleep, type ServiceProcess } from '../support/platform.js';
 
 /*
@@ -86,6 +87,7 @@ describe('content and workflow workers killed with SIGKILL, round after round', 
       const completedEntries = await platform.query(`SELECT count(*)::int AS n FROM execution_logs WHERE task_id = $1 AND message = 'roadmap completed'`, [taskId]);
       assert.equal(completedEntries[0].n, 1, 'the roadmap’s completion is logged once');
     }
+    assert.equal(await executionLogDrops(platform), 0, 'no execution-log entry dropped by any process');
     const redone = await platform.query(`SELECT count(*)::int AS n FROM content_items WHERE attempts > 1 AND roadmap_id = ANY($1::uuid[])`, [accepted.map((a) => a.roadmapId)]);
     console.log(
       `kill loop: ${kills} SIGKILLs; tasks ${ROADMAPS}/${ROADMAPS} completed; items expected ${expectedItems}, stored ${storedItems}; "generated" log entries expected ${expectedLogs}, stored ${storedLogs}; items redone after a kill: ${redone[0].n}`,

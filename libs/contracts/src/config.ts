@@ -73,6 +73,11 @@ export const CommonEnvSchema = z.object({
   LOG_LEVEL: env.oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
   /** Seconds a stopping process gives in-flight work before it gives up on it (SIGTERM). */
   SHUTDOWN_GRACE_MS: env.int(20_000, 0, 600_000),
+  /**
+   * Execution-log entries a process holds while the broker does not take them (JSON bytes): they are
+   * retried until stored; past this an entry is dropped to the process log and counted.
+   */
+  EXECUTION_LOG_BUFFER_BYTES: env.int(64 * 1024 * 1024, 1024 * 1024, 1024 * 1024 * 1024),
   /** How often each process reports itself to the worker registry; past three periods of silence it counts as gone. */
   WORKER_HEARTBEAT_MS: env.int(5_000, 500, 60_000),
 });

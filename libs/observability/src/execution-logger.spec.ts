@@ -1,20 +1,33 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LogBatchSchema, LogEntrySchema, resolveLogEntry, type LogBatch } from '@roadmap/contracts';
+import { AppError, LogBatchSchema, LogEntrySchema, resolveLogEntry, type LogBatch } from '@roadmap/contracts';
 import pino from 'pino';
 import { ExecutionLogger, INSTANCE, keyedId, type LogEntryPublisher } from './execution-logger.js';
+import { registry } from './metrics.js';
 
 class RecordingPublisher implements LogEntryPublisher {
   readonly messages: Array<{ subject: string; payload: LogBatch; msgId?: string }> = [];
   fail = false;
+  refuse = false;
   async publishJson(subject: string, json: string, options?: { msgId?: string }) {
     await new Promise((r) => setImmediate(r));
+    this.attempts.push({ json, msgId: options?.msgId });
     if (this.fail) throw new Error('NATS is down');
+    if (this.refuse) throw new AppError('PAYLOAD_TOO_LARGE', 'message on logs.gateway is too large for its stream', { status: 413 });
     // What the log sink would accept: the message parses and validates as a LogBatch.
     this.messages.push({ subject, payload: LogBatchSchema.parse(JSON.parse(json)), msgId: options?.msgId });
     this.bytes.push(Buffer.byteLength(json));
   }
   readonly bytes: number[] = [];
+  readonly attempts: Array<{ json: string; msgId?: string }> = [];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `roadmap_execution_logs_dropped_total`, for one reason or all. */
+async function droppedTotal(reason?: string): Promise<number> {
+  const metric = await registry.getSingleMetric('roadmap_execution_logs_dropped_total')?.get();
+  return (metric?.values ?? []).filter((v) => reason === undefined || v.labels.reason === reason).reduce((sum, v) => sum + v.value, 0);
 }
 
 const silent = pino({ level: 'silent' });
@@ -103,20 +116,84 @@ describe(ExecutionLogger.name, () => {
     assert.ok(Math.max(...wide.bytes) <= 10_000, `message sizes ${wide.bytes.join(', ')} bytes`);
   });
 
-  it('never rejects: entries that cannot be published resolve false', async () => {
+  it('keeps what the broker does not take and sends it, in order and under the same message id, once the broker is back', async () => {
     const publisher = new RecordingPublisher();
     publisher.fail = true;
-    const sut = new ExecutionLogger('gateway', publisher, silent);
-    assert.deepEqual(await Promise.all([sut.error('a'), sut.error('b')]), [false, false]);
+    const sut = new ExecutionLogger('gateway', publisher, silent, { retryDelayMs: 5, maxRetryDelayMs: 20 });
+    const dropsBefore = await droppedTotal();
+    const first = Promise.all([sut.error('a'), sut.error('b')]);
+    await sleep(30); // a few failed sends
+    const second = sut.info('c'); // logged during the outage: queued behind the first message
+    await sleep(30);
+    assert.equal(publisher.messages.length, 0);
+    assert.ok(publisher.attempts.length >= 3, `${publisher.attempts.length} attempts`);
+    publisher.fail = false;
+    assert.deepEqual(await Promise.all([first, second]), [[true, true], true]);
+    assert.deepEqual(
+      publisher.messages.flatMap((m) => m.payload.entries.map((e) => e.message)),
+      ['a', 'b', 'c'],
+    );
+    const firstIds = new Set(publisher.attempts.filter((a) => a.json.includes('"message":"a"')).map((a) => a.msgId));
+    assert.equal(firstIds.size, 1, 'every send of a message carries its one Nats-Msg-Id, so the broker stores it once');
+    assert.deepEqual(sut.unsettled, { entries: 0, bytes: 0 });
+    assert.equal(await droppedTotal(), dropsBefore);
+  });
+
+  it('bounds its memory: past the buffer limit an entry is dropped (counted, kept in the process log), the rest are sent', async () => {
+    const publisher = new RecordingPublisher();
+    publisher.fail = true;
+    const sut = new ExecutionLogger('gateway', publisher, silent, { maxBufferedBytes: 1_000, retryDelayMs: 5, maxRetryDelayMs: 5 });
+    const dropsBefore = await droppedTotal('buffer_full');
+    const kept = Array.from({ length: 3 }, (_, i) => sut.info(`kept ${i} ${'x'.repeat(100)}`));
+    const over = sut.info(`over ${'x'.repeat(1_000)}`);
+    assert.equal(await over, false);
+    assert.equal(await droppedTotal('buffer_full'), dropsBefore + 1);
+    assert.ok(sut.unsettled.bytes <= 1_000, `${sut.unsettled.bytes} bytes held`);
+    publisher.fail = false;
+    assert.deepEqual(await Promise.all(kept), [true, true, true]);
+  });
+
+  it('drops a message the broker refuses for good (counted), without holding up the messages behind it', async () => {
+    const publisher = new RecordingPublisher();
+    const sut = new ExecutionLogger('gateway', publisher, silent, { retryDelayMs: 5 });
+    const dropsBefore = await droppedTotal('refused');
+    publisher.refuse = true;
+    const refused = sut.info('too large for the stream');
+    await sleep(10);
+    publisher.refuse = false;
+    assert.deepEqual(await Promise.all([refused, sut.info('next')]), [false, true]);
+    assert.equal(await droppedTotal('refused'), dropsBefore + 1);
+    assert.deepEqual(publisher.messages.flatMap((m) => m.payload.entries.map((e) => e.message)), ['next']);
+  });
+
+  it('drain() stores what is buffered before the connection closes; past its time it drops the rest and says so', async () => {
+    const publisher = new RecordingPublisher();
+    const sut = new ExecutionLogger('gateway', publisher, silent, { lingerMs: 60_000 });
+    const entry = sut.info('logged just before SIGTERM');
+    assert.equal(await sut.drain(1_000), true);
+    assert.equal(await entry, true, 'sent at once, not after the linger');
+
+    const down = new RecordingPublisher();
+    down.fail = true;
+    const stopping = new ExecutionLogger('gateway', down, silent, { retryDelayMs: 5 });
+    const dropsBefore = await droppedTotal('shutdown');
+    const lost = stopping.info('the broker never came back');
+    const started = performance.now();
+    assert.equal(await stopping.drain(100), false);
+    assert.ok(performance.now() - started < 1_000, 'bounded by its timeout');
+    assert.equal(await lost, false);
+    assert.equal(await droppedTotal('shutdown'), dropsBefore + 1);
   });
 
   it('never throws for data JSON cannot hold: that entry resolves false, the others are sent', async () => {
     const publisher = new RecordingPublisher();
     const sut = new ExecutionLogger('gateway', publisher, silent);
+    const dropsBefore = await droppedTotal('unserialisable');
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic.self = cyclic;
     const results = await Promise.all([sut.info('before'), sut.info('cyclic', { data: cyclic }), sut.info('big', { data: { n: 10n } }), sut.info('after')]);
     assert.deepEqual(results, [true, false, false, true]);
+    assert.equal(await droppedTotal('unserialisable'), dropsBefore + 2, 'counted as dropped');
     assert.deepEqual(publisher.messages.flatMap((m) => m.payload.entries.map((e) => e.message)), ['before', 'after']);
   });
 });

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Module, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import { Inject, Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type INestApplication, type OnApplicationShutdown, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { TerminusModule } from '@nestjs/terminus';
@@ -66,7 +66,7 @@ function coreModule(name: ServiceName, config: CommonConfig, logger: Logger): Dy
       {
         provide: ExecutionLogger,
         inject: [JetStreamPublisher],
-        useFactory: (publisher: JetStreamPublisher) => new ExecutionLogger(name, publisher, logger),
+        useFactory: (publisher: JetStreamPublisher) => new ExecutionLogger(name, publisher, logger, { maxBufferedBytes: config.EXECUTION_LOG_BUFFER_BYTES }),
       },
       {
         // Queue depth and task metrics, exported by one process of the platform (advisory-lock lease).
@@ -84,6 +84,43 @@ function coreModule(name: ServiceName, config: CommonConfig, logger: Logger): Dy
     ],
     exports: [Readiness, TaskEvents, Cancellation, LOGGER, ExecutionLogger],
   };
+}
+
+/** Drains the execution logger when the application shuts down (see {@link executionLogDrainModule}). */
+@Injectable()
+class ExecutionLogDrain implements BeforeApplicationShutdown, OnApplicationShutdown {
+  private closingSince = Date.now();
+  constructor(
+    @Inject(ExecutionLogger) private readonly executionLog: ExecutionLogger,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject('SHUTDOWN_GRACE_MS') private readonly graceMs: number,
+  ) {}
+
+  beforeApplicationShutdown(): void {
+    this.closingSince = Date.now();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // What is left of the grace period once in-flight work finished, and never less than a second:
+    // the exit deadline leaves 5 s past the grace period.
+    const timeoutMs = Math.max(1_000, this.graceMs - (Date.now() - this.closingSince));
+    const { entries } = this.executionLog.unsettled;
+    if (await this.executionLog.drain(timeoutMs)) {
+      if (entries > 0) this.logger.info({ entries }, 'execution log flushed');
+    } else this.logger.error({ timeoutMs }, 'execution log not flushed in time; the entries left are in the process log');
+  }
+}
+
+/**
+ * Flushes the execution logger at shutdown: after the consumers stopped (their handlers' last
+ * entries are logged) and before the NATS connection closes. Nest runs onApplicationShutdown after
+ * closing the microservices, module by module by distance from the root, global modules (the
+ * messaging module, whose hook drains the connection) last: so this module is not global.
+ */
+function executionLogDrainModule(graceMs: number): DynamicModule {
+  @Module({})
+  class ExecutionLogDrainModule {}
+  return { module: ExecutionLogDrainModule, providers: [{ provide: 'SHUTDOWN_GRACE_MS', useValue: graceMs }, ExecutionLogDrain] };
 }
 
 /**
@@ -111,7 +148,7 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
   });
   if (tracing) logger.info('OpenTelemetry tracing on');
 
-  @Module({ imports: [coreModule(definition.name, config, logger), ...definition.modules(config, logger)] })
+  @Module({ imports: [coreModule(definition.name, config, logger), executionLogDrainModule(config.SHUTDOWN_GRACE_MS), ...definition.modules(config, logger)] })
   class RootModule {}
 
   const LIVE = { status: 'ok' } as const;
@@ -160,7 +197,7 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
 
 /**
  * SIGTERM/SIGINT: close the app (readiness false, consumers stop pulling, in-flight work finishes
- * within the grace period, connections drain) and exit 0. A close that hangs past the grace period
+ * within the grace period, the execution log is flushed, connections drain) and exit 0. A close that hangs past the grace period
  * plus a margin exits 1, so an orchestrator never waits on a stuck process.
  */
 function exitGracefullyOnSignals(app: INestApplication, logger: Logger, graceMs: number, tracing?: Tracing): void {
