@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,7 +20,12 @@ const SERVICES = ['gateway', 'workflow-worker', 'content-worker', 'log-sink'] as
 const WORKER_STREAMS: Record<string, string> = { 'workflow-worker': 'ROADMAP_WORKFLOW', 'content-worker': 'CONTENT_GENERATION', 'log-sink': 'LOGS' };
 const KEDA = 'keda.sh/v1alpha1';
 const PROMETHEUS = 'monitoring.coreos.com/v1';
+const GATEWAY_API = 'gateway.networking.k8s.io/v1';
 const SECRET_NAME = /(^DATABASE_URL$|KEY|SECRET|PASSWORD|TOKEN|CREDENTIALS)/;
+/** A secret-looking name that holds a secret (not a *_FILE path to one, such as NATS_TLS_KEY_FILE). */
+const isSecretName = (name: string) => SECRET_NAME.test(name) && !name.endsWith('_FILE');
+/** Helm allows release names up to 53 characters; every object name must still fit in 63. */
+const LONGEST_RELEASE = 'a-release-name-of-the-longest-length-helm-allows-53ch';
 
 // ---------------------------------------------------------------------------------------------
 // Kubernetes objects, loosely typed: the models validate them; the checks read them.
@@ -78,7 +83,11 @@ function parseManifests(text: string): K8sObject[] {
 }
 
 async function render(name: string, ...args: string[]): Promise<Scenario> {
-  const text = await helm('template', 'rm', chart, '--namespace', 'roadmap', ...args);
+  return renderRelease('rm', name, ...args);
+}
+
+async function renderRelease(release: string, name: string, ...args: string[]): Promise<Scenario> {
+  const text = await helm('template', release, chart, '--namespace', 'roadmap', ...args);
   return { name, objects: parseManifests(text), text };
 }
 
@@ -97,6 +106,7 @@ const isHook = (o: K8sObject) => Boolean(o.metadata.annotations?.['helm.sh/hook'
 function modelModule(apiVersion: string): string {
   if (apiVersion === KEDA) return '@kubernetes-models/keda/keda.sh/v1alpha1';
   if (apiVersion === PROMETHEUS) return '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+  if (apiVersion === GATEWAY_API) return '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
   return `kubernetes-models/${apiVersion}`;
 }
 
@@ -117,12 +127,12 @@ async function validateAgainstModel(o: K8sObject): Promise<void> {
   }
 }
 
-/** Pod templates of Deployments and Jobs with their owners. */
+/** Pod templates of Deployments and Jobs, and bare Pods (helm test), with their owners. */
 function podSpecs(s: Scenario): Array<{ owner: K8sObject; pod: Obj; containers: Obj[] }> {
   return s.objects
-    .filter((o) => o.kind === 'Deployment' || o.kind === 'Job')
+    .filter((o) => o.kind === 'Deployment' || o.kind === 'Job' || o.kind === 'Pod')
     .map((owner) => {
-      const pod = owner.spec?.template?.spec as Obj;
+      const pod = (owner.kind === 'Pod' ? owner.spec : owner.spec?.template?.spec) as Obj;
       return { owner, pod, containers: [...(pod.initContainers ?? []), ...pod.containers] as Obj[] };
     });
 }
@@ -136,6 +146,16 @@ function configMapEnv(s: Scenario, deployment: K8sObject): Record<string, string
     Object.assign(env, cm.data);
   }
   return env;
+}
+
+/** `e` (a *_FILE path or NODE_EXTRA_CA_CERTS) names a key of a Secret volume mounted read-only in `c`. */
+function assertMountedSecretFile(at: string, e: Obj, c: Obj, pod: Obj): void {
+  assert.equal(e.valueFrom, undefined, `${at}: ${e.name} is a path, given as a value`);
+  const mount = (c.volumeMounts as Obj[]).find((m) => String(e.value).startsWith(`${m.mountPath}/`));
+  assert.ok(mount?.readOnly, `${at}: ${e.name}=${e.value} is not in a read-only mount`);
+  const volume = (pod.volumes as Obj[]).find((v) => v.name === mount.name);
+  const file = String(e.value).slice(String(mount.mountPath).length + 1);
+  assert.ok(volume?.secret?.items?.some((i: Obj) => i.path === file), `${at}: ${e.name}: no Secret item ${file} in volume ${mount.name}`);
 }
 
 function preStopSeconds(container: Obj): number {
@@ -194,7 +214,9 @@ async function checkScenario(s: Scenario, values: Obj): Promise<void> {
       assert.ok(tmp && tmpVolumes.has(tmp.name), `${at}: no emptyDir at /tmp`);
       // Secrets only by reference.
       for (const e of c.env ?? []) {
-        if (SECRET_NAME.test(e.name)) assert.ok(e.valueFrom?.secretKeyRef && e.value === undefined, `${at}: ${e.name} is not a secretKeyRef`);
+        if (isSecretName(e.name)) assert.ok(e.valueFrom?.secretKeyRef && e.value === undefined, `${at}: ${e.name} is not a secretKeyRef`);
+        // A *_FILE variable names a file of a Secret volume mounted in this container.
+        if (e.name.endsWith('_FILE') || e.name === 'NODE_EXTRA_CA_CERTS') assertMountedSecretFile(at, e, c, pod);
       }
       assert.ok(c.image && !String(c.image).endsWith(':latest'), `${at}: image ${c.image}`);
     }
@@ -235,13 +257,17 @@ async function checkScenario(s: Scenario, values: Obj): Promise<void> {
       const pdb = of(s, 'PodDisruptionBudget').find((o) => component(o) === name);
       assert.ok(pdb && subset(pdb.spec?.selector.matchLabels, podLabels), `${where}: no PodDisruptionBudget`);
     }
-    const policy = of(s, 'NetworkPolicy').find((o) => component(o) === name);
-    assert.ok(policy && subset(policy.spec?.podSelector.matchLabels, podLabels), `${where}: no NetworkPolicy`);
-    const ingressPorts = (policy.spec?.ingress as Obj[]).flatMap((r) => r.ports.map((p: Obj) => p.port));
-    assert.deepEqual([...new Set(ingressPorts)], [port], `${where}: NetworkPolicy ingress other than its own port`);
-    const egressPorts = new Set((policy.spec?.egress as Obj[]).flatMap((r) => r.ports.map((p: Obj) => p.port)));
-    for (const needed of [53, 4222, 5432]) assert.ok(egressPorts.has(needed), `${where}: no egress on ${needed}`);
-    assert.equal(egressPorts.has(443), name === 'workflow-worker' || name === 'content-worker', `${where}: LLM egress only for the LLM workers`);
+    if (values.networkPolicy?.enabled === false) {
+      assert.equal(of(s, 'NetworkPolicy').length, 0, `${where}: networkPolicy.enabled false still renders policies`);
+    } else {
+      const policy = of(s, 'NetworkPolicy').find((o) => component(o) === name);
+      assert.ok(policy && subset(policy.spec?.podSelector.matchLabels, podLabels), `${where}: no NetworkPolicy`);
+      const ingressPorts = (policy.spec?.ingress as Obj[]).flatMap((r) => r.ports.map((p: Obj) => p.port));
+      assert.deepEqual([...new Set(ingressPorts)], [port], `${where}: NetworkPolicy ingress other than its own port`);
+      const egressPorts = new Set((policy.spec?.egress as Obj[]).flatMap((r) => r.ports.map((p: Obj) => p.port)));
+      for (const needed of [53, 4222, 5432]) assert.ok(egressPorts.has(needed), `${where}: no egress on ${needed}`);
+      assert.equal(egressPorts.has(443), name === 'workflow-worker' || name === 'content-worker', `${where}: LLM egress only for the LLM workers`);
+    }
 
     // Scaling: fixed replicas, or one autoscaler (never an HPA and a ScaledObject on the same Deployment).
     const hpa = of(s, 'HorizontalPodAutoscaler').filter((o) => o.spec?.scaleTargetRef.name === d.metadata.name);
@@ -252,7 +278,7 @@ async function checkScenario(s: Scenario, values: Obj): Promise<void> {
 
   // ConfigMaps: no secret names, no secret values (checked with known values in their own test).
   for (const cm of of(s, 'ConfigMap')) {
-    for (const key of Object.keys(cm.data ?? {})) assert.ok(!SECRET_NAME.test(key) || cm.metadata.labels?.grafana_dashboard, `${s.name}: ConfigMap ${cm.metadata.name} holds ${key}`);
+    for (const key of Object.keys(cm.data ?? {})) assert.ok(!isSecretName(key) || cm.metadata.labels?.grafana_dashboard, `${s.name}: ConfigMap ${cm.metadata.name} holds ${key}`);
   }
 
   // The migration + provisioning hook.
@@ -288,6 +314,76 @@ async function checkScenario(s: Scenario, values: Obj): Promise<void> {
   }
   const sa = of(s, 'ServiceAccount').map((o) => o.metadata.name);
   assert.ok(!sa.includes(jobPod.serviceAccountName), `${s.name}: the hook Job uses the release's ServiceAccount, which pre-install does not have yet`);
+  // What the services get from config.extraEnv and mounted Secrets (CA, NATS TLS and NKey) the Job gets too.
+  const fileEnv = (c: Obj) => (c.env as Obj[]).filter((e) => e.name.endsWith('_FILE') || e.name === 'NODE_EXTRA_CA_CERTS').map((e) => `${e.name}=${e.value}`).sort();
+  const gatewayContainer = deployments.find((d) => component(d) === 'gateway')?.spec?.template.spec.containers[0] as Obj;
+  for (const c of [...(jobPod.initContainers ?? []), ...jobPod.containers]) {
+    const env = new Map((c.env as Obj[]).map((e) => [e.name, e.value]));
+    for (const [name, value] of Object.entries(values.config?.extraEnv ?? {})) assert.equal(env.get(name), String(value), `${s.name}: Job container ${c.name}: config.extraEnv ${name}`);
+    assert.deepEqual(fileEnv(c), fileEnv(gatewayContainer), `${s.name}: Job container ${c.name}: mounted files differ from the services'`);
+  }
+  // In a default-deny namespace the Job reaches NATS and PostgreSQL only through its own policy,
+  // which must therefore exist before it: a pre-install/pre-upgrade hook of a lower weight.
+  if (values.networkPolicy?.enabled !== false) {
+    const jobPolicy = of(s, 'NetworkPolicy').find((o) => subset(o.spec?.podSelector.matchLabels, job.spec?.template.metadata.labels));
+    assert.ok(jobPolicy, `${s.name}: no NetworkPolicy selects the hook Job's pod`);
+    const policyHooks = (jobPolicy.metadata.annotations?.['helm.sh/hook'] ?? '').split(',');
+    assert.ok(policyHooks.includes('pre-install') && policyHooks.includes('pre-upgrade'), `${s.name}: the Job's NetworkPolicy is not a pre-install/pre-upgrade hook`);
+    assert.ok(
+      Number(jobPolicy.metadata.annotations?.['helm.sh/hook-weight']) < Number(job.metadata.annotations?.['helm.sh/hook-weight']),
+      `${s.name}: the Job's NetworkPolicy is created after the Job`,
+    );
+    const egress = new Set((jobPolicy.spec?.egress as Obj[]).flatMap((r) => r.ports.map((p: Obj) => p.port)));
+    for (const needed of [53, 4222, 5432]) assert.ok(egress.has(needed), `${s.name}: the Job's policy has no egress on ${needed}`);
+  }
+
+  // Names: DNS labels of at most 63 characters, never two objects of one kind with one name.
+  const seen = new Set<string>();
+  for (const o of s.objects) {
+    assert.ok(o.metadata.name.length <= 63, `${s.name}: ${o.kind}/${o.metadata.name} is ${o.metadata.name.length} characters`);
+    assert.match(o.metadata.name, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, `${s.name}: ${o.kind}/${o.metadata.name}`);
+    assert.ok(!seen.has(`${o.kind}/${o.metadata.name}`), `${s.name}: two objects named ${o.kind}/${o.metadata.name}`);
+    seen.add(`${o.kind}/${o.metadata.name}`);
+  }
+
+  // Pods spread (by default over zones and nodes) unless turned off.
+  if ((values.topologySpread?.constraints ?? [{}]).length > 0) {
+    for (const d of deployments) {
+      const spread = d.spec?.template.spec.topologySpreadConstraints as Obj[] | undefined;
+      const own = values.services?.[component(d).replace(/-(\w)/g, (_m: string, ch: string) => ch.toUpperCase())]?.topologySpreadConstraints as Obj[] | undefined;
+      const keys = (own ?? values.topologySpread?.constraints ?? [{ topologyKey: 'topology.kubernetes.io/zone' }, { topologyKey: 'kubernetes.io/hostname' }]).map((t: Obj) => t.topologyKey);
+      assert.deepEqual(spread?.map((t) => t.topologyKey), keys, `${s.name}: ${d.metadata.name} topology spread`);
+      for (const t of spread ?? []) assert.ok(subset(t.labelSelector.matchLabels, d.spec?.template.metadata.labels), `${s.name}: ${d.metadata.name} spread selector`);
+    }
+  }
+
+  // helm test: a test hook pod on the gateway image that checks /readyz and the API through its Service.
+  const testPods = of(s, 'Pod');
+  assert.equal(testPods.length, values.tests?.enabled === false ? 0 : 1, `${s.name}: helm test pods`);
+  for (const pod of testPods) {
+    assert.equal(pod.metadata.annotations?.['helm.sh/hook'], 'test', `${s.name}: Pod ${pod.metadata.name} is not a test hook`);
+    const c = pod.spec?.containers[0] as Obj;
+    assert.equal(c.image, gatewayImage, `${s.name}: test pod image`);
+    const script = (c.command as string[]).join(' ');
+    assert.match(script, /\/readyz/, `${s.name}: the test does not check /readyz`);
+    assert.match(script, /\/api\/v1\//, `${s.name}: the test makes no API call`);
+    const gatewayService = of(s, 'Service').find((o) => component(o) === 'gateway') as K8sObject;
+    const url = (c.env as Obj[]).find((e) => e.name === 'API_URL')?.value;
+    assert.equal(url, `http://${gatewayService.metadata.name}:${gatewayService.spec?.ports[0].port}`, `${s.name}: test pod API_URL`);
+    if (values.tests?.apiKeySecret) assert.ok((c.env as Obj[]).find((e) => e.name === 'API_KEY')?.valueFrom?.secretKeyRef, `${s.name}: API key from a Secret`);
+  }
+
+  // HTTPRoute, when rendered, routes to the gateway's Service port.
+  for (const route of of(s, 'HTTPRoute')) {
+    const gatewayService = of(s, 'Service').find((o) => component(o) === 'gateway') as K8sObject;
+    for (const rule of route.spec?.rules as Obj[]) {
+      assert.deepEqual(
+        (rule.backendRefs as Obj[]).map((b) => `${b.name}:${b.port}`),
+        [`${gatewayService.metadata.name}:${gatewayService.spec?.ports[0].port}`],
+        `${s.name}: HTTPRoute backend`,
+      );
+    }
+  }
 
   // Ingress, when rendered, routes to the gateway's Service.
   for (const ingress of of(s, 'Ingress')) {
@@ -334,19 +430,28 @@ describe('Helm chart deploy/helm/roadmap', () => {
   let productionValues: Obj;
   let developmentValues: Obj;
   const scenarios = new Map<string, Scenario>();
+  /** ci/<file>-values.yaml scenarios by name ("ci/nats-tls-values"), with their values. */
+  const ciValues = new Map<string, Obj>();
+  /** Every optional object at once, for the name checks. */
+  const everything = ['-f', production, '--api-versions', KEDA, '--api-versions', PROMETHEUS, '--set', 'httpRoute.enabled=true', '--set', 'tests.apiKeySecret=api-key'];
 
   before(async () => {
     helmPath = (await run(process.execPath, [join(root, 'scripts', 'helm.mjs'), '--print-path'])).stdout.trim();
     helmHome = await mkdtemp(join(tmpdir(), 'roadmap-helm-'));
     productionValues = parseYaml(await readFile(production, 'utf8')) as Obj;
     developmentValues = parseYaml(await readFile(development, 'utf8')) as Obj;
+    const ciFiles = (await readdir(join(chart, 'ci'))).filter((f) => f.endsWith('-values.yaml')).sort();
+    for (const file of ciFiles) ciValues.set(`ci/${file.replace(/\.yaml$/, '')}`, parseYaml(await readFile(join(chart, 'ci', file), 'utf8')) as Obj);
     const renders = await Promise.all([
       render('defaults'),
       render('defaults+keda', '--api-versions', KEDA),
-      render('ci/default-values', '-f', development),
-      render('ci/production-values', '-f', production),
+      ...[...ciValues.keys()].map((name) => render(name, '-f', join(chart, `${name}.yaml`))),
       render('ci/production-values+keda+prometheus', '-f', production, '--api-versions', KEDA, '--api-versions', PROMETHEUS),
       render('production+hpa-mode', '-f', production, '--api-versions', KEDA, '--set', 'autoscaling.mode=hpa'),
+      renderRelease(LONGEST_RELEASE, 'longest release name', ...everything),
+      renderRelease('r'.repeat(36), '36-character release name', ...everything),
+      renderRelease('r'.repeat(48), '48-character release name', ...everything),
+      renderRelease(`${'r'.repeat(40)}-roadmap`, 'release name containing the chart name', ...everything),
     ]);
     for (const s of renders) scenarios.set(s.name, s);
   });
@@ -355,12 +460,79 @@ describe('Helm chart deploy/helm/roadmap', () => {
   });
   const scenario = (name: string) => scenarios.get(name) as Scenario;
 
-  it('passes helm lint --strict with the defaults and both ci scenarios', async () => {
-    await Promise.all([
-      helm('lint', chart, '--strict'),
-      helm('lint', chart, '--strict', '-f', development),
-      helm('lint', chart, '--strict', '-f', production),
-    ]);
+  it('passes helm lint --strict with the defaults and every ci scenario', async () => {
+    await helm('lint', chart, '--strict');
+    for (const name of ciValues.keys()) await helm('lint', chart, '--strict', '-f', join(chart, `${name}.yaml`));
+  });
+
+  it('has a ci scenario for every documented setup, each rendered, schema-validated and checked, and explained in the README', async () => {
+    const names = [...ciValues.keys()];
+    for (const setup of ['default', 'production', 'external-postgresql-ca', 'keda', 'httproute', 'nats-tls', 'nats-nkey', 'minimal']) {
+      assert.ok(names.includes(`ci/${setup}-values`), `no ci/${setup}-values.yaml`);
+    }
+    const readme = await readFile(join(chart, 'README.md'), 'utf8');
+    for (const name of names) {
+      await checkScenario(scenario(name), ciValues.get(name) as Obj);
+      assert.match(readme, new RegExp(`\\| \`${name}\\.yaml\` \\| \\S`), `the chart README's scenario table does not explain ${name}.yaml`);
+    }
+  });
+
+  it('keeps every name within 63 characters and unique up to the longest release name (53 characters)', async () => {
+    assert.equal(LONGEST_RELEASE.length, 53);
+    for (const name of ['longest release name', '36-character release name', '48-character release name', 'release name containing the chart name']) {
+      const s = scenario(name);
+      await checkScenario(s, productionValues);
+      checkScaledObjects(s, productionValues);
+      assert.equal(of(s, 'ConfigMap').filter((c) => c.metadata.labels?.grafana_dashboard).length, 4, `${name}: four dashboards`);
+      assert.equal(of(s, 'HTTPRoute').length, 1, `${name}: HTTPRoute`);
+      for (const o of s.objects) assert.ok((o.metadata.labels?.['app.kubernetes.io/instance'] ?? '').length <= 63);
+    }
+    // Two long releases in one namespace share no object name.
+    const other = await renderRelease(`${LONGEST_RELEASE.slice(0, 52)}b`, 'another long release', ...everything);
+    const names = new Set(scenario('longest release name').objects.map((o) => `${o.kind}/${o.metadata.name}`));
+    for (const o of other.objects) assert.ok(!names.has(`${o.kind}/${o.metadata.name}`), `both releases render ${o.kind}/${o.metadata.name}`);
+    // A short release keeps the names it always had (no rename on upgrade).
+    assert.ok(named(scenario('defaults'), 'Deployment', 'rm-roadmap-content-worker'));
+    assert.ok(named(scenario('defaults'), 'Job', 'rm-roadmap-migrate'));
+  });
+
+  it('mounts a database CA, NATS TLS files and an NKey seed from Secrets into every service and the hook Job', () => {
+    const expectations: Array<[string, Record<string, string>]> = [
+      ['ci/external-postgresql-ca-values', { NODE_EXTRA_CA_CERTS: 'pg-ca' }],
+      ['ci/nats-tls-values', { NATS_TLS_CA_FILE: 'roadmap-nats-client-tls', NATS_TLS_CERT_FILE: 'roadmap-nats-client-tls', NATS_TLS_KEY_FILE: 'roadmap-nats-client-tls' }],
+      ['ci/nats-nkey-values', { NATS_NKEY_SEED_FILE: 'roadmap-nats-nkey' }],
+    ];
+    for (const [name, wanted] of expectations) {
+      const s = scenario(name);
+      const owners = podSpecs(s).filter(({ owner }) => owner.kind !== 'Pod');
+      assert.equal(owners.length, 5, `${name}: four Deployments and the Job`);
+      for (const { owner, pod, containers } of owners) {
+        for (const c of containers) {
+          for (const [variable, secret] of Object.entries(wanted)) {
+            const path = (c.env as Obj[]).find((e) => e.name === variable)?.value as string | undefined;
+            assert.ok(path, `${name}: ${owner.metadata.name}/${c.name} has no ${variable}`);
+            const mount = (c.volumeMounts as Obj[]).find((m) => path.startsWith(`${m.mountPath}/`)) as Obj;
+            assert.equal((pod.volumes as Obj[]).find((v) => v.name === mount.name)?.secret?.secretName, secret, `${name}: ${variable} Secret`);
+          }
+        }
+      }
+    }
+    assert.equal(of(scenario('defaults'), 'Deployment')[0]?.spec?.template.spec.containers[0].env.some((e: Obj) => e.name.endsWith('_FILE')), false);
+  });
+
+  it('accepts *_FILE paths in config.extraEnv and refuses two NATS credentials files', async () => {
+    const s = await render('extraEnv file', '--set', 'config.extraEnv.NATS_TLS_KEY_FILE=/etc/custom/key.pem');
+    assert.equal(configMapEnv(s, of(s, 'Deployment')[0] as K8sObject).NATS_TLS_KEY_FILE, '/etc/custom/key.pem');
+    assert.match(await helmFails('template', 'rm', chart, '--set', 'nats.auth.nkeySecret=a', '--set', 'nats.auth.credsSecret=b'), /one of nats\.auth\.nkeySecret/);
+  });
+
+  it('has Chart.yaml metadata (icon, home, sources) and upgrade notes', async () => {
+    const meta = parseYaml(await readFile(join(chart, 'Chart.yaml'), 'utf8')) as Obj;
+    assert.match(String(meta.icon), /^https:\/\//);
+    assert.match(String(meta.home), /^https:\/\//);
+    assert.ok(Array.isArray(meta.sources) && meta.sources.length > 0);
+    const upgrading = await readFile(join(chart, 'UPGRADING.md'), 'utf8');
+    assert.match(upgrading, new RegExp(`## ${String(meta.version).replace(/\./g, '\\.')}`), 'UPGRADING.md has a section for the current chart version');
   });
 
   it('renders valid objects that pass every check, with the chart defaults', async () => {
@@ -463,7 +635,7 @@ describe('Helm chart deploy/helm/roadmap', () => {
     }
     // Every workload reads DATABASE_URL (and the LLM workers LLM_API_KEY) from a Secret the release or a hook renders.
     const s = scenarios[0] as Scenario;
-    for (const { owner, containers } of podSpecs(s)) {
+    for (const { owner, containers } of podSpecs(s).filter((p) => p.owner.kind !== 'Pod')) {
       for (const c of containers) {
         const byName = new Map((c.env as Obj[]).map((e) => [e.name, e]));
         const url = byName.get('DATABASE_URL');
