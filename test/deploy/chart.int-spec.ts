@@ -578,11 +578,29 @@ describe('Helm chart deploy/helm/roadmap', () => {
       assert.ok(service.spec?.ports.some((p: Obj) => p.name === monitor.spec?.endpoints[0].port));
     }
     assert.equal(monitor.spec?.endpoints[0].path, '/metrics');
+    assert.deepEqual(
+      (monitor.spec?.endpoints[0].relabelings as Obj[]).find((r) => r.targetLabel === 'release')?.sourceLabels,
+      ['__meta_kubernetes_service_label_app_kubernetes_io_instance'],
+      'series carry the release label the dashboards and rules select on',
+    );
+    // Dashboards select by datasource, namespace, release and job variables, never a fixed job.
+    for (const cm of of(withApi, 'ConfigMap').filter((c) => c.metadata.labels?.grafana_dashboard)) {
+      for (const [file, json] of Object.entries(cm.data ?? {})) {
+        const dashboard = JSON.parse(json) as { templating: { list: Array<{ name: string }> }; panels: Array<{ targets?: Array<{ expr?: string }> }> };
+        assert.deepEqual(dashboard.templating.list.map((v) => v.name), ['datasource', 'namespace', 'release', 'job'], `${file}: variables`);
+        for (const expr of dashboard.panels.flatMap((p) => p.targets ?? []).flatMap((t) => (t.expr ? [t.expr] : []))) {
+          assert.ok(!/job="/.test(expr), `${file}: a fixed job in ${expr}`);
+          for (const selector of expr.match(/roadmap[_:][a-z0-9_:]+\{[^}]*\}|roadmap[_:][a-z0-9_:]+(?![a-z0-9_:{])/g) ?? []) {
+            assert.ok(selector.includes('namespace=~"$namespace",release=~"$release"'), `${file}: ${selector} is not filtered by namespace and release`);
+          }
+        }
+      }
+    }
     const [shipped] = of(withApi, 'PrometheusRule');
     assert.ok(shipped, 'the chart ships the SLO rules (rules/slo.yaml) as a PrometheusRule');
     const shippedRules = (shipped.spec?.groups as Obj[]).flatMap((g) => g.rules as Obj[]);
     assert.ok(shippedRules.some((r) => r.alert && /burn/i.test(String(r.alert))), 'burn-rate alerts are among them');
-    assert.ok(shippedRules.filter((r) => r.alert).every((r) => r.annotations?.runbook), 'every alert has a runbook line');
+    assert.ok(shippedRules.filter((r) => r.alert).every((r) => r.annotations?.runbook_url), 'every alert has a runbook_url');
 
     // A copy of the chart with a dashboard and a rules file, plus a rule from values.
     const copy = await mkdtemp(join(tmpdir(), 'roadmap-chart-'));
