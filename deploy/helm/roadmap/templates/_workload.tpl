@@ -76,8 +76,8 @@ spec:
           envFrom:
             - configMapRef:
                 name: {{ $name }}
-          {{- with .svc.command }}
-          command:
+          {{- with .svc.args }}
+          args:
             {{- toYaml . | nindent 12 }}
           {{- end }}
           env:
