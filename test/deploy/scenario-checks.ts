@@ -160,6 +160,11 @@ export async function checkScenario(s: Scenario, values: Obj): Promise<void> {
     assert.equal(c.image, gatewayImage, `${s.name}: Job container ${c.name} does not use the gateway image`);
     const replicas = (c.env as Obj[]).find((e) => e.name === 'NATS_STREAM_REPLICAS')?.value;
     assert.equal(replicas, String(values.nats?.streamReplicas ?? 3), `${s.name}: NATS_STREAM_REPLICAS`);
+    // Provisioning gets the stream limits and the LLM settings that size the KV buckets.
+    const jobEnv = new Map((c.env as Obj[]).map((e) => [e.name, e.value as string]));
+    assert.deepEqual(JSON.parse(jobEnv.get('NATS_STREAM_LIMITS') ?? ''), values.nats?.streamLimits ?? {}, `${s.name}: NATS_STREAM_LIMITS`);
+    assert.equal(jobEnv.get('LLM_CACHE_TTL_SECONDS'), String(values.llm?.cacheTtlSeconds ?? 86400), `${s.name}: LLM_CACHE_TTL_SECONDS`);
+    assert.equal(jobEnv.get('LLM_RATE_WINDOW_MS'), String(values.llm?.rateWindowMs ?? 60000), `${s.name}: LLM_RATE_WINDOW_MS`);
     // Hooks run before the release's objects exist: only existing Secrets or hook Secrets.
     for (const e of c.env as Obj[]) {
       const ref = e.valueFrom?.secretKeyRef?.name;

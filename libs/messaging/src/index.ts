@@ -16,7 +16,19 @@ export {
   type ProvisionEntry,
   type ProvisionOptions,
   type ProvisionReport,
+  type StreamLimits,
 } from './provision.js';
+export {
+  kvBuckets,
+  kvStreamName,
+  rateBucketAgeMs,
+  cacheBucketAgeMs,
+  LLM_BUCKET_NAMES,
+  OWNERS_BUCKET_AGE_MS,
+  CACHE_MAX_VALUE_BYTES,
+  type KvBucketDeclaration,
+  type KvBucketSettings,
+} from './kv-buckets.js';
 export {
   JetStreamPublisher,
   PUBLISH_MANY_IN_FLIGHT,

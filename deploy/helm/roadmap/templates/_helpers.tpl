@@ -163,6 +163,8 @@ Also hashed into the pod annotation checksum/config, so pods roll when it change
 {{- $_ := set $env "LLM_MODEL" $v.llm.model -}}
 {{- $_ := set $env "LLM_TIMEOUT_MS" (include "roadmap.envValue" $v.llm.timeoutMs) -}}
 {{- $_ := set $env "LLM_MAX_RETRIES" (include "roadmap.envValue" $v.llm.maxRetries) -}}
+{{- $_ := set $env "LLM_RATE_WINDOW_MS" (include "roadmap.envValue" $v.llm.rateWindowMs) -}}
+{{- $_ := set $env "LLM_CACHE_TTL_SECONDS" (include "roadmap.envValue" $v.llm.cacheTtlSeconds) -}}
 {{- $_ := set $env "OFFLINE_LLM_LATENCY_MS" (include "roadmap.envValue" $v.llm.offlineLatencyMs) -}}
 {{- end -}}
 {{- if $v.tracing.otlpEndpoint -}}

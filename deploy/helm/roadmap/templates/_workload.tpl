@@ -159,6 +159,13 @@ env:
     value: {{ $v.nats.namespace | quote }}
   - name: NATS_STREAM_REPLICAS
     value: {{ include "roadmap.envValue" $v.nats.streamReplicas | quote }}
+  - name: NATS_STREAM_LIMITS
+    value: {{ $v.nats.streamLimits | default dict | toJson | quote }}
+  # The LLM settings the KV buckets are sized by (the workers read the same values).
+  - name: LLM_RATE_WINDOW_MS
+    value: {{ include "roadmap.envValue" $v.llm.rateWindowMs | quote }}
+  - name: LLM_CACHE_TTL_SECONDS
+    value: {{ include "roadmap.envValue" $v.llm.cacheTtlSeconds | quote }}
   - name: WORKFLOW_MAX_ATTEMPTS
     value: {{ include "roadmap.envValue" ($v.services.workflowWorker.maxAttempts | default 3) | quote }}
   - name: CONTENT_MAX_ATTEMPTS
