@@ -6,6 +6,7 @@
  */
 export { Messaging, type MessagingOptions, type NatsAuthOptions } from './messaging.js';
 export { Namespace } from './namespace.js';
+export { retryWhileElecting, isNoResponders, ELECTION_BUDGET_MS } from './elections.js';
 export {
   provision,
   deprovision,

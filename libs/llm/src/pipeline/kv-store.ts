@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { millis, type NatsConnection } from '@nats-io/nats-core';
-import { kvStreamName, LLM_BUCKET_NAMES, Namespace } from '@roadmap/messaging';
+import { kvStreamName, LLM_BUCKET_NAMES, Namespace, retryWhileElecting } from '@roadmap/messaging';
 
 /** A value and the revision it was written at (for compare-and-set). */
 export interface KvValue {
@@ -81,19 +81,31 @@ export class MemoryKvStore implements KvStore {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** A JetStream KV bucket as a {@link KvStore}: conflicts (wrong last sequence) become `undefined`. */
+/**
+ * A JetStream KV bucket as a {@link KvStore}: conflicts (wrong last sequence) become `undefined`.
+ * Every operation waits out a leader election of the bucket's stream (a clustered JetStream's
+ * failover): reads and compare-and-set writes are safe to repeat, and a plain put or delete of the
+ * same value is too.
+ */
 export class NatsKvStore implements KvStore {
-  constructor(private readonly kv: KV) {}
+  constructor(
+    private readonly kv: KV,
+    private readonly nc?: Pick<NatsConnection, 'isClosed'>,
+  ) {}
+
+  private retry<T>(op: () => Promise<T>): Promise<T> {
+    return retryWhileElecting(op, () => !(this.nc?.isClosed() ?? false));
+  }
 
   async get(key: string): Promise<KvValue | undefined> {
-    const entry = await this.kv.get(key);
+    const entry = await this.retry(() => this.kv.get(key));
     if (!entry || entry.operation !== 'PUT') return undefined;
     return { value: decoder.decode(entry.value), revision: entry.revision };
   }
 
   async create(key: string, value: string): Promise<number | undefined> {
     try {
-      return await this.kv.create(key, encoder.encode(value));
+      return await this.retry(() => this.kv.create(key, encoder.encode(value)));
     } catch (error) {
       if (isConflict(error)) return undefined;
       throw error;
@@ -102,7 +114,7 @@ export class NatsKvStore implements KvStore {
 
   async update(key: string, value: string, revision: number): Promise<number | undefined> {
     try {
-      return await this.kv.update(key, encoder.encode(value), revision);
+      return await this.retry(() => this.kv.update(key, encoder.encode(value), revision));
     } catch (error) {
       if (isConflict(error)) return undefined;
       throw error;
@@ -110,11 +122,11 @@ export class NatsKvStore implements KvStore {
   }
 
   put(key: string, value: string): Promise<number> {
-    return this.kv.put(key, encoder.encode(value));
+    return this.retry(() => this.kv.put(key, encoder.encode(value)));
   }
 
   delete(key: string): Promise<void> {
-    return this.kv.delete(key);
+    return this.retry(() => this.kv.delete(key));
   }
 }
 
@@ -167,5 +179,5 @@ export async function openBucket(handle: LlmNatsHandle, logical: string, options
     options.warn?.(`KV bucket ${name} accepts values up to ${config.max_msg_size} bytes, this process writes up to ${options.maxValueBytes}`);
   }
   const kv = await new Kvm(handle.nc).open(name, { allow_direct: config.allow_direct });
-  return new NatsKvStore(kv);
+  return new NatsKvStore(kv, handle.nc);
 }
