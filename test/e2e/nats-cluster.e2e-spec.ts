@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Kvm } from '@nats-io/kv';
 import { LLM_BUCKETS } from '@roadmap/llm';
-import { kvBuckets, kvStreamName, Messaging } from '@roadmap/messaging';
+import { deprovision, kvBuckets, kvStreamName, Messaging, provision } from '@roadmap/messaging';
 import { STREAMS } from '@roadmap/contracts';
 import { startFakeOpenAi, type FakeOpenAi } from '@roadmap/testing';
 import { NatsCluster } from '../support/nats-cluster.js';
@@ -49,6 +49,23 @@ describe('the platform on a 3-node JetStream cluster, the content stream leader 
     await platform?.stop({ skipStreams: true });
     await cluster?.stop();
     await fake?.close();
+  });
+
+  it('moves streams and KV buckets from one replica to three by provisioning again (R1 -> R3)', async () => {
+    const single = await Messaging.connect({ servers: cluster.url, namespace: `${platform.namespace}r`, name: 'e2e-cluster-r1' });
+    try {
+      await provision(single, { replicas: 1 });
+      const names = [...Object.values(STREAMS).map((s) => single.streamName(s.name)), ...kvBuckets().map((b) => kvStreamName(single.streamName(b.name)))];
+      for (const name of names) assert.equal((await single.jsm.streams.info(name)).config.num_replicas, 1);
+      const report = await provision(single, { replicas: 3 });
+      const raised = report.entries.filter((e) => e.changes.includes('num_replicas: 1 -> 3')).map((e) => e.name);
+      assert.equal(raised.length, names.length, `raised: ${raised.join(', ')}`);
+      for (const name of names) assert.equal((await single.jsm.streams.info(name)).config.num_replicas, 3, name);
+      assert.deepEqual((await provision(single, { replicas: 3 })).updated, [], 'a second run changes nothing');
+    } finally {
+      await deprovision(single).catch(() => undefined);
+      await single.close();
+    }
   });
 
   it('keeps every stream and KV bucket on three servers and loses nothing when leaders die', async () => {
