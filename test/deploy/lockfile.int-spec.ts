@@ -5,7 +5,7 @@
  * would, without the network, and the first-install filter that keeps the newcomer's screen readable.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 interface LockEntry {
   readonly version?: string;
+  readonly dependencies?: Record<string, string>;
+  readonly devDependencies?: Record<string, string>;
   readonly optionalDependencies?: Record<string, string>;
 }
 
@@ -41,6 +43,24 @@ describe('package-lock.json', () => {
     for (const name of ['@swc/core-darwin-arm64', '@nx/nx-darwin-arm64', '@swc/core-linux-x64-gnu', '@swc/core-win32-x64-msvc']) {
       assert.ok(lock.packages[`node_modules/${name}`], `${name} is locked`);
     }
+  });
+
+  it("records every workspace's dependencies as its package.json declares them (a stale lock installs stale links)", async () => {
+    const lock = JSON.parse(await readFile(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
+    const stale: string[] = [];
+    for (const group of ['libs', 'services', 'apps']) {
+      for (const name of await readdir(join(root, group))) {
+        const manifest = JSON.parse(await readFile(join(root, group, name, 'package.json'), 'utf8').catch(() => 'null')) as LockEntry | null;
+        if (!manifest) continue;
+        const locked = lock.packages[`${group}/${name}`];
+        for (const field of ['dependencies', 'devDependencies'] as const) {
+          const want = JSON.stringify(Object.entries(manifest[field] ?? {}).sort());
+          const have = JSON.stringify(Object.entries(locked?.[field] ?? {}).sort());
+          if (want !== have) stale.push(`${group}/${name} ${field}`);
+        }
+      }
+    }
+    assert.deepEqual(stale, [], 'regenerate with `npm install --package-lock-only`');
   });
 
   it('allows the install script that fetches the project Node (npm 12 blocks unlisted ones)', async () => {
