@@ -44,12 +44,16 @@ describe('the platform on a 3-node JetStream cluster, the content stream leader 
     });
     messaging = await Messaging.connect({ servers: cluster.url, namespace: platform.namespace, name: 'e2e-cluster' });
   });
-  after(async () => {
-    await messaging?.close();
-    await platform?.stop({ skipStreams: true });
-    await cluster?.stop();
-    await fake?.close();
-  });
+  // Bounded: a hook that hangs must not hold the run (the cluster's servers die with the process).
+  after(
+    async () => {
+      await messaging?.close();
+      await platform?.stop({ skipStreams: true });
+      await cluster?.stop();
+      await fake?.close();
+    },
+    { timeout: 90_000 },
+  );
 
   it('moves streams and KV buckets from one replica to three by provisioning again (R1 -> R3)', async () => {
     const single = await Messaging.connect({ servers: cluster.url, namespace: `${platform.namespace}r`, name: 'e2e-cluster-r1' });
