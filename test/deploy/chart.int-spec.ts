@@ -89,6 +89,31 @@ describe('Helm chart deploy/helm/roadmap', () => {
     assert.ok(named(scenario('defaults'), 'Job', 'rm-roadmap-migrate'));
   });
 
+  it('runs a new process as one more services entry: the same Deployment, ConfigMap, Service, PDB, policy and scaler', async () => {
+    const webhook = {
+      enabled: true,
+      port: 3004,
+      concurrency: 4,
+      llm: false,
+      consumers: [{ stream: 'EVENTS', durable: 'webhook-worker' }],
+      image: { repository: 'registry.example.com/roadmap/gateway', tag: '1.0.0' },
+      args: ['--enable-source-maps', 'services/gateway/dist/src/webhooks.js'],
+      resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
+      autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 3, lagThreshold: 10 },
+    };
+    const s = await render('new process', '--set-json', `services.webhookWorker=${JSON.stringify(webhook)}`, '--api-versions', KEDA);
+    const mine = (kind: string) => s.objects.filter((o) => o.kind === kind && component(o) === 'webhook-worker');
+    for (const kind of ['Deployment', 'ConfigMap', 'Service', 'PodDisruptionBudget', 'NetworkPolicy', 'ScaledObject']) {
+      assert.equal(mine(kind).length, 1, `one ${kind} for the new process`);
+    }
+    for (const o of s.objects) await validateAgainstModel(o);
+    const container = mine('Deployment')[0]?.spec?.template.spec.containers[0] as Obj;
+    assert.deepEqual(container.args, webhook.args);
+    assert.equal(container.image, 'registry.example.com/roadmap/gateway:1.0.0');
+    assert.equal(configMapEnv(s, mine('Deployment')[0] as K8sObject).PORT, '3004');
+    assert.equal(mine('ScaledObject')[0]?.spec?.triggers[0].metadata.consumer, 'webhook-worker');
+  });
+
   it('mounts a database CA, NATS TLS files and an NKey seed from Secrets into every service and the hook Job', () => {
     const expectations: Array<[string, Record<string, string>]> = [
       ['ci/external-postgresql-ca-values', { NODE_EXTRA_CA_CERTS: 'pg-ca' }],
