@@ -100,10 +100,10 @@ export function cpuMs(pid) {
   } catch { return NaN; }
 }
 
-/** NODE_OPTIONS the service's Dockerfile sets (`ENV NODE_OPTIONS=...`), so benchmarks run it as deployed. */
-export function deployedNodeOptions(service) {
+/** NODE_OPTIONS the images' Dockerfile sets (`ENV NODE_OPTIONS=...`, the same for every service), so benchmarks run it as deployed. */
+export function deployedNodeOptions(_service) {
   try {
-    return /^ENV NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(ROOT, 'services', service, 'Dockerfile'), 'utf8'))?.[1]?.replace(/^"|"$/g, '').trim();
+    return /^ENV NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1]?.replace(/^"|"$/g, '').trim();
   } catch { return undefined; }
 }
 export const SERVICES = ['gateway', 'workflow-worker', 'content-worker', 'log-sink'];

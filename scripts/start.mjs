@@ -128,9 +128,16 @@ async function main() {
   say('building...');
   runNode(root, node, ['scripts/build.mjs']);
   await ensureInfra(say, env);
+  // Several servers in NATS_URL: a JetStream cluster, whose streams and KV buckets should live on
+  // three of them unless NATS_STREAM_REPLICAS says otherwise (provisioning raises R1 ones in place).
+  const natsServers = (env.NATS_URL || '').split(',').filter((u) => u.trim() !== '').length;
+  if (natsServers >= 3 && !env.NATS_STREAM_REPLICAS) {
+    env.NATS_STREAM_REPLICAS = '3';
+    say(`NATS_URL lists ${natsServers} servers: streams and KV buckets get 3 replicas (NATS_STREAM_REPLICAS=3)`);
+  }
   say('migrating the database...');
   runNode(root, node, ['libs/persistence/dist/src/cli/migrate.js'], env);
-  say('provisioning JetStream streams and consumers...');
+  say('provisioning JetStream streams, consumers and KV buckets...');
   runNode(root, node, ['libs/messaging/dist/src/cli/provision.js'], env);
   const auth = ensureDevApiKey(node);
 

@@ -33,15 +33,26 @@ function run(command, args) {
   return result.status === 0;
 }
 
-/** The servers, where they are, and how to start a local one. */
+/**
+ * The servers, where they are, and how to start a local one. NATS_URL may list several servers (a
+ * JetStream cluster, `nats://127.0.0.1:4222,nats://127.0.0.1:4223,...`): `cluster` then holds them
+ * all, the platform needs one to answer (the client finds the others), and no local server is
+ * started for it (a cluster is run on its own; a standalone server on one of its ports would be wrong).
+ */
 export function infraTargets(env = process.env) {
-  const nats = new URL((env.NATS_URL || 'nats://127.0.0.1:4222').split(',')[0].trim());
+  const urls = (env.NATS_URL || 'nats://127.0.0.1:4222')
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '')
+    .map((u) => new URL(u));
+  const nats = urls[0];
   const pg = new URL(env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/roadmap');
   return [
     {
-      name: 'NATS (JetStream)',
+      name: urls.length > 1 ? `NATS (JetStream, ${urls.length} servers)` : 'NATS (JetStream)',
       host: nats.hostname,
       port: Number(nats.port || 4222),
+      cluster: urls.length > 1 ? urls.map((u) => ({ host: u.hostname, port: Number(u.port || 4222) })) : undefined,
       binary: '/usr/sbin/nats-server',
       install: 'apt-get install -y nats-server',
       start: () =>
@@ -71,6 +82,13 @@ export function infraTargets(env = process.env) {
 export async function ensureInfra(log = console.log, env = process.env) {
   const problems = [];
   for (const target of infraTargets(env)) {
+    if (target.cluster) {
+      const up = [];
+      for (const server of target.cluster) if (await isListening(server.host, server.port)) up.push(`${server.host}:${server.port}`);
+      if (up.length > 0) log(`${target.name}: ${up.length} of ${target.cluster.length} answer (${up.join(', ')})`);
+      else problems.push(`${target.name}: none of ${target.cluster.map((c) => `${c.host}:${c.port}`).join(', ')} answers (a cluster is not started here)`);
+      continue;
+    }
     if (await isListening(target.host, target.port)) {
       log(`${target.name} is up at ${target.host}:${target.port}`);
       continue;

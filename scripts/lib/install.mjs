@@ -1,4 +1,5 @@
-// Installs dependencies when node_modules is missing or older than the manifests. Zero dependencies.
+// Installs dependencies when node_modules is missing or older than the manifests. Zero dependencies
+// and Node 20 compatible: it runs before the install, often under the machine's own (older) Node.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,22 @@ function manifestsHash(root) {
   return hash.digest('hex');
 }
 
+/**
+ * Drops npm's `EBADENGINE` warning blocks (five lines, each prefixed) and counts them. The first install of a
+ * clean clone runs under whatever Node the machine has (often 20) only to fetch the project's Node 24
+ * (the `node` dev dependency), which then runs everything else; so dozens of "Unsupported engine"
+ * warnings would be the newcomer's whole first screen while saying nothing they must act on.
+ */
+export function filterEngineWarnings(text) {
+  const kept = [];
+  let skipped = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('npm warn EBADENGINE')) kept.push(line);
+    else if (line.includes('Unsupported engine {')) skipped++;
+  }
+  return { text: kept.join('\n'), skipped };
+}
+
 /** Returns the path of the project's Node (24, from the `node` dev dependency) once installed. */
 export function ensureInstalled(root, log = console.log) {
   const stampFile = join(root, 'node_modules', '.roadmap-install-stamp');
@@ -25,12 +42,27 @@ export function ensureInstalled(root, log = console.log) {
   const wanted = manifestsHash(root);
   const current = existsSync(stampFile) ? readFileSync(stampFile, 'utf8') : '';
   if (current !== wanted || !existsSync(node)) {
-    // `npm install`, not `npm ci`: with the lock file present it installs the locked versions, and
-    // npm 11 records only this platform's optional binaries (SWC's) in the lock, which `npm ci`
-    // then rejects as out of sync on a clean clone.
-    log('installing dependencies (npm install)...');
-    const result = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
-    if (result.status !== 0) throw new Error(`npm install failed (exit ${result.status})`);
+    // A clean clone gets exactly the lock (`npm ci`; the lock holds every platform's optional
+    // binaries, so it is in sync on any machine). A checkout whose manifests changed since the last
+    // install (a pull that added a dependency) gets `npm install`, which keeps node_modules and
+    // installs the locked versions of what changed.
+    const clean = !existsSync(join(root, 'node_modules'));
+    const command = clean ? 'ci' : 'install';
+    const running = process.versions.node;
+    log(
+      `installing dependencies (npm ${command}) under Node ${running}; this also fetches the project's Node 24, ` +
+        'which runs everything after. Takes a minute or two the first time...',
+    );
+    const result = spawnSync('npm', [command, '--no-audit', '--no-fund'], {
+      cwd: root,
+      stdio: ['inherit', 'inherit', 'pipe'],
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const { text, skipped } = filterEngineWarnings(result.stderr ?? '');
+    if (text.trim() !== '') process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+    if (skipped > 0) log(`(${skipped} packages asked for a newer Node than ${running}: expected for this first step, the services run on the project's Node 24)`);
+    if (result.status !== 0) throw new Error(`npm ${command} failed (exit ${result.status ?? result.signal})`);
     writeFileSync(stampFile, manifestsHash(root));
   }
   return node;

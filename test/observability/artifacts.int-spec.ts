@@ -26,10 +26,10 @@ describe('observability artifacts', () => {
     assert.deepEqual(chartRules, alertRules());
   });
 
-  it('every alert has a runbook annotation, every dashboard panel a query', () => {
+  it('every alert has a runbook_url annotation, every dashboard panel a query', () => {
     const alerts = alertRules().filter((r) => r.alert);
     assert.ok(alerts.length >= 9);
-    for (const alert of alerts) assert.match(alert.annotations?.runbook ?? '', /^https?:\/\/\S+#\S+$/, `${alert.alert} has no runbook`);
+    for (const alert of alerts) assert.match(alert.annotations?.runbook_url ?? '', /^https?:\/\/\S+#\S+$/, `${alert.alert} has no runbook`);
     assert.ok(dashboardExpressions().length >= 30);
   });
 

@@ -34,10 +34,14 @@ export function dashboardExpressions(): Array<{ where: string; expr: string }> {
   for (const file of dashboardFiles()) {
     const dashboard = JSON.parse(readFileSync(join(grafanaDir, 'dashboards', file), 'utf8')) as {
       panels: Array<{ title: string; targets?: Array<{ expr?: string; refId: string }> }>;
+      templating: { list: Array<{ name: string; allValue?: string }> };
     };
+    // Template variables ($namespace, $release, $job) at their "All" value, as Grafana sends them.
+    const variables = dashboard.templating.list.filter((v) => v.allValue !== undefined);
+    const expand = (expr: string) => variables.reduce((e, v) => e.replaceAll(`$${v.name}`, v.allValue as string), expr);
     for (const panel of dashboard.panels) {
       for (const target of panel.targets ?? []) {
-        if (target.expr) out.push({ where: `${file} / ${panel.title} / ${target.refId}`, expr: target.expr });
+        if (target.expr) out.push({ where: `${file} / ${panel.title} / ${target.refId}`, expr: expand(target.expr) });
       }
     }
   }

@@ -36,8 +36,10 @@ export interface PlatformOptions {
   ackWaitMs?: number;
   /** Deliveries per workflow/content message (WORKFLOW_MAX_ATTEMPTS / CONTENT_MAX_ATTEMPTS when provisioning). */
   maxAttempts?: { workflow?: number; content?: number };
-  /** Another NATS server than the shared one (a test that stops it). */
+  /** Another NATS server than the shared one (a test that stops it), or several (a cluster). */
   natsUrl?: string;
+  /** Replicas of the streams and KV buckets (NATS_STREAM_REPLICAS when provisioning; 3 on a cluster). */
+  streamReplicas?: number;
   /** The services' DATABASE_URL when it differs from the one the test reads (a proxy a test cuts). */
   databaseUrl?: string;
 }
@@ -124,7 +126,7 @@ export class Platform {
     await migrate({ url: TEST_DATABASE_URL, schema: this.namespace, poolSize: 2, applicationName: 'e2e-migrate' });
     const messaging = await Messaging.connect({ servers: this.env.NATS_URL!, namespace: this.namespace, name: 'e2e-provision' });
     try {
-      await provision(messaging, { ackWaitMs: this.options.ackWaitMs, maxAttempts: this.options.maxAttempts });
+      await provision(messaging, { ackWaitMs: this.options.ackWaitMs, maxAttempts: this.options.maxAttempts, replicas: this.options.streamReplicas });
     } finally {
       await messaging.close();
     }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, env, RetryableError } from '@roadmap/contracts';
+import { cacheBucketAgeMs, OWNERS_BUCKET_AGE_MS, rateBucketAgeMs } from '@roadmap/messaging';
 import type { Logger } from '@roadmap/observability';
 import { withMetrics } from './measured-provider.js';
 import { OfflineProvider } from './offline/offline-provider.js';
@@ -123,10 +124,6 @@ export interface LlmDependencies {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-/** Rate-limit keys outlive their window by this much at least (the previous window is read, holds last a while). */
-const RATE_BUCKET_MIN_AGE_MS = 5 * 60_000;
-/** Owner keys are rewritten at every lease renewal; an idle owner's key goes after an hour. */
-const OWNERS_BUCKET_AGE_MS = 60 * 60_000;
 
 /**
  * The LLM layer as configured: the pipeline (cache, shared rate limits, owner concurrency, budgets,
@@ -179,14 +176,15 @@ export function createLlmProvider(config: LlmConfig, logger?: Logger, deps: LlmD
     }
     let opening: Promise<KvStore> | undefined;
     return () => {
-      opening ??= openBucket(nats, logical, options).catch((error: unknown) => {
+      opening ??= openBucket(nats, logical, { ...options, warn: (message) => logger?.warn({ bucket: logical }, message) }).catch((error: unknown) => {
         opening = undefined; // try again on the next call
         throw new RetryableError('LLM_UNAVAILABLE', `Cannot open the LLM layer's JetStream KV bucket ${logical}: ${String(error)}`, { status: 503, cause: error });
       });
       return opening;
     };
   };
-  const rateAgeMs = Math.max(RATE_BUCKET_MIN_AGE_MS, 3 * config.LLM_RATE_WINDOW_MS);
+  // The ages provisioning gives the buckets for the same settings (libs/messaging kv-buckets.ts).
+  const rateAgeMs = rateBucketAgeMs(config.LLM_RATE_WINDOW_MS);
   const cacheTtlMs = config.LLM_CACHE_TTL_SECONDS * 1000;
   if (!nats) logger?.debug('LLM rate limits, owner slots and cache are per process (no NATS connection given)');
 
@@ -204,7 +202,7 @@ export function createLlmProvider(config: LlmConfig, logger?: Logger, deps: LlmD
     }),
     cache:
       cacheTtlMs > 0
-        ? new ResponseCache(store(LLM_BUCKETS.cache, { maxAgeMs: cacheTtlMs, maxValueBytes: CACHE_MAX_VALUE_BYTES }, () => new MemoryKvStore(cacheTtlMs)), logger)
+        ? new ResponseCache(store(LLM_BUCKETS.cache, { maxAgeMs: cacheBucketAgeMs(config.LLM_CACHE_TTL_SECONDS), maxValueBytes: CACHE_MAX_VALUE_BYTES }, () => new MemoryKvStore(cacheTtlMs)), logger)
         : undefined,
     maxRetries: config.LLM_MAX_RETRIES,
     repairAttempts: config.LLM_REPAIR_ATTEMPTS,

@@ -17,7 +17,7 @@ import {
   type LlmDependencies,
   type PromptDefinition,
 } from '@roadmap/llm';
-import { deprovision, Messaging } from '@roadmap/messaging';
+import { deprovision, Messaging, provision } from '@roadmap/messaging';
 import { registry } from '@roadmap/observability';
 import { startFakeOpenAi, type FakeOpenAi } from '@roadmap/testing';
 import { z } from 'zod';
@@ -51,6 +51,8 @@ describe('the LLM pipeline on NATS KV and the fake OpenAI server', () => {
   before(async () => {
     fake = await startFakeOpenAi({ apiKey: API_KEY });
     messaging = await Messaging.connect({ servers: NATS_URL, namespace, name: 'llm-pipeline-test' });
+    // The KV buckets exist only once provisioned, as in a deployment (services look them up).
+    await provision(messaging);
   });
   after(async () => {
     await deprovision(messaging).catch(() => undefined);

@@ -6,6 +6,7 @@
  */
 export { Messaging, type MessagingOptions, type NatsAuthOptions } from './messaging.js';
 export { Namespace } from './namespace.js';
+export { retryWhileElecting, isNoResponders, ELECTION_BUDGET_MS } from './elections.js';
 export {
   provision,
   deprovision,
@@ -16,7 +17,19 @@ export {
   type ProvisionEntry,
   type ProvisionOptions,
   type ProvisionReport,
+  type StreamLimits,
 } from './provision.js';
+export {
+  kvBuckets,
+  kvStreamName,
+  rateBucketAgeMs,
+  cacheBucketAgeMs,
+  LLM_BUCKET_NAMES,
+  OWNERS_BUCKET_AGE_MS,
+  CACHE_MAX_VALUE_BYTES,
+  type KvBucketDeclaration,
+  type KvBucketSettings,
+} from './kv-buckets.js';
 export {
   JetStreamPublisher,
   PUBLISH_MANY_IN_FLIGHT,

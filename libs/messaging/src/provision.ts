@@ -12,16 +12,18 @@ import {
   type StreamConfig,
   type StreamInfo,
 } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { millis, nanos } from '@nats-io/nats-core';
 import { CONSUMERS, STREAMS, type ConsumerDeclaration, type StreamDeclaration } from '@roadmap/contracts';
+import { kvBuckets, kvStreamName, type KvBucketDeclaration, type KvBucketSettings } from './kv-buckets.js';
 import type { Messaging } from './messaging.js';
 
 export type ProvisionAction = 'created' | 'updated' | 'unchanged' | 'deleted';
 
 /** One stream or consumer that {@link provision} looked at. */
 export interface ProvisionEntry {
-  readonly kind: 'stream' | 'consumer';
-  /** Actual (namespaced) name: the stream, or `<stream>/<durable>` for a consumer. */
+  readonly kind: 'stream' | 'consumer' | 'bucket';
+  /** Actual (namespaced) name: the stream, `<stream>/<durable>` for a consumer, the bucket for a KV bucket. */
   readonly name: string;
   readonly action: ProvisionAction;
   /** Fields that differed, for `updated`. */
@@ -36,9 +38,21 @@ export interface ProvisionReport {
   readonly deleted: readonly string[];
 }
 
+/** Size limits of one stream (NATS_STREAM_LIMITS); absent fields keep the declaration's. */
+export interface StreamLimits {
+  /** max_bytes: a full work-queue stream then refuses new messages (publishers retry) rather than dropping queued work. */
+  readonly maxBytes?: number;
+  /** max_age: messages older than this are removed, consumed or not. */
+  readonly maxAgeMs?: number;
+}
+
 export interface ProvisionOptions {
-  /** Stream replicas (NATS_STREAM_REPLICAS); 1 on a single server, 3 in a cluster. */
+  /** Stream and KV bucket replicas (NATS_STREAM_REPLICAS); 1 on a single server, 3 in a cluster. */
   readonly replicas?: number;
+  /** Per-stream limits by logical stream name (`LOGS`, `EVENTS`, ...). */
+  readonly streamLimits?: Readonly<Record<string, StreamLimits>>;
+  /** What sizes the KV buckets (LLM_RATE_WINDOW_MS, LLM_CACHE_TTL_SECONDS); defaults otherwise. */
+  readonly kv?: KvBucketSettings;
   /** Overrides every consumer's declared ack wait (tests use a short one to see redeliveries quickly). */
   readonly ackWaitMs?: number;
   /**
@@ -60,17 +74,21 @@ function configured(declared: ConsumerDeclaration, opts: ProvisionOptions): Cons
 }
 
 /**
- * Creates or updates every stream of contracts' STREAMS and every durable consumer of CONSUMERS,
- * namespaced. Idempotent: a second run reports everything `unchanged`. Settings JetStream cannot
- * change on a live stream or consumer (storage, retention, ack/deliver policy) fail with a clear
- * error instead of being silently ignored.
+ * Creates or updates every stream of contracts' STREAMS, every durable consumer of CONSUMERS and
+ * every KV bucket (kv-buckets.ts), namespaced. Idempotent: a second run reports everything
+ * `unchanged`. Replicas, limits and bucket ages are updated in place (so R1 -> R3 is a re-run with
+ * NATS_STREAM_REPLICAS=3); settings JetStream cannot change on a live stream or consumer (storage,
+ * retention, ack/deliver policy) fail with a clear error instead of being silently ignored.
  */
 export async function provision(messaging: Messaging, opts: ProvisionOptions = {}): Promise<ProvisionReport> {
   const replicas = opts.replicas ?? 1;
   const entries: ProvisionEntry[] = [];
+  const unknown = Object.keys(opts.streamLimits ?? {}).filter((name) => !(Object.values(STREAMS) as StreamDeclaration[]).some((d) => d.name === name));
+  if (unknown.length > 0) throw new Error(`stream limits for unknown streams: ${unknown.join(', ')}`);
   for (const decl of Object.values(STREAMS) as StreamDeclaration[]) {
-    entries.push(await provisionStream(messaging, decl, replicas));
+    entries.push(await provisionStream(messaging, decl, replicas, opts.streamLimits?.[decl.name]));
   }
+  for (const decl of kvBuckets(opts.kv)) entries.push(await provisionBucket(messaging, decl, replicas));
   entries.push(...(await pruneConsumers(messaging)));
   for (const declared of Object.values(CONSUMERS) as ConsumerDeclaration[]) {
     entries.push(await provisionConsumer(messaging, configured(declared, opts)));
@@ -135,11 +153,15 @@ export async function deprovision(messaging: Messaging): Promise<string[]> {
 }
 
 /**
- * Throws an error naming every declared stream or consumer that does not exist. Services call this
- * at start-up: they never create streams (that is `npm run provision`'s job).
+ * Throws an error naming every declared stream, consumer or KV bucket that does not exist. Services
+ * call this at start-up: they never create streams or buckets (that is `npm run provision`'s job).
  */
 export async function assertProvisioned(messaging: Messaging): Promise<void> {
   const missing: string[] = [];
+  for (const decl of kvBuckets()) {
+    const bucket = messaging.streamName(decl.name);
+    if ((await streamInfo(messaging, kvStreamName(bucket))) === undefined) missing.push(`KV bucket ${bucket}`);
+  }
   for (const decl of Object.values(STREAMS) as StreamDeclaration[]) {
     if ((await streamInfo(messaging, messaging.streamName(decl.name))) === undefined) missing.push(`stream ${messaging.streamName(decl.name)}`);
   }
@@ -152,17 +174,22 @@ export async function assertProvisioned(messaging: Messaging): Promise<void> {
   }
 }
 
-/** Stream configuration JetStream should hold for a declaration. */
-export function streamConfig(messaging: Messaging, decl: StreamDeclaration, replicas: number): Partial<StreamConfig> & { name: string } {
+/** Stream configuration JetStream should hold for a declaration (and the operator's limits). */
+export function streamConfig(messaging: Messaging, decl: StreamDeclaration, replicas: number, limits: StreamLimits = {}): Partial<StreamConfig> & { name: string } {
+  const maxAgeMs = limits.maxAgeMs ?? decl.maxAgeMs;
   return {
     name: messaging.streamName(decl.name),
     description: decl.description,
     subjects: decl.subjects.map((s) => messaging.subject(s)),
     retention: decl.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
     storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    max_age: nanos(decl.maxAgeMs),
-    duplicate_window: nanos(decl.duplicateWindowMs),
+    // A full work queue refuses new work (the publisher's error is retryable) instead of dropping
+    // queued work; a history stream (events, dead letters) drops its oldest.
+    discard: limits.maxBytes !== undefined && decl.retention === 'workqueue' ? DiscardPolicy.New : DiscardPolicy.Old,
+    max_age: nanos(maxAgeMs),
+    max_bytes: limits.maxBytes ?? -1,
+    // JetStream wants the duplicate window within max_age.
+    duplicate_window: nanos(maxAgeMs > 0 ? Math.min(decl.duplicateWindowMs, maxAgeMs) : decl.duplicateWindowMs),
     max_msg_size: decl.maxMsgSize,
     num_replicas: replicas,
   };
@@ -183,8 +210,8 @@ export function consumerConfig(messaging: Messaging, decl: ConsumerDeclaration):
   };
 }
 
-async function provisionStream(messaging: Messaging, decl: StreamDeclaration, replicas: number): Promise<ProvisionEntry> {
-  const wanted = streamConfig(messaging, decl, replicas);
+async function provisionStream(messaging: Messaging, decl: StreamDeclaration, replicas: number, limits?: StreamLimits): Promise<ProvisionEntry> {
+  const wanted = streamConfig(messaging, decl, replicas, limits);
   const current = await streamInfo(messaging, wanted.name);
   if (current === undefined) {
     await messaging.jsm.streams.add(wanted);
@@ -202,6 +229,7 @@ async function provisionStream(messaging: Messaging, decl: StreamDeclaration, re
       subjects: [...have.subjects].sort().join(','),
       discard: have.discard,
       max_age_ms: millis(have.max_age),
+      max_bytes: have.max_bytes,
       duplicate_window_ms: millis(have.duplicate_window),
       max_msg_size: have.max_msg_size,
       num_replicas: have.num_replicas,
@@ -210,8 +238,9 @@ async function provisionStream(messaging: Messaging, decl: StreamDeclaration, re
       description: wanted.description ?? '',
       subjects: [...(wanted.subjects ?? [])].sort().join(','),
       discard: wanted.discard,
-      max_age_ms: decl.maxAgeMs,
-      duplicate_window_ms: decl.duplicateWindowMs,
+      max_age_ms: millis(wanted.max_age ?? 0),
+      max_bytes: wanted.max_bytes,
+      duplicate_window_ms: millis(wanted.duplicate_window ?? 0),
       max_msg_size: decl.maxMsgSize,
       num_replicas: replicas,
     },
@@ -221,6 +250,41 @@ async function provisionStream(messaging: Messaging, decl: StreamDeclaration, re
   const { name, retention: _r, storage: _s, ...updatable } = wanted;
   await messaging.jsm.streams.update(name, { ...have, ...updatable });
   return { kind: 'stream', name: wanted.name, action: 'updated', changes };
+}
+
+/**
+ * Creates a KV bucket (one value per key, the declared max age and value size, `replicas` copies) or
+ * brings an existing one's age, value size and replicas to the declaration.
+ */
+async function provisionBucket(messaging: Messaging, decl: KvBucketDeclaration, replicas: number): Promise<ProvisionEntry> {
+  const bucket = messaging.streamName(decl.name);
+  const stream = kvStreamName(bucket);
+  const maxValue = decl.maxValueBytes ?? -1;
+  const current = await streamInfo(messaging, stream);
+  if (current === undefined) {
+    await new Kvm(messaging.nc).create(bucket, {
+      description: decl.description,
+      history: 1,
+      ttl: decl.maxAgeMs,
+      replicas,
+      ...(decl.maxValueBytes !== undefined && { maxValueSize: decl.maxValueBytes }),
+    });
+    return { kind: 'bucket', name: bucket, action: 'created', changes: [] };
+  }
+  const have = current.config;
+  const changes = diff(
+    { max_age_ms: millis(have.max_age), max_msg_size: have.max_msg_size, num_replicas: have.num_replicas },
+    { max_age_ms: decl.maxAgeMs, max_msg_size: maxValue, num_replicas: replicas },
+  );
+  if (changes.length === 0) return { kind: 'bucket', name: bucket, action: 'unchanged', changes };
+  await messaging.jsm.streams.update(stream, {
+    ...have,
+    max_age: nanos(decl.maxAgeMs),
+    duplicate_window: nanos(Math.min(millis(have.duplicate_window), decl.maxAgeMs)),
+    max_msg_size: maxValue,
+    num_replicas: replicas,
+  });
+  return { kind: 'bucket', name: bucket, action: 'updated', changes };
 }
 
 async function provisionConsumer(messaging: Messaging, decl: ConsumerDeclaration): Promise<ProvisionEntry> {

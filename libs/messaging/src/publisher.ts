@@ -9,6 +9,7 @@ import {
   type MsgHdrs,
 } from '@nats-io/nats-core';
 import { AppError, Headers, STREAMS, Subjects, UnavailableError } from '@roadmap/contracts';
+import { retryWhileElecting } from './elections.js';
 import type { Messaging } from './messaging.js';
 import { deadLettersTotal, publishDuration, type DeadLetterCode } from './metrics.js';
 import { tracePublish } from './tracing.js';
@@ -133,11 +134,15 @@ export class JetStreamPublisher {
     const started = performance.now();
     let ack: PubAck;
     try {
-      ack = await this.messaging.js.publish(this.messaging.subject(subject), data, {
-        headers: hdrs,
-        timeout: timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        ...(msgId === undefined ? {} : { msgID: msgId }),
-      });
+      const publish = () =>
+        this.messaging.js.publish(this.messaging.subject(subject), data, {
+          headers: hdrs,
+          timeout: timeoutMs ?? DEFAULT_TIMEOUT_MS,
+          ...(msgId === undefined ? {} : { msgID: msgId }),
+        });
+      // With a message id a repeat is deduplicated, so a stream leader election (a clustered
+      // JetStream's failover) is waited out instead of failing the caller.
+      ack = msgId === undefined ? await publish() : await retryWhileElecting(publish, () => this.messaging.isConnected());
     } catch (err) {
       publishDuration.observe({ stream: streamOf(subject) }, (performance.now() - started) / 1000);
       throw toPublishError(err, subject);

@@ -45,7 +45,26 @@ app.kubernetes.io/part-of: roadmap-platform
 {{- end -}}
 
 {{- define "roadmap.componentFullname" -}}
-{{- printf "%s-%s" (include "roadmap.fullname" .root) (include "roadmap.component" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "roadmap.suffixedName" (dict "root" .root "suffix" (include "roadmap.component" .)) -}}
+{{- end -}}
+
+{{/*
+"<fullname>-<suffix>", at most 63 characters (a DNS label: Service and Job names, label values) and
+unique for any release name Helm allows (53 characters): when it would be longer, the fullname part
+is cut and an 8-character hash of the whole fullname keeps two releases apart, while the suffix
+stays whole so two objects of one release never collide. Short names are unchanged, so existing
+releases keep their object names. (dict "root" $ "suffix" "content-worker")
+*/}}
+{{- define "roadmap.suffixedName" -}}
+{{- $full := include "roadmap.fullname" .root -}}
+{{- $name := printf "%s-%s" $full .suffix -}}
+{{- if le (len $name) 63 -}}
+{{- $name -}}
+{{- else -}}
+{{- $keep := int (sub 63 (add (len .suffix) 10)) -}}
+{{- if lt $keep 1 -}}{{- fail (printf "name suffix %q is too long for a 63-character name" .suffix) -}}{{- end -}}
+{{- printf "%s-%s-%s" (trunc $keep $full | trimSuffix "-") (sha256sum $full | trunc 8) .suffix -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Labels of one component's objects: (dict "root" $ "component" "gateway"). */}}
@@ -105,7 +124,8 @@ and tag to services.<key>.image.tag, image.tag, then the chart's appVersion.
 
 {{/* Names no ConfigMap may carry: they are secrets and come from Secrets only. */}}
 {{- define "roadmap.assertNotSecret" -}}
-{{- if regexMatch "(^DATABASE_URL$|KEY|SECRET|PASSWORD|TOKEN|CREDENTIALS)" (upper .) -}}
+{{- /* A *_FILE variable holds a path (e.g. NATS_TLS_KEY_FILE), never the secret itself. */ -}}
+{{- if and (regexMatch "(^DATABASE_URL$|KEY|SECRET|PASSWORD|TOKEN|CREDENTIALS)" (upper .)) (not (hasSuffix "_FILE" (upper .))) -}}
 {{- fail (printf "%s looks like a secret: it cannot go in config.extraEnv or services.*.env (rendered into a ConfigMap); use database.*, llm.* or nats.auth.* (Secrets)" .) -}}
 {{- end -}}
 {{- end -}}
@@ -143,6 +163,8 @@ Also hashed into the pod annotation checksum/config, so pods roll when it change
 {{- $_ := set $env "LLM_MODEL" $v.llm.model -}}
 {{- $_ := set $env "LLM_TIMEOUT_MS" (include "roadmap.envValue" $v.llm.timeoutMs) -}}
 {{- $_ := set $env "LLM_MAX_RETRIES" (include "roadmap.envValue" $v.llm.maxRetries) -}}
+{{- $_ := set $env "LLM_RATE_WINDOW_MS" (include "roadmap.envValue" $v.llm.rateWindowMs) -}}
+{{- $_ := set $env "LLM_CACHE_TTL_SECONDS" (include "roadmap.envValue" $v.llm.cacheTtlSeconds) -}}
 {{- $_ := set $env "OFFLINE_LLM_LATENCY_MS" (include "roadmap.envValue" $v.llm.offlineLatencyMs) -}}
 {{- end -}}
 {{- if $v.tracing.otlpEndpoint -}}
@@ -325,5 +347,93 @@ No peers means any peer on those ports.
 {{ include "roadmap.netpolRule" (dict "peerKey" "to" "peers" $e.database.to "ports" $e.database.ports) }}
 {{- with $e.extra }}
 {{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+
+{{/*
+Files mounted from Secrets, each with the variable that names its path:
+  nats.tls.existingSecret      -> /etc/roadmap/nats-tls/{ca.crt,tls.crt,tls.key}  NATS_TLS_CA_FILE, NATS_TLS_CERT_FILE, NATS_TLS_KEY_FILE
+  nats.auth.nkeySecret         -> /etc/roadmap/nats-nkey/nkey.seed                 NATS_NKEY_SEED_FILE
+  nats.auth.credsSecret        -> /etc/roadmap/nats-creds/nats.creds               NATS_CREDS_FILE
+  database.caSecret            -> /etc/roadmap/database-ca/ca.crt                  NODE_EXTRA_CA_CERTS
+Every service and the hook Job get the same (roadmap.secretFileEnv/Volumes/Mounts), so the Job
+verifies the same certificates as the services. Returns {files: [{volume, secret, items: [{key, path, env}]}]}.
+*/}}
+{{- define "roadmap.secretFiles" -}}
+{{- $v := .Values -}}
+{{- $files := list -}}
+{{- $tls := $v.nats.tls -}}
+{{- if $tls.existingSecret -}}
+{{- $items := list -}}
+{{- if $tls.caKey -}}{{- $items = append $items (dict "key" $tls.caKey "path" "ca.crt" "env" "NATS_TLS_CA_FILE") -}}{{- end -}}
+{{- if $tls.certKey -}}
+{{- $items = append $items (dict "key" $tls.certKey "path" "tls.crt" "env" "NATS_TLS_CERT_FILE") -}}
+{{- $items = append $items (dict "key" $tls.keyKey "path" "tls.key" "env" "NATS_TLS_KEY_FILE") -}}
+{{- end -}}
+{{- if not $items -}}{{- fail "nats.tls.existingSecret needs nats.tls.caKey, nats.tls.certKey or both" -}}{{- end -}}
+{{- $files = append $files (dict "volume" "nats-tls" "secret" $tls.existingSecret "items" $items) -}}
+{{- end -}}
+{{- $auth := $v.nats.auth -}}
+{{- if and $auth.nkeySecret $auth.credsSecret -}}{{- fail "set one of nats.auth.nkeySecret and nats.auth.credsSecret" -}}{{- end -}}
+{{- with $auth.nkeySecret -}}
+{{- $files = append $files (dict "volume" "nats-nkey" "secret" . "items" (list (dict "key" $auth.nkeySecretKey "path" "nkey.seed" "env" "NATS_NKEY_SEED_FILE"))) -}}
+{{- end -}}
+{{- with $auth.credsSecret -}}
+{{- $files = append $files (dict "volume" "nats-creds" "secret" . "items" (list (dict "key" $auth.credsSecretKey "path" "nats.creds" "env" "NATS_CREDS_FILE"))) -}}
+{{- end -}}
+{{- with $v.database.caSecret -}}
+{{- if hasKey $v.config.extraEnv "NODE_EXTRA_CA_CERTS" -}}{{- fail "database.caSecret sets NODE_EXTRA_CA_CERTS: remove it from config.extraEnv" -}}{{- end -}}
+{{- $files = append $files (dict "volume" "database-ca" "secret" . "items" (list (dict "key" $v.database.caSecretKey "path" "ca.crt" "env" "NODE_EXTRA_CA_CERTS"))) -}}
+{{- end -}}
+{{- toYaml (dict "files" $files) -}}
+{{- end -}}
+
+{{/* Container env naming the mounted files (paths, not secrets). Root context. */}}
+{{- define "roadmap.secretFileEnv" -}}
+{{- range (include "roadmap.secretFiles" . | fromYaml).files }}
+{{- $volume := .volume }}
+{{- range .items }}
+- name: {{ .env }}
+  value: {{ printf "/etc/roadmap/%s/%s" $volume .path | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod volumes of the mounted files: only the listed keys, readable by the pod's group (0440). */}}
+{{- define "roadmap.secretFileVolumes" -}}
+{{- range (include "roadmap.secretFiles" . | fromYaml).files }}
+- name: {{ .volume }}
+  secret:
+    secretName: {{ .secret }}
+    # 0440 (octal): the user and fsGroup of the pod read it.
+    defaultMode: 288
+    items:
+      {{- range .items }}
+      - key: {{ .key }}
+        path: {{ .path }}
+      {{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "roadmap.secretFileMounts" -}}
+{{- range (include "roadmap.secretFiles" . | fromYaml).files }}
+- name: {{ .volume }}
+  mountPath: /etc/roadmap/{{ .volume }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/*
+Topology spread of one component's pods (per-service context): services.<key>.topologySpreadConstraints
+when set, else topologySpread.constraints, each given the component's selector labels.
+*/}}
+{{- define "roadmap.topologySpread" -}}
+{{- $constraints := .svc.topologySpreadConstraints | default .root.Values.topologySpread.constraints -}}
+{{- range $constraints }}
+- {{ toYaml (omit . "labelSelector") | indent 2 | trim }}
+  labelSelector:
+    matchLabels:
+      {{- include "roadmap.selectorLabels" (dict "root" $.root "component" (include "roadmap.component" $)) | nindent 6 }}
 {{- end }}
 {{- end -}}

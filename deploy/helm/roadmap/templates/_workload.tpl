@@ -76,8 +76,13 @@ spec:
           envFrom:
             - configMapRef:
                 name: {{ $name }}
+          {{- with .svc.args }}
+          args:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
           env:
             {{- include "roadmap.secretEnv" (dict "root" $root "llm" .svc.llm "ownSecret" (include "roadmap.fullname" $root)) | trim | nindent 12 }}
+            {{- with include "roadmap.secretFileEnv" $root | trim }}{{ . | nindent 12 }}{{ end }}
           startupProbe:
             httpGet:
               path: {{ $v.probes.startup.path }}
@@ -111,6 +116,7 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- with include "roadmap.secretFileMounts" $root | trim }}{{ . | nindent 12 }}{{ end }}
             {{- with $v.extraVolumeMounts }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -118,6 +124,7 @@ spec:
         - name: tmp
           emptyDir:
             sizeLimit: {{ $v.tmpVolume.sizeLimit }}
+        {{- with include "roadmap.secretFileVolumes" $root | trim }}{{ . | nindent 8 }}{{ end }}
         {{- with $v.extraVolumes }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -133,14 +140,9 @@ spec:
       affinity:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- with .svc.topologySpreadConstraints }}
+      {{- with include "roadmap.topologySpread" . | trim }}
       topologySpreadConstraints:
-        {{- range . }}
-        - {{- toYaml (omit . "labelSelector") | nindent 10 }}
-          labelSelector:
-            matchLabels:
-              {{- include "roadmap.selectorLabels" (dict "root" $root "component" $component) | nindent 14 }}
-        {{- end }}
+        {{- . | nindent 8 }}
       {{- end }}
 {{- end -}}
 
@@ -157,6 +159,13 @@ env:
     value: {{ $v.nats.namespace | quote }}
   - name: NATS_STREAM_REPLICAS
     value: {{ include "roadmap.envValue" $v.nats.streamReplicas | quote }}
+  - name: NATS_STREAM_LIMITS
+    value: {{ $v.nats.streamLimits | default dict | toJson | quote }}
+  # The LLM settings the KV buckets are sized by (the workers read the same values).
+  - name: LLM_RATE_WINDOW_MS
+    value: {{ include "roadmap.envValue" $v.llm.rateWindowMs | quote }}
+  - name: LLM_CACHE_TTL_SECONDS
+    value: {{ include "roadmap.envValue" $v.llm.cacheTtlSeconds | quote }}
   - name: WORKFLOW_MAX_ATTEMPTS
     value: {{ include "roadmap.envValue" ($v.services.workflowWorker.maxAttempts | default 3) | quote }}
   - name: CONTENT_MAX_ATTEMPTS
@@ -167,6 +176,13 @@ env:
     value: {{ $v.database.ssl | quote }}
   - name: LOG_LEVEL
     value: {{ $v.config.logLevel | quote }}
+  {{- /* config.extraEnv reaches the Job too: NODE_EXTRA_CA_CERTS for DATABASE_SSL=verify-full, proxies. */}}
+  {{- range $name, $value := $v.config.extraEnv }}
+  {{- include "roadmap.assertNotSecret" $name }}
+  - name: {{ $name }}
+    value: {{ include "roadmap.envValue" $value | quote }}
+  {{- end }}
+  {{- with include "roadmap.secretFileEnv" .root | trim }}{{ . | nindent 2 }}{{ end }}
 resources:
   {{- toYaml $v.migrations.resources | nindent 2 }}
 securityContext:
@@ -174,6 +190,7 @@ securityContext:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+  {{- with include "roadmap.secretFileMounts" .root | trim }}{{ . | nindent 2 }}{{ end }}
   {{- with $v.extraVolumeMounts }}
   {{- toYaml . | nindent 2 }}
   {{- end }}

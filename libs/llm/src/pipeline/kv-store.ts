@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { Namespace } from '@roadmap/messaging';
+import { millis, type NatsConnection } from '@nats-io/nats-core';
+import { kvStreamName, LLM_BUCKET_NAMES, Namespace, retryWhileElecting } from '@roadmap/messaging';
 
 /** A value and the revision it was written at (for compare-and-set). */
 export interface KvValue {
@@ -25,15 +25,8 @@ export interface KvStore {
   delete(key: string): Promise<void>;
 }
 
-/** The buckets of the LLM layer, logical names (namespaced like streams: `T1ABC_LLM_RATE`). */
-export const LLM_BUCKETS = {
-  /** Request/token counters per provider, model and window, and Retry-After holds. */
-  rate: 'LLM_RATE',
-  /** Per-owner concurrency leases. */
-  owners: 'LLM_OWNERS',
-  /** Validated outputs by request hash. */
-  cache: 'LLM_CACHE',
-} as const;
+/** The buckets of the LLM layer, logical names (namespaced like streams: `T1ABC_LLM_RATE`), as provisioning declares them. */
+export const LLM_BUCKETS = LLM_BUCKET_NAMES;
 
 /** KV keys allow `[-/_=.a-zA-Z0-9]`; other characters (a model called `llama3:8b`) become `_` plus a short hash. */
 export function kvToken(text: string): string {
@@ -88,19 +81,31 @@ export class MemoryKvStore implements KvStore {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** A JetStream KV bucket as a {@link KvStore}: conflicts (wrong last sequence) become `undefined`. */
+/**
+ * A JetStream KV bucket as a {@link KvStore}: conflicts (wrong last sequence) become `undefined`.
+ * Every operation waits out a leader election of the bucket's stream (a clustered JetStream's
+ * failover): reads and compare-and-set writes are safe to repeat, and a plain put or delete of the
+ * same value is too.
+ */
 export class NatsKvStore implements KvStore {
-  constructor(private readonly kv: KV) {}
+  constructor(
+    private readonly kv: KV,
+    private readonly nc?: Pick<NatsConnection, 'isClosed'>,
+  ) {}
+
+  private retry<T>(op: () => Promise<T>): Promise<T> {
+    return retryWhileElecting(op, () => !(this.nc?.isClosed() ?? false));
+  }
 
   async get(key: string): Promise<KvValue | undefined> {
-    const entry = await this.kv.get(key);
+    const entry = await this.retry(() => this.kv.get(key));
     if (!entry || entry.operation !== 'PUT') return undefined;
     return { value: decoder.decode(entry.value), revision: entry.revision };
   }
 
   async create(key: string, value: string): Promise<number | undefined> {
     try {
-      return await this.kv.create(key, encoder.encode(value));
+      return await this.retry(() => this.kv.create(key, encoder.encode(value)));
     } catch (error) {
       if (isConflict(error)) return undefined;
       throw error;
@@ -109,7 +114,7 @@ export class NatsKvStore implements KvStore {
 
   async update(key: string, value: string, revision: number): Promise<number | undefined> {
     try {
-      return await this.kv.update(key, encoder.encode(value), revision);
+      return await this.retry(() => this.kv.update(key, encoder.encode(value), revision));
     } catch (error) {
       if (isConflict(error)) return undefined;
       throw error;
@@ -117,11 +122,11 @@ export class NatsKvStore implements KvStore {
   }
 
   put(key: string, value: string): Promise<number> {
-    return this.kv.put(key, encoder.encode(value));
+    return this.retry(() => this.kv.put(key, encoder.encode(value)));
   }
 
   delete(key: string): Promise<void> {
-    return this.kv.delete(key);
+    return this.retry(() => this.kv.delete(key));
   }
 }
 
@@ -140,30 +145,39 @@ export interface LlmNatsHandle {
 }
 
 export interface BucketOptions {
-  /** Values older than this are removed by the server (0: kept). */
+  /** The max age this process's settings expect (provisioning sets it from the same settings). */
   readonly maxAgeMs?: number;
-  /** Largest value the bucket accepts. */
+  /** Largest value this process writes. */
   readonly maxValueBytes?: number;
+  /** Told when the bucket differs from what this process expects (it is used as provisioned). */
+  readonly warn?: (message: string) => void;
 }
 
 /**
- * Opens a namespaced bucket, creating it when missing. Created lazily and idempotently by the
- * process that first needs it (no provisioning step): Kvm.create binds to an existing bucket; a
- * bucket whose max age differs from the configured one is updated so a changed TTL takes effect.
+ * Looks up a namespaced bucket that provisioning created (`npm run provision`, the chart's migration
+ * Job) with NATS_STREAM_REPLICAS replicas; never creates or changes one, so a service needs no
+ * stream-management rights and a clustered NATS holds every bucket replicated. A missing bucket is
+ * an error naming it; one sized for other settings (LLM_RATE_WINDOW_MS, LLM_CACHE_TTL_SECONDS) is
+ * used as is, with a warning to provision again with this process's settings.
  */
 export async function openBucket(handle: LlmNatsHandle, logical: string, options: BucketOptions = {}): Promise<NatsKvStore> {
   const name = new Namespace(handle.namespace).streamName(logical);
-  const kvm = new Kvm(handle.nc);
-  const kv = await kvm.create(name, {
-    history: 1,
-    ...(options.maxAgeMs ? { ttl: options.maxAgeMs } : {}),
-    ...(options.maxValueBytes ? { maxValueSize: options.maxValueBytes } : {}),
-  });
-  const status = await kv.status();
-  if (options.maxAgeMs && status.ttl !== options.maxAgeMs) {
-    const jsm = await jetstreamManager(handle.nc);
-    const info = await jsm.streams.info(`KV_${name}`);
-    await jsm.streams.update(`KV_${name}`, { ...info.config, max_age: options.maxAgeMs * 1_000_000 });
+  const jsm = await jetstreamManager(handle.nc);
+  let config;
+  try {
+    config = (await jsm.streams.info(kvStreamName(name))).config;
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
+      throw new Error(`KV bucket ${name} is not provisioned: run \`npm run provision\` (NATS_NAMESPACE="${handle.namespace}")`);
+    }
+    throw error;
   }
-  return new NatsKvStore(kv);
+  if (options.maxAgeMs !== undefined && millis(config.max_age) !== options.maxAgeMs) {
+    options.warn?.(`KV bucket ${name} keeps values ${millis(config.max_age)} ms, this process expects ${options.maxAgeMs} ms: provision again with the same LLM settings`);
+  }
+  if (options.maxValueBytes !== undefined && config.max_msg_size >= 0 && config.max_msg_size < options.maxValueBytes) {
+    options.warn?.(`KV bucket ${name} accepts values up to ${config.max_msg_size} bytes, this process writes up to ${options.maxValueBytes}`);
+  }
+  const kv = await new Kvm(handle.nc).open(name, { allow_direct: config.allow_direct });
+  return new NatsKvStore(kv, handle.nc);
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { PromptDefinition } from '../prompts/registry.js';
 import type { LlmUsage } from '../provider.js';
 import type { KvStore } from './kv-store.js';
+import { CACHE_MAX_VALUE_BYTES } from '@roadmap/messaging';
 
 /** What the cache keeps of a result: the validated output and where it came from. */
 export interface CachedResult {
@@ -17,7 +18,7 @@ export interface CachedResult {
 }
 
 /** The largest value stored; bigger outputs are not cached (the bucket refuses what exceeds its limit). */
-export const CACHE_MAX_VALUE_BYTES = 512 * 1024;
+export { CACHE_MAX_VALUE_BYTES };
 
 const schemaHashes = new WeakMap<object, string>();
 
