@@ -14,13 +14,14 @@ import {
 } from '@nats-io/jetstream';
 import { millis, nanos } from '@nats-io/nats-core';
 import { CONSUMERS, STREAMS, type ConsumerDeclaration, type StreamDeclaration } from '@roadmap/contracts';
+import { CONTROL_BUCKET, openControlBucket } from './control.js';
 import type { Messaging } from './messaging.js';
 
 export type ProvisionAction = 'created' | 'updated' | 'unchanged' | 'deleted';
 
 /** One stream or consumer that {@link provision} looked at. */
 export interface ProvisionEntry {
-  readonly kind: 'stream' | 'consumer';
+  readonly kind: 'stream' | 'consumer' | 'bucket';
   /** Actual (namespaced) name: the stream, or `<stream>/<durable>` for a consumer. */
   readonly name: string;
   readonly action: ProvisionAction;
@@ -75,6 +76,7 @@ export async function provision(messaging: Messaging, opts: ProvisionOptions = {
   for (const declared of Object.values(CONSUMERS) as ConsumerDeclaration[]) {
     entries.push(await provisionConsumer(messaging, configured(declared, opts)));
   }
+  entries.push(await provisionControlBucket(messaging));
   return {
     deleted: entries.filter((e) => e.action === 'deleted').map((e) => e.name),
     entries,
@@ -82,6 +84,20 @@ export async function provision(messaging: Messaging, opts: ProvisionOptions = {
     updated: entries.filter((e) => e.action === 'updated').map((e) => e.name),
     unchanged: entries.filter((e) => e.action === 'unchanged').map((e) => e.name),
   };
+}
+
+/** The operator-control bucket (pause, concurrency, drain); workers also create it if it is missing. */
+async function provisionControlBucket(messaging: Messaging): Promise<ProvisionEntry> {
+  const name = messaging.streamName(CONTROL_BUCKET);
+  let existed = true;
+  try {
+    await messaging.jsm.streams.info(`KV_${name}`);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    existed = false;
+  }
+  await openControlBucket(messaging);
+  return { kind: 'bucket', name, action: existed ? 'unchanged' : 'created', changes: [] };
 }
 
 /**

@@ -28,6 +28,7 @@ import {
 import {
   assertProvisioned,
   consumerConfig,
+  CONTROL_BUCKET,
   deprovision,
   JetStreamBatchContext,
   JetStreamBatchHandler,
@@ -303,7 +304,8 @@ describe('provision', () => {
     const first = await provision(messaging);
     const streamNames = Object.values(STREAMS).map((s) => messaging.streamName(s.name));
     const consumerNames = Object.values(CONSUMERS).map((c) => `${messaging.streamName(c.stream)}/${c.durable}`);
-    assert.deepEqual([...first.created].sort(), [...streamNames, ...consumerNames].sort());
+    const bucketNames = [messaging.streamName(CONTROL_BUCKET)];
+    assert.deepEqual([...first.created].sort(), [...streamNames, ...consumerNames, ...bucketNames].sort());
     assert.deepEqual(first.updated, []);
 
     const content = await messaging.jsm.streams.info(messaging.streamName('CONTENT_GENERATION'));
@@ -327,7 +329,7 @@ describe('provision', () => {
     const second = await provision(messaging);
     assert.deepEqual(second.created, []);
     assert.deepEqual(second.updated, []);
-    assert.equal(second.unchanged.length, streamNames.length + consumerNames.length);
+    assert.equal(second.unchanged.length, streamNames.length + consumerNames.length + bucketNames.length);
 
     // Drift is repaired and reported.
     await messaging.jsm.consumers.update(messaging.streamName('LOGS'), CONSUMERS.logSink.durable, { max_deliver: 99 });
