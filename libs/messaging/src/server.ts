@@ -20,6 +20,8 @@ export interface RouteSnapshot {
   /** Durable consumer name and logical stream. */
   readonly consumer: string;
   readonly stream: string;
+  /** The consumer's filter subject (logical): what the handler serves. */
+  readonly filterSubject: string;
   /** Handler slots (batch slots for a batch handler), operator controls applied. */
   readonly concurrency: number;
   /** Handler slots as configured at start. */
@@ -200,6 +202,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     return this.routes.map((route) => ({
       consumer: route.durable,
       stream: route.streamLogical,
+      filterSubject: route.spec.consumer.filterSubject,
       concurrency: route.limit,
       configuredConcurrency: route.configuredLimit,
       paused: route.paused ?? null,

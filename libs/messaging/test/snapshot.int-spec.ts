@@ -86,6 +86,7 @@ describe('JetStreamServer.snapshot', () => {
     assert.deepEqual({ ...initial, since: undefined }, {
       consumer: HELD.durable,
       stream: HELD.stream,
+      filterSubject: HELD.filterSubject,
       concurrency: CONCURRENCY,
       configuredConcurrency: CONCURRENCY,
       paused: null,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { OnModuleDestroy } from '@nestjs/common';
 import type { RouteSnapshot } from '@roadmap/messaging';
 import { INSTANCE, type Logger } from '@roadmap/observability';
@@ -32,6 +33,16 @@ export interface WorkerHeartbeatRow {
   heartbeat_at: Date;
   interval_ms: number;
   consumers: RouteSnapshot[];
+  stats: ProcessStats | Record<string, never>;
+}
+
+/** What a process reports of itself with each heartbeat (`workers stats`). */
+export interface ProcessStats {
+  readonly rssBytes: number;
+  readonly heapUsedBytes: number;
+  /** Event-loop delay over the last heartbeat period (ms): how late timers and I/O callbacks ran. */
+  readonly eventLoopLagMs: { readonly mean: number; readonly p99: number; readonly max: number };
+  readonly uptimeSeconds: number;
 }
 
 /** Heartbeats missed before a process counts as gone. */
@@ -56,6 +67,7 @@ export class WorkerRegistry implements OnModuleDestroy {
   private writing?: Promise<void>;
   private stopped = false;
   private warned = false;
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
 
   constructor(
     private readonly dataSource: DataSource,
@@ -69,6 +81,7 @@ export class WorkerRegistry implements OnModuleDestroy {
   start(snapshot?: () => RouteSnapshot[]): void {
     if (snapshot) this.snapshot = snapshot;
     if (this.timer || this.stopped) return;
+    this.loopDelay.enable();
     this.timer = setInterval(() => void this.beat(), this.options.intervalMs);
     this.timer.unref();
     void this.beat();
@@ -87,9 +100,9 @@ export class WorkerRegistry implements OnModuleDestroy {
     try {
       await sql(
         this.dataSource,
-        `INSERT INTO worker_heartbeats (id, service, instance, host, pid, version, started_at, heartbeat_at, interval_ms, consumers)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9::jsonb)
-         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), interval_ms = EXCLUDED.interval_ms, consumers = EXCLUDED.consumers`,
+        `INSERT INTO worker_heartbeats (id, service, instance, host, pid, version, started_at, heartbeat_at, interval_ms, consumers, stats)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9::jsonb, $10::jsonb)
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), interval_ms = EXCLUDED.interval_ms, consumers = EXCLUDED.consumers, stats = EXCLUDED.stats`,
         [
           this.id,
           this.options.service,
@@ -100,6 +113,7 @@ export class WorkerRegistry implements OnModuleDestroy {
           this.startedAt,
           this.options.intervalMs,
           JSON.stringify(this.snapshot()),
+          JSON.stringify(this.stats()),
         ],
       );
       await sql(this.dataSource, `DELETE FROM worker_heartbeats WHERE heartbeat_at < now() - make_interval(secs => $1)`, [FORGET_AFTER_MS / 1000]);
@@ -111,10 +125,25 @@ export class WorkerRegistry implements OnModuleDestroy {
     }
   }
 
+  /** Memory, event-loop lag since the last beat, and uptime. */
+  private stats(): ProcessStats {
+    const memory = process.memoryUsage();
+    const ms = (ns: number) => (Number.isFinite(ns) ? Math.round(ns / 1e4) / 100 : 0);
+    const stats = {
+      rssBytes: memory.rss,
+      heapUsedBytes: memory.heapUsed,
+      eventLoopLagMs: { mean: ms(this.loopDelay.mean), p99: ms(this.loopDelay.percentile(99)), max: ms(this.loopDelay.max) },
+      uptimeSeconds: Math.round(process.uptime()),
+    };
+    this.loopDelay.reset();
+    return stats;
+  }
+
   /** On shutdown the row goes: a process that stopped cleanly is not shown as gone. */
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.loopDelay.disable();
     await this.writing;
     if (!this.timer) return;
     await Promise.race([
