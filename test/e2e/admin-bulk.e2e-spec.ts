@@ -90,6 +90,48 @@ describe('admin bulk actions', () => {
     assert.equal(user.status, 403);
   });
 
+  it('searches tasks across owners by goal words, id prefix, owner and status, with a cursor', async () => {
+    const words = await admin('GET', '/tasks/search?q=goal%20ALI&limit=5');
+    assert.equal(words.status, 200, words.text);
+    assert.equal(words.body.items.length, 5);
+    assert.ok(words.body.items.every((t: any) => t.owner === 'alice' && /of alice$/.test(t.goal)), 'word prefixes of the goal');
+    const rest = await admin('GET', `/tasks/search?q=goal%20ALI&limit=50&cursor=${words.body.nextCursor}`);
+    assert.equal(rest.body.items.length, 7, 'the cursor continues after the first page');
+    assert.equal(new Set([...words.body.items, ...rest.body.items].map((t: any) => t.id)).size, 12);
+
+    const id = owned.bob![4]!;
+    const byId = await admin('GET', `/tasks/search?q=${id.slice(0, 13)}`);
+    assert.ok(byId.body.items.some((t: any) => t.id === id), 'an id prefix finds the task');
+    const cancelled = await admin('GET', '/tasks/search?owner=alice&status=cancelled');
+    assert.equal(cancelled.body.items.length, 9, 'owner and status filters (3 of 12 were resumed)');
+    assert.equal((await admin('GET', '/tasks/search?status=sleeping')).status, 400);
+    assert.equal((await platform.request('GET', '/api/v1/admin/tasks/search?q=goal')).status, 403);
+  });
+
+  it('streams every task’s events to admins, filtered by owner and level', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${platform.url}/api/v1/admin/events?owner=bob&level=warn`, { headers: await platform.authHeaders(ADMIN, 'admin'), signal: controller.signal });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = '';
+    const seen = (async () => {
+      while (!/event: task\.cancelled\n/.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+    })();
+    // One of alice's and one of bob's: only bob's reaches this filtered feed.
+    await platform.request('POST', `/api/v1/tasks/${owned.alice![5]}/resume`, undefined, {}, { as: 'alice' });
+    await platform.request('POST', `/api/v1/tasks/${owned.alice![5]}/cancel`, undefined, {}, { as: 'alice' });
+    await platform.request('POST', `/api/v1/tasks/${owned.bob![0]}/cancel`, undefined, {}, { as: 'bob' });
+    await Promise.race([seen, new Promise((_, reject) => setTimeout(() => reject(new Error(`no event in: ${text}`)), 10_000))]);
+    controller.abort();
+    const data = text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+    assert.deepEqual(data.map((e) => [e.type, e.taskId, e.owner, e.level]), [['task.cancelled', owned.bob![0], 'bob', 'warn']]);
+  });
+
   it('discards dead letters by stream, after a dry run', async () => {
     for (let i = 0; i < 3; i++) {
       const hdrs = natsHeaders();
