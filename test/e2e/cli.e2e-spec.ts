@@ -308,7 +308,7 @@ describe('the operator CLI (`npm run cli`) against a running platform', () => {
     assert.deepEqual(Object.keys(queues.body.streams[0]).sort(), ['bytes', 'consumers', 'error', 'messages', 'stream']);
     assert.deepEqual(
       Object.keys(queues.body.streams.find((s: any) => s.consumers.length > 0).consumers[0]).sort(),
-      ['ackPending', 'ackRate', 'consumer', 'error', 'lastActive', 'pending', 'rateWindowSeconds', 'redelivered', 'stream', 'waiting'],
+      ['ackPending', 'ackRate', 'consumer', 'error', 'lastActive', 'paused', 'pausedAt', 'pausedBy', 'pending', 'rateWindowSeconds', 'redelivered', 'stream', 'waiting'],
     );
     const workers = await platform.request('GET', '/api/v1/admin/workers', undefined, {}, admin);
     assert.equal(workers.status, 200);
@@ -327,7 +327,7 @@ describe('the operator CLI (`npm run cli`) against a running platform', () => {
       'version',
     ]);
     const worker = workers.body.items.find((w: any) => w.consumers.length > 0);
-    assert.deepEqual(Object.keys(worker.consumers[0]).sort(), ['concurrency', 'consumer', 'handled', 'held', 'inFlight', 'since', 'stream']);
+    assert.deepEqual(Object.keys(worker.consumers[0]).sort(), ['concurrency', 'configuredConcurrency', 'consumer', 'handled', 'held', 'inFlight', 'paused', 'since', 'stream']);
     assert.deepEqual(Object.keys(worker.consumers[0].handled).sort(), ['acked', 'deadLettered', 'retried']);
     assert.equal((await platform.request('POST', `/api/v1/admin/dead-letters/${crypto.randomUUID()}/discard`, undefined, {}, admin)).status, 404);
     assert.equal((await platform.request('GET', '/api/v1/admin/dead-letters?state=nope', undefined, {}, admin)).status, 400);
