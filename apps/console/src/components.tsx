@@ -32,6 +32,8 @@ const BADGE_TONE: Record<string, string> = {
   error: 'bad',
   abandoned: 'warn',
   gone: 'bad',
+  paused: 'warn',
+  active: 'ok',
 };
 
 /** A status as a coloured pill; the text is the status itself (what people search the page for). */
