@@ -4,35 +4,15 @@
  * and the exit codes scripts rely on (2 refused, 3 unknown, 4 not an admin).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { eventually, Platform } from '../support/platform.js';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const CLI = join(root, 'services', 'gateway', 'dist', 'src', 'cli', 'main.js');
 
 describe('admin CLI commands', () => {
   let platform: Platform;
   let adminKey: string;
   let userKey: string;
 
-  function cli(args: string[], key = adminKey): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        cwd: root,
-        env: { PATH: process.env.PATH ?? '', ROADMAP_API_URL: platform.url, ROADMAP_API_KEY: key },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const cli = (args: string[], key = adminKey) => platform.apiCli(args, key);
 
   async function json(args: string[]): Promise<any> {
     const result = await cli([...args, '--json']);

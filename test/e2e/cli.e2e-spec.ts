@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { CONSUMERS, STREAMS } from '@roadmap/contracts';
 import { Messaging } from '@roadmap/messaging';
 import { eventually, freePort, Platform, TEST_NATS_URL } from '../support/platform.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const CLI = join(root, 'services', 'gateway', 'dist', 'src', 'cli', 'main.js');
 const HEARTBEAT_MS = 1_000;
 
 interface CliResult {
@@ -26,23 +21,7 @@ describe('the operator CLI (`npm run cli`) against a running platform', () => {
 
   /** The CLI as a real process, asynchronously (a blocking spawn would stall the services' piped output). */
   function cli(args: string[], key: string | null = userKey, env: Record<string, string> = {}): Promise<CliResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        cwd: root,
-        env: { PATH: process.env.PATH ?? '', ROADMAP_API_URL: platform.url, ...(key ? { ROADMAP_API_KEY: key } : {}), ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-      child.once('error', reject);
-      child.once('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    return platform.apiCli(args, key, env);
   }
 
   async function json(args: string[], key: string | null = userKey): Promise<any> {

@@ -138,6 +138,16 @@ export function Loading() {
   return <p class="muted note">Loading…</p>;
 }
 
+/** What a page for the admin role shows to everyone else. */
+export function AdminOnly(props: { title: string; note: string }) {
+  return (
+    <div class="page">
+      <h1>{props.title}</h1>
+      <p class="muted note">{props.note}</p>
+    </div>
+  );
+}
+
 export function Flash(props: { message: { kind: 'ok' | 'error'; text: string } | null }) {
   if (!props.message) return null;
   return (

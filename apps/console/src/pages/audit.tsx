@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get, query, type Identity } from '../api.js';
-import { Badge, Button, LoadError, Loading, Section, Time } from '../components.js';
+import { AdminOnly, Badge, Button, LoadError, Loading, Section, Time } from '../components.js';
 import { ApiError } from '../api.js';
 
 interface Entry {
@@ -34,12 +34,7 @@ export function Audit(props: { identity: Identity }) {
   };
   useEffect(() => void load(null), []);
   if (props.identity.role !== 'admin') {
-    return (
-      <div class="page">
-        <h1>Audit</h1>
-        <p class="muted note">The audit trail is for the admin role only.</p>
-      </div>
-    );
+    return <AdminOnly title="Audit" note="The audit trail is for the admin role only." />;
   }
   return (
     <div class="page">

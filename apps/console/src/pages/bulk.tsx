@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get, post, type Identity } from '../api.js';
-import { Badge, Button, Flash, Link, Progress, Section, ShortId } from '../components.js';
+import { AdminOnly, Badge, Button, Flash, Link, Progress, Section, ShortId } from '../components.js';
 import { useAction } from '../hooks.js';
 
 const ACTIONS = ['cancel', 'resume', 'retry-failed-items'] as const;
@@ -46,12 +46,7 @@ export function Bulk(props: { identity: Identity }) {
   }, [job]);
 
   if (props.identity.role !== 'admin') {
-    return (
-      <div class="page">
-        <h1>Bulk actions</h1>
-        <p class="muted note">Bulk actions are for the admin role only.</p>
-      </div>
-    );
+    return <AdminOnly title="Bulk actions" note="Bulk actions are for the admin role only." />;
   }
   const preview = () => run.run(async () => setDry(await post<DryRun>('/admin/tasks/bulk', { action, filter: filter(), dryRun: true })), 'Dry run: nothing was changed');
   const start = () =>

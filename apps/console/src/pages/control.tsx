@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, post, type Identity } from '../api.js';
-import { Badge, Button, Flash, LoadError, Loading, Section, Time } from '../components.js';
+import { AdminOnly, Badge, Button, Flash, LoadError, Loading, Section, Time } from '../components.js';
 import { useAction, useApi } from '../hooks.js';
 
 /** Queues an operator can pause and purge (the dead-letter sink is the gateway's own, EVENTS has no work). */
@@ -38,12 +38,7 @@ interface Registered {
 /** Control (admin): pause, resume and purge queues; drain workers and change a consumer's slots. */
 export function Control(props: { identity: Identity }) {
   if (props.identity.role !== 'admin') {
-    return (
-      <div class="page">
-        <h1>Control</h1>
-        <p class="muted note">Queue and worker control is for the admin role only.</p>
-      </div>
-    );
+    return <AdminOnly title="Control" note="Queue and worker control is for the admin role only." />;
   }
   return (
     <div class="page">

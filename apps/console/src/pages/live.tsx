@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { API_BASE, authHeader, query, session, type Identity } from '../api.js';
-import { Badge, Link, Section, ShortId, Time } from '../components.js';
+import { AdminOnly, Badge, Link, Section, ShortId, Time } from '../components.js';
 import { parseBlock, readStream } from '../sse.js';
 
 interface FeedEvent {
@@ -70,12 +70,7 @@ export function Live(props: { identity: Identity }) {
   }, [type, owner, level, props.identity.role]);
 
   if (props.identity.role !== 'admin') {
-    return (
-      <div class="page">
-        <h1>Live feed</h1>
-        <p class="muted note">The live feed is for the admin role only.</p>
-      </div>
-    );
+    return <AdminOnly title="Live feed" note="The live feed is for the admin role only." />;
   }
   return (
     <div class="page">
