@@ -20,11 +20,7 @@ describe('admin CLI commands', () => {
     return JSON.parse(result.stdout);
   }
 
-  function createKey(owner: string, role: 'admin' | 'user'): string {
-    const created = platform.cli(['apikey', 'create', '--owner', owner, '--role', role]);
-    assert.equal(created.status, 0, created.stderr);
-    return created.stdout.trim().split('\n').at(-1)!;
-  }
+  const createKey = (owner: string, role: 'admin' | 'user') => platform.createApiKey(owner, role);
 
   before(async () => {
     // No workflow worker: roadmaps stay queued for `tasks bulk`.

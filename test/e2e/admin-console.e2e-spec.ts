@@ -28,9 +28,7 @@ describe('web console: admin control', () => {
     await mkdir(SHOTS, { recursive: true });
     browser = await launchChromium();
     platform = await Platform.start({ env: { WORKER_HEARTBEAT_MS: '500' }, replicas: { 'workflow-worker': 0, 'content-worker': 1 } });
-    const created = platform.cli(['apikey', 'create', '--owner', 'ops-console', '--role', 'admin']);
-    assert.equal(created.status, 0, created.stderr);
-    key = created.stdout.trim().split('\n').at(-1)!;
+    key = platform.createApiKey('ops-console', 'admin');
     page = await browser.newPage({ baseURL: platform.url, viewport: { width: 1360, height: 900 } });
     page.setDefaultTimeout(UI_TIMEOUT);
     await page.goto('/console/');

@@ -30,11 +30,7 @@ describe('the operator CLI (`npm run cli`) against a running platform', () => {
     return JSON.parse(result.stdout);
   }
 
-  function createKey(owner: string, role: 'admin' | 'user'): string {
-    const created = platform.cli(['apikey', 'create', '--owner', owner, '--role', role]);
-    assert.equal(created.status, 0, created.stderr);
-    return created.stdout.trim().split('\n').at(-1)!;
-  }
+  const createKey = (owner: string, role: 'admin' | 'user') => platform.createApiKey(owner, role);
 
   before(async () => {
     platform = await Platform.start({ env: { WORKER_HEARTBEAT_MS: String(HEARTBEAT_MS) } });

@@ -200,6 +200,13 @@ export class Platform {
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
 
+  /** A new API key (`apikey create`, straight in this platform's database); throws if the CLI failed. */
+  createApiKey(owner: string, role: 'admin' | 'user'): string {
+    const created = this.cli(['apikey', 'create', '--owner', owner, '--role', role]);
+    if (created.status !== 0) throw new Error(`apikey create failed (${created.status}): ${created.stderr}`);
+    return created.stdout.trim().split('\n').at(-1)!;
+  }
+
   /**
    * The CLI as a real process against this platform's API (`ROADMAP_API_URL`), with `key` as
    * ROADMAP_API_KEY (none when null). Asynchronous: a blocking spawn would stall the services' piped output.
