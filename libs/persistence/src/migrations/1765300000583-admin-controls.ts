@@ -48,9 +48,12 @@ export class AdminControls1765300000583 implements MigrationInterface {
     // Full-text ('simple': no stemming, any language) rather than pg_trgm: no extension to install,
     // which a managed database or a per-schema test platform may not allow.
     await q.query(`CREATE INDEX tasks_goal_fts_idx ON tasks USING gin (to_tsvector('simple', coalesce(input->>'goal', '')))`);
+    // The search across owners is newest first: without this, a filter that matches much sorts it all.
+    await q.query(`CREATE INDEX tasks_created_idx ON tasks (created_at DESC, id DESC)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP INDEX IF EXISTS tasks_created_idx`);
     await q.query(`DROP INDEX IF EXISTS tasks_goal_fts_idx`);
     await q.query(`ALTER TABLE worker_heartbeats DROP COLUMN IF EXISTS stats`);
     await q.query(`DROP TABLE IF EXISTS admin_jobs`);

@@ -27,6 +27,9 @@ interface Row {
   updated_at: Date;
 }
 
+/** Newest tasks a text search looks through before it asks the full-text index. */
+const RECENT_WINDOW = 5_000;
+
 /**
  * Task search for admins, across owners. Goal text uses the full-text index on the task's input
  * goal (`tasks_goal_fts_idx`, 'simple' configuration: words, no stemming), every word a prefix; an
@@ -38,7 +41,8 @@ export class SearchService {
 
   async search(query: SearchQuery) {
     const params: unknown[] = [];
-    const where: string[] = [];
+    const filters: string[] = [];
+    let text: string | undefined;
     const q = query.q?.trim();
     if (q) {
       const range = idRange(q);
@@ -46,24 +50,46 @@ export class SearchService {
       const goal = words ? `to_tsvector('simple', coalesce(input->>'goal', '')) @@ to_tsquery('simple', $${params.push(words)})` : undefined;
       const id = range ? `id BETWEEN $${params.push(range[0])}::uuid AND $${params.push(range[1])}::uuid` : undefined;
       if (!goal && !id) throw new ValidationError('q needs a word or a task id prefix', [{ field: 'q', message: 'no word or id prefix in it' }]);
-      where.push(`(${[goal, id].filter(Boolean).join(' OR ')})`);
+      text = `(${[goal, id].filter(Boolean).join(' OR ')})`;
     }
-    if (query.owner) where.push(`owner = $${params.push(query.owner)}`);
-    if (query.type) where.push(`type = $${params.push(query.type)}`);
-    if (query.status) where.push(`status = $${params.push(query.status)}`);
-    if (query.code) where.push(`error->>'code' = $${params.push(query.code)}`);
-    if (query.cursor) {
-      const { at, id } = decodeCursor(query.cursor);
-      where.push(`(created_at, id) < ($${params.push(at)}::timestamptz, $${params.push(id)}::uuid)`);
+    if (query.owner) filters.push(`owner = $${params.push(query.owner)}`);
+    if (query.type) filters.push(`type = $${params.push(query.type)}`);
+    if (query.status) filters.push(`status = $${params.push(query.status)}`);
+    if (query.code) filters.push(`error->>'code' = $${params.push(query.code)}`);
+    const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+    const before = after ? `(created_at, id) < ($${params.push(after.at)}::timestamptz, $${params.push(after.id)}::uuid)` : 'true';
+    const limit = `$${params.push(query.limit + 1)}`;
+    const columns = `id, type, status, owner, priority, input->>'goal' AS goal, error->>'code' AS error_code, created_at, updated_at`;
+    const order = 'ORDER BY created_at DESC, id DESC';
+    const all = (extra: string[]) => [before, ...extra, ...filters].join(' AND ');
+    if (!text) {
+      return this.page(query.limit, await sql<Row>(this.dataSource, `SELECT ${columns} FROM tasks WHERE ${all([])} ${order} LIMIT ${limit}`, params));
     }
-    const { rows } = await sql<Row>(
+    // Text search, two ways, because PostgreSQL cannot tell how many tasks a (prefix) word matches.
+    // First the newest RECENT_WINDOW tasks: a common word fills the page from them at once (newest
+    // first is then exact). Only when they do not, the full-text index finds every match (a word
+    // rare enough to miss the window matches few tasks), materialised so the planner cannot turn it
+    // back into a walk down created_at that evaluates the text on every row.
+    const recent = await sql<Row>(
       this.dataSource,
-      `SELECT id, type, status, owner, priority, input->>'goal' AS goal, error->>'code' AS error_code, created_at, updated_at
-         FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY created_at DESC, id DESC LIMIT $${params.push(query.limit + 1)}`,
+      `SELECT ${columns} FROM (SELECT * FROM tasks WHERE ${before} ${order} LIMIT ${RECENT_WINDOW}) recent
+        WHERE ${all([text])} ${order} LIMIT ${limit}`,
       params,
     );
-    const page = rows.slice(0, query.limit);
+    if (recent.rows.length > query.limit) return this.page(query.limit, recent);
+    return this.page(
+      query.limit,
+      await sql<Row>(
+        this.dataSource,
+        `WITH hits AS MATERIALIZED (SELECT id FROM tasks WHERE ${text})
+         SELECT ${columns} FROM tasks WHERE id IN (SELECT id FROM hits) AND ${all([])} ${order} LIMIT ${limit}`,
+        params,
+      ),
+    );
+  }
+
+  private page(limit: number, { rows }: { rows: Row[] }) {
+    const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
       items: page.map((r) => ({
@@ -77,7 +103,7 @@ export class SearchService {
         createdAt: r.created_at.toISOString(),
         updatedAt: r.updated_at.toISOString(),
       })),
-      nextCursor: rows.length > query.limit && last ? Buffer.from(`${last.created_at.toISOString()}|${last.id}`).toString('base64url') : null,
+      nextCursor: rows.length > limit && last ? Buffer.from(`${last.created_at.toISOString()}|${last.id}`).toString('base64url') : null,
     };
   }
 }
