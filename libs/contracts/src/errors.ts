@@ -51,8 +51,7 @@ export type ErrorCode =
   | 'UNKNOWN_QUEUE'
   | 'UNKNOWN_CONSUMER'
   | 'WORKER_NOT_FOUND'
-  | 'FILTER_MATCHES_NOTHING'
-  | 'BULK_LIMIT_EXCEEDED';
+  | 'FILTER_MATCHES_NOTHING';
 
 /** A field at fault in a request or message. */
 export interface FieldIssue {

@@ -3,8 +3,9 @@ import { api, post, type Identity } from '../api.js';
 import { AdminOnly, Badge, Button, Flash, LoadError, Loading, Section, Time } from '../components.js';
 import { useAction, useApi } from '../hooks.js';
 
-/** Queues an operator can pause and purge (the dead-letter sink is the gateway's own, EVENTS has no work). */
-const CONTROLLABLE = ['ROADMAP_WORKFLOW', 'CONTENT_GENERATION', 'LOGS'];
+/** Queues with consumers an operator can pause (EVENTS has none); DEAD_LETTERS keeps records and is not purged. */
+const CONTROLLABLE = ['ROADMAP_WORKFLOW', 'CONTENT_GENERATION', 'LOGS', 'DEAD_LETTERS'];
+const PURGEABLE = ['ROADMAP_WORKFLOW', 'CONTENT_GENERATION', 'LOGS'];
 
 interface ConsumerView {
   consumer: string;
@@ -122,9 +123,11 @@ function QueueControl() {
                               Pause
                             </Button>
                           )}{' '}
-                          <Button variant="danger" disabled={action.pending} onClick={() => count(s.stream)} aria-label={`Purge ${s.stream}`}>
-                            Purge…
-                          </Button>
+                          {PURGEABLE.includes(s.stream) && (
+                            <Button variant="danger" disabled={action.pending} onClick={() => count(s.stream)} aria-label={`Purge ${s.stream}`}>
+                              Purge…
+                            </Button>
+                          )}
                         </>
                       )}
                     </td>

@@ -6,11 +6,8 @@ import { sql } from '@roadmap/persistence';
 import { DataSource } from 'typeorm';
 import { TasksService } from '../tasks/tasks.service.js';
 
-/**
- * Consumers an operator can pause: every durable a JetStreamServer serves. The dead-letter sink is
- * the gateway's own raw consume loop (a dead letter may be invalid JSON), which no control reaches.
- */
-const CONTROLLABLE = (Object.values(CONSUMERS) as ConsumerDeclaration[]).filter((c) => c !== CONSUMERS.deadLetterSink);
+/** Consumers an operator can pause: every durable, each served by a JetStreamServer that watches the controls. */
+const CONTROLLABLE = Object.values(CONSUMERS) as ConsumerDeclaration[];
 
 /** Parallel reads when a purge collects the task ids of the messages it drops. */
 const PURGE_READS_IN_FLIGHT = 64;
@@ -106,6 +103,10 @@ export class QueueControlService {
       throw new ValidationError('A purge drops messages for good: count them with dryRun: true, then send confirm: true', [{ field: 'confirm', message: 'must be true' }], 'CONFIRMATION_REQUIRED');
     }
     const decl = STREAMS[stream as keyof typeof STREAMS];
+    if (decl.retention !== 'workqueue') {
+      // A limits stream (DEAD_LETTERS) keeps what was handled: its messages are records, not work.
+      throw new ValidationError(`${stream} keeps its messages as records: only a work queue can be purged`, [{ field: 'stream', message: 'not a work queue' }]);
+    }
     const filter = this.messaging.subject(priority === undefined ? decl.subjects[0]! : consumers[0]!.filterSubject);
     const name = this.messaging.streamName(stream);
     const { state } = await this.messaging.jsm.streams.info(name);
