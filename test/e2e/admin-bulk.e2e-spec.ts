@@ -2,7 +2,8 @@
  * Bulk actions by filter end to end (issue 20): a dry run counts and samples, a real run is a job
  * with progress that goes through the single-task cancel and resume, a repeated request returns the
  * same job, a filter matching nothing is refused; dead letters are replayed or discarded in bulk.
- * No workers run, so the tasks stay queued until the bulk actions move them.
+ * No workers run, so the tasks stay queued until the bulk actions move them (a workflow worker, which
+ * records dead letters, starts for the last test).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -133,6 +134,8 @@ describe('admin bulk actions', () => {
   });
 
   it('discards dead letters by stream, after a dry run', async () => {
+    // The workflow worker records dead letters (it may now start the queued tasks: nothing below minds).
+    await platform.waitReady(await platform.spawn('workflow-worker'));
     for (let i = 0; i < 3; i++) {
       const hdrs = natsHeaders();
       hdrs.set(Headers.deadLetterStream, 'CONTENT_GENERATION');
