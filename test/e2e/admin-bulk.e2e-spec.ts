@@ -133,7 +133,7 @@ describe('admin bulk actions', () => {
     assert.deepEqual(data.map((e) => [e.type, e.taskId, e.owner, e.level]), [['task.cancelled', owned.bob![0], 'bob', 'warn']]);
   });
 
-  it('discards dead letters by stream, after a dry run', async () => {
+  it('discards dead letters by stream after a dry run, and replays one by id', async () => {
     // The workflow worker records dead letters (it may now start the queued tasks: nothing below minds).
     await platform.waitReady(await platform.spawn('workflow-worker'));
     for (let i = 0; i < 3; i++) {
@@ -153,8 +153,28 @@ describe('admin bulk actions', () => {
     const discarded = (await admin('GET', '/dead-letters?stream=CONTENT_GENERATION&state=discarded')).body.items;
     assert.ok(discarded.every((d: any) => d.discardedBy === ADMIN));
 
+    // Replay by an explicit id list: each goes back to its subject through the single replay.
+    const ids = discarded.map((d: any) => d.id);
+    const replayDiscarded = await admin('POST', '/dead-letters/bulk', { action: 'replay', filter: { ids }, dryRun: true });
+    assert.deepEqual([replayDiscarded.status, replayDiscarded.body.code], [404, 'FILTER_MATCHES_NOTHING'], 'a discarded dead letter is not replayed');
+    const hdrs = natsHeaders();
+    hdrs.set(Headers.deadLetterStream, 'CONTENT_GENERATION');
+    hdrs.set(Headers.deadLetterReason, 'permanent_error: LLM_REJECTED: no');
+    hdrs.set(Headers.deadLetterSubject, 'content.generate.low.quiz');
+    await messaging.js.publish(messaging.subject('dlq.CONTENT_GENERATION'), JSON.stringify({ taskId: randomUUID() }), { headers: hdrs });
+    const open = await eventually(async () => {
+      const items = (await admin('GET', '/dead-letters?stream=CONTENT_GENERATION')).body.items;
+      return items.length === 1 ? items : undefined;
+    }, 20_000, 'the new dead letter recorded');
+    const replay = await admin('POST', '/dead-letters/bulk', { action: 'replay', filter: { ids: [open[0].id] } });
+    assert.equal(replay.status, 202, replay.text);
+    assert.equal((await finished(replay.body.jobId)).done, 1);
+    assert.equal((await admin('GET', `/dead-letters/${open[0].id}`)).body.replayCount, 1);
+    const content = await messaging.jsm.streams.info(messaging.streamName('CONTENT_GENERATION'), { subjects_filter: messaging.subject('content.generate.low.quiz') });
+    assert.equal(content.state.subjects?.[messaging.subject('content.generate.low.quiz')], 1, 'back on its subject');
+
     const audit = (await admin('GET', '/audit?limit=50')).body.items;
     const actions = audit.map((e: any) => e.action);
-    for (const a of ['tasks.bulk', 'dead-letters.bulk', 'tasks.cancel.finished', 'dead-letters.discard.finished']) assert.ok(actions.includes(a), `${a} audited`);
+    for (const a of ['tasks.bulk', 'dead-letters.bulk', 'tasks.cancel.finished', 'dead-letters.discard.finished', 'dead-letters.replay.finished']) assert.ok(actions.includes(a), `${a} audited`);
   });
 });

@@ -57,6 +57,9 @@ describe('admin controls: queues and workers', () => {
       assert.match(metrics, /roadmap_messaging_consumer_paused\{[^}]*consumer="content-worker-normal"[^}]*\} 1/, `content-worker.${worker.index} exports the pause`);
     }
 
+    const gatewayMetrics = await (await fetch(`${platform.url}/metrics`)).text();
+    assert.match(gatewayMetrics, new RegExp(`roadmap_admin_consumer_paused_since_seconds\\{[^}]*consumer="content-worker-normal"[^}]*by="${ADMIN}"[^}]*\\} \\d`), 'the gateway exports who paused it and since when');
+
     const resumed = await admin('POST', '/queues/CONTENT_GENERATION/resume');
     assert.equal(resumed.status, 200, resumed.text);
     assert.ok(resumed.body.consumers.every((c: any) => c.paused === false));

@@ -2,12 +2,19 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { AppError, CONSUMERS, STREAMS, ValidationError, type ConsumerDeclaration, type Priority } from '@roadmap/contracts';
 import { ConsumerControl, Messaging, type ControlState } from '@roadmap/messaging';
+import { gauge } from '@roadmap/observability';
 import { sql } from '@roadmap/persistence';
 import { DataSource } from 'typeorm';
 import { TasksService } from '../tasks/tasks.service.js';
 
 /** Consumers an operator can pause: every durable, each served by a JetStreamServer that watches the controls. */
 const CONTROLLABLE = Object.values(CONSUMERS) as ConsumerDeclaration[];
+
+const pausedSince = gauge(
+  'roadmap_admin_consumer_paused_since_seconds',
+  'When an operator paused the consumer (unix seconds), labelled with who; absent when it is not paused',
+  ['consumer', 'by'],
+);
 
 /** Parallel reads when a purge collects the task ids of the messages it drops. */
 const PURGE_READS_IN_FLIGHT = 64;
@@ -69,12 +76,14 @@ export class QueueControlService {
   async pause(stream: string, priority: Priority | undefined, by: string) {
     const consumers = this.consumersOf(stream, priority);
     for (const c of consumers) await this.control.pause(c.durable, by);
+    await this.exportPauses();
     return this.view(stream, priority, consumers);
   }
 
   async resume(stream: string, priority: Priority | undefined) {
     const consumers = this.consumersOf(stream, priority);
     for (const c of consumers) await this.control.resume(c.durable);
+    await this.exportPauses();
     return this.view(stream, priority, consumers);
   }
 
@@ -85,6 +94,13 @@ export class QueueControlService {
       const paused = current.paused.get(c.durable);
       return { consumer: c.durable, stream: c.stream, paused: paused !== undefined, pausedBy: paused?.by ?? null, pausedAt: paused?.at ?? null };
     });
+  }
+
+  /** Refreshes the paused-since gauge from the controls (the gateway's queue sampling calls it every 10 s). */
+  async exportPauses(): Promise<void> {
+    const views = await this.pauseViews();
+    pausedSince.reset();
+    for (const v of views) if (v.paused && v.pausedAt) pausedSince.set({ consumer: v.consumer, by: v.pausedBy ?? 'unknown' }, Date.parse(v.pausedAt) / 1000);
   }
 
   private async view(stream: string, priority: Priority | undefined, consumers: readonly ConsumerDeclaration[]) {

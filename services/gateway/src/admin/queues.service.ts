@@ -53,7 +53,10 @@ export class QueuesService implements OnApplicationBootstrap, OnModuleDestroy {
 
   onApplicationBootstrap(): void {
     // Background samples, so the first request after a quiet minute already has a rate.
-    const sample = () => void this.read().catch(() => undefined);
+    const sample = () => {
+      void this.read().catch(() => undefined);
+      void this.control.exportPauses().catch(() => undefined);
+    };
     this.timer = setInterval(sample, SAMPLE_EVERY_MS);
     this.timer.unref();
     sample();
