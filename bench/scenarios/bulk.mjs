@@ -1,7 +1,8 @@
 // Scenario: a bulk cancel of 5,000 queued tasks (issue 20). The tasks are created through the API
 // with no worker running (they stay queued); then an admin's POST /api/v1/admin/tasks/bulk cancels
 // them as a job (each through the tasks API's own cancel), while autocannon probes GET /healthz.
-// Goals: the job finishes within 60 s; /healthz p99 stays under 10 ms meanwhile.
+// Goals: the job finishes within 60 s; /healthz p99 stays under 10 ms meanwhile. The same probe runs
+// first without the job, for this machine's own tail in the same run.
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BENCH_DIR, child, NODE, nodeOptions, resultOf, ROOT, SERVICES, sleep } from '../lib.mjs';
@@ -13,8 +14,10 @@ export async function bulk() {
   const platform = await Platform.start({
     replicas: { 'workflow-worker': 0, 'content-worker': 0 },
     env: { LOG_LEVEL: 'warn' },
+    // BENCH_BULK_PROFILE=1: the gateway runs with --cpu-prof (written at its graceful exit) into bench/results/profile-bulk/.
     serviceEnv: Object.fromEntries(SERVICES.map((s) => {
-      const opts = nodeOptions(s);
+      const profile = s === 'gateway' && process.env.BENCH_BULK_PROFILE === '1' ? `--cpu-prof --cpu-prof-dir=${join(BENCH_DIR, 'results', 'profile-bulk')}` : '';
+      const opts = nodeOptions(s, profile);
       return [s, opts ? { NODE_OPTIONS: opts } : {}];
     })),
   });
@@ -34,6 +37,11 @@ export async function bulk() {
     const [{ queued }] = await platform.query(`SELECT count(*)::int AS queued FROM tasks WHERE status = 'queued'`);
 
     const healthSeconds = Number(process.env.BENCH_BULK_HEALTH_SECONDS ?? 10);
+    const cannonArgs = JSON.stringify({ url: `${platform.url}/healthz`, method: 'GET', connections: 10, duration: healthSeconds });
+    // The same probe first without the job: this machine's own /healthz tail, in the same run.
+    const idle = child(NODE, [join(BENCH_DIR, 'scenarios', 'cannon.mjs'), cannonArgs], { label: 'autocannon' });
+    await idle.waitFor(/^RESULT /, (healthSeconds + 60) * 1000);
+    const baseline = resultOf(idle);
     const probe = child(NODE, [join(BENCH_DIR, 'scenarios', 'cannon.mjs'), JSON.stringify({ url: `${platform.url}/healthz`, method: 'GET', connections: 10, duration: healthSeconds })], { label: 'autocannon' });
     const started = performance.now();
     const post = await fetch(`${platform.url}/api/v1/admin/tasks/bulk`, {
@@ -63,6 +71,7 @@ export async function bulk() {
       perSecond: Math.round((job.done / jobMs) * 1000),
       job: { status: job.status, total: job.total, done: job.done, failed: job.failed, skipped: job.skipped },
       health,
+      baseline,
       goal: { met: job.status === 'completed' && job.done === n && jobMs <= 60_000 && health.goalMet },
     };
   } finally {
