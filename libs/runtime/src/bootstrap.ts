@@ -12,7 +12,7 @@ import { Readiness } from './readiness.js';
 import { Cancellation } from './cancellation.js';
 import { LOGGER, TaskEvents } from './task-events.js';
 import { ClusterMetrics } from './cluster-metrics.js';
-import { WorkerRegistry } from './worker-registry.js';
+import { WORKER_SERVES, WorkerRegistry, type ServedType } from './worker-registry.js';
 import { installHttpMetrics } from './http-metrics.js';
 import { DataSource } from 'typeorm';
 
@@ -189,12 +189,21 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
     }
     await app.listen(definition.port(config), definition.host?.(config) ?? '0.0.0.0');
     logger.info({ url: await app.getUrl() }, `${definition.name} ready`);
-    app.get(WorkerRegistry).start(server && (() => server!.snapshot()));
+    app.get(WorkerRegistry).start(server && (() => server!.snapshot()), servedTypes(app));
     shutdown = exitGracefullyOnSignals(app, logger, config.SHUTDOWN_GRACE_MS, tracing);
     return app;
   } catch (error) {
     logger.fatal({ err: error }, `${definition.name} failed to start`);
     process.exit(1);
+  }
+}
+
+/** What the process says it serves (WORKER_SERVES, when a module provides it), for the worker registry. */
+function servedTypes(app: INestApplication): (() => readonly ServedType[]) | undefined {
+  try {
+    return app.get<() => readonly ServedType[]>(WORKER_SERVES, { strict: false });
+  } catch {
+    return undefined;
   }
 }
 

@@ -34,7 +34,20 @@ export interface WorkerHeartbeatRow {
   interval_ms: number;
   consumers: RouteSnapshot[];
   stats: ProcessStats | Record<string, never>;
+  serves: ServedType[];
 }
+
+/** A kind of work a process serves beyond its consumers (a workflow type), with its version. */
+export interface ServedType {
+  readonly name: string;
+  readonly version: string;
+}
+
+/**
+ * Optional provider: what the process serves (`() => ServedType[]`), reported with each heartbeat for
+ * `inspect registered`. The module that registers workflow definitions provides it.
+ */
+export const WORKER_SERVES = Symbol('WORKER_SERVES');
 
 /** What a process reports of itself with each heartbeat (`workers stats`). */
 export interface ProcessStats {
@@ -63,6 +76,7 @@ export class WorkerRegistry implements OnModuleDestroy {
   private readonly startedAt = new Date();
   private readonly version: string;
   private snapshot: () => RouteSnapshot[] = () => [];
+  private serves: () => readonly ServedType[] = () => [];
   private timer?: NodeJS.Timeout;
   private writing?: Promise<void>;
   private stopped = false;
@@ -77,9 +91,10 @@ export class WorkerRegistry implements OnModuleDestroy {
     this.version = options.version ?? serviceVersion();
   }
 
-  /** Starts heartbeating, reporting the consumers `snapshot` returns (none for a process without consumers). */
-  start(snapshot?: () => RouteSnapshot[]): void {
+  /** Starts heartbeating, reporting the consumers `snapshot` returns (none for a process without consumers) and what it `serves`. */
+  start(snapshot?: () => RouteSnapshot[], serves?: () => readonly ServedType[]): void {
     if (snapshot) this.snapshot = snapshot;
+    if (serves) this.serves = serves;
     if (this.timer || this.stopped) return;
     this.loopDelay.enable();
     this.timer = setInterval(() => void this.beat(), this.options.intervalMs);
@@ -100,9 +115,10 @@ export class WorkerRegistry implements OnModuleDestroy {
     try {
       await sql(
         this.dataSource,
-        `INSERT INTO worker_heartbeats (id, service, instance, host, pid, version, started_at, heartbeat_at, interval_ms, consumers, stats)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9::jsonb, $10::jsonb)
-         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), interval_ms = EXCLUDED.interval_ms, consumers = EXCLUDED.consumers, stats = EXCLUDED.stats`,
+        `INSERT INTO worker_heartbeats (id, service, instance, host, pid, version, started_at, heartbeat_at, interval_ms, consumers, stats, serves)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9::jsonb, $10::jsonb, $11::jsonb)
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), interval_ms = EXCLUDED.interval_ms, consumers = EXCLUDED.consumers,
+                                        stats = EXCLUDED.stats, serves = EXCLUDED.serves`,
         [
           this.id,
           this.options.service,
@@ -114,6 +130,7 @@ export class WorkerRegistry implements OnModuleDestroy {
           this.options.intervalMs,
           JSON.stringify(this.snapshot()),
           JSON.stringify(this.stats()),
+          JSON.stringify(this.serves()),
         ],
       );
       await sql(this.dataSource, `DELETE FROM worker_heartbeats WHERE heartbeat_at < now() - make_interval(secs => $1)`, [FORGET_AFTER_MS / 1000]);

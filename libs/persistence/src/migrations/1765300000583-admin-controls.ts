@@ -2,7 +2,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * Admin controls (issue 20): the audit trail of every admin action, the bulk-action jobs with their
- * progress, per-process stats in the worker registry (memory, event-loop lag, uptime), and a
+ * progress, per-process stats and served workflow types in the worker registry, and a
  * full-text index on a task's goal for the admin search across owners.
  */
 export class AdminControls1765300000583 implements MigrationInterface {
@@ -44,7 +44,7 @@ export class AdminControls1765300000583 implements MigrationInterface {
       )`);
     await q.query(`CREATE UNIQUE INDEX admin_jobs_dedupe_idx ON admin_jobs (dedupe_key) WHERE status = 'running'`);
     await q.query(`CREATE INDEX admin_jobs_created_idx ON admin_jobs (created_at DESC)`);
-    await q.query(`ALTER TABLE worker_heartbeats ADD COLUMN stats jsonb NOT NULL DEFAULT '{}'`);
+    await q.query(`ALTER TABLE worker_heartbeats ADD COLUMN stats jsonb NOT NULL DEFAULT '{}', ADD COLUMN serves jsonb NOT NULL DEFAULT '[]'`);
     // Full-text ('simple': no stemming, any language) rather than pg_trgm: no extension to install,
     // which a managed database or a per-schema test platform may not allow.
     await q.query(`CREATE INDEX tasks_goal_fts_idx ON tasks USING gin (to_tsvector('simple', coalesce(input->>'goal', '')))`);
@@ -55,7 +55,7 @@ export class AdminControls1765300000583 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP INDEX IF EXISTS tasks_created_idx`);
     await q.query(`DROP INDEX IF EXISTS tasks_goal_fts_idx`);
-    await q.query(`ALTER TABLE worker_heartbeats DROP COLUMN IF EXISTS stats`);
+    await q.query(`ALTER TABLE worker_heartbeats DROP COLUMN IF EXISTS stats, DROP COLUMN IF EXISTS serves`);
     await q.query(`DROP TABLE IF EXISTS admin_jobs`);
     await q.query(`DROP TABLE IF EXISTS admin_audit`);
   }

@@ -44,7 +44,7 @@ export class WorkersService {
     };
   }
 
-  /** `inspect registered`: the consumers (handlers) each worker serves, with the service's version. */
+  /** `inspect registered`: the consumers (handlers) and workflow types each worker serves, with versions. */
   async registered() {
     return {
       items: (await this.rows()).map((row) => ({
@@ -57,6 +57,7 @@ export class WorkersService {
           configuredConcurrency: c.configuredConcurrency ?? c.concurrency,
           paused: c.paused ?? null,
         })),
+        workflows: row.serves ?? [],
       })),
     };
   }

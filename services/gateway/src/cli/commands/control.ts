@@ -95,7 +95,13 @@ export function addWorkerControl(workers: Command): Command {
       const rows = res.items.flatMap((w) =>
         w.handlers.map((h: any) => [w.service, `${w.host}:${w.pid}`, h.consumer, h.filterSubject, `${h.concurrency}${h.concurrency !== h.configuredConcurrency ? ` (configured ${h.configuredConcurrency})` : ''}`, h.paused ? `paused by ${h.paused.by}` : '', w.version]),
       );
-      ctx.print(res, () => (rows.length === 0 ? 'no consumers' : table(['SERVICE', 'HOST:PID', 'CONSUMER', 'SUBJECT', 'SLOTS', 'PAUSED', 'VERSION'], rows)));
+      const workflows = res.items.flatMap((w) => (w.workflows ?? []).map((t: any) => [w.service, `${w.host}:${w.pid}`, t.name, t.version]));
+      ctx.print(res, () =>
+        [
+          rows.length === 0 ? 'no consumers' : table(['SERVICE', 'HOST:PID', 'CONSUMER', 'SUBJECT', 'SLOTS', 'PAUSED', 'VERSION'], rows),
+          ...(workflows.length ? ['', table(['SERVICE', 'HOST:PID', 'WORKFLOW TYPE', 'VERSION'], workflows)] : []),
+        ].join('\n'),
+      );
     });
   inspect
     .command('stats')
