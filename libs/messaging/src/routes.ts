@@ -65,6 +65,8 @@ export abstract class Route implements ContextRoute {
   readonly configuredLimit: number;
   /** Set while an operator has paused the consumer: nothing new is pulled or started. */
   paused?: { readonly by: string; readonly at: string };
+  /** Handlers waiting in {@link whenResumed}. */
+  private resumeWaiters: Array<() => void> = [];
   /** Soft and hard time limits of a single-message handler, when configured. */
   timeLimits?: { readonly softMs: number; readonly hardMs: number };
   readonly queueWait: Observer;
@@ -146,6 +148,18 @@ export abstract class Route implements ContextRoute {
     this.busy--;
     this.wakeLoop();
     if (this.busy === 0 && this.loopDone) this.onIdle?.();
+  }
+
+  whenResumed(): Promise<void> {
+    if (!this.paused) return Promise.resolve();
+    return new Promise((resolve) => this.resumeWaiters.push(resolve));
+  }
+
+  /** Lets every handler waiting in {@link whenResumed} go on (a resume, or shutdown beginning). */
+  releaseResumeWaiters(): void {
+    const waiters = this.resumeWaiters;
+    this.resumeWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   wakeLoop(): void {

@@ -333,6 +333,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
 
   private resumeRoute(route: Route): void {
     route.paused = undefined;
+    route.releaseResumeWaiters();
     consumerPaused.set({ consumer: route.durable }, 0);
     this.log.info({ consumer: route.durable }, 'consumer resumed');
     this.startParked(route);
@@ -854,6 +855,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     this.draining.abort(new Error('shutting down'));
     const started = Date.now();
     for (const route of this.routes) {
+      // Handlers waiting for a resume go on and see `draining` (they hand their message back).
+      route.releaseResumeWaiters();
       // Ends the session now; the loop still drains what was delivered, naking it.
       void route.messages?.close();
       route.wakeLoop();

@@ -40,6 +40,8 @@ const CONTROLLED: ConsumerDeclaration = {
   maxDeliver: 3,
   maxAckPending: 1000,
 };
+/** A consumer whose handlers wait (as a content item waits for an LLM slot) before their real work. */
+const WAITING: ConsumerDeclaration = { ...CONTROLLED, durable: 'test-control-waiting', filterSubject: 'events.test.waiting' };
 const HANDLER_MS = 150;
 const CONCURRENCY = 3;
 
@@ -62,7 +64,27 @@ class ControlledHandler {
   }
 }
 
-@Module({ imports: [MessagingModule.forRoot({ servers: NATS_URL, namespace: NAMESPACE, name: 'control-int-test', logger })], providers: [ControlledHandler] })
+/** WAITING handlers: delivered, then wait for the gate, then for a resume, then "start". */
+const waiting = { delivered: 0, started: [] as Array<{ n: number; delivery: number; pausedWhenChecked: boolean }> };
+let openGate: () => void = () => undefined;
+const gate = new Promise<void>((resolve) => (openGate = resolve));
+
+@Injectable()
+class WaitingHandler {
+  @JetStreamHandler({ consumer: WAITING, schema: z.object({ n: z.number().int() }) })
+  async handle(payload: { n: number }, ctx: JetStreamContext): Promise<void> {
+    waiting.delivered++;
+    await gate;
+    const pausedWhenChecked = ctx.paused;
+    await ctx.whenResumed();
+    waiting.started.push({ n: payload.n, delivery: ctx.deliveryCount, pausedWhenChecked });
+  }
+}
+
+@Module({
+  imports: [MessagingModule.forRoot({ servers: NATS_URL, namespace: NAMESPACE, name: 'control-int-test', logger })],
+  providers: [ControlledHandler, WaitingHandler],
+})
 class AppModule {}
 
 interface Worker {
@@ -77,6 +99,8 @@ describe('JetStreamServer operator controls', () => {
   let control: ConsumerControl;
   const workers: Worker[] = [];
 
+  const controlled = (w: Worker) => w.server.snapshot().find((r) => r.consumer === CONTROLLED.durable)!;
+
   async function startWorker(id: string): Promise<Worker> {
     const app = await NestFactory.create(AppModule, new FastifyAdapter(), { logger: false });
     workerOf.set(app.get(ControlledHandler), id);
@@ -84,7 +108,7 @@ describe('JetStreamServer operator controls', () => {
     const server = new JetStreamServer({
       messaging: app.get(Messaging),
       logger,
-      concurrency: { [CONTROLLED.durable]: CONCURRENCY },
+      concurrency: { [CONTROLLED.durable]: CONCURRENCY, [WAITING.durable]: 4 },
       shutdownGraceMs: 2_000,
       control: { workerId: id, onDrain: () => worker.drained++ },
     });
@@ -127,6 +151,7 @@ describe('JetStreamServer operator controls', () => {
     messaging = await Messaging.connect({ servers: NATS_URL, namespace: NAMESPACE, name: 'control-int-test-setup' });
     await provision(messaging);
     await messaging.jsm.consumers.add(messaging.streamName(CONTROLLED.stream), consumerConfig(messaging, CONTROLLED));
+    await messaging.jsm.consumers.add(messaging.streamName(WAITING.stream), consumerConfig(messaging, WAITING));
     control = new ConsumerControl(messaging);
     await startWorker('worker-a');
     await startWorker('worker-b');
@@ -144,11 +169,11 @@ describe('JetStreamServer operator controls', () => {
     await until(() => starts.length >= 8, 'both workers started handling');
     await control.pause(CONTROLLED.durable, 'ops@example.com');
     const pausedAt = Date.now();
-    await until(() => workers.every((w) => w.server.snapshot()[0]!.inFlight === 0), 'in-flight handlers finished');
+    await until(() => workers.every((w) => controlled(w).inFlight === 0), 'in-flight handlers finished');
     await sleep(1_500);
     const late = starts.filter((s) => s.at > pausedAt + 1_000);
     assert.deepEqual(late, [], 'nothing started more than 1 s after the pause');
-    for (const w of workers) assert.deepEqual(w.server.snapshot()[0]!.paused?.by, 'ops@example.com', `${w.id} reports the pause`);
+    for (const w of workers) assert.deepEqual(controlled(w).paused?.by, 'ops@example.com', `${w.id} reports the pause`);
     const before = starts.length;
     assert.ok(before < 60, `work remained while paused (${before} of 60 started)`);
 
@@ -160,6 +185,20 @@ describe('JetStreamServer operator controls', () => {
     handledOnce(0, 60);
     assert.equal((await pending()).redelivered, 0);
     assert.deepEqual(new Set(starts.map((s) => s.worker)), new Set(['worker-a', 'worker-b']), 'both workers took part');
+  });
+
+  it('handlers already delivered can wait for a resume (ctx.whenResumed): no delivery spent', async () => {
+    const subject = messaging.subject('events.test.waiting');
+    for (let n = 0; n < 3; n++) await messaging.js.publish(subject, JSON.stringify({ n }));
+    await until(() => waiting.delivered === 3, 'three delivered, waiting at the gate');
+    await control.pause(WAITING.durable, 'ops@example.com');
+    await until(() => workers.every((w) => w.server.snapshot().find((r) => r.consumer === WAITING.durable)?.paused !== null), 'the pause seen');
+    openGate();
+    await sleep(1_000);
+    assert.equal(waiting.started.length, 0, 'nothing started while paused');
+    await control.resume(WAITING.durable);
+    await until(() => waiting.started.length === 3, 'all three started after the resume');
+    assert.deepEqual(waiting.started.map((s) => [s.delivery, s.pausedWhenChecked]), [[1, true], [1, true], [1, true]]);
   });
 
   it('a new replica of a paused consumer pulls nothing until resumed', async () => {
@@ -174,7 +213,7 @@ describe('JetStreamServer operator controls', () => {
     await publish(100, 10);
     await sleep(1_500);
     assert.equal(starts.length, from, 'the new replica started nothing while paused');
-    assert.equal(fresh.server.snapshot()[0]!.paused?.by, 'ops@example.com');
+    assert.equal(controlled(fresh).paused?.by, 'ops@example.com');
     await control.resume(CONTROLLED.durable);
     await until(() => starts.filter((s) => s.n >= 100).length >= 10, 'resumed replica handles the queue');
     handledOnce(100, 10);
@@ -184,10 +223,10 @@ describe('JetStreamServer operator controls', () => {
     await startWorker('worker-d');
     const [c, d] = workers as [Worker, Worker];
     await control.setConcurrency(CONTROLLED.durable, 1, 'ops@example.com');
-    await until(() => workers.every((w) => w.server.snapshot()[0]!.concurrency === 1), 'every worker at 1 slot');
+    await until(() => workers.every((w) => controlled(w).concurrency === 1), 'every worker at 1 slot');
     await control.setConcurrency(CONTROLLED.durable, 5, 'ops@example.com', d.id);
-    await until(() => d.server.snapshot()[0]!.concurrency === 5, 'worker-d at 5 slots');
-    assert.equal(c.server.snapshot()[0]!.concurrency, 1, 'worker-c keeps the setting for all');
+    await until(() => controlled(d).concurrency === 5, 'worker-d at 5 slots');
+    assert.equal(controlled(c).concurrency, 1, 'worker-c keeps the setting for all');
     maxRunning.clear();
     await publish(200, 40);
     await until(() => starts.filter((s) => s.n >= 200).length >= 40, 'the batch handled');
@@ -196,7 +235,7 @@ describe('JetStreamServer operator controls', () => {
     handledOnce(200, 40);
     await control.setConcurrency(CONTROLLED.durable, null, 'ops@example.com');
     await control.setConcurrency(CONTROLLED.durable, null, 'ops@example.com', d.id);
-    await until(() => workers.every((w) => w.server.snapshot()[0]!.concurrency === CONCURRENCY), 'back to the configured slots');
+    await until(() => workers.every((w) => controlled(w).concurrency === CONCURRENCY), 'back to the configured slots');
   });
 
   it('a drain reaches only the worker it names', async () => {
