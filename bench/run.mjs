@@ -1,5 +1,5 @@
 // npm run bench [-- <scenario> ...]: runs the scenarios (all by default), prints a table, writes
-// bench/results/<timestamp>.json. Scenarios: dispatch latency gateway logs makespan memory batch profile.
+// bench/results/<timestamp>.json. Scenarios: dispatch latency gateway logs makespan memory batch bulk search profile.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
@@ -24,7 +24,7 @@ if (process.env.ROADMAP_BENCH_RELAUNCHED !== '1') {
   process.exit(code);
 }
 
-const ALL = ['dispatch', 'latency', 'gateway', 'logs', 'makespan', 'memory', 'batch'];
+const ALL = ['dispatch', 'latency', 'gateway', 'logs', 'makespan', 'memory', 'batch', 'bulk', 'search'];
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = asked.length ? asked : ALL;
 for (const n of names) if (![...ALL, 'profile'].includes(n)) { console.error(`unknown scenario ${n}; one of ${ALL.join(', ')}, profile`); process.exit(1); }
@@ -91,6 +91,17 @@ for (const name of names) {
       row('batch', `one roadmap.batch of ${r.goals} goals (${fmt(r.frameworkCalls)} framework + ${fmt(r.contentCalls)} content calls of ${r.latencyMs} ms), 1 workflow worker x 4, 2 content workers x 16`,
         `${fmt(r.elapsedMs)} ms vs ideal ${fmt(r.idealMs)} ms = ${r.ratio.toFixed(2)}x (framework calls alone over 4 slots: ${fmt(r.frameworkBoundMs)} ms); ${r.result.completed}/${r.result.total} completed`, 'report', undefined);
       row('batch', `engine overhead per checkpointed step (${fmt(r.steps)} steps)`, `${r.cpuMsPerStep.toFixed(2)} CPU ms · ${r.sqlPerStep === null ? 'n/a' : r.sqlPerStep.toFixed(1)} SQL statements (workflow worker)`, 'report', undefined);
+    } else if (name === 'bulk') {
+      const { bulk } = await import('./scenarios/bulk.mjs');
+      const r = (results.bulk = await bulk());
+      row('bulk', `admin bulk cancel of ${fmt(r.n)} queued tasks (job through the single-task cancel), gateway on the shared cores`, `${(r.jobMs / 1000).toFixed(1)} s (${fmt(r.perSecond)} tasks/s; ${r.job.done} done, ${r.job.skipped} skipped, ${r.job.failed} failed; accepted in ${r.acceptMs} ms)`, '<= 60 s', r.job.status === 'completed' && r.job.done === r.n && r.jobMs <= 60_000);
+      row('bulk', `GET /healthz meanwhile, autocannon -c ${r.health.connections} ${r.health.seconds} s (the same probe before the job, same run)`, `${fmt(r.health.reqPerSec)} req/s · p50 ${r.health.p50} ms · p99 ${r.health.p99} ms (before: ${fmt(r.baseline.reqPerSec)} req/s · p99 ${r.baseline.p99} ms)`, 'p99 < 10 ms', r.health.goalMet);
+    } else if (name === 'search') {
+      const { search } = await import('./scenarios/search.mjs');
+      const r = (results.search = await search());
+      for (const [shape, t] of Object.entries(r.shapes)) {
+        row('search', `GET /api/v1/admin/tasks/search at ${fmt(r.n)} tasks: ${shape} (20 calls, limit 50)`, `p50 ${t.p50} ms · p95 ${t.p95} ms (${t.items} items)`, 'p95 < 100 ms', t.p95 < 100);
+      }
     } else if (name === 'makespan' || name === 'memory') {
       if (!makespanState) {
         const { makespan } = await import('./scenarios/makespan.mjs');

@@ -72,7 +72,7 @@ export function followTaskEvents(taskId: string, handlers: EventStreamHandlers):
 }
 
 /** Reads event blocks (separated by a blank line) until the stream ends. */
-async function readStream(body: ReadableStream<Uint8Array>, onBlock: (block: string) => void): Promise<void> {
+export async function readStream(body: ReadableStream<Uint8Array>, onBlock: (block: string) => void): Promise<void> {
   const reader = body.pipeThrough<string>(new TextDecoderStream() as ReadableWritablePair<string, Uint8Array>).getReader();
   let buffer = '';
   try {
@@ -92,7 +92,7 @@ async function readStream(body: ReadableStream<Uint8Array>, onBlock: (block: str
   }
 }
 
-function parseBlock(block: string): { id?: number; event?: string; data?: string; retry?: number } {
+export function parseBlock(block: string): { id?: number; event?: string; data?: string; retry?: number } {
   const out: { id?: number; event?: string; data?: string; retry?: number } = {};
   for (const line of block.split('\n')) {
     if (!line || line.startsWith(':')) continue;

@@ -44,7 +44,14 @@ export type ErrorCode =
   /** The task ran past its type's hard deadline. */
   | 'TASK_DEADLINE'
   /** A task state change the lifecycle's state machine does not allow. */
-  | 'INVALID_TRANSITION';
+  | 'INVALID_TRANSITION'
+  /** Admin controls (issue 20): a purged message's task, and refusals with the field at fault. */
+  | 'PURGED'
+  | 'CONFIRMATION_REQUIRED'
+  | 'UNKNOWN_QUEUE'
+  | 'UNKNOWN_CONSUMER'
+  | 'WORKER_NOT_FOUND'
+  | 'FILTER_MATCHES_NOTHING';
 
 /** A field at fault in a request or message. */
 export interface FieldIssue {

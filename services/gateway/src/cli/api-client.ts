@@ -44,6 +44,10 @@ export class ApiClient {
     return this.request<T>('POST', path, body, headers);
   }
 
+  put<T = any>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>('PUT', path, body);
+  }
+
   async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
     const url = `${this.baseUrl}${path}`;
     let res: Response;

@@ -4,7 +4,7 @@ import { CliContext } from '../context.js';
 import { ago, bytes, fields, table } from '../format.js';
 import { intOption } from '../options.js';
 
-/** `queues`: depth per stream and consumer (admin). */
+/** `queues`: depth per stream and consumer, and who paused it (admin); `queues pause|resume|purge` are added in control.ts. */
 export function queuesCommand(): Command {
   return new Command('queues')
     .description('depth of every stream and consumer, with acks per second (admin; like `celery inspect stats`)')
@@ -17,9 +17,19 @@ export function queuesCommand(): Command {
           queues.streams.map((s) => [s.stream, s.messages, bytes(s.bytes), s.error]),
         );
         const consumers = table(
-          ['STREAM', 'CONSUMER', 'PENDING', 'ACK PENDING', 'REDELIVERED', 'WAITING', 'ACKS/S', 'LAST ACTIVE'],
+          ['STREAM', 'CONSUMER', 'PENDING', 'ACK PENDING', 'REDELIVERED', 'WAITING', 'ACKS/S', 'LAST ACTIVE', 'PAUSED'],
           queues.streams.flatMap((s) =>
-            s.consumers.map((c: any) => [s.stream, c.consumer, c.pending, c.ackPending, c.redelivered, c.waiting, c.ackRate, c.error ?? ago(c.lastActive)]),
+            s.consumers.map((c: any) => [
+              s.stream,
+              c.consumer,
+              c.pending,
+              c.ackPending,
+              c.redelivered,
+              c.waiting,
+              c.ackRate,
+              c.error ?? ago(c.lastActive),
+              c.paused ? `by ${c.pausedBy} ${ago(c.pausedAt)}` : null,
+            ]),
           ),
         );
         return `${streams}\n\n${consumers}`;
