@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { STREAMS } from '@roadmap/contracts';
-import { assertProvisioned, deprovision, kvBuckets, kvStreamName, LLM_BUCKET_NAMES, Messaging, provision } from '@roadmap/messaging';
+import { assertProvisioned, CONTROL_BUCKET, deprovision, kvBuckets, kvStreamName, LLM_BUCKET_NAMES, Messaging, provision } from '@roadmap/messaging';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const NAMESPACE = `kv${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -27,7 +27,10 @@ describe('provisioning KV buckets and stream limits', () => {
   it('creates every bucket sized by the LLM settings, at the stream replicas, and is idempotent', async () => {
     const first = await provision(messaging, { kv: { rateWindowMs: 200_000, cacheTtlSeconds: 3_600 } });
     const buckets = first.entries.filter((e) => e.kind === 'bucket');
-    assert.deepEqual(buckets.map((e) => `${e.action} ${e.name}`).sort(), Object.values(LLM_BUCKET_NAMES).map((n) => `created ${messaging.streamName(n)}`).sort());
+    assert.deepEqual(
+      buckets.map((e) => `${e.action} ${e.name}`).sort(),
+      [...Object.values(LLM_BUCKET_NAMES), CONTROL_BUCKET].map((n) => `created ${messaging.streamName(n)}`).sort(),
+    );
     const rate = await info(bucketStream(LLM_BUCKET_NAMES.rate));
     assert.equal(rate.config.max_age, 600_000 * MS, 'three rate windows');
     assert.equal(rate.config.max_msgs_per_subject, 1, 'one value per key');
@@ -75,6 +78,6 @@ describe('provisioning KV buckets and stream limits', () => {
     const again = await provision(messaging);
     assert.deepEqual(again.created, [messaging.streamName(LLM_BUCKET_NAMES.owners)]);
     await assertProvisioned(messaging);
-    assert.equal(kvBuckets().length, 3);
+    assert.deepEqual(kvBuckets().map((b) => b.name).sort(), [...Object.values(LLM_BUCKET_NAMES), CONTROL_BUCKET].sort(), 'the LLM buckets and the operator controls');
   });
 });
