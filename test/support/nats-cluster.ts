@@ -85,7 +85,9 @@ export class NatsCluster {
   async waitForJetStream(timeoutMs = 30_000): Promise<void> {
     const nc = await connect({ servers: this.nodes.map((n) => `127.0.0.1:${n.port}`), maxReconnectAttempts: -1 });
     try {
-      const jsm = await jetstreamManager(nc);
+      // No API check when the manager is made: that first request is what may time out while the
+      // meta group elects its leader (seen on a loaded machine); the loop below asks until it answers.
+      const jsm = await jetstreamManager(nc, { checkAPI: false });
       await eventually(() => jsm.getAccountInfo().then(() => true, () => false), timeoutMs, 'a JetStream meta leader');
     } finally {
       await nc.close();
