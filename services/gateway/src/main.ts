@@ -1,5 +1,6 @@
 import { APP_FILTER } from '@nestjs/core';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { readFileSync } from 'node:fs';
+import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { runService } from '@roadmap/runtime';
 import { AuthModule } from './auth/auth.module.js';
 import { ErrorsFilter } from './common/errors.filter.js';
@@ -46,17 +47,9 @@ await runService({
         maxAge: 600,
       });
     }
-    const document = SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('Roadmap platform API')
-        .setDescription('Turns a learning goal into a roadmap, generated as a durable background job.')
-        .setVersion('1')
-        .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key (rk_…) or a JWT' })
-        .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Api-Key' }, 'api-key')
-        .addSecurityRequirements('bearer')
-        .build(),
-    );
+    // The committed document (npm run openapi builds it from the zod schemas; see openapi/document.ts),
+    // read as a file so the gateway serves exactly what clients are generated from.
+    const document = JSON.parse(readFileSync(new URL('./openapi/openapi.json', import.meta.url), 'utf8')) as OpenAPIObject;
     SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
   },
 });

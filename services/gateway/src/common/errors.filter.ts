@@ -3,11 +3,19 @@ import { AppError, type ErrorCode, type FieldIssue } from '@roadmap/contracts';
 import type { Logger } from '@roadmap/observability';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
+/**
+ * A field at fault as the API returns it: `path` (the name the OpenAPI document gives it) and `field`
+ * (the same value, kept for clients written before the document).
+ */
+export interface FieldIssueBody extends FieldIssue {
+  readonly path: string;
+}
+
 /** The one JSON shape of every error the API returns. */
 export interface ErrorBody {
   code: ErrorCode;
   message: string;
-  details?: readonly FieldIssue[];
+  details?: readonly FieldIssueBody[];
   requestId?: string;
 }
 
@@ -62,7 +70,11 @@ export class ErrorsFilter implements ExceptionFilter {
     if (error instanceof AppError) {
       return {
         status: error.status,
-        body: { code: error.code, message: error.message, ...(error.details.length ? { details: error.details } : {}) },
+        body: {
+          code: error.code,
+          message: error.message,
+          ...(error.details.length ? { details: error.details.map((d) => ({ path: d.field, field: d.field, message: d.message })) } : {}),
+        },
         retryAfterMs: error.status === 503 || error.status === 429 ? error.retryAfterMs : undefined,
       };
     }
