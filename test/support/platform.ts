@@ -7,6 +7,7 @@ import { deprovision, Messaging, provision } from '@roadmap/messaging';
 import { migrate } from '@roadmap/persistence';
 import { SignJWT } from 'jose';
 import pg from 'pg';
+import { assertResponseConforms } from './openapi.js';
 
 // Compiled to dist/test/support/: the repository root is three folders up.
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -205,6 +206,7 @@ export class Platform {
   /**
    * Calls the gateway. Sends a bearer JWT for E2E_OWNER unless `headers` carry a credential of their
    * own (authorization, x-api-key) or `options.as` names another owner (or null: no credential).
+   * Every answer is held to the OpenAPI document (./openapi.ts): one that does not conform throws.
    */
   async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, options: RequestOptions = {}) {
     const own = Object.keys(headers).some((h) => ['authorization', 'x-api-key'].includes(h.toLowerCase()));
@@ -216,6 +218,7 @@ export class Platform {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
+    assertResponseConforms({ method, url: path, status: res.status, contentType: res.headers.get('content-type'), text });
     let json: any = null;
     try {
       json = text ? JSON.parse(text) : null;
