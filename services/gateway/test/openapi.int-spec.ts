@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
@@ -62,6 +63,13 @@ async function controllerRoutes(): Promise<string[]> {
 describe('OpenAPI document', () => {
   it('is committed as the code builds it (run npm run openapi after changing the API)', async () => {
     assert.equal(await readFile(OPENAPI_FILE, 'utf8'), renderOpenApiDocument(), 'services/gateway/src/openapi/openapi.json is stale: run npm run openapi');
+  });
+
+  it('has its typed client (libs/client) generated from the committed document', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'openapi-client-')), 'openapi.ts');
+    const run = spawnSync(process.execPath, [join(root, 'node_modules/openapi-typescript/bin/cli.js'), fileURLToPath(OPENAPI_FILE), '-o', out], { cwd: root, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(await readFile(join(root, 'libs/client/src/generated/openapi.ts'), 'utf8'), await readFile(out, 'utf8'), 'libs/client is stale: run npm run openapi');
   });
 
   it('is valid OpenAPI 3.1 for swagger-parser', async () => {

@@ -43,13 +43,13 @@ export const adminPaths: ZodOpenApiPathsObject = {
   '/api/v1/admin/dead-letters/{id}/replay': {
     post: op('admin', 'replayDeadLetter', 'Put a dead letter back on its original subject (409 once discarded)', {
       requestParams: { path: id },
-      responses: { '202': json('Replayed', a.DeadLetterActionSchema), ...errors('400', '404', '409') },
+      responses: { '202': json('Replayed', a.DeadLetterActionSchema), ...errors('400', '404', '409', '413', '415') },
     }, admin),
   },
   '/api/v1/admin/dead-letters/{id}/discard': {
     post: op('admin', 'discardDeadLetter', 'Discard a dead letter: kept for audit, left out of the default list, no longer replayable', {
       requestParams: { path: id },
-      responses: { '200': json('Discarded', a.DeadLetterActionSchema), ...errors('400', '404', '409') },
+      responses: { '200': json('Discarded', a.DeadLetterActionSchema), ...errors('400', '404', '409', '413', '415') },
     }, admin),
   },
   '/api/v1/admin/maintenance': {

@@ -57,14 +57,14 @@ export const publicPaths: ZodOpenApiPathsObject = {
     post: op('roadmaps', 'reviewRoadmap', 'Approve the framework (content generation starts) or ask for a revision with feedback', {
       requestParams: { path: roadmapId },
       requestBody: body(ReviewRequestSchema, ex.reviewExample),
-      responses: { '202': json('Accepted: the workflow goes on', s.ReviewAcceptedSchema, ex.reviewAcceptedExample), ...errors('400', '404', '409') },
+      responses: { '202': json('Accepted: the workflow goes on', s.ReviewAcceptedSchema, ex.reviewAcceptedExample), ...errors('400', '404', '409', '413', '415') },
     }),
   },
   '/api/v1/roadmaps/{id}/concepts/{conceptId}/retry': {
     post: op('roadmaps', 'retryConceptItems', 'Regenerate some of a concept’s items (tutorial, resources, quiz)', {
       requestParams: { path: z.object({ id: z.uuid(), conceptId: z.uuid() }) },
       requestBody: body(RetryItemsRequestSchema, ex.retryExample),
-      responses: { '202': json('Accepted: the items are queued again', s.RetryAcceptedSchema, ex.retryAcceptedExample), ...errors('400', '404', '409') },
+      responses: { '202': json('Accepted: the items are queued again', s.RetryAcceptedSchema, ex.retryAcceptedExample), ...errors('400', '404', '409', '413', '415') },
     }),
   },
   '/api/v1/tasks': {
@@ -82,13 +82,13 @@ export const publicPaths: ZodOpenApiPathsObject = {
   '/api/v1/tasks/{id}/cancel': {
     post: op('tasks', 'cancelTask', 'Cancel a task: in-flight LLM calls are aborted, queued work is skipped; cancelling twice is harmless', {
       requestParams: { path: id },
-      responses: { '200': json('The cancelled task', s.TaskDetailSchema, { ...ex.taskDetailExample, status: 'cancelled' }), ...errors('400', '404', '409') },
+      responses: { '200': json('The cancelled task', s.TaskDetailSchema, { ...ex.taskDetailExample, status: 'cancelled' }), ...errors('400', '404', '409', '413', '415') },
     }),
   },
   '/api/v1/tasks/{id}/resume': {
     post: op('tasks', 'resumeTask', 'Resume a failed or cancelled task from its last checkpoint (completed items are kept)', {
       requestParams: { path: id },
-      responses: { '202': json('Accepted: the task is queued again', s.ResumeAcceptedSchema, ex.resumeAcceptedExample), ...errors('400', '404', '409') },
+      responses: { '202': json('Accepted: the task is queued again', s.ResumeAcceptedSchema, ex.resumeAcceptedExample), ...errors('400', '404', '409', '413', '415') },
     }),
   },
   '/api/v1/tasks/{id}/events': {
