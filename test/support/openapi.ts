@@ -35,7 +35,8 @@ function load() {
   ajv.addSchema({ ...doc, $id: DOC_ID });
   const routes = Object.entries(doc.paths).map(([template, item]) => ({
     template,
-    pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{[^}]+\\?\}/g, '[^/]+')}$`),
+    // A parameter matches any segment, an empty one too (the router takes `//replay` as id ''; the pipe refuses it).
+    pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{[^}]+\\?\}/g, '[^/]*')}$`),
     item,
   }));
   compiled = { ajv, routes };

@@ -17,6 +17,8 @@ export interface FollowOptions {
   intervalMs?: number;
   /** Failed connections in a row after which the stream is given up for polling (default 3). */
   maxReconnects?: number;
+  /** Event types that end the follow besides the final ones (`review.awaiting`: stop when a person must act). */
+  stopOn?: readonly string[];
 }
 
 export interface FollowResult {
@@ -33,7 +35,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 /**
- * Follows a task to its end: reads GET /tasks/{id}/events (Server-Sent Events), reconnecting with
+ * Follows a task to its end (or to an event of `stopOn`): reads GET /tasks/{id}/events (Server-Sent Events), reconnecting with
  * Last-Event-ID after a drop so no event is lost or repeated; when the stream cannot be had (a proxy
  * that refuses it, repeated failures), polls GET /tasks/{id} instead. Resolves with the final task
  * once a final event (task.completed, task.failed, task.cancelled) arrives or the task is over.
@@ -56,16 +58,18 @@ export async function followTask(client: RoadmapClient, taskId: string, options:
   return { task: await poll(client, taskId, options, interval), via: 'polling' };
 }
 
-class HttpError extends Error {
+/** The API refused to let a task be followed: `status` is the HTTP status (404: no such task, 401: no valid credential). */
+export class FollowError extends Error {
   constructor(
     readonly status: number,
     message: string,
   ) {
     super(message);
+    this.name = 'FollowError';
   }
 }
 /** A 4xx other than 408/429 will not get better by retrying (no such task, no credential). */
-const isClientError = (error: unknown) => error instanceof HttpError && error.status >= 400 && error.status < 500 && ![408, 429].includes(error.status);
+const isClientError = (error: unknown) => error instanceof FollowError && error.status >= 400 && error.status < 500 && ![408, 429].includes(error.status);
 
 async function readStream(
   client: RoadmapClient,
@@ -80,15 +84,15 @@ async function readStream(
     signal: options.signal,
   });
   if (response.status === 204) return 'over';
-  if (!response.ok || !response.body) throw new HttpError(response.status, `GET events: ${response.status}`);
-  if (!response.headers.get('content-type')?.startsWith('text/event-stream')) throw new HttpError(502, 'GET events: not an event stream');
+  if (!response.ok || !response.body) throw new FollowError(response.status, `GET events: ${response.status}`);
+  if (!response.headers.get('content-type')?.startsWith('text/event-stream')) throw new FollowError(502, 'GET events: not an event stream');
   let final = false;
   const parser = createParser({
     onEvent: (message) => {
       const event = JSON.parse(message.data) as TaskEvent;
       if (message.id) seen(message.id);
       options.onEvent?.(event);
-      if ((FINAL_EVENTS as readonly string[]).includes(event.type)) final = true;
+      if ((FINAL_EVENTS as readonly string[]).includes(event.type) || options.stopOn?.includes(event.type)) final = true;
     },
   });
   const decoder = new TextDecoder();
@@ -107,7 +111,7 @@ async function readStream(
 
 async function getTask(client: RoadmapClient, taskId: string): Promise<TaskDetail> {
   const { data, error, response } = await client.GET('/api/v1/tasks/{id}', { params: { path: { id: taskId } } });
-  if (!data) throw new HttpError(response.status, `GET task: ${error?.code ?? response.status} ${error?.message ?? ''}`.trim());
+  if (!data) throw new FollowError(response.status, `GET task: ${error?.code ?? response.status} ${error?.message ?? ''}`.trim());
   return data;
 }
 
@@ -115,7 +119,7 @@ async function poll(client: RoadmapClient, taskId: string, options: FollowOption
   for (;;) {
     const task = await getTask(client, taskId);
     options.onPoll?.(task);
-    if (FINAL_STATUSES.includes(task.status) || options.signal?.aborted) return task;
+    if (FINAL_STATUSES.includes(task.status) || (task.status === 'awaiting_review' && options.stopOn?.includes('review.awaiting')) || options.signal?.aborted) return task;
     await sleep(interval, options.signal);
   }
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { runService } from '@roadmap/runtime';
 import { AuthModule } from './auth/auth.module.js';
-import { ErrorsFilter } from './common/errors.filter.js';
+import { ErrorsFilter, frameworkError } from './common/errors.filter.js';
 import { installSecurityHeaders } from './common/security-headers.js';
 import { loadGatewayConfig } from './config.js';
 import { TasksModule } from './tasks/tasks.module.js';
@@ -18,7 +18,13 @@ await runService({
   loadConfig: loadGatewayConfig,
   port: (config) => config.PORT,
   host: (config) => config.HOST,
-  fastify: (config) => ({ bodyLimit: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY }),
+  fastify: (config) => ({
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY,
+    // The option is typed generically over HTTP/1 and HTTP/2 replies; the handler uses only status,
+    // header and send, which both have.
+    frameworkErrors: frameworkError as never,
+  }),
   modules: (config, logger) => [
     AuthModule.forRoot({
       secret: config.AUTH_JWT_SECRET,

@@ -100,3 +100,21 @@ export class ErrorsFilter implements ExceptionFilter {
     return { status: 500, body: { code: 'INTERNAL', message: 'Internal error; it has been logged' } };
   }
 }
+
+/**
+ * Fastify's own answers to a request it cannot route (a path that is not valid percent-encoding:
+ * FST_ERR_BAD_URL) never reach the filter above: this handler (the `frameworkErrors` option) gives
+ * them the one error shape too.
+ */
+export function frameworkError(
+  error: { code?: string; message: string },
+  request: { id: string },
+  reply: { status(code: number): { header(name: string, value: string): { send(body: unknown): unknown } } },
+): void {
+  const body: ErrorBody = {
+    code: 'VALIDATION_FAILED',
+    message: error.code === 'FST_ERR_BAD_URL' ? 'The URL is not valid: a path segment is not correctly percent-encoded' : error.message,
+    requestId: request.id,
+  };
+  void reply.status(400).header('content-type', 'application/json; charset=utf-8').send(body);
+}
