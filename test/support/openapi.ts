@@ -78,8 +78,9 @@ export function responseMismatch(res: ObservedResponse): string | null {
   let schemaRef: string;
   let media: string;
   if (!route || !operation) {
-    // An undocumented route or method is the gateway's 404 in the error shape, and nothing else.
-    if (res.status !== 404) return `${where}: not in the OpenAPI document`;
+    // An undocumented route or method is the gateway's 404 in the error shape, or, as Fastify reads
+    // the body before it finds no route, the 400/413/415 of a body it cannot read.
+    if (![400, 404, 413, 415].includes(res.status)) return `${where}: not in the OpenAPI document`;
     media = 'application/json';
     schemaRef = `${DOC_ID}#/components/schemas/Error`;
   } else {

@@ -6,8 +6,10 @@ export const FINAL_EVENTS = ['task.completed', 'task.failed', 'task.cancelled'] 
 const FINAL_STATUSES = ['completed', 'failed', 'cancelled'];
 
 export interface FollowOptions {
-  /** Each progress event, in order, once (replayed from the start unless `lastEventId` is given). */
-  onEvent?: (event: TaskEvent) => void;
+  /** Each progress event, in order, once (replayed from the start unless `lastEventId` is given), with its id. */
+  onEvent?: (event: TaskEvent, id: string | undefined) => void;
+  /** Where the follow stands: connecting, live (the stream is open), retrying (after a drop), polling, ended. */
+  onState?: (state: FollowState) => void;
   /** Each polled state while the event stream is unavailable. */
   onPoll?: (task: TaskDetail) => void;
   /** Resume after this event id (the `id:` of the last event seen). */
@@ -20,6 +22,8 @@ export interface FollowOptions {
   /** Event types that end the follow besides the final ones (`review.awaiting`: stop when a person must act). */
   stopOn?: readonly string[];
 }
+
+export type FollowState = 'connecting' | 'live' | 'retrying' | 'polling' | 'ended';
 
 export interface FollowResult {
   /** The task as GET /tasks/{id} answers once it is over. */
@@ -45,17 +49,29 @@ export async function followTask(client: RoadmapClient, taskId: string, options:
   let lastEventId = options.lastEventId;
   let failures = 0;
   while (!options.signal?.aborted && failures < (options.maxReconnects ?? 3)) {
+    options.onState?.('connecting');
     try {
       const outcome = await readStream(client, taskId, lastEventId, options, (id) => (lastEventId = id));
-      if (outcome === 'final' || outcome === 'over') return { task: await getTask(client, taskId), via: 'events' };
+      if (outcome === 'final' || outcome === 'over') {
+        options.onState?.('ended');
+        return { task: await getTask(client, taskId), via: 'events' };
+      }
       failures = 0; // the stream ended early (a deploy, a proxy timeout): resume where it stopped
     } catch (error) {
-      if (isClientError(error)) throw error;
+      if (isClientError(error)) {
+        options.onState?.('ended');
+        throw error;
+      }
       failures += 1;
     }
+    options.onState?.('retrying');
     await sleep(interval, options.signal);
   }
-  return { task: await poll(client, taskId, options, interval), via: 'polling' };
+  if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
+  options.onState?.('polling');
+  const task = await poll(client, taskId, options, interval);
+  options.onState?.('ended');
+  return { task, via: 'polling' };
 }
 
 /** The API refused to let a task be followed: `status` is the HTTP status (404: no such task, 401: no valid credential). */
@@ -86,12 +102,13 @@ async function readStream(
   if (response.status === 204) return 'over';
   if (!response.ok || !response.body) throw new FollowError(response.status, `GET events: ${response.status}`);
   if (!response.headers.get('content-type')?.startsWith('text/event-stream')) throw new FollowError(502, 'GET events: not an event stream');
+  options.onState?.('live');
   let final = false;
   const parser = createParser({
     onEvent: (message) => {
       const event = JSON.parse(message.data) as TaskEvent;
       if (message.id) seen(message.id);
-      options.onEvent?.(event);
+      options.onEvent?.(event, message.id);
       if ((FINAL_EVENTS as readonly string[]).includes(event.type) || options.stopOn?.includes(event.type)) final = true;
     },
   });

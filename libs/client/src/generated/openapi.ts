@@ -561,10 +561,7 @@ export interface components {
                         tutorial: {
                             /** @enum {string} */
                             status: "pending" | "running" | "completed" | "failed";
-                            /** @description The tutorial, resources or quiz once generated */
-                            content: {
-                                [key: string]: unknown;
-                            } | null;
+                            content: components["schemas"]["Tutorial"] | null;
                             error: components["schemas"]["StoredError"] | null;
                             attempts: number;
                             promptVersion: string | null;
@@ -572,10 +569,7 @@ export interface components {
                         resources: {
                             /** @enum {string} */
                             status: "pending" | "running" | "completed" | "failed";
-                            /** @description The tutorial, resources or quiz once generated */
-                            content: {
-                                [key: string]: unknown;
-                            } | null;
+                            content: components["schemas"]["Resources"] | null;
                             error: components["schemas"]["StoredError"] | null;
                             attempts: number;
                             promptVersion: string | null;
@@ -583,10 +577,7 @@ export interface components {
                         quiz: {
                             /** @enum {string} */
                             status: "pending" | "running" | "completed" | "failed";
-                            /** @description The tutorial, resources or quiz once generated */
-                            content: {
-                                [key: string]: unknown;
-                            } | null;
+                            content: components["schemas"]["Quiz"] | null;
                             error: components["schemas"]["StoredError"] | null;
                             attempts: number;
                             promptVersion: string | null;
@@ -601,9 +592,37 @@ export interface components {
             completedAt: string | null;
             links: components["schemas"]["TaskLinks"];
         };
+        Tutorial: {
+            title: string;
+            summary: string;
+            estimatedMinutes: number;
+            sections: {
+                heading: string;
+                body: string;
+            }[];
+            keyTakeaways: string[];
+        };
         StoredError: {
             code: string;
             message: string;
+        };
+        Resources: {
+            resources: {
+                title: string;
+                url: string;
+                /** @enum {string} */
+                type: "article" | "video" | "book" | "course" | "documentation" | "exercise";
+                description: string;
+                free: boolean;
+            }[];
+        };
+        Quiz: {
+            questions: {
+                question: string;
+                options: string[];
+                answerIndex: number;
+                explanation: string;
+            }[];
         };
         Revisions: {
             /** Format: uuid */
@@ -1149,7 +1168,9 @@ export interface components {
                     finishedAt: string | null;
                     durationMs: number | null;
                     outcome: string;
-                    detail: unknown;
+                    detail: {
+                        [key: string]: unknown;
+                    } | null;
                 }[];
             }[];
         };
@@ -1493,7 +1514,17 @@ export interface operations {
                      *                   "status": "completed",
                      *                   "content": {
                      *                     "title": "HTTP basics",
-                     *                     "sections": []
+                     *                     "summary": "How a browser and a server talk.",
+                     *                     "estimatedMinutes": 30,
+                     *                     "sections": [
+                     *                       {
+                     *                         "heading": "Requests",
+                     *                         "body": "A request has a method, a path, headers and maybe a body."
+                     *                       }
+                     *                     ],
+                     *                     "keyTakeaways": [
+                     *                       "Status codes say how a request went."
+                     *                     ]
                      *                   },
                      *                   "error": null,
                      *                   "attempts": 1,

@@ -111,7 +111,7 @@ export const MaintenanceSchema = z
             finishedAt: instant.nullable(),
             durationMs: count.nullable(),
             outcome: z.string(),
-            detail: z.unknown(),
+            detail: z.record(z.string(), z.unknown()).nullable(),
           }),
         ),
       }),

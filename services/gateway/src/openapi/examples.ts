@@ -94,7 +94,19 @@ export const roadmapExample = {
           estimatedHours: 4,
           prerequisites: [],
           content: {
-            tutorial: { status: 'completed', content: { title: 'HTTP basics', sections: [] }, error: null, attempts: 1, promptVersion: 'tutorial@1' },
+            tutorial: {
+              status: 'completed',
+              content: {
+                title: 'HTTP basics',
+                summary: 'How a browser and a server talk.',
+                estimatedMinutes: 30,
+                sections: [{ heading: 'Requests', body: 'A request has a method, a path, headers and maybe a body.' }],
+                keyTakeaways: ['Status codes say how a request went.'],
+              },
+              error: null,
+              attempts: 1,
+              promptVersion: 'tutorial@1',
+            },
             resources: pendingItem,
             quiz: pendingItem,
           },

@@ -2,6 +2,9 @@ import {
   CONTENT_KINDS,
   FrameworkSchema,
   IntentAnalysisSchema,
+  QuizSchema,
+  ResourcesSchema,
+  TutorialSchema,
   ITEM_STATUSES,
   LEVELS,
   LOG_LEVELS,
@@ -24,7 +27,7 @@ import { z } from 'zod';
 const uuid = z.uuid();
 const instant = z.iso.datetime({ offset: true });
 const count = z.number().int().min(0);
-const json = z.record(z.string(), z.unknown());
+const json = z.record(z.string(), z.unknown()); // any JSON object
 
 /** An object with one property per content kind (a record over an enum renders as `propertyNames`, which generators type poorly). */
 export function perKind<T extends z.ZodType>(schema: T) {
@@ -118,13 +121,15 @@ export const RoadmapAcceptedSchema = z
   .object({ taskId: uuid, roadmapId: uuid, status: z.enum(TASK_STATUSES), reviewMode: z.enum(REVIEW_MODES), links: TaskLinksSchema })
   .meta({ id: 'RoadmapAccepted' });
 
-const contentItem = z.object({
-  status: z.enum(ITEM_STATUSES),
-  content: json.nullable().meta({ description: 'The tutorial, resources or quiz once generated' }),
-  error: storedError.nullable(),
-  attempts: count,
-  promptVersion: z.string().nullable(),
-});
+/** A content item of a concept: its state and, once generated, its content (the LLM's validated output). */
+const contentItem = <T extends z.ZodType>(content: T) =>
+  z.object({
+    status: z.enum(ITEM_STATUSES),
+    content: content.nullable(),
+    error: storedError.nullable(),
+    attempts: count,
+    promptVersion: z.string().nullable(),
+  });
 
 export const RoadmapSchema = z
   .object({
@@ -159,7 +164,11 @@ export const RoadmapSchema = z
             summary: z.string(),
             estimatedHours: z.number(),
             prerequisites: z.array(z.string()),
-            content: perKind(contentItem),
+            content: z.object({
+              tutorial: contentItem(TutorialSchema.meta({ id: 'Tutorial' })),
+              resources: contentItem(ResourcesSchema.meta({ id: 'Resources' })),
+              quiz: contentItem(QuizSchema.meta({ id: 'Quiz' })),
+            }),
           }),
         ),
       }),
