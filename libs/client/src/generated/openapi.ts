@@ -102,7 +102,11 @@ export interface paths {
         /** Tasks, newest first, filtered by status, type and creation time, cursor-paginated */
         get: operations["listTasks"];
         put?: never;
-        post?: never;
+        /**
+         * Accept a task of any registered type; its input is validated against the type’s schema
+         * @description GET /api/v1/task-types lists the types with the JSON Schema of their input. 400 UNKNOWN_TASK_TYPE lists the known types; 400 VALIDATION_FAILED names each field at fault (`input.goals.3`). The same Idempotency-Key within 24 h returns the first task.
+         */
+        post: operations["createTask"];
         delete?: never;
         options?: never;
         head?: never;
@@ -257,6 +261,57 @@ export interface paths {
         get: operations["getUsage"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/task-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every task type with its version and the JSON Schema of its input, result and signals */
+        get: operations["listTaskTypes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{id}/result": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A completed task’s typed result; 409 NOT_COMPLETED with its status otherwise; ?wait=N waits up to N seconds */
+        get: operations["getTaskResult"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{id}/signals/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send the signal a waiting task asks for, with its typed payload (the task types list each type’s signals) */
+        post: operations["sendTaskSignal"];
         delete?: never;
         options?: never;
         head?: never;
@@ -722,6 +777,8 @@ export interface components {
                 percent: number;
             };
             roadmapId: string | null;
+            /** @description The task that fanned this one out (a batch), or null */
+            parentId: string | null;
             error: components["schemas"]["StoredError"] | null;
             attempts: number;
             workflowVersion: string;
@@ -733,6 +790,21 @@ export interface components {
             startedAt: string | null;
             finishedAt: string | null;
             cancelledAt: string | null;
+            links: components["schemas"]["TaskLinks"];
+        };
+        TaskAccepted: {
+            /** Format: uuid */
+            taskId: string;
+            type: string;
+            /**
+             * Format: uuid
+             * @description roadmap.generate tasks: the roadmap being generated
+             */
+            roadmapId?: string;
+            /** @enum {string} */
+            status: "queued" | "running" | "awaiting_review" | "completed" | "failed" | "cancelled";
+            /** @enum {string} */
+            reviewMode: "required" | "skip";
             links: components["schemas"]["TaskLinks"];
         };
         /** @description The polling view: a task with per-concept item states and LLM usage */
@@ -755,6 +827,8 @@ export interface components {
                 percent: number;
             };
             roadmapId: string | null;
+            /** @description The task that fanned this one out (a batch), or null */
+            parentId: string | null;
             error: components["schemas"]["StoredError"] | null;
             attempts: number;
             workflowVersion: string;
@@ -788,6 +862,16 @@ export interface components {
                     quiz?: components["schemas"]["UsageTotals"];
                 };
             }[];
+            /** @description Counts of its child tasks by status (a batch), or null when it has none */
+            children: {
+                total: number;
+                queued: number;
+                running: number;
+                awaiting_review: number;
+                completed: number;
+                failed: number;
+                cancelled: number;
+            } | null;
         };
         UsageTotals: {
             inputTokens: number;
@@ -1038,6 +1122,49 @@ export interface components {
                 }[];
             }[];
         };
+        TaskTypes: {
+            items: {
+                /** @example roadmap.generate */
+                type: string;
+                version: string;
+                description: string;
+                /** @description A JSON Schema (2020-12) */
+                input: {
+                    [key: string]: unknown;
+                };
+                /** @description A JSON Schema (2020-12) */
+                result: {
+                    [key: string]: unknown;
+                };
+                /** @description Each signal a run may wait for, with its payload schema */
+                signals: {
+                    [key: string]: {
+                        [key: string]: unknown;
+                    };
+                };
+            }[];
+        };
+        TaskResult: {
+            /** Format: uuid */
+            taskId: string;
+            type: string;
+            /** @constant */
+            status: "completed";
+            finishedAt: string | null;
+            /** @description The result, as the task type’s result schema (GET /task-types) describes it */
+            result: {
+                [key: string]: unknown;
+            };
+        };
+        SignalAccepted: {
+            /** Format: uuid */
+            taskId: string;
+            type: string;
+            /** @constant */
+            status: "running";
+            signal: string;
+            links: components["schemas"]["TaskLinks"];
+        };
         Whoami: {
             owner: string;
             /** @enum {string} */
@@ -1222,6 +1349,8 @@ export interface components {
                     percent: number;
                 };
                 roadmapId: string | null;
+                /** @description The task that fanned this one out (a batch), or null */
+                parentId: string | null;
                 error: components["schemas"]["StoredError"] | null;
                 attempts: number;
                 workflowVersion: string;
@@ -2101,7 +2230,8 @@ export interface operations {
         parameters: {
             query?: {
                 status?: "queued" | "running" | "awaiting_review" | "completed" | "failed" | "cancelled";
-                type?: "roadmap.generate";
+                type?: string;
+                parentId?: string;
                 createdAfter?: string;
                 createdBefore?: string;
                 limit?: number;
@@ -2136,6 +2266,7 @@ export interface operations {
                      *             "percent": 33
                      *           },
                      *           "roadmapId": "01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b12",
+                     *           "parentId": null,
                      *           "error": null,
                      *           "attempts": 1,
                      *           "workflowVersion": "roadmap-workflow@1",
@@ -2220,6 +2351,195 @@ export interface operations {
             };
         };
     };
+    createTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1 to 200 visible ASCII characters */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "type": "roadmap.generate",
+                 *       "input": {
+                 *         "goal": "Become a backend engineer in 6 months"
+                 *       },
+                 *       "priority": "normal",
+                 *       "review": "skip"
+                 *     }
+                 */
+                "application/json": {
+                    type: string;
+                    input: unknown;
+                    /**
+                     * @default normal
+                     * @enum {string}
+                     */
+                    priority?: "high" | "normal" | "low";
+                    /** @enum {string} */
+                    review?: "required" | "skip";
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted: the task and where to follow it */
+            202: {
+                headers: {
+                    /** @description `true` when an earlier request with the same Idempotency-Key is answered again */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "taskId": "01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11",
+                     *       "type": "roadmap.generate",
+                     *       "roadmapId": "01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b12",
+                     *       "status": "queued",
+                     *       "reviewMode": "skip",
+                     *       "links": {
+                     *         "status": "/api/v1/tasks/01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11",
+                     *         "events": "/api/v1/tasks/01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11/events",
+                     *         "logs": "/api/v1/tasks/01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11/logs",
+                     *         "llmCalls": "/api/v1/tasks/01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11/llm-calls",
+                     *         "roadmap": "/api/v1/roadmaps/01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b12",
+                     *         "revisions": "/api/v1/roadmaps/01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b12/revisions"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TaskAccepted"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "message": "The request body is larger than the limit",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNSUPPORTED_MEDIA_TYPE",
+                     *       "message": "Send the body as application/json",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The Idempotency-Key was used with a different body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "IDEMPOTENCY_KEY_REUSED",
+                     *       "message": "This Idempotency-Key was used for a different request",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests from this caller; retry after Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "RATE_LIMITED",
+                     *       "message": "Too many roadmaps created by this caller; retry after Retry-After",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getTask: {
         parameters: {
             query?: never;
@@ -2253,6 +2573,7 @@ export interface operations {
                      *         "percent": 33
                      *       },
                      *       "roadmapId": "01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b12",
+                     *       "parentId": null,
                      *       "error": null,
                      *       "attempts": 1,
                      *       "workflowVersion": "roadmap-workflow@1",
@@ -2307,7 +2628,8 @@ export interface operations {
                      *             }
                      *           }
                      *         }
-                     *       ]
+                     *       ],
+                     *       "children": null
                      *     }
                      */
                     "application/json": components["schemas"]["TaskDetail"];
@@ -2421,6 +2743,7 @@ export interface operations {
                      *         "percent": 33
                      *       },
                      *       "roadmapId": "01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b12",
+                     *       "parentId": null,
                      *       "error": null,
                      *       "attempts": 1,
                      *       "workflowVersion": "roadmap-workflow@1",
@@ -2475,7 +2798,8 @@ export interface operations {
                      *             }
                      *           }
                      *         }
-                     *       ]
+                     *       ],
+                     *       "children": null
                      *     }
                      */
                     "application/json": components["schemas"]["TaskDetail"];
@@ -3239,6 +3563,360 @@ export interface operations {
                      * @example {
                      *       "code": "FORBIDDEN",
                      *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listTaskTypes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The task types */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskTypes"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getTaskResult: {
+        parameters: {
+            query?: {
+                wait?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The task’s id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "taskId": "01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11",
+                     *       "type": "roadmap.generate",
+                     *       "status": "completed",
+                     *       "finishedAt": "2026-12-07T10:00:00.000Z",
+                     *       "result": {
+                     *         "roadmapId": "01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b12",
+                     *         "concepts": 12
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TaskResult"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "CONFLICT",
+                     *       "message": "The task cannot be resumed (only a failed or cancelled task can be)",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    sendTaskSignal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The task’s id */
+                id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "payload": {
+                 *         "approved": true
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    payload?: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted: the task runs on */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "taskId": "01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11",
+                     *       "type": "demo.wait",
+                     *       "status": "running",
+                     *       "signal": "approval",
+                     *       "links": {
+                     *         "status": "/api/v1/tasks/01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11",
+                     *         "events": "/api/v1/tasks/01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11/events",
+                     *         "logs": "/api/v1/tasks/01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11/logs",
+                     *         "llmCalls": "/api/v1/tasks/01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11/llm-calls",
+                     *         "roadmap": "/api/v1/roadmaps/01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b12",
+                     *         "revisions": "/api/v1/roadmaps/01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b12/revisions"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SignalAccepted"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "CONFLICT",
+                     *       "message": "The task cannot be resumed (only a failed or cancelled task can be)",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "message": "The request body is larger than the limit",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNSUPPORTED_MEDIA_TYPE",
+                     *       "message": "Send the body as application/json",
                      *       "requestId": "req-1"
                      *     }
                      */

@@ -1,6 +1,7 @@
-import { createDocument } from 'zod-openapi';
+import { createDocument, type ZodOpenApiPathsObject } from 'zod-openapi';
 import { adminPaths } from './admin-paths.js';
 import { publicPaths } from './paths.js';
+import { taskApiPaths } from './task-api-paths.js';
 
 /**
  * The committed document, services/gateway/src/openapi/openapi.json (this module runs from
@@ -50,7 +51,7 @@ export function buildOpenApiDocument() {
           BearerJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A JWT (HS256 secret or JWKS); `sub` is the owner, `role: admin` the admin role' },
         },
       },
-      paths: { ...publicPaths, ...adminPaths },
+      paths: mergePaths(publicPaths, taskApiPaths, adminPaths),
     },
     {
       // zod writes its own regex beside `format` (date-time, date, uuid, email): the format says it,
@@ -61,6 +62,13 @@ export function buildOpenApiDocument() {
     },
   );
   return stripSchemaDialect(document);
+}
+
+/** Path objects of several files; two files may hold methods of one path (GET and POST /api/v1/tasks). */
+function mergePaths(...parts: ZodOpenApiPathsObject[]): ZodOpenApiPathsObject {
+  const paths: ZodOpenApiPathsObject = {};
+  for (const part of parts) for (const [path, item] of Object.entries(part)) paths[path] = { ...paths[path], ...item };
+  return paths;
 }
 
 /** `$schema` on a nested schema is noise in OpenAPI (the document's dialect applies); zod adds it on some. */

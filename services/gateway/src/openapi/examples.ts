@@ -35,6 +35,7 @@ export const taskExample = {
   currentStep: 'content_generation',
   progress: { done: 12, failed: 0, total: 36, percent: 33 },
   roadmapId,
+  parentId: null,
   error: null,
   attempts: 1,
   workflowVersion: 'roadmap-workflow@1',
@@ -61,7 +62,14 @@ export const taskDetailExample = {
       usage: { tutorial: { inputTokens: 410, outputTokens: 820, costUsd: 0.0006, calls: 1 }, resources: noUsage, quiz: noUsage },
     },
   ],
+  children: null,
 };
+
+export const createTaskExample = { type: 'roadmap.generate', input: { goal: 'Become a backend engineer in 6 months' }, priority: 'normal', review: 'skip' };
+export const taskAcceptedExample = { taskId, type: 'roadmap.generate', roadmapId, status: 'queued', reviewMode: 'skip', links };
+export const taskResultExample = { taskId, type: 'roadmap.generate', status: 'completed', finishedAt: at, result: { roadmapId, concepts: 12 } };
+export const signalExample = { payload: { approved: true } };
+export const signalAcceptedExample = { taskId, type: 'demo.wait', status: 'running', signal: 'approval', links };
 
 export const taskPageExample = { items: [taskExample], nextCursor: null };
 

@@ -83,6 +83,7 @@ export const TaskSchema = z
     currentStep: z.string().nullable(),
     progress: progress.extend({ percent: z.number().int().min(0).max(100) }),
     roadmapId: uuid.nullable(),
+    parentId: uuid.nullable().meta({ description: 'The task that fanned this one out (a batch), or null' }),
     error: storedError.nullable(),
     attempts: count,
     workflowVersion: z.string(),
@@ -111,6 +112,10 @@ export const TaskDetailSchema = TaskSchema.extend({
       usage: perKind(UsageTotalsSchema).partial(),
     }),
   ),
+  children: z
+    .object({ total: count, ...Object.fromEntries(TASK_STATUSES.map((status) => [status, count])) } as Record<'total' | (typeof TASK_STATUSES)[number], typeof count>)
+    .nullable()
+    .meta({ description: 'Counts of its child tasks by status (a batch), or null when it has none' }),
 }).meta({ id: 'TaskDetail', description: 'The polling view: a task with per-concept item states and LLM usage' });
 
 const page = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last' }) });
@@ -269,3 +274,47 @@ export const TaskEventPayloadSchema = TaskEventSchema.meta({
   description: 'One progress event; the SSE `event:` field is its `type`',
   examples: [{ type: 'task.completed', taskId: '01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11', at: '2026-12-07T10:00:00.000Z', progress: { done: 36, failed: 0, total: 36 } }],
 });
+
+/* The unified task API: every task type through the same endpoints. */
+
+const jsonSchema = z.record(z.string(), z.unknown()).meta({ description: 'A JSON Schema (2020-12)' });
+
+export const TaskAcceptedSchema = z
+  .object({
+    taskId: uuid,
+    type: z.string(),
+    roadmapId: uuid.optional().meta({ description: 'roadmap.generate tasks: the roadmap being generated' }),
+    status: z.enum(TASK_STATUSES),
+    reviewMode: z.enum(REVIEW_MODES),
+    links: TaskLinksSchema,
+  })
+  .meta({ id: 'TaskAccepted' });
+
+export const TaskResultSchema = z
+  .object({
+    taskId: uuid,
+    type: z.string(),
+    status: z.literal('completed'),
+    finishedAt: instant.nullable(),
+    result: json.meta({ description: 'The result, as the task type’s result schema (GET /task-types) describes it' }),
+  })
+  .meta({ id: 'TaskResult' });
+
+export const SignalAcceptedSchema = z
+  .object({ taskId: uuid, type: z.string(), status: z.literal('running'), signal: z.string(), links: TaskLinksSchema })
+  .meta({ id: 'SignalAccepted' });
+
+export const TaskTypesSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        type: z.string().meta({ example: 'roadmap.generate' }),
+        version: z.string(),
+        description: z.string(),
+        input: jsonSchema,
+        result: jsonSchema,
+        signals: z.record(z.string(), jsonSchema).meta({ description: 'Each signal a run may wait for, with its payload schema' }),
+      }),
+    ),
+  })
+  .meta({ id: 'TaskTypes' });
