@@ -44,7 +44,9 @@ export type ErrorCode =
   /** The task ran past its type's hard deadline. */
   | 'TASK_DEADLINE'
   /** A task state change the lifecycle's state machine does not allow. */
-  | 'INVALID_TRANSITION';
+  | 'INVALID_TRANSITION'
+  /** A webhook URL that resolves to an address webhooks may not reach, or does not resolve. */
+  | 'WEBHOOK_URL_FORBIDDEN';
 
 /** A field at fault in a request or message. */
 export interface FieldIssue {

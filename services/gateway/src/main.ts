@@ -11,6 +11,7 @@ import { AdminModule } from './admin/admin.module.js';
 import { EventsModule } from './events/events.module.js';
 import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { ConsoleModule } from './console/console.module.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
 import { installConsole } from './console/console-static.js';
 
 await runService({
@@ -36,6 +37,7 @@ await runService({
     TasksModule.forRoot({ reviewDefault: config.REVIEW_DEFAULT, workflowModules: config.WORKFLOW_MODULES }),
     EventsModule.forRoot({ keepAliveMs: config.SSE_KEEPALIVE_MS }),
     AdminModule,
+    WebhooksModule.forRoot({ allowPrivate: config.WEBHOOKS_ALLOW_PRIVATE }),
     MaintenanceModule,
     ConsoleModule,
     { module: class ErrorsModule {}, providers: [{ provide: APP_FILTER, useFactory: () => new ErrorsFilter(logger) }] },

@@ -2,6 +2,7 @@ import { createDocument, type ZodOpenApiPathsObject } from 'zod-openapi';
 import { adminPaths } from './admin-paths.js';
 import { publicPaths } from './paths.js';
 import { taskApiPaths } from './task-api-paths.js';
+import { webhookPaths } from './webhook-paths.js';
 
 /**
  * The committed document, services/gateway/src/openapi/openapi.json (this module runs from
@@ -40,6 +41,7 @@ export function buildOpenApiDocument() {
         { name: 'roadmaps', description: 'Create roadmaps, read them, review their framework, regenerate content' },
         { name: 'tasks', description: 'Follow, list, cancel and resume the background tasks' },
         { name: 'usage', description: 'LLM usage and its estimated cost' },
+        { name: 'webhooks', description: 'Be told when tasks end: signed deliveries (Standard Webhooks) to the caller’s endpoints' },
         { name: 'console', description: 'Read models of the web console' },
         { name: 'admin', description: 'Operators: queues, workers, dead letters, maintenance (admin role)' },
       ],
@@ -51,7 +53,7 @@ export function buildOpenApiDocument() {
           BearerJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A JWT (HS256 secret or JWKS); `sub` is the owner, `role: admin` the admin role' },
         },
       },
-      paths: mergePaths(publicPaths, taskApiPaths, adminPaths),
+      paths: mergePaths(publicPaths, taskApiPaths, webhookPaths, adminPaths),
     },
     {
       // zod writes its own regex beside `format` (date-time, date, uuid, email): the format says it,
