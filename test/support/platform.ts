@@ -14,7 +14,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const TEST_NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 
-export type ServiceName = 'gateway' | 'workflow-worker' | 'content-worker' | 'log-sink';
+export type ServiceName = 'gateway' | 'workflow-worker' | 'content-worker' | 'log-sink' | 'webhook-worker';
 
 /** The owner `platform.request` calls as unless told otherwise. */
 export const E2E_OWNER = 'e2e-user';
@@ -108,7 +108,7 @@ export class Platform {
     const platform = new Platform(options);
     try {
       await platform.prepare();
-      const replicas = { gateway: 1, 'workflow-worker': 1, 'content-worker': 2, 'log-sink': 1, ...options.replicas };
+      const replicas = { gateway: 1, 'workflow-worker': 1, 'content-worker': 2, 'log-sink': 1, 'webhook-worker': 1, ...options.replicas };
       for (const service of Object.keys(replicas) as ServiceName[]) {
         for (let i = 0; i < replicas[service]; i++) await platform.spawn(service);
       }

@@ -46,7 +46,9 @@ export type ErrorCode =
   /** A task state change the lifecycle's state machine does not allow. */
   | 'INVALID_TRANSITION'
   /** A webhook URL that resolves to an address webhooks may not reach, or does not resolve. */
-  | 'WEBHOOK_URL_FORBIDDEN';
+  | 'WEBHOOK_URL_FORBIDDEN'
+  /** A webhook endpoint did not answer 2xx in time (retried with backoff for 24 h). */
+  | 'WEBHOOK_DELIVERY_FAILED';
 
 /** A field at fault in a request or message. */
 export interface FieldIssue {
