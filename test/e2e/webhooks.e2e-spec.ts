@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { eventually, Platform } from '../support/platform.js';
+import { Subjects } from '@roadmap/contracts';
+import { Messaging } from '@roadmap/messaging';
+import { E2E_OWNER, eventually, Platform, TEST_NATS_URL } from '../support/platform.js';
 
 /*
  * Webhooks end to end: an owner registers a local receiver, its task ends, the webhook worker
@@ -122,6 +125,22 @@ describe('webhooks (Standard Webhooks, delivered by the webhook worker)', () => 
     assert.equal(deliveries.length, 1);
     assert.equal(deliveries[0].id, delivered.headers['webhook-id']);
     assert.deepEqual(deliveries[0].attempts.map((a: { statusCode: number }) => a.statusCode), [500, 500, 200]);
+
+    // Two tasks ending in the same millisecond are two deliveries (an event is its task, type and time).
+    const twins = [randomUUID(), randomUUID()];
+    await platform.query(
+      `INSERT INTO tasks (id, type, status, owner, priority, input, workflow_version) SELECT id, 'roadmap.generate', 'completed', $2, 'normal', '{}', 'test' FROM unnest($1::uuid[]) AS id`,
+      [twins, E2E_OWNER],
+    );
+    const at = new Date().toISOString();
+    const messaging = await Messaging.connect({ servers: TEST_NATS_URL, namespace: platform.namespace, name: 'e2e-webhooks' });
+    try {
+      for (const taskId of twins) await messaging.js.publish(messaging.subject(Subjects.taskEvents(taskId)), JSON.stringify({ type: 'task.completed', taskId, at, progress: { done: 1, failed: 0, total: 1 } }));
+    } finally {
+      await messaging.close();
+    }
+    await eventually(async () => twins.every((id) => mine.received.some((r) => r.answered === 200 && JSON.parse(r.body).data.taskId === id)), 20_000, 'both twins delivered');
+    mine.received.splice(3); // what follows counts from the first task's three attempts
 
     // Sent again on request, with the same webhook-id (a receiver deduplicates on it).
     const again = await platform.request('POST', `/api/v1/webhooks/${hook.body.id}/deliveries/${deliveries[0].id}/redeliver`);

@@ -1,9 +1,16 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { WEBHOOK_TIMEOUT_MS, webhookAddressRefusal } from '@roadmap/contracts';
 import { Webhook } from 'standardwebhooks';
+
+/*
+ * Connections are kept alive and reused per endpoint: most deliveries go to few endpoints, and a new
+ * TCP (and TLS) handshake per delivery would cost more than the delivery. The address check runs when
+ * a connection is made, which is when an address is chosen.
+ */
+const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 64 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 64 }) };
 
 export interface SendResult {
   ok: boolean;
@@ -44,6 +51,7 @@ export function sendWebhook(target: { url: string; secret: string; deliveryId: s
       {
         method: 'POST',
         lookup,
+        agent: url.protocol === 'https:' ? agents.https : agents.http,
         signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
         headers: {
           'content-type': 'application/json',

@@ -52,13 +52,7 @@ export class WebhookHandlers {
   async fanOut(event: TaskEvent): Promise<void> {
     const type = webhookEventOf(event.type);
     if (!type) return;
-    const task = await this.repository.task(event.taskId);
-    if (!task) return;
-    const created = await this.repository.createDeliveries(task.owner, type, `${event.type}:${event.at}`, new Date(event.at), event.taskId, () => ({
-      type,
-      timestamp: event.at,
-      data: { taskId: event.taskId, taskType: task.type, status: task.status, event },
-    }));
+    const created = await this.repository.createDeliveries({ taskId: event.taskId, type, key: `${event.taskId}:${event.type}:${event.at}`, at: new Date(event.at), json: event });
     for (const d of created) {
       await this.publisher.publish(Subjects.webhookDelivery(d.webhook_id), { deliveryId: d.id } satisfies WebhookDeliveryMessage, { msgId: `webhook-delivery:${d.id}` });
     }
