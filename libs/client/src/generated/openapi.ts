@@ -1088,6 +1088,22 @@ export interface components {
             /** Format: date-time */
             at: string;
             /** @constant */
+            type: "child.ended";
+            /** Format: uuid */
+            childId: string;
+            /** @enum {string} */
+            status: "completed" | "failed" | "cancelled";
+            progress: {
+                done: number;
+                failed: number;
+                total: number;
+            };
+        } | {
+            /** Format: uuid */
+            taskId: string;
+            /** Format: date-time */
+            at: string;
+            /** @constant */
             type: "review.awaiting";
             revision: number;
         } | {

@@ -1,8 +1,8 @@
 import { CreateRoadmapRequestSchema, RetryItemsRequestSchema, ReviewRequestSchema } from '@roadmap/contracts';
 import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
+import { IdempotencyKeySchema } from '../tasks/admission.js';
 import {
-  IdempotencyKeySchema,
   ListQuerySchema,
   LlmCallsQuerySchema,
   LogsQuerySchema,

@@ -2,7 +2,7 @@ import { CreateTaskRequestSchema, SignalRequestSchema } from '@roadmap/contracts
 import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { ResultQuerySchema, SignalNameSchema } from '../tasks/task-api.controller.js';
-import { IdempotencyKeySchema } from '../tasks/tasks.controller.js';
+import { IdempotencyKeySchema } from '../tasks/admission.js';
 import * as ex from './examples.js';
 import { body, errors, json, op } from './operations.js';
 import * as s from './schemas.js';
