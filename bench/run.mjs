@@ -1,5 +1,5 @@
 // npm run bench [-- <scenario> ...]: runs the scenarios (all by default), prints a table, writes
-// bench/results/<timestamp>.json. Scenarios: dispatch latency gateway logs makespan memory batch webhooks profile.
+// bench/results/<timestamp>.json. Scenarios: dispatch latency gateway logs makespan memory batch webhooks bulk search profile.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
@@ -24,7 +24,7 @@ if (process.env.ROADMAP_BENCH_RELAUNCHED !== '1') {
   process.exit(code);
 }
 
-const ALL = ['dispatch', 'latency', 'gateway', 'logs', 'makespan', 'memory', 'batch', 'webhooks'];
+const ALL = ['dispatch', 'latency', 'gateway', 'logs', 'makespan', 'memory', 'batch', 'webhooks', 'bulk', 'search'];
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = asked.length ? asked : ALL;
 for (const n of names) if (![...ALL, 'profile'].includes(n)) { console.error(`unknown scenario ${n}; one of ${ALL.join(', ')}, profile`); process.exit(1); }
@@ -98,6 +98,17 @@ for (const name of names) {
         row('webhooks', `${fmt(x.events)} task completions -> webhook worker -> receiver answering in 50 ms${x.failHalf ? ', failing half with 500' : ''}`,
           `${fmt(x.deliveriesPerSec)} deliveries/s · completion-to-delivery p50 ${fmt(x.p50Ms)} ms · p99 ${fmt(x.p99Ms)} ms · ${fmt(x.delivered)} delivered once (${x.retrying} still retrying at the deadline, ${x.lost} lost, ${x.duplicates} duplicate 200s, ${fmt(x.requests)} requests)`,
           x.failHalf ? 'none lost' : 'p99 < 1 s', x.failHalf ? x.lost === 0 : x.p99Ms < 1_000 && x.lost === 0);
+      }
+    } else if (name === 'bulk') {
+      const { bulk } = await import('./scenarios/bulk.mjs');
+      const r = (results.bulk = await bulk());
+      row('bulk', `admin bulk cancel of ${fmt(r.n)} queued tasks (job through the single-task cancel), gateway on the shared cores`, `${(r.jobMs / 1000).toFixed(1)} s (${fmt(r.perSecond)} tasks/s; ${r.job.done} done, ${r.job.skipped} skipped, ${r.job.failed} failed; accepted in ${r.acceptMs} ms)`, '<= 60 s', r.job.status === 'completed' && r.job.done === r.n && r.jobMs <= 60_000);
+      row('bulk', `GET /healthz meanwhile, autocannon -c ${r.health.connections} ${r.health.seconds} s (the same probe before the job, same run)`, `${fmt(r.health.reqPerSec)} req/s · p50 ${r.health.p50} ms · p99 ${r.health.p99} ms (before: ${fmt(r.baseline.reqPerSec)} req/s · p99 ${r.baseline.p99} ms)`, 'p99 < 10 ms', r.health.goalMet);
+    } else if (name === 'search') {
+      const { search } = await import('./scenarios/search.mjs');
+      const r = (results.search = await search());
+      for (const [shape, t] of Object.entries(r.shapes)) {
+        row('search', `GET /api/v1/admin/tasks/search at ${fmt(r.n)} tasks: ${shape} (20 calls, limit 50)`, `p50 ${t.p50} ms · p95 ${t.p95} ms (${t.items} items)`, 'p95 < 100 ms', t.p95 < 100);
       }
     } else if (name === 'makespan' || name === 'memory') {
       if (!makespanState) {

@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { CONSUMERS, STREAMS } from '@roadmap/contracts';
 import { Messaging } from '@roadmap/messaging';
 import { eventually, freePort, Platform, TEST_NATS_URL } from '../support/platform.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const CLI = join(root, 'services', 'gateway', 'dist', 'src', 'cli', 'main.js');
 const HEARTBEAT_MS = 1_000;
 
 interface CliResult {
@@ -26,23 +21,7 @@ describe('the operator CLI (`npm run cli`) against a running platform', () => {
 
   /** The CLI as a real process, asynchronously (a blocking spawn would stall the services' piped output). */
   function cli(args: string[], key: string | null = userKey, env: Record<string, string> = {}): Promise<CliResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        cwd: root,
-        env: { PATH: process.env.PATH ?? '', ROADMAP_API_URL: platform.url, ...(key ? { ROADMAP_API_KEY: key } : {}), ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-      child.once('error', reject);
-      child.once('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    return platform.apiCli(args, key, env);
   }
 
   async function json(args: string[], key: string | null = userKey): Promise<any> {
@@ -51,11 +30,7 @@ describe('the operator CLI (`npm run cli`) against a running platform', () => {
     return JSON.parse(result.stdout);
   }
 
-  function createKey(owner: string, role: 'admin' | 'user'): string {
-    const created = platform.cli(['apikey', 'create', '--owner', owner, '--role', role]);
-    assert.equal(created.status, 0, created.stderr);
-    return created.stdout.trim().split('\n').at(-1)!;
-  }
+  const createKey = (owner: string, role: 'admin' | 'user') => platform.createApiKey(owner, role);
 
   before(async () => {
     platform = await Platform.start({ env: { WORKER_HEARTBEAT_MS: String(HEARTBEAT_MS) } });
@@ -308,7 +283,7 @@ describe('the operator CLI (`npm run cli`) against a running platform', () => {
     assert.deepEqual(Object.keys(queues.body.streams[0]).sort(), ['bytes', 'consumers', 'error', 'messages', 'stream']);
     assert.deepEqual(
       Object.keys(queues.body.streams.find((s: any) => s.consumers.length > 0).consumers[0]).sort(),
-      ['ackPending', 'ackRate', 'consumer', 'error', 'lastActive', 'pending', 'rateWindowSeconds', 'redelivered', 'stream', 'waiting'],
+      ['ackPending', 'ackRate', 'consumer', 'error', 'lastActive', 'paused', 'pausedAt', 'pausedBy', 'pending', 'rateWindowSeconds', 'redelivered', 'stream', 'waiting'],
     );
     const workers = await platform.request('GET', '/api/v1/admin/workers', undefined, {}, admin);
     assert.equal(workers.status, 200);
@@ -327,7 +302,7 @@ describe('the operator CLI (`npm run cli`) against a running platform', () => {
       'version',
     ]);
     const worker = workers.body.items.find((w: any) => w.consumers.length > 0);
-    assert.deepEqual(Object.keys(worker.consumers[0]).sort(), ['concurrency', 'consumer', 'handled', 'held', 'inFlight', 'since', 'stream']);
+    assert.deepEqual(Object.keys(worker.consumers[0]).sort(), ['concurrency', 'configuredConcurrency', 'consumer', 'handled', 'held', 'inFlight', 'paused', 'since', 'stream']);
     assert.deepEqual(Object.keys(worker.consumers[0].handled).sort(), ['acked', 'deadLettered', 'retried']);
     assert.equal((await platform.request('POST', `/api/v1/admin/dead-letters/${crypto.randomUUID()}/discard`, undefined, {}, admin)).status, 404);
     assert.equal((await platform.request('GET', '/api/v1/admin/dead-letters?state=nope', undefined, {}, admin)).status, 400);

@@ -203,6 +203,37 @@ export class Platform {
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
 
+  /** A new API key (`apikey create`, straight in this platform's database); throws if the CLI failed. */
+  createApiKey(owner: string, role: 'admin' | 'user'): string {
+    const created = this.cli(['apikey', 'create', '--owner', owner, '--role', role]);
+    if (created.status !== 0) throw new Error(`apikey create failed (${created.status}): ${created.stderr}`);
+    return created.stdout.trim().split('\n').at(-1)!;
+  }
+
+  /**
+   * The CLI as a real process against this platform's API (`ROADMAP_API_URL`), with `key` as
+   * ROADMAP_API_KEY (none when null). Asynchronous: a blocking spawn would stall the services' piped output.
+   */
+  apiCli(args: string[], key: string | null, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [join(root, 'services', 'gateway', 'dist', 'src', 'cli', 'main.js'), ...args], {
+        cwd: root,
+        env: { PATH: this.env.PATH ?? '', ROADMAP_API_URL: this.url, ...(key ? { ROADMAP_API_KEY: key } : {}), ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout?.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+      child.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+      child.once('error', reject);
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
   /**
    * Calls the gateway. Sends a bearer JWT for E2E_OWNER unless `headers` carry a credential of their
    * own (authorization, x-api-key) or `options.as` names another owner (or null: no credential).

@@ -7,12 +7,20 @@ import { Overview } from './pages/overview.js';
 import { Tasks } from './pages/tasks.js';
 import { TaskPage } from './pages/task.js';
 import { DeadLetters } from './pages/dead-letters.js';
+import { Control } from './pages/control.js';
+import { Bulk } from './pages/bulk.js';
+import { Audit } from './pages/audit.js';
+import { Live } from './pages/live.js';
 import { match, useLocation } from './router.js';
 
 const NAV: Array<{ href: string; label: string; active: (path: string) => boolean }> = [
   { href: '/', label: 'Overview', active: (p) => p === '/' },
   { href: '/tasks', label: 'Tasks', active: (p) => p.startsWith('/tasks') },
   { href: '/dead-letters', label: 'Dead letters', active: (p) => p.startsWith('/dead-letters') },
+  { href: '/control', label: 'Control', active: (p) => p.startsWith('/control') },
+  { href: '/bulk', label: 'Bulk actions', active: (p) => p.startsWith('/bulk') },
+  { href: '/live', label: 'Live feed', active: (p) => p.startsWith('/live') },
+  { href: '/audit', label: 'Audit', active: (p) => p.startsWith('/audit') },
 ];
 
 function useSession(): Identity | null {
@@ -37,6 +45,10 @@ export function App() {
   else if (path === '/tasks' || path === '/tasks/') page = <Tasks search={search} />;
   else if ((params = match('/tasks/:id', path))) page = <TaskPage id={params.id!} />;
   else if (path.startsWith('/dead-letters')) page = <DeadLetters identity={identity} selected={match('/dead-letters/:id', path)?.id ?? null} />;
+  else if (path.startsWith('/control')) page = <Control identity={identity} />;
+  else if (path.startsWith('/bulk')) page = <Bulk identity={identity} />;
+  else if (path.startsWith('/live')) page = <Live identity={identity} />;
+  else if (path.startsWith('/audit')) page = <Audit identity={identity} />;
   else page = <p class="muted note">No page at {path}. <Link href="/">Back to the overview</Link></p>;
 
   return (

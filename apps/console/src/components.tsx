@@ -32,6 +32,8 @@ const BADGE_TONE: Record<string, string> = {
   error: 'bad',
   abandoned: 'warn',
   gone: 'bad',
+  paused: 'warn',
+  active: 'ok',
 };
 
 /** A status as a coloured pill; the text is the status itself (what people search the page for). */
@@ -134,6 +136,16 @@ export function LoadError(props: { error: ApiError; what: string }) {
 
 export function Loading() {
   return <p class="muted note">Loading…</p>;
+}
+
+/** What a page for the admin role shows to everyone else. */
+export function AdminOnly(props: { title: string; note: string }) {
+  return (
+    <div class="page">
+      <h1>{props.title}</h1>
+      <p class="muted note">{props.note}</p>
+    </div>
+  );
 }
 
 export function Flash(props: { message: { kind: 'ok' | 'error'; text: string } | null }) {

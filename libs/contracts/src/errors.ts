@@ -48,7 +48,14 @@ export type ErrorCode =
   /** A webhook URL that resolves to an address webhooks may not reach, or does not resolve. */
   | 'WEBHOOK_URL_FORBIDDEN'
   /** A webhook endpoint did not answer 2xx in time (retried with backoff for 24 h). */
-  | 'WEBHOOK_DELIVERY_FAILED';
+  | 'WEBHOOK_DELIVERY_FAILED'
+  /** Admin controls (issue 20): a purged message's task, and refusals with the field at fault. */
+  | 'PURGED'
+  | 'CONFIRMATION_REQUIRED'
+  | 'UNKNOWN_QUEUE'
+  | 'UNKNOWN_CONSUMER'
+  | 'WORKER_NOT_FOUND'
+  | 'FILTER_MATCHES_NOTHING';
 
 /** A field at fault in a request or message. */
 export interface FieldIssue {

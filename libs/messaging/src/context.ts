@@ -6,6 +6,10 @@ export interface ContextRoute {
   readonly durable: string;
   readonly maxDeliver: number;
   logicalSubject(actual: string): string;
+  /** Set while an operator has paused the consumer. */
+  readonly paused?: unknown;
+  /** Resolves once the consumer is not paused (at once when it is not). */
+  whenResumed?(): Promise<void>;
 }
 
 /**
@@ -41,6 +45,24 @@ export class JetStreamContext {
     if (this.handed) return;
     this.handed = true;
     this.message.nak();
+  }
+
+  /**
+   * Whether an operator has paused this message's consumer (POST admin/queues/:stream/pause). The
+   * server starts nothing new while it is; a handler that waits before its real work (for an LLM
+   * slot) can wait for {@link whenResumed} too, so a pause also holds work already delivered.
+   */
+  get paused(): boolean {
+    return Boolean(this.route.paused);
+  }
+
+  /**
+   * Resolves once the consumer is not paused: at once when it is not, else on resume or when the
+   * service begins to shut down (then check {@link draining}). The message stays held and
+   * heartbeated meanwhile; no delivery is spent.
+   */
+  whenResumed(): Promise<void> {
+    return this.route.whenResumed?.() ?? Promise.resolve();
   }
 
   /** The handler handed the message back ({@link handBack}). */

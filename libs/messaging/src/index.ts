@@ -51,6 +51,15 @@ export {
 } from './decorators.js';
 export { JetStreamServer, TimeLimitExceeded, type JetStreamServerOptions, type TimeLimits, type RouteSnapshot } from './server.js';
 export { MessagingModule } from './module.js';
+export {
+  ConsumerControl,
+  CONTROL_BUCKET,
+  effectiveConcurrency,
+  openControlBucket,
+  type ConcurrencyControl,
+  type ControlStamp,
+  type ControlState,
+} from './control.js';
 export { JetStreamHandlerExplorer } from './explorer.js';
 export { retryDelayMs, RETRY_BASE_MS, RETRY_CAP_MS, RETRY_AFTER_MAX_MS, type RetryDelayOptions } from './backoff.js';
 export type { DeadLetterCode, Outcome } from './metrics.js';

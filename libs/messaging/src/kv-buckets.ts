@@ -1,3 +1,5 @@
+import { CONTROL_BUCKET } from './control.js';
+
 /**
  * The JetStream key-value buckets of the platform, provisioned with the streams (by `npm run
  * provision`, which `npm start` and the chart's migration Job run) at NATS_STREAM_REPLICAS replicas.
@@ -68,6 +70,8 @@ export function kvBuckets(settings: KvBucketSettings = {}): KvBucketDeclaration[
       maxAgeMs: cacheBucketAgeMs(settings.cacheTtlSeconds ?? DEFAULT_CACHE_TTL_SECONDS),
       maxValueBytes: CACHE_MAX_VALUE_BYTES,
     },
+    // Operators' controls (pause, concurrency, drain; control.ts): kept until changed back, no age.
+    { name: CONTROL_BUCKET, description: 'operator controls: paused consumers, runtime concurrency, drains', maxAgeMs: 0 },
   ];
 }
 

@@ -1,4 +1,4 @@
-import { counter, histogram } from '@roadmap/observability';
+import { counter, gauge, histogram } from '@roadmap/observability';
 
 /*
  * Messaging metrics, registered once in the process registry (the helpers return the existing metric
@@ -48,3 +48,11 @@ export const timeLimitsTotal = counter(
   'Handler runs that passed their soft time limit (signal aborted) or hard one (given up)',
   ['consumer'],
 );
+
+export const consumerPaused = gauge(
+  'roadmap_messaging_consumer_paused',
+  'Whether an operator paused the consumer (1) in this process: it pulls and starts nothing new',
+  ['consumer'],
+);
+
+export const consumerConcurrency = gauge('roadmap_messaging_consumer_concurrency', 'Handler slots of the consumer in this process (operator controls applied)', ['consumer']);

@@ -24,6 +24,9 @@ export class TrackedContext extends JetStreamContext {
   lastBeat = performance.now();
   /** Naked at shutdown: the handler's late result must not ack it. */
   abandoned = false;
+  /** When the handler started (ms since the epoch), and the task its payload names, for `inspect active`. */
+  readonly startedAt = Date.now();
+  taskId?: string;
 }
 
 /** A message taken from a saturated consumer and held, heartbeated, until a slot frees. */
@@ -58,6 +61,12 @@ export abstract class Route implements ContextRoute {
   /** When the route was bound to its consumer. */
   readonly since = new Date();
   readonly counters: Record<Outcome | 'time_limit' | 'superseded' | 'duplicate' | 'terminated', Incrementer>;
+  /** Slots as configured at start; {@link limit} is what an operator's control set (or this). */
+  readonly configuredLimit: number;
+  /** Set while an operator has paused the consumer: nothing new is pulled or started. */
+  paused?: { readonly by: string; readonly at: string };
+  /** Handlers waiting in {@link whenResumed}. */
+  private resumeWaiters: Array<() => void> = [];
   /** Soft and hard time limits of a single-message handler, when configured. */
   timeLimits?: { readonly softMs: number; readonly hardMs: number };
   readonly queueWait: Observer;
@@ -66,9 +75,11 @@ export abstract class Route implements ContextRoute {
   constructor(
     readonly spec: HandlerSpec,
     readonly handler: MessageHandler,
-    readonly limit: number,
+    /** Handler slots (batch slots): changed at runtime by an operator's concurrency control. */
+    public limit: number,
     private readonly messaging: Messaging,
   ) {
+    this.configuredLimit = limit;
     this.durable = spec.consumer.durable;
     this.maxDeliver = spec.consumer.maxDeliver;
     this.streamLogical = spec.consumer.stream;
@@ -137,6 +148,18 @@ export abstract class Route implements ContextRoute {
     this.busy--;
     this.wakeLoop();
     if (this.busy === 0 && this.loopDone) this.onIdle?.();
+  }
+
+  whenResumed(): Promise<void> {
+    if (!this.paused) return Promise.resolve();
+    return new Promise((resolve) => this.resumeWaiters.push(resolve));
+  }
+
+  /** Lets every handler waiting in {@link whenResumed} go on (a resume, or shutdown beginning). */
+  releaseResumeWaiters(): void {
+    const waiters = this.resumeWaiters;
+    this.resumeWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   wakeLoop(): void {

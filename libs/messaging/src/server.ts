@@ -8,20 +8,28 @@ import { retryDelayMs } from './backoff.js';
 import { JetStreamBatchContext } from './context.js';
 import { JETSTREAM_EXTRAS_KEY, JETSTREAM_TRANSPORT, type HandlerSpec } from './decorators.js';
 import type { Messaging } from './messaging.js';
-import { outageRetries, type DeadLetterCode, type Outcome } from './metrics.js';
+import { ConsumerControl, effectiveConcurrency, type ControlState } from './control.js';
+import { consumerConcurrency, consumerPaused, outageRetries, type DeadLetterCode, type Outcome } from './metrics.js';
 import { JetStreamPublisher } from './publisher.js';
 import type { JetStreamHandlerExplorer } from './explorer.js';
 import { BatchRoute, parse, SingleRoute, TrackedContext, type Route } from './routes.js';
 import { traceProcess, traceProcessBatch } from './tracing.js';
 
-/** Options of {@link JetStreamServer}. */
 /** One consumer of a {@link JetStreamServer} as {@link JetStreamServer.snapshot} reports it. */
 export interface RouteSnapshot {
   /** Durable consumer name and logical stream. */
   readonly consumer: string;
   readonly stream: string;
-  /** Handler slots (batch slots for a batch handler). */
+  /** The consumer's filter subject (logical): what the handler serves. */
+  readonly filterSubject: string;
+  /** Handler slots (batch slots for a batch handler), operator controls applied. */
   readonly concurrency: number;
+  /** Handler slots as configured at start. */
+  readonly configuredConcurrency: number;
+  /** Who paused the consumer and when (ISO), if it is paused. */
+  readonly paused: { readonly by: string; readonly at: string } | null;
+  /** What runs now (at most {@link MAX_ACTIVE_REPORTED}): since when, and for which task. */
+  readonly active: ReadonlyArray<{ readonly subject: string; readonly streamSequence: number; readonly deliveryCount: number; readonly startedAt: string; readonly taskId: string | null }>;
   /** Messages being handled now. */
   readonly inFlight: number;
   /** Messages delivered and held, not handled yet (parked, or a batch being collected). */
@@ -32,8 +40,15 @@ export interface RouteSnapshot {
   readonly since: string;
 }
 
+/** Options of {@link JetStreamServer}. */
 export interface JetStreamServerOptions {
   readonly messaging: Messaging;
+  /**
+   * Operator controls (pause, concurrency, drain) read from the ADMIN_CONTROL KV bucket before the
+   * first pull and watched after: `workerId` is this process's id in the worker registry, `onDrain`
+   * starts the graceful exit when an operator drains it. Absent: no controls (unit tests).
+   */
+  readonly control?: { readonly workerId: string; readonly onDrain?: () => void };
   readonly logger: Logger;
   /**
    * Handlers in flight at once per durable (batches in flight for a batch handler); default 1. A
@@ -99,6 +114,9 @@ function isNotVisibleYet(err: unknown): boolean {
   return err instanceof AppError && err.code === 'NOT_VISIBLE_YET';
 }
 
+/** Running handlers reported per consumer in a snapshot (the worker registry stores it every few seconds). */
+const MAX_ACTIVE_REPORTED = 50;
+
 /** Pause before pulling again after the consumer iterator failed (consumer deleted, server gone). */
 const RESTART_DELAY_MS = 1_000;
 /** How long a slow route's pull for its free slots stays open on the server before it is renewed. */
@@ -137,6 +155,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly draining = new AbortController();
   private stopping = false;
   private closing?: Promise<void>;
+  /** Ends the watch of the operator controls. */
+  private readonly unwatch = new AbortController();
+  private drainRequested = false;
   private heartbeat?: NodeJS.Timeout;
   private bindError?: Error;
   /** Acks of the current event-loop turn, sent together: see {@link ack}. */
@@ -181,7 +202,17 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     return this.routes.map((route) => ({
       consumer: route.durable,
       stream: route.streamLogical,
+      filterSubject: route.spec.consumer.filterSubject,
       concurrency: route.limit,
+      configuredConcurrency: route.configuredLimit,
+      paused: route.paused ?? null,
+      active: [...route.active].slice(0, MAX_ACTIVE_REPORTED).map((ctx) => ({
+        subject: route.logicalSubject(ctx.message.subject),
+        streamSequence: ctx.message.info.streamSequence,
+        deliveryCount: ctx.message.info.deliveryCount,
+        startedAt: new Date(ctx.startedAt).toISOString(),
+        taskId: ctx.taskId ?? null,
+      })),
       inFlight: route.inFlight,
       held: route.held,
       handled: { ...route.handled },
@@ -238,6 +269,16 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       this.routes.push(route);
     }
     if (this.routes.length === 0) this.log.warn('no @JetStreamHandler registered: nothing to consume');
+    if (this.options.control && this.routes.length > 0) {
+      // Before the first pull: a new replica of a paused consumer must not take anything.
+      const control = new ConsumerControl(this.messaging);
+      this.applyControls(await control.read());
+      void control.watch((state) => this.applyControls(state), this.unwatch.signal, this.log);
+    }
+    for (const route of this.routes) {
+      consumerPaused.set({ consumer: route.durable }, route.paused ? 1 : 0);
+      consumerConcurrency.set({ consumer: route.durable }, route.limit);
+    }
     // Half the shortest heartbeat period: a held message gets working() within 1.5 periods (half its ack wait).
     const tick = Math.max(50, Math.min(...this.routes.map((r) => r.heartbeatMs), 60_000) / 2);
     this.heartbeat = setInterval(() => this.beat(), tick);
@@ -245,6 +286,67 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     for (const route of this.routes) {
       void this.pullLoop(route);
       this.log.info({ consumer: route.durable, stream: route.streamLogical, concurrency: route.limit }, 'consuming');
+    }
+  }
+
+  /** Applies the operator controls in force: pause or resume, slots, and a drain of this process. */
+  private applyControls(state: ControlState): void {
+    if (this.stopping) return;
+    const workerId = this.options.control?.workerId;
+    for (const route of this.routes) {
+      const paused = state.paused.get(route.durable);
+      if (paused && !route.paused) this.pauseRoute(route, paused);
+      else if (!paused && route.paused) this.resumeRoute(route);
+      else if (paused) route.paused = paused;
+      const limit = effectiveConcurrency(state, route.durable, workerId, route.configuredLimit);
+      if (limit !== route.limit) {
+        this.log.info({ consumer: route.durable, from: route.limit, to: limit }, 'concurrency changed by an operator');
+        route.limit = limit;
+        consumerConcurrency.set({ consumer: route.durable }, limit);
+        this.startParked(route);
+        route.wakeLoop();
+      }
+    }
+    const drain = workerId ? state.drain.get(workerId) : undefined;
+    if (drain && !this.drainRequested) {
+      this.drainRequested = true;
+      this.log.warn({ by: drain.by, at: drain.at }, 'drained by an operator: finishing in-flight work, then exiting');
+      this.options.control?.onDrain?.();
+    }
+  }
+
+  /**
+   * Stops the route pulling and starting. A consume() session (a fast route, a batch route) is
+   * closed and what it already delivered is parked (or batched and flushed): held, heartbeated, run
+   * on resume. A pull for free slots is left to expire (at most 10 s), its deliveries parked too:
+   * closing it would leave messages the server still sends to nobody until their ack wait ran out.
+   * Running handlers finish and ack as usual.
+   */
+  private pauseRoute(route: Route, by: { by: string; at: string }): void {
+    route.paused = by;
+    consumerPaused.set({ consumer: route.durable }, 1);
+    this.log.warn({ consumer: route.durable, by: by.by, at: by.at }, 'consumer paused by an operator');
+    const session = route instanceof SingleRoute ? route.sessionPrefetch > 1 : true;
+    if (session && route.messages) void route.messages.close();
+    route.wakeLoop();
+  }
+
+  private resumeRoute(route: Route): void {
+    route.paused = undefined;
+    route.releaseResumeWaiters();
+    consumerPaused.set({ consumer: route.durable }, 0);
+    this.log.info({ consumer: route.durable }, 'consumer resumed');
+    this.startParked(route);
+    route.wakeLoop();
+  }
+
+  /** Starts parked messages into free slots (after a resume, or when slots were added). */
+  private startParked(route: Route): void {
+    if (!(route instanceof SingleRoute) || route.paused || this.stopping) return;
+    while (route.parked.length > 0 && route.busy < route.limit) {
+      const next = route.parked.shift()!;
+      route.busy++;
+      void this.handleOne(route, next.message, next.lastBeat);
     }
   }
 
@@ -270,6 +372,11 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private async pullLoop(route: Route): Promise<void> {
     route.loopDone = false;
     while (!this.stopping) {
+      if (route.paused) {
+        // Paused by an operator: no pull until resumed (or closed).
+        await route.waitForWake();
+        continue;
+      }
       try {
         if (route instanceof SingleRoute && route.pullsFreeSlots()) {
           await this.pullFreeSlots(route);
@@ -295,9 +402,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       if (route instanceof SingleRoute && route.parking) {
         // Saturated: what the session held is parked (heartbeated). Pull again once all of it runs
         // and a slot is free.
-        while (!this.stopping && (route.parked.length > 0 || route.busy >= route.limit)) await route.waitForWake();
+        while (!this.stopping && !route.paused && (route.parked.length > 0 || route.busy >= route.limit)) await route.waitForWake();
         route.parking = false;
-      } else if (!this.stopping) {
+      } else if (!this.stopping && !route.paused) {
         await sleep(RESTART_DELAY_MS);
       }
     }
@@ -349,7 +456,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         continue;
       }
       route.holding.add(seq);
-      if (route.parking || route.busy >= route.limit) {
+      if (route.parking || route.paused || route.busy >= route.limit) {
         m.working();
         route.parked.push({ message: m, lastBeat: performance.now() });
         continue;
@@ -415,8 +522,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       limit = limits ? new AbortController() : undefined;
       ctx = new TrackedContext(m, route, limit ? AbortSignal.any([this.shutdown.signal, limit.signal]) : this.shutdown.signal, this.draining.signal);
       ctx.lastBeat = lastBeat;
-      route.active.add(ctx);
       const data = parsed.data;
+      const taskId = (data as { taskId?: unknown } | null)?.taskId;
+      if (typeof taskId === 'string') ctx.taskId = taskId;
+      route.active.add(ctx);
       const current = ctx;
       const run = traceProcess(route, m, () => this.riding(route, () => route.handler(data, current)));
       if (limits && limit) {
@@ -466,8 +575,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       clearTimeout(hardTimer);
       if (ctx) route.active.delete(ctx);
       route.holding.delete(m.info.streamSequence);
-      // A parked message takes the slot over directly; otherwise the slot is freed.
-      const next = this.stopping ? undefined : route.parked.shift();
+      // A parked message takes the slot over directly (unless paused, or slots were taken away);
+      // otherwise the slot is freed.
+      const next = this.stopping || route.paused || route.busy > route.limit ? undefined : route.parked.shift();
       if (next) void this.handleOne(route, next.message, next.lastBeat);
       else route.release();
     }
@@ -591,6 +701,11 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         // Stopping: keep iterating (no break) so what the session already holds is naked.
         if (!this.stopping) this.flush(route);
       }
+    }
+    // Paused: the session was closed, but what it delivered is run (finish what is held).
+    if (route.paused && !this.stopping && route.buffer.length > 0) {
+      while (route.batchesInFlight >= route.limit && !this.stopping) await route.waitForWake();
+      if (!this.stopping) this.flush(route);
     }
     this.nakBuffered(route);
   }
@@ -736,9 +851,12 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
 
   private async stop(): Promise<void> {
     this.stopping = true;
+    this.unwatch.abort();
     this.draining.abort(new Error('shutting down'));
     const started = Date.now();
     for (const route of this.routes) {
+      // Handlers waiting for a resume go on and see `draining` (they hand their message back).
+      route.releaseResumeWaiters();
       // Ends the session now; the loop still drains what was delivered, naking it.
       void route.messages?.close();
       route.wakeLoop();
@@ -783,6 +901,12 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     }
     clearInterval(this.heartbeat);
     this.sendAcks();
+    if (this.drainRequested && this.options.control) {
+      // The drain key names this process only: remove it (and its own slot settings) on the way out.
+      await new ConsumerControl(this.messaging)
+        .forgetWorker(this.options.control.workerId, this.routes.map((r) => r.durable))
+        .catch((err: unknown) => this.log.warn({ err }, 'could not remove the drain control of this worker'));
+    }
     // Acks and naks are fire-and-forget: make sure they left (a round trip) before the connection
     // is drained. Disconnected, the client keeps them buffered for the reconnect.
     if (this.messaging.isConnected()) {

@@ -86,7 +86,11 @@ describe('JetStreamServer.snapshot', () => {
     assert.deepEqual({ ...initial, since: undefined }, {
       consumer: HELD.durable,
       stream: HELD.stream,
+      filterSubject: HELD.filterSubject,
       concurrency: CONCURRENCY,
+      configuredConcurrency: CONCURRENCY,
+      paused: null,
+      active: [],
       inFlight: 0,
       held: 0,
       handled: { ack: 0, retry: 0, dead_letter: 0 },

@@ -29,7 +29,8 @@ describe(Batcher.name, () => {
       { maxInFlight: 1 },
     );
     const first = sut.submit(1);
-    await sleep(5); // the first call is running
+    // The first call is running (waited for, not timed: on a loaded machine 5 ms can pass before it starts).
+    while (calls.length === 0) await sleep(1);
     const later = [2, 3, 4].map((n) => sut.submit(n));
     await sleep(5);
     assert.deepEqual(calls, [[1]], 'nothing else is sent while the first call runs');

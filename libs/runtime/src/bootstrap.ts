@@ -12,7 +12,7 @@ import { Readiness } from './readiness.js';
 import { Cancellation } from './cancellation.js';
 import { LOGGER, TaskEvents } from './task-events.js';
 import { ClusterMetrics } from './cluster-metrics.js';
-import { WorkerRegistry } from './worker-registry.js';
+import { WORKER_SERVES, WorkerRegistry, type ServedType } from './worker-registry.js';
 import { installHttpMetrics } from './http-metrics.js';
 import { DataSource } from 'typeorm';
 
@@ -166,6 +166,8 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
     await definition.configure?.(app, config, logger);
 
     let server: JetStreamServer | undefined;
+    // Set once signals are handled: an operator's drain takes the same path as SIGTERM.
+    let shutdown: (reason: string) => void = () => undefined;
     if (definition.concurrency) {
       const messaging = app.get(Messaging);
       await assertProvisioned(messaging);
@@ -178,6 +180,7 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
             timeLimits: definition.timeLimits?.(config),
             logger,
             shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+            control: { workerId: app.get(WorkerRegistry).id, onDrain: () => shutdown('drain') },
           })),
         },
         { inheritAppConfig: true },
@@ -186,8 +189,8 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
     }
     await app.listen(definition.port(config), definition.host?.(config) ?? '0.0.0.0');
     logger.info({ url: await app.getUrl() }, `${definition.name} ready`);
-    app.get(WorkerRegistry).start(server && (() => server!.snapshot()));
-    exitGracefullyOnSignals(app, logger, config.SHUTDOWN_GRACE_MS, tracing);
+    app.get(WorkerRegistry).start(server && (() => server!.snapshot()), servedTypes(app));
+    shutdown = exitGracefullyOnSignals(app, logger, config.SHUTDOWN_GRACE_MS, tracing);
     return app;
   } catch (error) {
     logger.fatal({ err: error }, `${definition.name} failed to start`);
@@ -195,14 +198,24 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
   }
 }
 
+/** What the process says it serves (WORKER_SERVES, when a module provides it), for the worker registry. */
+function servedTypes(app: INestApplication): (() => readonly ServedType[]) | undefined {
+  try {
+    return app.get<() => readonly ServedType[]>(WORKER_SERVES, { strict: false });
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * SIGTERM/SIGINT: close the app (readiness false, consumers stop pulling, in-flight work finishes
- * within the grace period, the execution log is flushed, connections drain) and exit 0. A close that hangs past the grace period
- * plus a margin exits 1, so an orchestrator never waits on a stuck process.
+ * SIGTERM/SIGINT (or an operator's drain, through the returned function): close the app (readiness
+ * false, consumers stop pulling, in-flight work finishes within the grace period, the execution log
+ * is flushed, connections drain) and exit 0, so Kubernetes starts a replacement. A close that hangs
+ * past the grace period plus a margin exits 1, so an orchestrator never waits on a stuck process.
  */
-function exitGracefullyOnSignals(app: INestApplication, logger: Logger, graceMs: number, tracing?: Tracing): void {
+function exitGracefullyOnSignals(app: INestApplication, logger: Logger, graceMs: number, tracing?: Tracing): (reason: string) => void {
   let closing = false;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (signal: string) => {
     if (closing) return;
     closing = true;
     logger.info({ signal, graceMs }, 'shutting down');
@@ -227,4 +240,5 @@ function exitGracefullyOnSignals(app: INestApplication, logger: Logger, graceMs:
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  return onSignal;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { OnModuleDestroy } from '@nestjs/common';
 import type { RouteSnapshot } from '@roadmap/messaging';
 import { INSTANCE, type Logger } from '@roadmap/observability';
@@ -32,6 +33,29 @@ export interface WorkerHeartbeatRow {
   heartbeat_at: Date;
   interval_ms: number;
   consumers: RouteSnapshot[];
+  stats: ProcessStats | Record<string, never>;
+  serves: ServedType[];
+}
+
+/** A kind of work a process serves beyond its consumers (a workflow type), with its version. */
+export interface ServedType {
+  readonly name: string;
+  readonly version: string;
+}
+
+/**
+ * Optional provider: what the process serves (`() => ServedType[]`), reported with each heartbeat for
+ * `inspect registered`. The module that registers workflow definitions provides it.
+ */
+export const WORKER_SERVES = Symbol('WORKER_SERVES');
+
+/** What a process reports of itself with each heartbeat (`workers stats`). */
+export interface ProcessStats {
+  readonly rssBytes: number;
+  readonly heapUsedBytes: number;
+  /** Event-loop delay over the last heartbeat period (ms): how late timers and I/O callbacks ran. */
+  readonly eventLoopLagMs: { readonly mean: number; readonly p99: number; readonly max: number };
+  readonly uptimeSeconds: number;
 }
 
 /** Heartbeats missed before a process counts as gone. */
@@ -52,10 +76,12 @@ export class WorkerRegistry implements OnModuleDestroy {
   private readonly startedAt = new Date();
   private readonly version: string;
   private snapshot: () => RouteSnapshot[] = () => [];
+  private serves: () => readonly ServedType[] = () => [];
   private timer?: NodeJS.Timeout;
   private writing?: Promise<void>;
   private stopped = false;
   private warned = false;
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
 
   constructor(
     private readonly dataSource: DataSource,
@@ -65,10 +91,12 @@ export class WorkerRegistry implements OnModuleDestroy {
     this.version = options.version ?? serviceVersion();
   }
 
-  /** Starts heartbeating, reporting the consumers `snapshot` returns (none for a process without consumers). */
-  start(snapshot?: () => RouteSnapshot[]): void {
+  /** Starts heartbeating, reporting the consumers `snapshot` returns (none for a process without consumers) and what it `serves`. */
+  start(snapshot?: () => RouteSnapshot[], serves?: () => readonly ServedType[]): void {
     if (snapshot) this.snapshot = snapshot;
+    if (serves) this.serves = serves;
     if (this.timer || this.stopped) return;
+    this.loopDelay.enable();
     this.timer = setInterval(() => void this.beat(), this.options.intervalMs);
     this.timer.unref();
     void this.beat();
@@ -87,9 +115,10 @@ export class WorkerRegistry implements OnModuleDestroy {
     try {
       await sql(
         this.dataSource,
-        `INSERT INTO worker_heartbeats (id, service, instance, host, pid, version, started_at, heartbeat_at, interval_ms, consumers)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9::jsonb)
-         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), interval_ms = EXCLUDED.interval_ms, consumers = EXCLUDED.consumers`,
+        `INSERT INTO worker_heartbeats (id, service, instance, host, pid, version, started_at, heartbeat_at, interval_ms, consumers, stats, serves)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9::jsonb, $10::jsonb, $11::jsonb)
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), interval_ms = EXCLUDED.interval_ms, consumers = EXCLUDED.consumers,
+                                        stats = EXCLUDED.stats, serves = EXCLUDED.serves`,
         [
           this.id,
           this.options.service,
@@ -100,6 +129,8 @@ export class WorkerRegistry implements OnModuleDestroy {
           this.startedAt,
           this.options.intervalMs,
           JSON.stringify(this.snapshot()),
+          JSON.stringify(this.stats()),
+          JSON.stringify(this.serves()),
         ],
       );
       await sql(this.dataSource, `DELETE FROM worker_heartbeats WHERE heartbeat_at < now() - make_interval(secs => $1)`, [FORGET_AFTER_MS / 1000]);
@@ -111,10 +142,25 @@ export class WorkerRegistry implements OnModuleDestroy {
     }
   }
 
+  /** Memory, event-loop lag since the last beat, and uptime. */
+  private stats(): ProcessStats {
+    const memory = process.memoryUsage();
+    const ms = (ns: number) => (Number.isFinite(ns) ? Math.round(ns / 1e4) / 100 : 0);
+    const stats = {
+      rssBytes: memory.rss,
+      heapUsedBytes: memory.heapUsed,
+      eventLoopLagMs: { mean: ms(this.loopDelay.mean), p99: ms(this.loopDelay.percentile(99)), max: ms(this.loopDelay.max) },
+      uptimeSeconds: Math.round(process.uptime()),
+    };
+    this.loopDelay.reset();
+    return stats;
+  }
+
   /** On shutdown the row goes: a process that stopped cleanly is not shown as gone. */
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.loopDelay.disable();
     await this.writing;
     if (!this.timer) return;
     await Promise.race([

@@ -48,7 +48,7 @@ await runService({
     if (config.CORS_ORIGINS.length > 0) {
       app.enableCors({
         origin: config.CORS_ORIGINS.includes('*') ? '*' : config.CORS_ORIGINS,
-        methods: ['GET', 'POST', 'OPTIONS'],
+        methods: ['GET', 'POST', 'PUT', 'OPTIONS'],
         allowedHeaders: ['Authorization', 'X-Api-Key', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'],
         exposedHeaders: ['Retry-After', 'Idempotent-Replayed', 'WWW-Authenticate'],
         credentials: false,

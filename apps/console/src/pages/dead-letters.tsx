@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { operations } from '@roadmap/client';
 import { ApiError, call, client, type Identity } from '../api.js';
-import { Badge, Button, Flash, Link, LoadError, Loading, Section, ShortId, Time } from '../components.js';
+import { AdminOnly, Badge, Button, Flash, Link, LoadError, Loading, Section, ShortId, Time } from '../components.js';
 import { useAction, useApi } from '../hooks.js';
 import { navigate } from '../router.js';
 
@@ -21,12 +21,7 @@ export function DeadLetters(props: { identity: Identity; selected: string | null
     5000,
   );
   if (props.identity.role !== 'admin') {
-    return (
-      <div class="page">
-        <h1>Dead letters</h1>
-        <p class="muted note">Dead letters are shown to the admin role only.</p>
-      </div>
-    );
+    return <AdminOnly title="Dead letters" note="Dead letters are shown to the admin role only." />;
   }
   return (
     <div class="page">

@@ -105,9 +105,10 @@ export class TaskLifecycle {
   /**
    * Moves a task from one of `from` to `to` under its row lock, for the rest of the caller's
    * transaction: a 404 when it does not exist (or is another owner's), a 409 naming its state when it
-   * is in none of `from`. `from` must be allowed by the machine. Returns the task as it was.
+   * is in none of `from`. `from` must be allowed by the machine. A final state may carry `reason`
+   * (an operator's purge cancels with PURGED). Returns the task as it was.
    */
-  async act(em: EntityManager, taskId: string, from: readonly TaskStatus[], to: TaskStatus, action: string, owner?: string): Promise<TaskEntity> {
+  async act(em: EntityManager, taskId: string, from: readonly TaskStatus[], to: TaskStatus, action: string, owner?: string, reason?: StoredError): Promise<TaskEntity> {
     for (const state of from) if (!canTransition(state, to)) throw new InvalidTransitionError(taskId, state, to);
     const task = await em
       .getRepository(TaskEntity)
@@ -120,14 +121,14 @@ export class TaskLifecycle {
       `UPDATE tasks SET status = $2, updated_at = now(),
               finished_at = CASE WHEN $3 THEN now() END,
               cancelled_at = CASE WHEN $2 = 'cancelled' THEN now() ELSE cancelled_at END,
-              error = CASE WHEN $3 THEN error END,
+              error = CASE WHEN $3 THEN coalesce($4::jsonb, error) END,
               current_step = CASE WHEN $3 THEN NULL ELSE current_step END,
               -- a resumed task gets its deadlines anew at its next start
               soft_deadline_at = CASE WHEN $2 = 'queued' THEN NULL ELSE soft_deadline_at END,
               hard_deadline_at = CASE WHEN $2 = 'queued' THEN NULL ELSE hard_deadline_at END,
               deadline_warned_at = CASE WHEN $2 = 'queued' THEN NULL ELSE deadline_warned_at END
         WHERE id = $1`,
-      [taskId, to, final],
+      [taskId, to, final, reason ? JSON.stringify(reason) : null],
     );
     return task;
   }

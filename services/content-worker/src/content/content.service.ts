@@ -28,6 +28,8 @@ export interface Delivery {
   draining?: AbortSignal;
   /** Returns the message for another delivery (no attempt spent): the handler then returns. */
   handBack?(): void;
+  /** Resolves once the consumer is not paused by an operator (at once when it is not). */
+  whenResumed?(): Promise<void>;
 }
 
 /**
@@ -176,6 +178,8 @@ export class ContentService {
     const waited = performance.now();
     let release: () => void;
     try {
+      // A paused queue holds what it was already delivered before it takes an LLM slot.
+      await delivery.whenResumed?.();
       release = await this.llmSlots[message.priority].acquire(delivery.draining ? AbortSignal.any([signal, delivery.draining]) : signal);
     } catch (error) {
       if (signal.aborted || !delivery.draining?.aborted || !delivery.handBack) throw error;

@@ -1,9 +1,20 @@
 import { Module } from '@nestjs/common';
+import { AdminControlController } from './admin-control.controller.js';
+import { AuditService } from './audit.service.js';
+import { BulkController } from './bulk.controller.js';
+import { BulkService } from './bulk.service.js';
 import { DeadLettersController } from './dead-letters.controller.js';
 import { DeadLettersService } from './dead-letters.service.js';
+import { InsightController } from './insight.controller.js';
+import { LiveFeedService } from './live-feed.service.js';
 import { OperationsController } from './operations.controller.js';
+import { QueueControlService } from './queue-control.service.js';
 import { QueuesService } from './queues.service.js';
+import { SearchService } from './search.service.js';
 import { WorkersService } from './workers.service.js';
 
-@Module({ controllers: [DeadLettersController, OperationsController], providers: [DeadLettersService, QueuesService, WorkersService] })
+@Module({
+  controllers: [DeadLettersController, OperationsController, AdminControlController, BulkController, InsightController],
+  providers: [DeadLettersService, QueuesService, WorkersService, QueueControlService, AuditService, BulkService, SearchService, LiveFeedService],
+})
 export class AdminModule {}

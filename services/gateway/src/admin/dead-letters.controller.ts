@@ -4,6 +4,7 @@ import { STREAMS } from '@roadmap/contracts';
 import { z } from 'zod';
 import { UuidPipe, ZodPipe } from '../common/zod.pipe.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { AuditService } from './audit.service.js';
 import { DEAD_LETTER_STATES, DeadLettersService } from './dead-letters.service.js';
 
 export const ListQuerySchema = z.strictObject({
@@ -17,7 +18,10 @@ export const ListQuerySchema = z.strictObject({
 @ApiBearerAuth()
 @Controller('api/v1/admin/dead-letters')
 export class DeadLettersController {
-  constructor(@Inject(DeadLettersService) private readonly deadLetters: DeadLettersService) {}
+  constructor(
+    @Inject(DeadLettersService) private readonly deadLetters: DeadLettersService,
+    @Inject(AuditService) private readonly audit: AuditService,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'Dead letters, newest first: stream, subject, reason, deliveries, task (discarded ones only with state=discarded|all)' })
@@ -39,8 +43,8 @@ export class DeadLettersController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Put a dead letter back on its original subject (409 once discarded)' })
   @ApiParam({ name: 'id', format: 'uuid' })
-  replay(@Param('id', new UuidPipe()) id: string) {
-    return this.deadLetters.replay(id);
+  replay(@Param('id', new UuidPipe()) id: string, @CurrentPrincipal() principal: Principal) {
+    return this.audit.run(principal, 'dead-letter.replay', id, {}, () => this.deadLetters.replay(id));
   }
 
   @Post(':id/discard')
@@ -48,6 +52,6 @@ export class DeadLettersController {
   @ApiOperation({ summary: 'Discard a dead letter: kept for audit, left out of the default list, no longer replayable (409)' })
   @ApiParam({ name: 'id', format: 'uuid' })
   discard(@Param('id', new UuidPipe()) id: string, @CurrentPrincipal() principal: Principal) {
-    return this.deadLetters.discard(id, principal.owner);
+    return this.audit.run(principal, 'dead-letter.discard', id, {}, () => this.deadLetters.discard(id, principal.owner));
   }
 }

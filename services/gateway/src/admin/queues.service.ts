@@ -3,6 +3,7 @@ import { UnavailableError } from '@roadmap/contracts';
 import { Messaging } from '@roadmap/messaging';
 import { readQueues, type ConsumerState } from '@roadmap/runtime';
 import { AckRates, SAMPLE_EVERY_MS } from './ack-rate.js';
+import { QueueControlService, type PauseView } from './queue-control.service.js';
 
 /** A consumer as GET /api/v1/admin/queues shows it. */
 export interface ConsumerView {
@@ -21,6 +22,10 @@ export interface ConsumerView {
   /** Deliveries acknowledged per second over the last minute (see ack-rate.ts); null until sampled. */
   readonly ackRate: number | null;
   readonly rateWindowSeconds: number | null;
+  /** Paused by an operator (POST queues/:stream/pause): who and when; null when the controls could not be read. */
+  readonly paused: boolean | null;
+  readonly pausedBy: string | null;
+  readonly pausedAt: string | null;
   readonly error: string | null;
 }
 
@@ -41,11 +46,17 @@ export class QueuesService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly rates = new AckRates();
   private timer?: NodeJS.Timeout;
 
-  constructor(@Inject(Messaging) private readonly messaging: Messaging) {}
+  constructor(
+    @Inject(Messaging) private readonly messaging: Messaging,
+    @Inject(QueueControlService) private readonly control: QueueControlService,
+  ) {}
 
   onApplicationBootstrap(): void {
     // Background samples, so the first request after a quiet minute already has a rate.
-    const sample = () => void this.read().catch(() => undefined);
+    const sample = () => {
+      void this.read().catch(() => undefined);
+      void this.control.exportPauses().catch(() => undefined);
+    };
     this.timer = setInterval(sample, SAMPLE_EVERY_MS);
     this.timer.unref();
     sample();
@@ -58,13 +69,19 @@ export class QueuesService implements OnApplicationBootstrap, OnModuleDestroy {
   async list(): Promise<{ at: string; streams: StreamView[] }> {
     const { consumers, streams, rates, at } = await this.read();
     if ([...consumers, ...streams].every((s) => 'error' in s)) throw new UnavailableError('JetStream did not answer: NATS is unreachable');
+    const pauses = new Map((await this.control.pauseViews().catch(() => [] as PauseView[])).map((p) => [p.consumer, p]));
     return {
       at: new Date(at).toISOString(),
       streams: streams.map((s) => ({
         stream: s.decl.name,
         messages: 'info' in s ? s.info.state.messages : null,
         bytes: 'info' in s ? s.info.state.bytes : null,
-        consumers: consumers.filter((c) => c.decl.stream === s.decl.name).map((c) => view(c, rates.get(key(c)) ?? null)),
+        consumers: consumers
+          .filter((c) => c.decl.stream === s.decl.name)
+          .map((c) => {
+            const pause = pauses.get(c.decl.durable);
+            return { ...view(c, rates.get(key(c)) ?? null), paused: pause?.paused ?? null, pausedBy: pause?.pausedBy ?? null, pausedAt: pause?.pausedAt ?? null };
+          }),
         error: 'error' in s ? message(s.error) : null,
       })),
     };
@@ -86,7 +103,7 @@ export class QueuesService implements OnApplicationBootstrap, OnModuleDestroy {
 
 type Rate = { perSecond: number; windowSeconds: number };
 
-function view(c: ConsumerState, rate: Rate | null): ConsumerView {
+function view(c: ConsumerState, rate: Rate | null): Omit<ConsumerView, 'paused' | 'pausedBy' | 'pausedAt'> {
   const base = { consumer: c.decl.durable, stream: c.decl.stream };
   if (!('info' in c)) {
     return { ...base, pending: null, ackPending: null, redelivered: null, waiting: null, lastActive: null, ackRate: null, rateWindowSeconds: null, error: message(c.error) };

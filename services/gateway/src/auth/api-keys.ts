@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { sql, type ApiKeyRole } from '@roadmap/persistence';
 import { timeOrderedId } from '@roadmap/runtime';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 
 export const ROLES = ['admin', 'user'] as const satisfies readonly ApiKeyRole[];
 export type Role = (typeof ROLES)[number];
@@ -63,15 +63,20 @@ export class ApiKeys {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
   /** Creates a key; the returned `key` is the only time it exists in the clear. */
-  async create(owner: string, role: Role, label: string | null = null): Promise<{ key: string; info: ApiKeyInfo }> {
+  async create(owner: string, role: Role, label: string | null = null, actor = 'unknown'): Promise<{ key: string; info: ApiKeyInfo }> {
     const key = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
-    const { rows } = await sql<Row>(
-      this.dataSource,
-      `INSERT INTO api_keys (id, prefix, hash, owner, role, label) VALUES ($1, $2, $3, $4, $5, $6)
-       RETURNING id, prefix, owner, role, label, created_at, revoked_at, last_used_at`,
-      [timeOrderedId(), key.slice(0, DISPLAY_PREFIX_LENGTH), hashApiKey(key), owner, role, label],
-    );
-    return { key, info: info(rows[0]!) };
+    const created = await this.dataSource.transaction(async (em) => {
+      const { rows } = await sql<Row>(
+        em,
+        `INSERT INTO api_keys (id, prefix, hash, owner, role, label) VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING id, prefix, owner, role, label, created_at, revoked_at, last_used_at`,
+        [timeOrderedId(), key.slice(0, DISPLAY_PREFIX_LENGTH), hashApiKey(key), owner, role, label],
+      );
+      const made = info(rows[0]!);
+      await auditKeyChange(em, actor, 'apikey.create', made, { owner, role, label });
+      return made;
+    });
+    return { key, info: created };
   }
 
   /** The owner and role of an active key, or null (unknown or revoked). */
@@ -92,7 +97,7 @@ export class ApiKeys {
   }
 
   /** Revokes the key with this id or display prefix; returns what was revoked (none, or several when ambiguous: nothing is revoked then). */
-  async revoke(idOrPrefix: string): Promise<{ revoked: ApiKeyInfo | null; matches: ApiKeyInfo[] }> {
+  async revoke(idOrPrefix: string, actor = 'unknown'): Promise<{ revoked: ApiKeyInfo | null; matches: ApiKeyInfo[] }> {
     const isId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrPrefix);
     const { rows } = await sql<Row>(
       this.dataSource,
@@ -101,13 +106,18 @@ export class ApiKeys {
       [idOrPrefix],
     );
     if (rows.length !== 1) return { revoked: null, matches: rows.map(info) };
-    const updated = await sql<Row>(
-      this.dataSource,
-      `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
-       RETURNING id, prefix, owner, role, label, created_at, revoked_at, last_used_at`,
-      [rows[0]!.id],
-    );
-    return { revoked: updated.rows[0] ? info(updated.rows[0]) : null, matches: rows.map(info) };
+    const revoked = await this.dataSource.transaction(async (em) => {
+      const updated = await sql<Row>(
+        em,
+        `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
+         RETURNING id, prefix, owner, role, label, created_at, revoked_at, last_used_at`,
+        [rows[0]!.id],
+      );
+      const gone = updated.rows[0] ? info(updated.rows[0]) : null;
+      if (gone) await auditKeyChange(em, actor, 'apikey.revoke', gone, { target: idOrPrefix });
+      return gone;
+    });
+    return { revoked, matches: rows.map(info) };
   }
 
   async list(options: { includeRevoked?: boolean } = {}): Promise<ApiKeyInfo[]> {
@@ -118,4 +128,18 @@ export class ApiKeys {
     );
     return rows.map(info);
   }
+}
+
+/**
+ * API-key changes go to the admin audit trail (GET /api/v1/admin/audit) in the change's own
+ * transaction: the CLI writes keys straight to PostgreSQL, so this is where they are recorded.
+ */
+async function auditKeyChange(em: EntityManager, actor: string, action: string, key: ApiKeyInfo, params: object): Promise<void> {
+  await sql(em, `INSERT INTO admin_audit (actor, action, target, params, outcome, result) VALUES ($1, $2, $3, $4::jsonb, 'ok', $5::jsonb)`, [
+    actor,
+    action,
+    key.id,
+    JSON.stringify(params),
+    JSON.stringify({ id: key.id, prefix: key.prefix, owner: key.owner, role: key.role }),
+  ]);
 }

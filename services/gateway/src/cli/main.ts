@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { DEFAULT_API_URL } from './api-client.js';
 import { apikeyCommand } from './commands/apikey.js';
 import { dlqCommand, queuesCommand, workersCommand } from './commands/admin.js';
+import { addQueueControl, addWorkerControl, auditCommand, dlqBulkCommand, tasksBulkCommand } from './commands/control.js';
 import { roadmapsCommand } from './commands/roadmaps.js';
 import { tasksCommand } from './commands/tasks.js';
 import { CliError, ExitCode } from './exit-codes.js';
@@ -28,14 +29,23 @@ Environment: ROADMAP_API_URL (default ${DEFAULT_API_URL}), ROADMAP_API_KEY; apik
 
 function buildProgram(): Command {
   const program = new Command('roadmap')
-    .description('Operate the roadmap platform: tasks, roadmaps, queues, workers, dead letters, API keys')
+    .description('Operate the roadmap platform: tasks, roadmaps, queues, workers, dead letters, audit, API keys')
     .option('--api-url <url>', `API base URL (env ROADMAP_API_URL, default ${DEFAULT_API_URL})`)
     .option('--api-key <key>', 'API key or JWT (env ROADMAP_API_KEY)')
     .option('--json', 'print JSON (for scripts) instead of tables', false)
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP);
-  for (const command of [tasksCommand(), roadmapsCommand(), queuesCommand(), workersCommand(), dlqCommand(), apikeyCommand()]) {
+  const commands = [
+    tasksCommand().addCommand(tasksBulkCommand()),
+    roadmapsCommand(),
+    addQueueControl(queuesCommand()),
+    addWorkerControl(workersCommand()),
+    dlqCommand().addCommand(dlqBulkCommand()),
+    auditCommand(),
+    apikeyCommand(),
+  ];
+  for (const command of commands) {
     program.addCommand(command);
   }
   // Settings of the program hold for every command below it (added commands do not inherit them).

@@ -19,6 +19,7 @@ import {
   RoadmapRevisionEntity,
   sql,
   TaskEntity,
+  type StoredError,
 } from '@roadmap/persistence';
 import { TaskLifecycle, type NewTask } from '@roadmap/workflow';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -185,9 +186,10 @@ export class TasksRepository {
     action: string,
     then: (task: TaskEntity, em: EntityManager) => Promise<unknown>,
     owner?: string,
+    reason?: StoredError,
   ): Promise<TaskEntity> {
     return this.dataSource.transaction(async (em) => {
-      const task = await this.lifecycle.act(em, taskId, from, to, action, owner);
+      const task = await this.lifecycle.act(em, taskId, from, to, action, owner, reason);
       if (to === 'cancelled') {
         await sql(em, `UPDATE roadmaps SET status = 'cancelled', updated_at = now() WHERE task_id = $1 AND status NOT IN ('completed', 'failed')`, [taskId]);
       } else if (to === 'queued' && task.roadmapId) {

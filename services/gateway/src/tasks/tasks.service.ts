@@ -294,7 +294,7 @@ export class TasksService {
    * Ends a task as cancelled. Workers abort its LLM calls in flight (a core NATS notice), skip and
    * ack its queued messages, and write nothing more for it. Cancelling twice is harmless.
    */
-  async cancel(taskId: string, scope: OwnerScope) {
+  async cancel(taskId: string, scope: OwnerScope, reason?: { code: string; message: string }) {
     const current = await this.repository.findTask(taskId, scope);
     if (!current) throw new NotFoundError('Task', taskId);
     if (current.status !== 'cancelled') {
@@ -307,6 +307,7 @@ export class TasksService {
         'cancelled (it already ended)',
         async (_task, em) => (children = await this.lifecycle.cancelChildren(em, taskId)),
         scope,
+        reason,
       );
       for (const id of [taskId, ...children]) this.messaging.nc.publish(this.messaging.subject(Subjects.taskCancelled), JSON.stringify({ taskId: id }));
       actions.inc({ action: 'cancel' });

@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { LLM_PROVIDER, type LlmProvider } from '@roadmap/llm';
 import { JetStreamPublisher } from '@roadmap/messaging';
-import { TaskEvents } from '@roadmap/runtime';
+import { TaskEvents, WORKER_SERVES } from '@roadmap/runtime';
 import { TaskLifecycle, WorkflowEngine, workflowEngineProviders, WorkflowRegistry, type Deadlines } from '@roadmap/workflow';
 import { RoadmapRepository } from '../workflows/roadmap/roadmap.repository.js';
 import { builtInWorkflows } from '../workflows/workflows.js';
@@ -28,6 +28,8 @@ export class WorkflowModule {
       providers: [
         WorkflowHandler,
         RoadmapRepository,
+        // `inspect registered`: the task types (and their versions) this worker runs.
+        { provide: WORKER_SERVES, inject: [WorkflowRegistry], useFactory: (registry: WorkflowRegistry) => () => registry.all().map((d) => ({ name: d.contract.type, version: d.contract.version })) },
         ...workflowEngineProviders({
           definitions: {
             inject: [LLM_PROVIDER, JetStreamPublisher, TaskEvents, RoadmapRepository],

@@ -6,7 +6,7 @@ import { intOption } from '../options.js';
 
 type StreamKey = keyof typeof STREAMS;
 
-/** `queues`: depth per stream and consumer (admin). */
+/** `queues`: depth per stream and consumer, and who paused it (admin); `queues pause|resume|purge` are added in control.ts. */
 export function queuesCommand(): Command {
   return new Command('queues')
     .description('depth of every stream and consumer, with acks per second (admin; like `celery inspect stats`)')
@@ -19,9 +19,19 @@ export function queuesCommand(): Command {
           queues.streams.map((s) => [s.stream, s.messages, bytes(s.bytes), s.error]),
         );
         const consumers = table(
-          ['STREAM', 'CONSUMER', 'PENDING', 'ACK PENDING', 'REDELIVERED', 'WAITING', 'ACKS/S', 'LAST ACTIVE'],
+          ['STREAM', 'CONSUMER', 'PENDING', 'ACK PENDING', 'REDELIVERED', 'WAITING', 'ACKS/S', 'LAST ACTIVE', 'PAUSED'],
           queues.streams.flatMap((s) =>
-            s.consumers.map((c) => [s.stream, c.consumer, c.pending, c.ackPending, c.redelivered, c.waiting, c.ackRate, c.error ?? ago(c.lastActive)]),
+            s.consumers.map((c) => [
+              s.stream,
+              c.consumer,
+              c.pending,
+              c.ackPending,
+              c.redelivered,
+              c.waiting,
+              c.ackRate,
+              c.error ?? ago(c.lastActive),
+              c.paused ? `by ${c.pausedBy} ${ago(c.pausedAt)}` : null,
+            ]),
           ),
         );
         return `${streams}\n\n${consumers}`;

@@ -1,3 +1,4 @@
+import { hostname, userInfo } from 'node:os';
 import { CommonEnvSchema, loadConfig } from '@roadmap/contracts';
 import { createDataSource } from '@roadmap/persistence';
 import { Command, Option } from 'commander';
@@ -23,7 +24,7 @@ export function apikeyCommand(): Command {
       const owner = opts.owner.trim();
       if (!owner || owner.length > 200) throw new CliError('--owner must be 1 to 200 characters', ExitCode.usage);
       await withKeys(async (keys) => {
-        const { key, info } = await keys.create(owner, opts.role, opts.label ?? null);
+        const { key, info } = await keys.create(owner, opts.role, opts.label ?? null, cliActor());
         console.log(`created API key ${info.prefix} (id ${info.id}) for owner "${info.owner}" with role ${info.role}`);
         console.log('store it now: it is shown only this once');
         console.log(key);
@@ -36,7 +37,7 @@ export function apikeyCommand(): Command {
     .argument('<prefix-or-id>')
     .action(async (target: string) => {
       await withKeys(async (keys) => {
-        const { revoked, matches } = await keys.revoke(target);
+        const { revoked, matches } = await keys.revoke(target, cliActor());
         if (revoked) {
           console.log(`revoked API key ${revoked.prefix} (id ${revoked.id}, owner "${revoked.owner}")`);
           return;
@@ -87,4 +88,15 @@ async function withKeys(run: (keys: ApiKeys) => Promise<void>): Promise<void> {
   } finally {
     await dataSource.destroy();
   }
+}
+
+/** Who ran the CLI, for the audit trail: there is no principal on this path (it is how the first key is made). */
+function cliActor(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (a container running as an arbitrary uid): the host still says where.
+  }
+  return `cli:${user}@${hostname()}`;
 }
