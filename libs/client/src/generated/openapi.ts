@@ -579,6 +579,273 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/queues/{stream}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause a queue's consumers (one priority, or all): workers stop pulling and finish what they hold; durable until resumed */
+        post: operations["pauseQueue"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/queues/{stream}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a paused queue's consumers (one priority, or all) */
+        post: operations["resumeQueue"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/queues/{stream}/purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Drop a queue's messages: dryRun counts them and their tasks; the real run needs confirm: true and cancels those tasks (code PURGED) */
+        post: operations["purgeQueue"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/workers/{id}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Drain a worker process: it stops pulling, finishes its in-flight work and exits 0 (Kubernetes replaces it) */
+        post: operations["drainWorker"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/consumers/{consumer}/concurrency": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Change a consumer's handler slots at runtime on every worker or one (workerId); null goes back to the configured value */
+        put: operations["setConsumerConcurrency"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/workers/active": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** inspect active: what each worker runs now, since when, and for which task */
+        get: operations["inspectActiveWorkers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/workers/registered": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** inspect registered: the consumers each worker serves (subject, slots, paused) and its workflow types, with its version */
+        get: operations["inspectRegisteredWorkers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/workers/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** inspect stats: handled, failed, retried, memory, event-loop lag and uptime per worker */
+        get: operations["inspectWorkerStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/tasks/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel, resume or retry the failed items of the tasks a filter matches: dryRun counts them and shows a sample; the real run (202) is a job over at most 10,000 */
+        post: operations["bulkTasks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/dead-letters/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replay or discard the dead letters a filter matches: dryRun counts them and shows a sample; the real run (202) is a job over at most 10,000 */
+        post: operations["bulkDeadLetters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Bulk-action jobs, newest first, with their progress */
+        get: operations["listBulkJobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One bulk-action job: status, total, done, failed, skipped, and the first errors */
+        get: operations["getBulkJob"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/tasks/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Search tasks across owners: goal words (prefixes) or an id prefix in q, owner, type, status, error code; newest first */
+        get: operations["searchTasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live feed of every task’s events (Server-Sent Events) from now, filterable by type, owner and level; each event carries owner and level
+         * @description Server-Sent Events like GET /api/v1/tasks/{id}/events, for every task: `id:`, `event: <type>`, `data: <FeedEvent JSON>`; reconnect with Last-Event-ID.
+         *
+         *     ```text
+         *     retry: 2000
+         *
+         *     id: 912
+         *     event: task.failed
+         *     data: {"type":"task.failed","taskId":"0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c01","at":"2026-12-07T14:00:00.000Z","error":{"code":"ITEMS_FAILED","message":"2 items failed"},"owner":"alice","level":"error"}
+         *
+         *     ```
+         */
+        get: operations["streamAdminEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Admin actions, newest first: who, what, target, parameters, outcome, when (cursor paging) */
+        get: operations["listAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1354,6 +1621,10 @@ export interface components {
                     lastActive: string | null;
                     ackRate: number | null;
                     rateWindowSeconds: number | null;
+                    /** @description Paused by an operator (POST …/queues/{stream}/pause); null when the controls could not be read */
+                    paused: boolean | null;
+                    pausedBy: string | null;
+                    pausedAt: string | null;
                     error: string | null;
                 }[];
                 error: string | null;
@@ -1379,6 +1650,8 @@ export interface components {
                     consumer: string;
                     stream: string;
                     concurrency: number;
+                    configuredConcurrency: number;
+                    paused: components["schemas"]["Paused"] | null;
                     inFlight: number;
                     held: number;
                     handled: {
@@ -1389,6 +1662,11 @@ export interface components {
                     since: string;
                 }[];
             }[];
+        };
+        Paused: {
+            by: string;
+            /** Format: date-time */
+            at: string;
         };
         DeadLetterList: {
             items: components["schemas"]["DeadLetter"][];
@@ -1531,6 +1809,273 @@ export interface components {
                 cancelledAt: string | null;
                 links: components["schemas"]["TaskLinks"];
                 goal: string | null;
+            }[];
+            nextCursor: string | null;
+        };
+        /** @description The queue’s consumers (one priority, or all) and whether each is paused */
+        QueuePause: {
+            stream: string;
+            priority: ("high" | "normal" | "low") | null;
+            consumers: components["schemas"]["ConsumerPause"][];
+        };
+        ConsumerPause: {
+            consumer: string;
+            stream: string;
+            paused: boolean;
+            pausedBy: string | null;
+            pausedAt: string | null;
+        };
+        /** @description A dry run (what would be purged) or the purge done */
+        QueuePurge: {
+            stream: string;
+            priority: ("high" | "normal" | "low") | null;
+            messages: number;
+            tasks: number;
+            /** @constant */
+            dryRun: true;
+            /** @description Some of the tasks whose messages would be dropped */
+            sample: string[];
+        } | {
+            stream: string;
+            priority: ("high" | "normal" | "low") | null;
+            messages: number;
+            tasks: number;
+            /** @constant */
+            dryRun: false;
+            purged: number;
+            /** @description Tasks cancelled with code PURGED */
+            cancelled: number;
+        };
+        WorkerDrain: {
+            /** Format: uuid */
+            workerId: string;
+            service: string;
+            instance: string;
+            /** @constant */
+            draining: true;
+            requestedBy: string;
+            /** Format: date-time */
+            requestedAt: string;
+        };
+        ConsumerConcurrency: {
+            consumer: string;
+            /** @description null: back to the configured value */
+            concurrency: number | null;
+            workerId: string | null;
+            /** @enum {string} */
+            scope: "worker" | "all";
+            setBy: string;
+            /** Format: date-time */
+            setAt: string;
+        };
+        WorkersActive: {
+            items: {
+                id: string;
+                service: string;
+                instance: string;
+                host: string;
+                pid: number;
+                version: string;
+                /** @enum {string} */
+                status: "alive" | "gone";
+                /** Format: date-time */
+                startedAt: string;
+                /** Format: date-time */
+                lastHeartbeatAt: string;
+                heartbeatIntervalMs: number;
+                active: {
+                    consumer: string;
+                    subject: string;
+                    streamSequence: number;
+                    deliveryCount: number;
+                    /** Format: date-time */
+                    startedAt: string;
+                    taskId: string | null;
+                }[];
+            }[];
+        };
+        WorkersRegistered: {
+            items: {
+                id: string;
+                service: string;
+                instance: string;
+                host: string;
+                pid: number;
+                version: string;
+                /** @enum {string} */
+                status: "alive" | "gone";
+                /** Format: date-time */
+                startedAt: string;
+                /** Format: date-time */
+                lastHeartbeatAt: string;
+                heartbeatIntervalMs: number;
+                handlers: {
+                    consumer: string;
+                    stream: string;
+                    filterSubject: string | null;
+                    concurrency: number;
+                    configuredConcurrency: number;
+                    paused: components["schemas"]["Paused"] | null;
+                }[];
+                /** @description The workflow types the process runs */
+                workflows: {
+                    name: string;
+                    version: string;
+                }[];
+            }[];
+        };
+        WorkersStats: {
+            items: {
+                id: string;
+                service: string;
+                instance: string;
+                host: string;
+                pid: number;
+                version: string;
+                /** @enum {string} */
+                status: "alive" | "gone";
+                /** Format: date-time */
+                startedAt: string;
+                /** Format: date-time */
+                lastHeartbeatAt: string;
+                heartbeatIntervalMs: number;
+                handled: number;
+                failed: number;
+                retried: number;
+                process: {
+                    rssBytes: number;
+                    heapUsedBytes: number;
+                    eventLoopLagMs: {
+                        mean: number;
+                        p99: number;
+                        max: number;
+                    };
+                    uptimeSeconds: number;
+                } | null;
+            }[];
+        };
+        /** @description What the filter matches (narrowed to what the action can act on), with a sample */
+        BulkDryRun: {
+            /** @enum {string} */
+            action: "tasks.cancel" | "tasks.resume" | "tasks.retry-failed-items" | "dead-letters.replay" | "dead-letters.discard";
+            /** @constant */
+            dryRun: true;
+            matched: number;
+            willActOn: number;
+            cap: number;
+            sample: string[];
+        };
+        BulkJobStarted: {
+            /** Format: uuid */
+            jobId: string;
+            /** @enum {string} */
+            action: "tasks.cancel" | "tasks.resume" | "tasks.retry-failed-items" | "dead-letters.replay" | "dead-letters.discard";
+            actor: string;
+            /** @enum {string} */
+            status: "running" | "completed" | "failed";
+            matched: number;
+            total: number;
+            done: number;
+            failed: number;
+            /** @description Items that moved on meanwhile (409, 404) */
+            skipped: number;
+            errors: {
+                id: string;
+                code: string;
+                message: string;
+            }[];
+            error: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            finishedAt: string | null;
+            links: {
+                self: string;
+            };
+            /** @description true: the same request’s job (running, or started in the last ten minutes) */
+            repeated: boolean;
+        };
+        BulkJobList: {
+            items: components["schemas"]["BulkJob"][];
+        };
+        /** @description A bulk-action job and its progress */
+        BulkJob: {
+            /** Format: uuid */
+            jobId: string;
+            /** @enum {string} */
+            action: "tasks.cancel" | "tasks.resume" | "tasks.retry-failed-items" | "dead-letters.replay" | "dead-letters.discard";
+            actor: string;
+            /** @enum {string} */
+            status: "running" | "completed" | "failed";
+            matched: number;
+            total: number;
+            done: number;
+            failed: number;
+            /** @description Items that moved on meanwhile (409, 404) */
+            skipped: number;
+            errors: {
+                id: string;
+                code: string;
+                message: string;
+            }[];
+            error: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            finishedAt: string | null;
+            links: {
+                self: string;
+            };
+        };
+        TaskSearchPage: {
+            items: {
+                /** Format: uuid */
+                id: string;
+                type: string;
+                /** @enum {string} */
+                status: "queued" | "running" | "awaiting_review" | "completed" | "failed" | "cancelled";
+                owner: string;
+                priority: string;
+                goal: string | null;
+                errorCode: string | null;
+                /** Format: date-time */
+                createdAt: string;
+                /** Format: date-time */
+                updatedAt: string;
+            }[];
+            nextCursor: string | null;
+        };
+        /** @description A task event (its TaskEvent fields) with the task’s owner and the event’s level */
+        FeedEvent: {
+            type: string;
+            /** Format: uuid */
+            taskId: string;
+            /** Format: date-time */
+            at: string;
+            /** @description The task’s owner */
+            owner: string | null;
+            /** @enum {string} */
+            level: "debug" | "info" | "warn" | "error";
+        } & {
+            [key: string]: unknown;
+        };
+        AuditPage: {
+            items: {
+                id: string;
+                /** Format: date-time */
+                at: string;
+                actor: string;
+                action: string;
+                target: string | null;
+                params: {
+                    [key: string]: unknown;
+                };
+                /** @enum {string} */
+                outcome: "ok" | "failed";
+                /** @description What the action returned (counts and ids), or its error ({ code, message }) */
+                result: unknown;
             }[];
             nextCursor: string | null;
         };
@@ -6106,6 +6651,2163 @@ export interface operations {
                      * @example {
                      *       "code": "UNAUTHENTICATED",
                      *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pauseQueue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A queue (stream): ROADMAP_WORKFLOW, CONTENT_GENERATION, LOGS, … */
+                stream: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "priority": "low"
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    priority?: "high" | "normal" | "low";
+                };
+            };
+        };
+        responses: {
+            /** @description The queue’s consumers and their pause state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "stream": "CONTENT_GENERATION",
+                     *       "priority": "low",
+                     *       "consumers": [
+                     *         {
+                     *           "consumer": "content-worker-low",
+                     *           "stream": "CONTENT_GENERATION",
+                     *           "paused": true,
+                     *           "pausedBy": "ops",
+                     *           "pausedAt": "2026-12-07T14:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["QueuePause"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "message": "The request body is larger than the limit",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNSUPPORTED_MEDIA_TYPE",
+                     *       "message": "Send the body as application/json",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    resumeQueue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A queue (stream): ROADMAP_WORKFLOW, CONTENT_GENERATION, LOGS, … */
+                stream: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "priority": "low"
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    priority?: "high" | "normal" | "low";
+                };
+            };
+        };
+        responses: {
+            /** @description The queue’s consumers and their pause state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "stream": "CONTENT_GENERATION",
+                     *       "priority": "low",
+                     *       "consumers": [
+                     *         {
+                     *           "consumer": "content-worker-low",
+                     *           "stream": "CONTENT_GENERATION",
+                     *           "paused": false,
+                     *           "pausedBy": null,
+                     *           "pausedAt": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["QueuePause"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "message": "The request body is larger than the limit",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNSUPPORTED_MEDIA_TYPE",
+                     *       "message": "Send the body as application/json",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    purgeQueue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A queue (stream): ROADMAP_WORKFLOW, CONTENT_GENERATION, LOGS, … */
+                stream: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "dryRun": true
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    priority?: "high" | "normal" | "low";
+                    /** @default false */
+                    dryRun?: boolean;
+                    /** @default false */
+                    confirm?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description A dry run, or the purge done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "stream": "CONTENT_GENERATION",
+                     *       "priority": null,
+                     *       "messages": 108,
+                     *       "tasks": 3,
+                     *       "dryRun": true,
+                     *       "sample": [
+                     *         "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c01"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["QueuePurge"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "message": "The request body is larger than the limit",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNSUPPORTED_MEDIA_TYPE",
+                     *       "message": "Send the body as application/json",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    drainWorker: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A worker id from GET /api/v1/admin/workers */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The worker is draining */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "workerId": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c02",
+                     *       "service": "content-worker",
+                     *       "instance": "content-worker-7c9f5-abcde:1",
+                     *       "draining": true,
+                     *       "requestedBy": "ops",
+                     *       "requestedAt": "2026-12-07T14:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WorkerDrain"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "message": "The request body is larger than the limit",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNSUPPORTED_MEDIA_TYPE",
+                     *       "message": "Send the body as application/json",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setConsumerConcurrency: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                consumer: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "concurrency": 8
+                 *     }
+                 */
+                "application/json": {
+                    concurrency: number | null;
+                    /** Format: uuid */
+                    workerId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The slots set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "consumer": "content-worker-normal",
+                     *       "concurrency": 8,
+                     *       "workerId": null,
+                     *       "scope": "all",
+                     *       "setBy": "ops",
+                     *       "setAt": "2026-12-07T14:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConsumerConcurrency"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "message": "The request body is larger than the limit",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNSUPPORTED_MEDIA_TYPE",
+                     *       "message": "Send the body as application/json",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    inspectActiveWorkers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What each worker runs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c02",
+                     *           "service": "content-worker",
+                     *           "instance": "content-worker-7c9f5-abcde:1",
+                     *           "host": "content-worker-7c9f5-abcde",
+                     *           "pid": 1,
+                     *           "version": "1.4.0",
+                     *           "status": "alive",
+                     *           "startedAt": "2026-12-07T14:00:00.000Z",
+                     *           "lastHeartbeatAt": "2026-12-07T14:00:00.000Z",
+                     *           "heartbeatIntervalMs": 5000,
+                     *           "active": [
+                     *             {
+                     *               "consumer": "content-worker-normal",
+                     *               "subject": "content.generate.normal",
+                     *               "streamSequence": 4211,
+                     *               "deliveryCount": 1,
+                     *               "startedAt": "2026-12-07T14:00:00.000Z",
+                     *               "taskId": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c01"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WorkersActive"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    inspectRegisteredWorkers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What each worker serves */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c02",
+                     *           "service": "content-worker",
+                     *           "instance": "content-worker-7c9f5-abcde:1",
+                     *           "host": "content-worker-7c9f5-abcde",
+                     *           "pid": 1,
+                     *           "version": "1.4.0",
+                     *           "status": "alive",
+                     *           "startedAt": "2026-12-07T14:00:00.000Z",
+                     *           "lastHeartbeatAt": "2026-12-07T14:00:00.000Z",
+                     *           "heartbeatIntervalMs": 5000,
+                     *           "handlers": [
+                     *             {
+                     *               "consumer": "content-worker-normal",
+                     *               "stream": "CONTENT_GENERATION",
+                     *               "filterSubject": "content.generate.normal",
+                     *               "concurrency": 16,
+                     *               "configuredConcurrency": 16,
+                     *               "paused": null
+                     *             }
+                     *           ],
+                     *           "workflows": []
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WorkersRegistered"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    inspectWorkerStats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Each worker’s figures */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c02",
+                     *           "service": "content-worker",
+                     *           "instance": "content-worker-7c9f5-abcde:1",
+                     *           "host": "content-worker-7c9f5-abcde",
+                     *           "pid": 1,
+                     *           "version": "1.4.0",
+                     *           "status": "alive",
+                     *           "startedAt": "2026-12-07T14:00:00.000Z",
+                     *           "lastHeartbeatAt": "2026-12-07T14:00:00.000Z",
+                     *           "heartbeatIntervalMs": 5000,
+                     *           "handled": 1520,
+                     *           "failed": 2,
+                     *           "retried": 14,
+                     *           "process": {
+                     *             "rssBytes": 123456789,
+                     *             "heapUsedBytes": 45678901,
+                     *             "eventLoopLagMs": {
+                     *               "mean": 10.2,
+                     *               "p99": 14.1,
+                     *               "max": 21.7
+                     *             },
+                     *             "uptimeSeconds": 86400
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WorkersStats"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bulkTasks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "action": "cancel",
+                 *       "filter": {
+                 *         "owner": "alice",
+                 *         "status": [
+                 *           "queued",
+                 *           "running"
+                 *         ]
+                 *       },
+                 *       "dryRun": true
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    action: "cancel" | "resume" | "retry-failed-items";
+                    filter: {
+                        status?: ("queued" | "running" | "awaiting_review" | "completed" | "failed" | "cancelled") | ("queued" | "running" | "awaiting_review" | "completed" | "failed" | "cancelled")[];
+                        type?: string;
+                        owner?: string;
+                        /** Format: date-time */
+                        createdFrom?: string;
+                        /** Format: date-time */
+                        createdTo?: string;
+                        errorCode?: string;
+                        ids?: string[];
+                    };
+                    /** @default false */
+                    dryRun?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The dry run */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "action": "tasks.cancel",
+                     *       "dryRun": true,
+                     *       "matched": 5000,
+                     *       "willActOn": 5000,
+                     *       "cap": 10000,
+                     *       "sample": [
+                     *         "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c01"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BulkDryRun"];
+                };
+            };
+            /** @description The job started (or the same request’s job: repeated) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "jobId": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
+                     *       "action": "tasks.cancel",
+                     *       "actor": "ops",
+                     *       "status": "running",
+                     *       "matched": 5000,
+                     *       "total": 5000,
+                     *       "done": 0,
+                     *       "failed": 0,
+                     *       "skipped": 0,
+                     *       "errors": [],
+                     *       "error": null,
+                     *       "createdAt": "2026-12-07T14:00:00.000Z",
+                     *       "updatedAt": "2026-12-07T14:00:00.000Z",
+                     *       "finishedAt": null,
+                     *       "links": {
+                     *         "self": "/api/v1/admin/jobs/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03"
+                     *       },
+                     *       "repeated": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BulkJobStarted"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "message": "The request body is larger than the limit",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNSUPPORTED_MEDIA_TYPE",
+                     *       "message": "Send the body as application/json",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bulkDeadLetters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "action": "replay",
+                 *       "filter": {
+                 *         "stream": "CONTENT_GENERATION",
+                 *         "reason": "max_deliver"
+                 *       },
+                 *       "dryRun": true
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    action: "replay" | "discard";
+                    filter: {
+                        /** @enum {string} */
+                        stream?: "ROADMAP_WORKFLOW" | "CONTENT_GENERATION" | "LOGS" | "EVENTS" | "WEBHOOKS" | "DEAD_LETTERS";
+                        reason?: string;
+                        /** Format: uuid */
+                        taskId?: string;
+                        /** Format: date-time */
+                        createdFrom?: string;
+                        /** Format: date-time */
+                        createdTo?: string;
+                        ids?: string[];
+                    };
+                    /** @default false */
+                    dryRun?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The dry run */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "action": "dead-letters.replay",
+                     *       "dryRun": true,
+                     *       "matched": 5000,
+                     *       "willActOn": 5000,
+                     *       "cap": 10000,
+                     *       "sample": [
+                     *         "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c01"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BulkDryRun"];
+                };
+            };
+            /** @description The job started (or the same request’s job: repeated) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "jobId": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
+                     *       "action": "dead-letters.replay",
+                     *       "actor": "ops",
+                     *       "status": "running",
+                     *       "matched": 5000,
+                     *       "total": 5000,
+                     *       "done": 0,
+                     *       "failed": 0,
+                     *       "skipped": 0,
+                     *       "errors": [],
+                     *       "error": null,
+                     *       "createdAt": "2026-12-07T14:00:00.000Z",
+                     *       "updatedAt": "2026-12-07T14:00:00.000Z",
+                     *       "finishedAt": null,
+                     *       "links": {
+                     *         "self": "/api/v1/admin/jobs/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03"
+                     *       },
+                     *       "repeated": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BulkJobStarted"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "message": "The request body is larger than the limit",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNSUPPORTED_MEDIA_TYPE",
+                     *       "message": "Send the body as application/json",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listBulkJobs: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The jobs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "jobId": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
+                     *           "action": "tasks.cancel",
+                     *           "actor": "ops",
+                     *           "status": "running",
+                     *           "matched": 5000,
+                     *           "total": 5000,
+                     *           "done": 1200,
+                     *           "failed": 0,
+                     *           "skipped": 3,
+                     *           "errors": [],
+                     *           "error": null,
+                     *           "createdAt": "2026-12-07T14:00:00.000Z",
+                     *           "updatedAt": "2026-12-07T14:00:00.000Z",
+                     *           "finishedAt": null,
+                     *           "links": {
+                     *             "self": "/api/v1/admin/jobs/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BulkJobList"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getBulkJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A job id from a bulk action */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "jobId": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
+                     *       "action": "tasks.cancel",
+                     *       "actor": "ops",
+                     *       "status": "running",
+                     *       "matched": 5000,
+                     *       "total": 5000,
+                     *       "done": 1200,
+                     *       "failed": 0,
+                     *       "skipped": 3,
+                     *       "errors": [],
+                     *       "error": null,
+                     *       "createdAt": "2026-12-07T14:00:00.000Z",
+                     *       "updatedAt": "2026-12-07T14:00:00.000Z",
+                     *       "finishedAt": null,
+                     *       "links": {
+                     *         "self": "/api/v1/admin/jobs/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BulkJob"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    searchTasks: {
+        parameters: {
+            query?: {
+                q?: string;
+                owner?: string;
+                type?: string;
+                status?: "queued" | "running" | "awaiting_review" | "completed" | "failed" | "cancelled";
+                code?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tasks */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c01",
+                     *           "type": "roadmap.generate",
+                     *           "status": "failed",
+                     *           "owner": "alice",
+                     *           "priority": "normal",
+                     *           "goal": "Learn Kubernetes",
+                     *           "errorCode": "ITEMS_FAILED",
+                     *           "createdAt": "2026-12-07T14:00:00.000Z",
+                     *           "updatedAt": "2026-12-07T14:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "nextCursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TaskSearchPage"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    streamAdminEvents: {
+        parameters: {
+            query?: {
+                type?: string;
+                owner?: string;
+                level?: "debug" | "info" | "warn" | "error";
+                lastEventId?: string;
+            };
+            header?: {
+                /** @description Resume after this event id */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream; each `data:` is one FeedEvent */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["FeedEvent"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAudit: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                actor?: string;
+                action?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of admin actions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "42",
+                     *           "at": "2026-12-07T14:00:00.000Z",
+                     *           "actor": "ops",
+                     *           "action": "queue.pause",
+                     *           "target": "CONTENT_GENERATION",
+                     *           "params": {
+                     *             "priority": "low"
+                     *           },
+                     *           "outcome": "ok",
+                     *           "result": {
+                     *             "stream": "CONTENT_GENERATION",
+                     *             "priority": "low"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "nextCursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
                      *       "requestId": "req-1"
                      *     }
                      */

@@ -34,6 +34,9 @@ export const DeadLetterActionSchema = z
   .object({ ...deadLetterFields, status: z.enum(['replayed', 'discarded']) })
   .meta({ id: 'DeadLetterAction' });
 
+/** Who paused a consumer and when, as a worker reports it. */
+export const PausedSchema = z.object({ by: z.string(), at: instant }).meta({ id: 'Paused' });
+
 const orNull = <T extends z.ZodType>(schema: T) => schema.nullable();
 
 export const QueuesSchema = z
@@ -55,6 +58,9 @@ export const QueuesSchema = z
             lastActive: orNull(instant),
             ackRate: orNull(z.number().min(0)),
             rateWindowSeconds: orNull(z.number().min(0)),
+            paused: orNull(z.boolean()).meta({ description: 'Paused by an operator (POST …/queues/{stream}/pause); null when the controls could not be read' }),
+            pausedBy: orNull(z.string()),
+            pausedAt: orNull(instant),
             error: orNull(z.string()),
           }),
         ),
@@ -84,6 +90,8 @@ export const WorkersSchema = z
             consumer: z.string(),
             stream: z.string(),
             concurrency: count,
+            configuredConcurrency: count,
+            paused: PausedSchema.nullable(),
             inFlight: count,
             held: count,
             handled: z.object({ acked: count, retried: count, deadLettered: count }),
