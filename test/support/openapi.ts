@@ -43,6 +43,9 @@ function load() {
   return compiled;
 }
 
+/** How many of a path's segments are templates ({id}). */
+const templated = (template: string) => (template.match(/\{[^}]+\}/g) ?? []).length;
+
 const pointer = (...parts: string[]) => parts.map((p) => p.replaceAll('~', '~0').replaceAll('/', '~1')).join('/');
 const validators = new Map<string, ValidateFunction>();
 
@@ -72,7 +75,8 @@ export function responseMismatch(res: ObservedResponse): string | null {
   if (!path.startsWith('/api/')) return null;
   const { ajv, routes } = load();
   const where = `${res.method} ${res.url} -> ${res.status}`;
-  const route = routes.find((r) => r.pattern.test(path));
+  // As OpenAPI says, a concrete path wins over a templated one (dead-letters/bulk over dead-letters/{id}).
+  const route = routes.filter((r) => r.pattern.test(path)).sort((x, y) => templated(x.template) - templated(y.template))[0];
   const method = res.method.toLowerCase();
   const operation = route?.item[method];
   let schemaRef: string;
