@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { CONSUMERS } from '@roadmap/contracts';
 import { component, configMapEnv, isHook, named, of, podSpecs, SERVICES, subset, validateAgainstModel, type K8sObject, type Obj, type Scenario } from './support.js';
 
-const WORKER_STREAMS: Record<string, string> = { 'workflow-worker': 'ROADMAP_WORKFLOW', 'content-worker': 'CONTENT_GENERATION', 'log-sink': 'LOGS' };
+const WORKER_STREAMS: Record<string, string> = { 'workflow-worker': 'ROADMAP_WORKFLOW', 'content-worker': 'CONTENT_GENERATION', 'log-sink': 'LOGS', 'webhook-worker': 'WEBHOOKS' };
 export const SECRET_NAME = /(^DATABASE_URL$|KEY|SECRET|PASSWORD|TOKEN|CREDENTIALS)/;
 /** A secret-looking name that holds a secret (not a *_FILE path to one, such as NATS_TLS_KEY_FILE). */
 export const isSecretName = (name: string) => SECRET_NAME.test(name) && !name.endsWith('_FILE');
