@@ -3,7 +3,7 @@
 # The image of every service: one Dockerfile, the service chosen by build arguments. Build from the
 # repository root (the context is an allow-list, .dockerignore):
 #   docker build --build-arg SERVICE=gateway --build-arg PORT=3000 -t roadmap/gateway .
-#   SERVICE  a folder of services/: gateway, workflow-worker, content-worker, log-sink
+#   SERVICE  a folder of services/: gateway, workflow-worker, content-worker, log-sink, webhook-worker
 #   PORT     its default PORT (`node deploy/docker/workspaces.mjs --port <service>`), for EXPOSE and
 #            the Docker HEALTHCHECK; Kubernetes sets PORT itself (the chart's services.<key>.port)
 # skaffold.yaml passes both; so does `npx nx run-many -t image`. See docs/deploy.md.

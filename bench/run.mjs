@@ -1,5 +1,5 @@
 // npm run bench [-- <scenario> ...]: runs the scenarios (all by default), prints a table, writes
-// bench/results/<timestamp>.json. Scenarios: dispatch latency gateway logs makespan memory batch bulk search profile.
+// bench/results/<timestamp>.json. Scenarios: dispatch latency gateway logs makespan memory batch webhooks bulk search profile.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
@@ -24,7 +24,7 @@ if (process.env.ROADMAP_BENCH_RELAUNCHED !== '1') {
   process.exit(code);
 }
 
-const ALL = ['dispatch', 'latency', 'gateway', 'logs', 'makespan', 'memory', 'batch', 'bulk', 'search'];
+const ALL = ['dispatch', 'latency', 'gateway', 'logs', 'makespan', 'memory', 'batch', 'webhooks', 'bulk', 'search'];
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = asked.length ? asked : ALL;
 for (const n of names) if (![...ALL, 'profile'].includes(n)) { console.error(`unknown scenario ${n}; one of ${ALL.join(', ')}, profile`); process.exit(1); }
@@ -91,6 +91,14 @@ for (const name of names) {
       row('batch', `one roadmap.batch of ${r.goals} goals (${fmt(r.frameworkCalls)} framework + ${fmt(r.contentCalls)} content calls of ${r.latencyMs} ms), 1 workflow worker x 4, 2 content workers x 16`,
         `${fmt(r.elapsedMs)} ms vs ideal ${fmt(r.idealMs)} ms = ${r.ratio.toFixed(2)}x (framework calls alone over 4 slots: ${fmt(r.frameworkBoundMs)} ms); ${r.result.completed}/${r.result.total} completed`, 'report', undefined);
       row('batch', `engine overhead per checkpointed step (${fmt(r.steps)} steps)`, `${r.cpuMsPerStep.toFixed(2)} CPU ms · ${r.sqlPerStep === null ? 'n/a' : r.sqlPerStep.toFixed(1)} SQL statements (workflow worker)`, 'report', undefined);
+    } else if (name === 'webhooks') {
+      const { webhooks } = await import('./scenarios/webhooks.mjs');
+      const r = (results.webhooks = await webhooks());
+      for (const x of [r.ok, r.flaky].filter(Boolean)) {
+        row('webhooks', `${fmt(x.events)} task completions -> webhook worker -> receiver answering in 50 ms${x.failHalf ? ', failing half with 500' : ''}`,
+          `${fmt(x.deliveriesPerSec)} deliveries/s · completion-to-delivery p50 ${fmt(x.p50Ms)} ms · p99 ${fmt(x.p99Ms)} ms · ${fmt(x.delivered)} delivered once (${x.retrying} still retrying at the deadline, ${x.lost} lost, ${x.duplicates} duplicate 200s, ${fmt(x.requests)} requests)`,
+          x.failHalf ? 'none lost' : 'p99 < 1 s', x.failHalf ? x.lost === 0 : x.p99Ms < 1_000 && x.lost === 0);
+      }
     } else if (name === 'bulk') {
       const { bulk } = await import('./scenarios/bulk.mjs');
       const r = (results.bulk = await bulk());

@@ -10,7 +10,8 @@ import { ensureInfra } from './lib/infra.mjs';
 import { ensureInstalled, runNode } from './lib/install.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const env = { ...process.env };
+// On one machine, webhooks to local receivers (127.0.0.1, the LAN) are what a developer wants to try.
+const env = { WEBHOOKS_ALLOW_PRIVATE: 'true', ...process.env };
 const say = (message) => console.log(`[start] ${message}`);
 
 /** Each service, its base port and the per-service variables that map onto the shared names. */
@@ -19,6 +20,7 @@ const SERVICES = [
   { name: 'workflow-worker', port: 3100, replicas: 'WORKFLOW_WORKER_REPLICAS', fallbackReplicas: 1, concurrency: 'WORKFLOW_WORKER_CONCURRENCY' },
   { name: 'content-worker', port: 3200, replicas: 'CONTENT_WORKER_REPLICAS', fallbackReplicas: 2, concurrency: 'CONTENT_WORKER_CONCURRENCY' },
   { name: 'log-sink', port: 3300, replicas: 'LOG_SINK_REPLICAS', fallbackReplicas: 1, concurrency: 'LOG_SINK_CONCURRENCY' },
+  { name: 'webhook-worker', port: 3400, replicas: 'WEBHOOK_WORKER_REPLICAS', fallbackReplicas: 1, concurrency: 'WEBHOOK_WORKER_CONCURRENCY' },
 ];
 
 const children = new Set();

@@ -123,7 +123,7 @@ describe('Helm chart deploy/helm/roadmap', () => {
     for (const [name, wanted] of expectations) {
       const s = scenario(name);
       const owners = podSpecs(s).filter(({ owner }) => owner.kind !== 'Pod');
-      assert.equal(owners.length, 5, `${name}: four Deployments and the Job`);
+      assert.equal(owners.length, 6, `${name}: five Deployments and the Job`);
       for (const { owner, pod, containers } of owners) {
         for (const c of containers) {
           for (const [variable, secret] of Object.entries(wanted)) {
@@ -310,7 +310,7 @@ describe('Helm chart deploy/helm/roadmap', () => {
     }
     const production = scenario('ci/production-values');
     const deployments = of(production, 'Deployment');
-    assert.equal(deployments.length, 4);
+    assert.equal(deployments.length, SERVICES.length);
     for (const d of deployments) {
       const env = configMapEnv(production, d);
       assert.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, productionValues.tracing.otlpEndpoint, d.metadata.name);

@@ -114,7 +114,7 @@ describe('skaffold.yaml', () => {
   before(startHelm);
   after(stopHelm);
 
-  it('builds the four images from the one Dockerfile and hands each to its service in the chart', async () => {
+  it('builds the image of every service from the one Dockerfile and hands each to its service in the chart', async () => {
     const config = parseYaml(await readFile(join(root, 'skaffold.yaml'), 'utf8')) as Obj;
     const artifacts = config.build.artifacts as Obj[];
     const values = parseYaml(await readFile(join(chart, 'values.yaml'), 'utf8')) as Obj;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { CONSUMERS } from '@roadmap/contracts';
 import { component, configMapEnv, isHook, named, of, podSpecs, SERVICES, subset, validateAgainstModel, type K8sObject, type Obj, type Scenario } from './support.js';
 
-const WORKER_STREAMS: Record<string, string> = { 'workflow-worker': 'ROADMAP_WORKFLOW', 'content-worker': 'CONTENT_GENERATION', 'log-sink': 'LOGS' };
+const WORKER_STREAMS: Record<string, string> = { 'workflow-worker': 'ROADMAP_WORKFLOW', 'content-worker': 'CONTENT_GENERATION', 'log-sink': 'LOGS', 'webhook-worker': 'WEBHOOKS' };
 export const SECRET_NAME = /(^DATABASE_URL$|KEY|SECRET|PASSWORD|TOKEN|CREDENTIALS)/;
 /** A secret-looking name that holds a secret (not a *_FILE path to one, such as NATS_TLS_KEY_FILE). */
 export const isSecretName = (name: string) => SECRET_NAME.test(name) && !name.endsWith('_FILE');
@@ -125,7 +125,8 @@ export async function checkScenario(s: Scenario, values: Obj): Promise<void> {
       assert.deepEqual([...new Set(ingressPorts)], [port], `${where}: NetworkPolicy ingress other than its own port`);
       const egressPorts = new Set((policy.spec?.egress as Obj[]).flatMap((r) => r.ports.map((p: Obj) => p.port)));
       for (const needed of [53, 4222, 5432]) assert.ok(egressPorts.has(needed), `${where}: no egress on ${needed}`);
-      assert.equal(egressPorts.has(443), name === 'workflow-worker' || name === 'content-worker', `${where}: LLM egress only for the LLM workers`);
+      // 443 leaves the cluster: to the LLM endpoint (the LLM workers) or to webhook endpoints (the webhook worker), nowhere else.
+      assert.equal(egressPorts.has(443), name === 'workflow-worker' || name === 'content-worker' || name === 'webhook-worker', `${where}: public egress only for the LLM workers and the webhook worker`);
     }
 
     // Scaling: fixed replicas, or one autoscaler (never an HPA and a ScaledObject on the same Deployment).

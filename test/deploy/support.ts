@@ -14,7 +14,7 @@ import { parseAllDocuments } from 'yaml';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const chart = join(root, 'deploy', 'helm', 'roadmap');
-export const SERVICES = ['gateway', 'workflow-worker', 'content-worker', 'log-sink'] as const;
+export const SERVICES = ['gateway', 'workflow-worker', 'content-worker', 'log-sink', 'webhook-worker'] as const;
 export const KEDA = 'keda.sh/v1alpha1';
 export const PROMETHEUS = 'monitoring.coreos.com/v1';
 export const GATEWAY_API = 'gateway.networking.k8s.io/v1';

@@ -90,6 +90,18 @@ describe('web console: admin control', () => {
     assert.deepEqual(rows.map((r) => `${r.owner}:${r.status}`), [...Array(5).fill('carol:cancelled'), 'dave:queued']);
   });
 
+  it('shows every task’s events live in the Live feed, with owner and level', async () => {
+    await nav('Live feed').click();
+    await page.getByRole('heading', { name: 'Live feed' }).waitFor();
+    await page.getByText("Every task's events (live)").waitFor();
+    const taskId = (await platform.request('POST', '/api/v1/roadmaps', { goal: 'Erin watches the feed' }, {}, { as: 'erin' })).body.taskId as string;
+    await platform.request('POST', `/api/v1/tasks/${taskId}/cancel`, undefined, {}, { as: 'erin' });
+    const row = page.locator('table.feed tr', { hasText: 'task.cancelled' }).filter({ hasText: 'erin' });
+    await row.waitFor();
+    assert.equal(await row.locator('.badge').getAttribute('title'), 'warn', 'a cancel is a warning in the feed');
+    await shot('23-live-feed');
+  });
+
   it('shows the actions in the audit trail', async () => {
     await nav('Audit').click();
     await page.getByRole('heading', { name: 'Audit' }).waitFor();

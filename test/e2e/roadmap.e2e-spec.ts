@@ -114,7 +114,7 @@ describe('a learning goal becomes a roadmap (four services, real NATS and Postgr
 
     const unknownField = await platform.request('POST', '/api/v1/roadmaps', { goal: 'Learn Go', colour: 'blue' });
     assert.equal(unknownField.status, 400);
-    assert.deepEqual(unknownField.body.details, [{ field: 'colour', message: 'unknown field' }]);
+    assert.deepEqual(unknownField.body.details, [{ path: 'colour', field: 'colour', message: 'unknown field' }]);
 
     const notJson = await platform.request('POST', '/api/v1/roadmaps', '{"goal": ');
     assert.equal(notJson.status, 400);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { Subjects } from '@roadmap/contracts';
+import { CONSUMERS, Subjects } from '@roadmap/contracts';
 import { Messaging } from '@roadmap/messaging';
 import { EventSource } from 'eventsource';
 import { E2E_OWNER, eventually, Platform, sleep, TEST_NATS_URL } from '../support/platform.js';
@@ -126,8 +126,10 @@ describe('live task progress over Server-Sent Events (GET /api/v1/tasks/:id/even
     return Number(line?.split(' ').at(-1) ?? NaN);
   }
 
+  /** Consumers the live streams hold on EVENTS: all of its consumers but the declared durables (the webhook fan-out). */
   async function eventsConsumers(): Promise<number> {
-    return (await messaging.jsm.streams.info(messaging.streamName('EVENTS'))).state.consumer_count;
+    const declared = Object.values(CONSUMERS).filter((c) => c.stream === 'EVENTS').length;
+    return (await messaging.jsm.streams.info(messaging.streamName('EVENTS'))).state.consumer_count - declared;
   }
 
   before(async () => {

@@ -7,13 +7,14 @@ import { deprovision, Messaging, provision } from '@roadmap/messaging';
 import { migrate } from '@roadmap/persistence';
 import { SignJWT } from 'jose';
 import pg from 'pg';
+import { assertResponseConforms } from './openapi.js';
 
 // Compiled to dist/test/support/: the repository root is three folders up.
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const TEST_NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 
-export type ServiceName = 'gateway' | 'workflow-worker' | 'content-worker' | 'log-sink';
+export type ServiceName = 'gateway' | 'workflow-worker' | 'content-worker' | 'log-sink' | 'webhook-worker';
 
 /** The owner `platform.request` calls as unless told otherwise. */
 export const E2E_OWNER = 'e2e-user';
@@ -107,7 +108,7 @@ export class Platform {
     const platform = new Platform(options);
     try {
       await platform.prepare();
-      const replicas = { gateway: 1, 'workflow-worker': 1, 'content-worker': 2, 'log-sink': 1, ...options.replicas };
+      const replicas = { gateway: 1, 'workflow-worker': 1, 'content-worker': 2, 'log-sink': 1, 'webhook-worker': 1, ...options.replicas };
       for (const service of Object.keys(replicas) as ServiceName[]) {
         for (let i = 0; i < replicas[service]; i++) await platform.spawn(service);
       }
@@ -236,6 +237,7 @@ export class Platform {
   /**
    * Calls the gateway. Sends a bearer JWT for E2E_OWNER unless `headers` carry a credential of their
    * own (authorization, x-api-key) or `options.as` names another owner (or null: no credential).
+   * Every answer is held to the OpenAPI document (./openapi.ts): one that does not conform throws.
    */
   async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, options: RequestOptions = {}) {
     const own = Object.keys(headers).some((h) => ['authorization', 'x-api-key'].includes(h.toLowerCase()));
@@ -247,6 +249,7 @@ export class Platform {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
+    assertResponseConforms({ method, url: path, status: res.status, contentType: res.headers.get('content-type'), text });
     let json: any = null;
     try {
       json = text ? JSON.parse(text) : null;

@@ -1,11 +1,11 @@
+import { createRoadmapClient, type RoadmapClient } from '@roadmap/client';
+
 /**
  * The console's only way to the API: same origin, `Authorization: Bearer <credential>` on every call.
  * The credential (an API key or a JWT) lives in sessionStorage: it survives a reload, not the tab.
  */
 const CREDENTIAL = 'roadmap-console.credential';
 const IDENTITY = 'roadmap-console.identity';
-
-export const API_BASE = '/api/v1';
 
 export interface Identity {
   /** "admin" when /api/v1/admin/* answers; "user" otherwise (admin pages then say so). */
@@ -52,39 +52,38 @@ export function authHeader(credential = session.credential()): Record<string, st
 }
 
 /**
- * Calls the API. A 401 ends the session (the key was revoked, or the JWT expired) and brings the
- * login screen back; other errors are thrown as ApiError for the page to show.
+ * The typed client of @roadmap/client (generated from the OpenAPI document), on the page's origin;
+ * each request carries the session's credential as it is when sent.
  */
-export async function api<T>(method: string, path: string, body?: unknown, credential?: string): Promise<T> {
-  let response: Response;
+export const client: RoadmapClient = createRoadmapClient({
+  baseUrl: '',
+  fetch: (input, init) => {
+    const request = new Request(input as Request, init);
+    for (const [name, value] of Object.entries(authHeader())) if (!request.headers.has(name)) request.headers.set(name, value);
+    return fetch(request);
+  },
+});
+
+/**
+ * The data of an answer: `await call(client.GET('/api/v1/tasks/{id}', …))`. A 401 ends the session
+ * (the key was revoked, or the JWT expired) and brings the login screen back, unless the request
+ * tried another credential (`keepSession`); other errors are thrown as ApiError for the page to show.
+ */
+export async function call<T>(pending: Promise<{ data?: T; error?: unknown; response: Response }>, keepSession = false): Promise<T> {
+  let answer: Awaited<typeof pending>;
   try {
-    response = await fetch(`${API_BASE}${path}`, {
-      method,
-      headers: { ...authHeader(credential ?? session.credential()), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    answer = await pending;
   } catch {
     throw new ApiError(0, 'NETWORK', 'The gateway cannot be reached');
   }
-  const text = await response.text();
-  let json: unknown = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    json = null;
-  }
-  if (!response.ok) {
-    const error = (json ?? {}) as { code?: string; message?: string };
-    if (response.status === 401 && credential === undefined) session.clear();
-    throw new ApiError(response.status, error.code ?? `HTTP_${response.status}`, error.message ?? `${method} ${path}: ${response.status}`);
-  }
-  return json as T;
+  const { data, error, response } = answer;
+  if (response.ok) return data as T;
+  const problem = (error && typeof error === 'object' ? error : {}) as { code?: string; message?: string };
+  if (response.status === 401 && !keepSession) session.clear();
+  throw new ApiError(response.status, problem.code ?? `HTTP_${response.status}`, problem.message ?? `${response.url}: ${response.status}`);
 }
 
-export const get = <T>(path: string) => api<T>('GET', path);
-export const post = <T>(path: string, body?: unknown) => api<T>('POST', path, body);
-
-/** `?a=1&b=2` from the defined values (empty string when none). */
+/** `?a=1&b=2` from the defined values (empty string when none): the console's own URLs. */
 export function query(params: Record<string, string | number | undefined | null>): string {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== null && value !== '') search.set(key, String(value));

@@ -212,14 +212,3 @@ export function ObjectTable(props: { rows: Array<Record<string, unknown>>; colum
   );
 }
 
-/** The items of a list answer, whatever its wrapper: `[...]`, `{items}`, or the first array field. */
-export function itemsOf(data: unknown): Array<Record<string, unknown>> {
-  if (Array.isArray(data)) return data as Array<Record<string, unknown>>;
-  if (data && typeof data === 'object') {
-    const record = data as Record<string, unknown>;
-    if (Array.isArray(record.items)) return record.items as Array<Record<string, unknown>>;
-    const first = Object.values(record).find(Array.isArray);
-    if (first) return first as Array<Record<string, unknown>>;
-  }
-  return [];
-}

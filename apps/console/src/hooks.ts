@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, get } from './api.js';
+import { ApiError } from './api.js';
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -9,10 +9,11 @@ export interface Loaded<T> {
 }
 
 /**
- * GETs an API path and keeps the answer; `refreshMs` polls it (quietly: the old data stays on screen
- * while the next answer comes). A null path loads nothing.
+ * Loads an answer of the API (`load`: a typed call of the client) and keeps it; `refreshMs` polls it
+ * (quietly: the old data stays on screen while the next answer comes). `path` names what is loaded:
+ * a new one loads again from scratch; null loads nothing.
  */
-export function useApi<T>(path: string | null, refreshMs?: number): Loaded<T> {
+export function useApi<T>(path: string | null, load: () => Promise<T>, refreshMs?: number): Loaded<T> {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<ApiError | undefined>(undefined);
   const [loading, setLoading] = useState(path !== null);
@@ -29,7 +30,7 @@ export function useApi<T>(path: string | null, refreshMs?: number): Loaded<T> {
     if (path === null) return;
     let stopped = false;
     setLoading(true);
-    get<T>(path)
+    load()
       .then((value) => {
         if (!stopped && current.current === path) {
           setData(value);
@@ -43,6 +44,8 @@ export function useApi<T>(path: string | null, refreshMs?: number): Loaded<T> {
     return () => {
       stopped = true;
     };
+    // `load` is a new closure on every render; `path` names what it loads.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [path, tick]);
 
   useEffect(() => {

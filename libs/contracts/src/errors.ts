@@ -45,6 +45,10 @@ export type ErrorCode =
   | 'TASK_DEADLINE'
   /** A task state change the lifecycle's state machine does not allow. */
   | 'INVALID_TRANSITION'
+  /** A webhook URL that resolves to an address webhooks may not reach, or does not resolve. */
+  | 'WEBHOOK_URL_FORBIDDEN'
+  /** A webhook endpoint did not answer 2xx in time (retried with backoff for 24 h). */
+  | 'WEBHOOK_DELIVERY_FAILED'
   /** Admin controls (issue 20): a purged message's task, and refusals with the field at fault. */
   | 'PURGED'
   | 'CONFIRMATION_REQUIRED'

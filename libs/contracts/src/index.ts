@@ -3,4 +3,5 @@ export * from './domain.js';
 export * from './errors.js';
 export * from './messaging.js';
 export * from './roadmap.js';
+export * from './webhooks.js';
 export * from './task-types.js';

@@ -79,6 +79,15 @@ export const STREAMS = {
     duplicateWindowMs: 2 * MINUTE,
     maxMsgSize: 64 * 1024,
   },
+  WEBHOOKS: {
+    name: 'WEBHOOKS',
+    description: 'Webhook deliveries to send (one message per delivery), sent by the webhook worker',
+    subjects: ['webhooks.deliver.>'],
+    retention: 'workqueue',
+    maxAgeMs: 0,
+    duplicateWindowMs: 10 * MINUTE,
+    maxMsgSize: 16 * 1024,
+  },
   DEAD_LETTERS: {
     name: 'DEAD_LETTERS',
     description: 'Messages that failed for good, with their reason',
@@ -132,6 +141,30 @@ export const CONSUMERS = {
     filterSubject: 'dlq.>',
     ackWaitMs: 30_000,
     maxDeliver: 50,
+    maxAckPending: 1000,
+  },
+  /*
+   * Webhooks: task events become deliveries (fan-out, from the EVENTS stream the workers publish to),
+   * and each delivery is sent, retried and recorded (delivery). A delivery is retried for up to 24 h
+   * (WEBHOOK_RETRY_WINDOW_MS) with the delay the handler asks for, at most 15 min apart: ~110 attempts
+   * fit in maxDeliver; the handler records it as failed when the window closes.
+   */
+  webhookFanout: {
+    stream: 'EVENTS',
+    durable: 'webhook-fanout',
+    description: 'Turns the task events webhooks subscribe to into deliveries',
+    filterSubject: 'events.task.>',
+    ackWaitMs: 30_000,
+    maxDeliver: 20,
+    maxAckPending: 1000,
+  },
+  webhookDelivery: {
+    stream: 'WEBHOOKS',
+    durable: 'webhook-delivery',
+    description: 'Sends each webhook delivery, signed, retrying with backoff for up to 24 h',
+    filterSubject: 'webhooks.deliver.>',
+    ackWaitMs: 30_000,
+    maxDeliver: 200,
     maxAckPending: 1000,
   },
   logSink: {
@@ -189,6 +222,7 @@ export const Subjects = {
   log: (service: string) => `logs.${service}`,
   taskEvents: (taskId: string) => `events.task.${taskId}`,
   deadLetter: (stream: string) => `dlq.${stream}`,
+  webhookDelivery: (webhookId: string) => `webhooks.deliver.${webhookId}`,
   /** Core NATS (not a stream): tells every worker to abort the task's work in flight. */
   taskCancelled: 'control.task.cancelled',
 } as const;

@@ -16,7 +16,7 @@ import { WORKER_SERVES, WorkerRegistry, type ServedType } from './worker-registr
 import { installHttpMetrics } from './http-metrics.js';
 import { DataSource } from 'typeorm';
 
-export type ServiceName = 'gateway' | 'workflow-worker' | 'content-worker' | 'log-sink';
+export type ServiceName = 'gateway' | 'workflow-worker' | 'content-worker' | 'log-sink' | 'webhook-worker';
 
 export interface ServiceDefinition<C extends CommonConfig> {
   readonly name: ServiceName;

@@ -31,6 +31,8 @@ export const GatewayEnvSchema = CommonEnvSchema.extend(WorkflowTypesEnvSchema.sh
     .string('')
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
     .refine((list) => list.every((o) => o === '*' || /^https?:\/\/[^/]+$/.test(o)), 'must be comma-separated origins like https://app.example.com'),
+  /** Accept webhook URLs on loopback, private and link-local addresses (tests, npm start); cloud metadata addresses never. */
+  WEBHOOKS_ALLOW_PRIVATE: env.bool(false),
 });
 export type GatewayConfig = Readonly<ReturnType<typeof GatewayEnvSchema.parse>>;
 

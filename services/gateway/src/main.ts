@@ -1,8 +1,9 @@
 import { APP_FILTER } from '@nestjs/core';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { readFileSync } from 'node:fs';
+import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { runService } from '@roadmap/runtime';
 import { AuthModule } from './auth/auth.module.js';
-import { ErrorsFilter } from './common/errors.filter.js';
+import { ErrorsFilter, frameworkError } from './common/errors.filter.js';
 import { installSecurityHeaders } from './common/security-headers.js';
 import { loadGatewayConfig } from './config.js';
 import { TasksModule } from './tasks/tasks.module.js';
@@ -10,6 +11,7 @@ import { AdminModule } from './admin/admin.module.js';
 import { EventsModule } from './events/events.module.js';
 import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { ConsoleModule } from './console/console.module.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
 import { installConsole } from './console/console-static.js';
 
 await runService({
@@ -17,7 +19,13 @@ await runService({
   loadConfig: loadGatewayConfig,
   port: (config) => config.PORT,
   host: (config) => config.HOST,
-  fastify: (config) => ({ bodyLimit: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY }),
+  fastify: (config) => ({
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY,
+    // The option is typed generically over HTTP/1 and HTTP/2 replies; the handler uses only status,
+    // header and send, which both have.
+    frameworkErrors: frameworkError as never,
+  }),
   modules: (config, logger) => [
     AuthModule.forRoot({
       secret: config.AUTH_JWT_SECRET,
@@ -29,6 +37,7 @@ await runService({
     TasksModule.forRoot({ reviewDefault: config.REVIEW_DEFAULT, workflowModules: config.WORKFLOW_MODULES }),
     EventsModule.forRoot({ keepAliveMs: config.SSE_KEEPALIVE_MS }),
     AdminModule,
+    WebhooksModule.forRoot({ allowPrivate: config.WEBHOOKS_ALLOW_PRIVATE }),
     MaintenanceModule,
     ConsoleModule,
     { module: class ErrorsModule {}, providers: [{ provide: APP_FILTER, useFactory: () => new ErrorsFilter(logger) }] },
@@ -46,17 +55,9 @@ await runService({
         maxAge: 600,
       });
     }
-    const document = SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('Roadmap platform API')
-        .setDescription('Turns a learning goal into a roadmap, generated as a durable background job.')
-        .setVersion('1')
-        .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key (rk_…) or a JWT' })
-        .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Api-Key' }, 'api-key')
-        .addSecurityRequirements('bearer')
-        .build(),
-    );
+    // The committed document (npm run openapi builds it from the zod schemas; see openapi/document.ts),
+    // read as a file so the gateway serves exactly what clients are generated from.
+    const document = JSON.parse(readFileSync(new URL('./openapi/openapi.json', import.meta.url), 'utf8')) as OpenAPIObject;
     SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
   },
 });

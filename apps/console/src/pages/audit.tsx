@@ -1,18 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
-import { get, query, type Identity } from '../api.js';
+import type { AuditPage } from '@roadmap/client';
+import { call, client, type Identity } from '../api.js';
 import { AdminOnly, Badge, Button, LoadError, Loading, Section, Time } from '../components.js';
 import { ApiError } from '../api.js';
 
-interface Entry {
-  id: string;
-  at: string;
-  actor: string;
-  action: string;
-  target: string | null;
-  params: Record<string, unknown>;
-  outcome: 'ok' | 'failed';
-  result: Record<string, unknown> | null;
-}
+type Entry = AuditPage['items'][number];
+/** A refused action's result is its error: `{ code, message }`. */
+const codeOf = (result: unknown) => (result && typeof result === 'object' && 'code' in result ? String(result.code) : '');
 
 /** Audit (admin): every admin action, newest first, a page at a time. */
 export function Audit(props: { identity: Identity }) {
@@ -22,7 +16,7 @@ export function Audit(props: { identity: Identity }) {
   const [loaded, setLoaded] = useState(false);
   const load = async (from: string | null) => {
     try {
-      const page = await get<{ items: Entry[]; nextCursor: string | null }>(`/admin/audit${query({ limit: 50, cursor: from })}`);
+      const page = await call(client.GET('/api/v1/admin/audit', { params: { query: { limit: 50, cursor: from ?? undefined } } }));
       setItems((old) => (from ? [...old, ...page.items] : page.items));
       setCursor(page.nextCursor);
       setError(null);
@@ -71,8 +65,8 @@ export function Audit(props: { identity: Identity }) {
                     </td>
                     <td>{e.target ?? '—'}</td>
                     <td>
-                      <Badge status={e.outcome === 'ok' ? 'ok' : 'failed'} title={e.outcome === 'failed' ? String(e.result?.code ?? '') : undefined} />
-                      {e.outcome === 'failed' && <span class="muted"> {String(e.result?.code ?? '')}</span>}
+                      <Badge status={e.outcome === 'ok' ? 'ok' : 'failed'} title={e.outcome === 'failed' ? codeOf(e.result) : undefined} />
+                      {e.outcome === 'failed' && <span class="muted"> {codeOf(e.result)}</span>}
                     </td>
                     <td>
                       <code class="json-inline">{JSON.stringify(e.params)}</code>

@@ -1,26 +1,14 @@
 import { useEffect, useState } from 'preact/hooks';
-import { get, post, type Identity } from '../api.js';
+import type { BulkDryRun, BulkJob, BulkJobStarted, operations } from '@roadmap/client';
+import { call, client, type Identity } from '../api.js';
 import { AdminOnly, Badge, Button, Flash, Link, Progress, Section, ShortId } from '../components.js';
 import { useAction } from '../hooks.js';
 
 const ACTIONS = ['cancel', 'resume', 'retry-failed-items'] as const;
-const STATUSES = ['queued', 'running', 'awaiting_review', 'completed', 'failed', 'cancelled'];
+const STATUSES = ['queued', 'running', 'awaiting_review', 'completed', 'failed', 'cancelled'] as const;
 
-interface DryRun {
-  matched: number;
-  willActOn: number;
-  sample: string[];
-}
-interface Job {
-  jobId: string;
-  action: string;
-  status: string;
-  total: number;
-  done: number;
-  failed: number;
-  skipped: number;
-  errors: Array<{ id: string; code: string; message: string }>;
-}
+type Filter = operations['bulkTasks']['requestBody']['content']['application/json']['filter'];
+type Job = BulkJob | BulkJobStarted;
 
 /**
  * Bulk actions (admin): choose an action and a filter, see what it matches (a dry run: the count and
@@ -28,30 +16,37 @@ interface Job {
  */
 export function Bulk(props: { identity: Identity }) {
   const [action, setAction] = useState<(typeof ACTIONS)[number]>('cancel');
-  const [status, setStatus] = useState('');
+  const [status, setStatus] = useState<(typeof STATUSES)[number] | ''>('');
   const [owner, setOwner] = useState('');
   const [type, setType] = useState('');
   const [errorCode, setErrorCode] = useState('');
-  const [dry, setDry] = useState<DryRun | null>(null);
+  const [dry, setDry] = useState<BulkDryRun | null>(null);
   const [job, setJob] = useState<Job | null>(null);
   const run = useAction();
 
-  const filter = () => Object.fromEntries(Object.entries({ status: status || undefined, owner: owner || undefined, type: type || undefined, errorCode: errorCode || undefined }).filter(([, v]) => v !== undefined));
+  const filter = (): Filter =>
+    Object.fromEntries(Object.entries({ status: status || undefined, owner: owner || undefined, type: type || undefined, errorCode: errorCode || undefined }).filter(([, v]) => v !== undefined)) as Filter;
   // A changed filter or action needs a new dry run before it can run.
   useEffect(() => setDry(null), [action, status, owner, type, errorCode]);
   useEffect(() => {
     if (!job || job.status !== 'running') return;
-    const timer = setTimeout(() => void get<Job>(`/admin/jobs/${job.jobId}`).then(setJob, () => undefined), 500);
+    const timer = setTimeout(() => void call(client.GET('/api/v1/admin/jobs/{id}', { params: { path: { id: job.jobId } } })).then(setJob, () => undefined), 500);
     return () => clearTimeout(timer);
   }, [job]);
 
   if (props.identity.role !== 'admin') {
     return <AdminOnly title="Bulk actions" note="Bulk actions are for the admin role only." />;
   }
-  const preview = () => run.run(async () => setDry(await post<DryRun>('/admin/tasks/bulk', { action, filter: filter(), dryRun: true })), 'Dry run: nothing was changed');
+  const send = (dryRun: boolean) => call(client.POST('/api/v1/admin/tasks/bulk', { body: { action, filter: filter(), dryRun } }));
+  const preview = () =>
+    run.run(async () => {
+      const answer = await send(true);
+      if ('dryRun' in answer) setDry(answer);
+    }, 'Dry run: nothing was changed');
   const start = () =>
     run.run(async () => {
-      setJob(await post<Job>('/admin/tasks/bulk', { action, filter: filter() }));
+      const answer = await send(false);
+      if (!('dryRun' in answer)) setJob(answer);
       setDry(null);
     }, 'Started');
 
@@ -78,7 +73,7 @@ export function Bulk(props: { identity: Identity }) {
           </label>
           <label>
             Status{' '}
-            <select name="status" value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value)}>
+            <select name="status" value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value as (typeof STATUSES)[number] | '')}>
               <option value="">any</option>
               {STATUSES.map((s) => (
                 <option key={s} value={s}>

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
-import { api, post, type Identity } from '../api.js';
+import type { components } from '@roadmap/client';
+import { call, client, type Identity } from '../api.js';
 import { AdminOnly, Badge, Button, Flash, LoadError, Loading, Section, Time } from '../components.js';
 import { useAction, useApi } from '../hooks.js';
 
@@ -7,34 +8,8 @@ import { useAction, useApi } from '../hooks.js';
 const CONTROLLABLE = ['ROADMAP_WORKFLOW', 'CONTENT_GENERATION', 'LOGS', 'DEAD_LETTERS'];
 const PURGEABLE = ['ROADMAP_WORKFLOW', 'CONTENT_GENERATION', 'LOGS'];
 
-interface ConsumerView {
-  consumer: string;
-  pending: number | null;
-  ackPending: number | null;
-  paused: boolean | null;
-  pausedBy: string | null;
-  pausedAt: string | null;
-}
-interface StreamView {
-  stream: string;
-  messages: number | null;
-  consumers: ConsumerView[];
-}
-interface WorkerStats {
-  id: string;
-  service: string;
-  host: string;
-  pid: number;
-  status: string;
-  handled: number;
-  failed: number;
-  retried: number;
-  process: { rssBytes: number; eventLoopLagMs: { p99: number }; uptimeSeconds: number } | null;
-}
-interface Registered {
-  id: string;
-  handlers: Array<{ consumer: string; concurrency: number; configuredConcurrency: number }>;
-}
+type WorkerStats = components['schemas']['WorkersStats']['items'][number];
+const stream = (name: string) => ({ params: { path: { stream: name } } });
 
 /** Control (admin): pause, resume and purge queues; drain workers and change a consumer's slots. */
 export function Control(props: { identity: Identity }) {
@@ -51,27 +26,27 @@ export function Control(props: { identity: Identity }) {
 }
 
 function QueueControl() {
-  const queues = useApi<{ streams: StreamView[] }>('/admin/queues', 3000);
+  const queues = useApi('/admin/queues', () => call(client.GET('/api/v1/admin/queues')), 3000);
   const action = useAction();
   const [purge, setPurge] = useState<{ stream: string; messages: number; tasks: number } | null>(null);
-  const act = async (stream: string, verb: 'pause' | 'resume') => {
-    if (await action.run(() => post(`/admin/queues/${stream}/${verb}`, {}), `${stream} ${verb === 'pause' ? 'paused' : 'resumed'}`)) queues.reload();
+  const act = async (name: string, verb: 'pause' | 'resume') => {
+    if (await action.run(() => call(client.POST(`/api/v1/admin/queues/{stream}/${verb}`, { ...stream(name), body: {} })), `${name} ${verb === 'pause' ? 'paused' : 'resumed'}`)) queues.reload();
   };
-  const count = async (stream: string) => {
+  const count = async (name: string) => {
     await action.run(async () => {
-      const res = await post<{ messages: number; tasks: number }>(`/admin/queues/${stream}/purge`, { dryRun: true });
-      setPurge({ stream, messages: res.messages, tasks: res.tasks });
-    }, `Dry run of ${stream}: nothing was purged`);
+      const res = await call(client.POST('/api/v1/admin/queues/{stream}/purge', { ...stream(name), body: { dryRun: true } }));
+      setPurge({ stream: name, messages: res.messages, tasks: res.tasks });
+    }, `Dry run of ${name}: nothing was purged`);
   };
   const confirmPurge = async () => {
     if (!purge) return;
-    const { stream } = purge;
+    const name = purge.stream;
     const ok = await action.run(async () => {
-      const res = await post<{ purged: number; cancelled: number }>(`/admin/queues/${stream}/purge`, { confirm: true });
+      const res = await call(client.POST('/api/v1/admin/queues/{stream}/purge', { ...stream(name), body: { confirm: true } }));
       action.clear();
       setPurge(null);
       return res;
-    }, `Purged ${stream}; its tasks were cancelled (PURGED)`);
+    }, `Purged ${name}; its tasks were cancelled (PURGED)`);
     if (ok) queues.reload();
   };
   const streams = (queues.data?.streams ?? []).filter((s) => CONTROLLABLE.includes(s.stream));
@@ -155,8 +130,8 @@ function QueueControl() {
 }
 
 function WorkerControl() {
-  const stats = useApi<{ items: WorkerStats[] }>('/admin/workers/stats', 5000);
-  const registered = useApi<{ items: Registered[] }>('/admin/workers/registered', 5000);
+  const stats = useApi('/admin/workers/stats', () => call(client.GET('/api/v1/admin/workers/stats')), 5000);
+  const registered = useApi('/admin/workers/registered', () => call(client.GET('/api/v1/admin/workers/registered')), 5000);
   const action = useAction();
   const [consumer, setConsumer] = useState('');
   const [slots, setSlots] = useState('');
@@ -164,10 +139,10 @@ function WorkerControl() {
   const slotsOf = (id: string) =>
     (registered.data?.items.find((w) => w.id === id)?.handlers ?? []).map((h) => `${h.consumer} ${h.concurrency}${h.concurrency !== h.configuredConcurrency ? ` (of ${h.configuredConcurrency})` : ''}`).join(', ');
   const drain = async (w: WorkerStats) => {
-    if (await action.run(() => post(`/admin/workers/${w.id}/drain`), `${w.service} ${w.host}:${w.pid} is draining: it finishes its work and exits`)) stats.reload();
+    if (await action.run(() => call(client.POST('/api/v1/admin/workers/{id}/drain', { params: { path: { id: w.id } } })), `${w.service} ${w.host}:${w.pid} is draining: it finishes its work and exits`)) stats.reload();
   };
   const setConcurrency = async (value: number | null) => {
-    if (await action.run(() => api('PUT', `/admin/consumers/${consumer}/concurrency`, { concurrency: value }), `${consumer}: ${value ?? 'configured'} slots on every worker`)) registered.reload();
+    if (await action.run(() => call(client.PUT('/api/v1/admin/consumers/{consumer}/concurrency', { params: { path: { consumer } }, body: { concurrency: value } })), `${consumer}: ${value ?? 'configured'} slots on every worker`)) registered.reload();
   };
   return (
     <Section title="Workers">

@@ -1,34 +1,25 @@
 import { useState } from 'preact/hooks';
-import { ApiError, post, query, type Identity } from '../api.js';
+import type { operations } from '@roadmap/client';
+import { ApiError, call, client, type Identity } from '../api.js';
 import { AdminOnly, Badge, Button, Flash, Link, LoadError, Loading, Section, ShortId, Time } from '../components.js';
 import { useAction, useApi } from '../hooks.js';
 import { navigate } from '../router.js';
 
-const STREAMS = ['ROADMAP_WORKFLOW', 'CONTENT_GENERATION', 'LOGS', 'EVENTS'];
+const STREAMS: ReadonlyArray<NonNullable<DeadLetterQuery['stream']>> = ['ROADMAP_WORKFLOW', 'CONTENT_GENERATION', 'LOGS', 'EVENTS'];
 
-interface DeadLetter {
-  id: string;
-  stream: string;
-  subject: string;
-  streamSequence: number | null;
-  deliveries: number | null;
-  reason: string;
-  taskId: string | null;
-  createdAt: string;
-  replayedAt: string | null;
-  replayCount: number;
-  discardedAt?: string | null;
-  discardedBy?: string | null;
-  status?: string;
-  headers?: Record<string, string>;
-  payload?: string;
-}
+type DeadLetterQuery = NonNullable<operations['listDeadLetters']['parameters']['query']>;
+type State = NonNullable<DeadLetterQuery['state']>;
+const path = (id: string) => ({ params: { path: { id } } });
 
 /** Dead letters (admin): the list newest first, one inspected with its headers and payload, replay and discard. */
 export function DeadLetters(props: { identity: Identity; selected: string | null }) {
-  const [stream, setStream] = useState('');
-  const [state, setState] = useState('open');
-  const list = useApi<{ items: DeadLetter[] }>(`/admin/dead-letters${query({ limit: 100, stream, state: state === 'open' ? undefined : state })}`, 5000);
+  const [stream, setStream] = useState<DeadLetterQuery['stream'] | ''>('');
+  const [state, setState] = useState<State>('open');
+  const list = useApi(
+    `/admin/dead-letters?${stream}&${state}`,
+    () => call(client.GET('/api/v1/admin/dead-letters', { params: { query: { limit: 100, stream: stream || undefined, state } } })),
+    5000,
+  );
   if (props.identity.role !== 'admin') {
     return <AdminOnly title="Dead letters" note="Dead letters are shown to the admin role only." />;
   }
@@ -42,7 +33,7 @@ export function DeadLetters(props: { identity: Identity; selected: string | null
           <>
           <label>
             Show{' '}
-            <select name="state" value={state} onChange={(e) => setState((e.target as HTMLSelectElement).value)}>
+            <select name="state" value={state} onChange={(e) => setState((e.target as HTMLSelectElement).value as State)}>
               <option value="open">open</option>
               <option value="discarded">discarded</option>
               <option value="all">all</option>
@@ -50,7 +41,7 @@ export function DeadLetters(props: { identity: Identity; selected: string | null
           </label>
           <label>
             Stream{' '}
-            <select value={stream} onChange={(e) => setStream((e.target as HTMLSelectElement).value)}>
+            <select value={stream} onChange={(e) => setStream((e.target as HTMLSelectElement).value as DeadLetterQuery['stream'])}>
               <option value="">any</option>
               {STREAMS.map((s) => (
                 <option key={s} value={s}>
@@ -98,7 +89,7 @@ export function DeadLetters(props: { identity: Identity; selected: string | null
                     <td class="num">{d.deliveries ?? '—'}</td>
                     <td>{d.taskId ? <Link href={`/tasks/${d.taskId}`}><ShortId id={d.taskId} /></Link> : <span class="muted">—</span>}</td>
                     <td>
-                      {d.discardedAt || d.status === 'discarded' ? <Badge status="discarded" /> : d.replayCount > 0 ? <Badge status="replayed" title={`last ${d.replayedAt}`} /> : null}
+                      {d.discardedAt ? <Badge status="discarded" /> : d.replayCount > 0 ? <Badge status="replayed" title={`last ${d.replayedAt}`} /> : null}
                       {d.replayCount > 0 && <span class="muted"> ×{d.replayCount}</span>}
                     </td>
                   </tr>
@@ -113,7 +104,7 @@ export function DeadLetters(props: { identity: Identity; selected: string | null
 }
 
 function Inspect(props: { id: string; onChanged: () => void }) {
-  const letter = useApi<DeadLetter>(`/admin/dead-letters/${props.id}`);
+  const letter = useApi(`/admin/dead-letters/${props.id}`, () => call(client.GET('/api/v1/admin/dead-letters/{id}', path(props.id))));
   const action = useAction();
   const [discardMissing, setDiscardMissing] = useState(false);
   const [replayNote, setReplayNote] = useState<string | null>(null);
@@ -121,7 +112,7 @@ function Inspect(props: { id: string; onChanged: () => void }) {
   const replay = async () => {
     let count = 0;
     const ok = await action.run(async () => {
-      count = (await post<DeadLetter>(`/admin/dead-letters/${props.id}/replay`)).replayCount;
+      count = (await call(client.POST('/api/v1/admin/dead-letters/{id}/replay', path(props.id)))).replayCount;
     }, 'Replayed');
     if (ok) {
       action.clear();
@@ -134,7 +125,7 @@ function Inspect(props: { id: string; onChanged: () => void }) {
     setReplayNote(null);
     const ok = await action.run(async () => {
       try {
-        await post(`/admin/dead-letters/${props.id}/discard`);
+        await call(client.POST('/api/v1/admin/dead-letters/{id}/discard', path(props.id)));
       } catch (err) {
         if (err instanceof ApiError && err.status === 404 && err.code === 'ROUTE_NOT_FOUND') setDiscardMissing(true);
         throw err;

@@ -1,16 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
-import { API_BASE, authHeader, query, session, type Identity } from '../api.js';
+import { FollowError, followAdminEvents, type FeedEvent, type FeedQuery } from '@roadmap/client';
+import { client, session, type Identity } from '../api.js';
 import { AdminOnly, Badge, Link, Section, ShortId, Time } from '../components.js';
-import { parseBlock, readStream } from '../sse.js';
 
-interface FeedEvent {
-  id: number;
-  type: string;
-  taskId?: string;
-  owner?: string | null;
-  level?: string;
-  at?: string;
-}
+/** An event of the feed with its id in the EVENTS stream. */
+type Shown = FeedEvent & { id: number };
 
 const LEVELS = ['debug', 'info', 'warn', 'error'];
 /** Events kept on screen, newest first. */
@@ -18,54 +12,28 @@ const KEEP = 200;
 
 /**
  * Live feed (admin): every task's events as they happen (GET /api/v1/admin/events), filtered by
- * type, owner and level. Read with fetch() like the task page's events (a header, not a token in the
- * URL), reconnecting after a drop with Last-Event-ID.
+ * type, owner and level. Read with @roadmap/client's followAdminEvents (fetch with the credential in
+ * a header, not a token in the URL), reconnecting after a drop with Last-Event-ID.
  */
 export function Live(props: { identity: Identity }) {
   const [type, setType] = useState('');
   const [owner, setOwner] = useState('');
   const [level, setLevel] = useState('info');
-  const [events, setEvents] = useState<FeedEvent[]>([]);
+  const [events, setEvents] = useState<Shown[]>([]);
   const [state, setState] = useState('connecting');
 
   useEffect(() => {
     if (props.identity.role !== 'admin') return;
     const controller = new AbortController();
-    let lastId: number | undefined;
     setEvents([]);
-    const run = async () => {
-      while (!controller.signal.aborted) {
-        setState('connecting');
-        try {
-          const response = await fetch(`${API_BASE}/admin/events${query({ type: type.trim(), owner: owner.trim(), level })}`, {
-            headers: { accept: 'text/event-stream', ...authHeader(), ...(lastId === undefined ? {} : { 'last-event-id': String(lastId) }) },
-            signal: controller.signal,
-          });
-          if (response.status === 401) session.clear();
-          if (!response.ok || !response.body) {
-            setState(`unavailable (${response.status})`);
-            return;
-          }
-          setState('live');
-          await readStream(response.body, (block) => {
-            const parsed = parseBlock(block);
-            if (parsed.id === undefined || parsed.data === undefined) return;
-            lastId = parsed.id;
-            try {
-              const data = JSON.parse(parsed.data) as Omit<FeedEvent, 'id'>;
-              setEvents((old) => [{ ...data, id: parsed.id! }, ...old].slice(0, KEEP));
-            } catch {
-              // not JSON: skipped
-            }
-          });
-        } catch {
-          if (controller.signal.aborted) return;
-        }
-        setState('retrying');
-        await new Promise((resolve) => setTimeout(resolve, 2000));
-      }
-    };
-    void run();
+    const query = { type: type.trim() || undefined, owner: owner.trim() || undefined, level: level as FeedQuery['level'] };
+    followAdminEvents(client, query, {
+      signal: controller.signal,
+      onState: (next, status) => setState(status ? `unavailable (${status})` : next),
+      onEvent: (event, id) => setEvents((old) => [{ ...event, id: Number(id) }, ...old].slice(0, KEEP)),
+    }).catch((error: unknown) => {
+      if (error instanceof FollowError && error.status === 401) session.clear();
+    });
     return () => controller.abort();
   }, [type, owner, level, props.identity.role]);
 

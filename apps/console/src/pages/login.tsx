@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, ApiError, session, type Identity } from '../api.js';
+import { ApiError, authHeader, call, client, session, type Identity } from '../api.js';
 
 /**
  * Asks for an API key (rk_…) or a JWT, checks it against the API, and keeps it in sessionStorage.
@@ -17,10 +17,12 @@ export function Login() {
     setPending(true);
     setError(null);
     try {
-      await api('GET', '/tasks?limit=1', undefined, value);
+      // The credential being tried, not the session's: a refusal here keeps the login screen as it is.
+      const headers = authHeader(value);
+      await call(client.GET('/api/v1/tasks', { params: { query: { limit: 1 } }, headers }), true);
       let identity: Identity = { role: 'user', owner: null };
       try {
-        const who = await api<{ owner: string; role: 'admin' | 'user' }>('GET', '/admin/whoami', undefined, value);
+        const who = await call(client.GET('/api/v1/admin/whoami', { headers }), true);
         identity = { role: who.role, owner: who.owner };
       } catch (err) {
         if (!(err instanceof ApiError) || (err.status !== 403 && err.status !== 404)) throw err;

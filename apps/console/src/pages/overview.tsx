@@ -1,17 +1,9 @@
-import type { Identity } from '../api.js';
-import { Badge, itemsOf, Link, LoadError, Loading, ObjectTable, Section, Time } from '../components.js';
+import type { Queues, TaskStats } from '@roadmap/client';
+import { call, client, type Identity } from '../api.js';
+import { Badge, Link, LoadError, Loading, ObjectTable, Section, Time } from '../components.js';
 import { useApi } from '../hooks.js';
 
-const STATUSES = ['queued', 'running', 'awaiting_review', 'completed', 'failed', 'cancelled'] as const;
-type Status = (typeof STATUSES)[number];
-
-interface TaskStats {
-  since: string;
-  bucketMinutes: number;
-  total: number;
-  byStatus: Record<Status, number>;
-  buckets: Array<{ start: string; byStatus: Record<Status, number> }>;
-}
+const STATUSES: ReadonlyArray<keyof TaskStats['byStatus']> = ['queued', 'running', 'awaiting_review', 'completed', 'failed', 'cancelled'];
 
 type Row = Record<string, unknown>;
 
@@ -38,7 +30,7 @@ export function Overview(props: { identity: Identity }) {
 }
 
 function TaskStatsCard() {
-  const stats = useApi<TaskStats>('/console/task-stats?minutes=60', 5000);
+  const stats = useApi('/console/task-stats', () => call(client.GET('/api/v1/console/task-stats', { params: { query: { minutes: 60 } } })), 5000);
   return (
     <Section title="Tasks created in the last hour" actions={<Link href="/tasks">All tasks →</Link>}>
       {stats.error ? (
@@ -85,17 +77,7 @@ function StatusChart(props: { stats: TaskStats }) {
   );
 }
 
-interface ConsumerRow {
-  consumer: string;
-  stream: string;
-  pending: number | null;
-  ackPending: number | null;
-  redelivered: number | null;
-  waiting?: number | null;
-  ackRate?: number | null;
-  lastActive?: string | null;
-  error?: string | null;
-}
+type ConsumerRow = Queues['streams'][number]['consumers'][number];
 
 /**
  * GET /api/v1/admin/queues: per stream its depth, and per consumer pending, ack pending, redelivered
@@ -103,17 +85,14 @@ interface ConsumerRow {
  * as extra columns rather than dropped.
  */
 function QueuesCard() {
-  const queues = useApi<unknown>('/admin/queues', 5000);
-  const streams = itemsOf(queues.data);
+  const queues = useApi('/admin/queues', () => call(client.GET('/api/v1/admin/queues')), 5000);
   const consumers: Row[] = [];
-  const rows = streams.map((raw) => {
-    const { consumers: nested, ...scalar } = raw as Row & { consumers?: ConsumerRow[] };
-    const list = Array.isArray(nested) ? nested : [];
+  const rows = (queues.data?.streams ?? []).map(({ consumers: list, ...scalar }) => {
     for (const c of list) {
-      const { rateWindowSeconds: _window, ...rest } = c as ConsumerRow & { rateWindowSeconds?: unknown };
+      const { rateWindowSeconds: _window, ...rest } = c;
       consumers.push({ ...rest, ackRate: typeof c.ackRate === 'number' ? `${c.ackRate.toFixed(1)}/s` : c.ackRate });
     }
-    const sum = (field: keyof ConsumerRow) => list.reduce((n, c) => n + (typeof c[field] === 'number' ? (c[field] as number) : 0), 0);
+    const sum = (field: 'pending' | 'ackPending' | 'redelivered' | 'ackRate') => list.reduce((n, c: ConsumerRow) => n + (c[field] ?? 0), 0);
     return {
       ...scalar,
       ...(list.length
@@ -147,23 +126,10 @@ function QueuesCard() {
   );
 }
 
-interface WorkerRow {
-  id?: string;
-  service?: string;
-  instance?: string;
-  host?: string;
-  pid?: number;
-  status?: string;
-  startedAt?: string;
-  lastHeartbeatAt?: string;
-  inFlight?: number;
-  consumers?: Array<{ consumer: string; stream?: string; concurrency?: number; inFlight?: number; since?: string; handled?: Record<string, number> }>;
-}
-
 /** GET /api/v1/admin/workers: every process, the consumers it pulls from, since when, and what it has in flight. */
 function WorkersCard() {
-  const workers = useApi<unknown>('/admin/workers', 5000);
-  const rows = itemsOf(workers.data) as WorkerRow[];
+  const workers = useApi('/admin/workers', () => call(client.GET('/api/v1/admin/workers')), 5000);
+  const rows = workers.data?.items ?? [];
   return (
     <Section title="Workers">
       {workers.error ? (
@@ -230,18 +196,10 @@ function WorkersCard() {
   );
 }
 
-interface MaintenanceJob {
-  job: string;
-  intervalSeconds?: number;
-  lastSuccessAt?: string | null;
-  nextDueAt?: string | null;
-  runs?: Array<{ id: string; instance?: string; startedAt?: string; durationMs?: number | null; outcome?: string; detail?: Record<string, unknown> | null }>;
-}
-
 /** GET /api/v1/admin/maintenance: each scheduled job, when it last succeeded, when it is due, and its last run. */
 function MaintenanceCard() {
-  const maintenance = useApi<{ jobs?: MaintenanceJob[] }>('/admin/maintenance?limit=1', 15000);
-  const jobs = maintenance.data?.jobs ?? (itemsOf(maintenance.data) as unknown as MaintenanceJob[]);
+  const maintenance = useApi('/admin/maintenance', () => call(client.GET('/api/v1/admin/maintenance', { params: { query: { limit: 1 } } })), 15000);
+  const jobs = maintenance.data?.jobs ?? [];
   return (
     <Section title="Maintenance">
       {maintenance.error ? (

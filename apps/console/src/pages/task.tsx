@@ -1,33 +1,25 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { get, post, query } from '../api.js';
-import { Badge, Button, duration, Flash, itemsOf, Link, LoadError, Loading, ObjectTable, Progress, Section, ShortId, Time, Value } from '../components.js';
+import type { LogPage, Revisions as RevisionList, Roadmap, TaskDetail } from '@roadmap/client';
+import { call, client } from '../api.js';
+import { Badge, Button, duration, Flash, Link, LoadError, Loading, ObjectTable, Progress, Section, ShortId, Time, Value } from '../components.js';
 import { useAction, useApi } from '../hooks.js';
 import { followTaskEvents, type TaskEvent } from '../sse.js';
-import type { TaskSummary } from './tasks.js';
 
 const KINDS = ['tutorial', 'resources', 'quiz'] as const;
 type Kind = (typeof KINDS)[number];
 const FINAL = ['completed', 'failed', 'cancelled'];
 
-interface Task extends TaskSummary {
-  type: string;
-  reviewMode?: string;
-  error: { code: string; message: string } | null;
-  attempts: number;
-  workflowVersion: string;
-  promptSet?: string | null;
-  startedAt: string | null;
-  updatedAt: string;
-  cancelledAt?: string | null;
-  concepts?: Array<{ id: string; slug: string; title: string; items: Record<Kind, string> }>;
-  usage?: unknown;
-}
+type Task = TaskDetail;
+type Revision = RevisionList['items'][number];
+type RoadmapConcept = Roadmap['stages'][number]['concepts'][number];
+type LogEntry = LogPage['items'][number];
+const path = (id: string) => ({ params: { path: { id } } });
 
 /** One task: status, actions, steps, live events, concepts and their content, review, logs, LLM calls. */
 export function TaskPage(props: { id: string }) {
-  const task = useApi<Task>(`/tasks/${props.id}`, 5000);
+  const task = useApi(`/tasks/${props.id}`, () => call(client.GET('/api/v1/tasks/{id}', path(props.id))), 5000);
   const roadmapId = task.data?.roadmapId ?? null;
-  const roadmap = useApi<{ goal?: string }>(roadmapId ? `/roadmaps/${roadmapId}` : null);
+  const roadmap = useApi(roadmapId ? `/roadmaps/${roadmapId}` : null, () => call(client.GET('/api/v1/roadmaps/{id}', path(roadmapId!))));
   const [events, setEvents] = useState<TaskEvent[]>([]);
   const [live, setLive] = useState<string>('connecting');
   const [selectedConcept, setSelectedConcept] = useState<string | null>(null);
@@ -74,7 +66,7 @@ export function TaskPage(props: { id: string }) {
         <Link href="/tasks">Tasks</Link> / <ShortId id={t.id} />
       </p>
       <h1 class="title-row">
-        <span>{roadmap.data?.goal ?? t.goal ?? 'Roadmap task'}</span> <Badge status={t.status} />
+        <span>{roadmap.data?.goal ?? 'Roadmap task'}</span> <Badge status={t.status} />
       </h1>
       <Summary task={t} live={live} />
       <Actions task={t} onChanged={changed} />
@@ -142,8 +134,8 @@ function Summary(props: { task: Task; live: string }) {
 function Actions(props: { task: Task; onChanged: () => void }) {
   const t = props.task;
   const action = useAction();
-  const act = async (path: string, done: string) => {
-    if (await action.run(() => post(path), done)) props.onChanged();
+  const act = async (send: () => Promise<unknown>, done: string) => {
+    if (await action.run(send, done)) props.onChanged();
   };
   const canCancel = ['queued', 'running', 'awaiting_review'].includes(t.status);
   const canResume = ['failed', 'cancelled'].includes(t.status);
@@ -151,12 +143,12 @@ function Actions(props: { task: Task; onChanged: () => void }) {
   return (
     <div class="toolbar">
       {canCancel && (
-        <Button variant="danger" disabled={action.pending} onClick={() => act(`/tasks/${t.id}/cancel`, 'Task cancelled')}>
+        <Button variant="danger" disabled={action.pending} onClick={() => act(() => call(client.POST('/api/v1/tasks/{id}/cancel', path(t.id))), 'Task cancelled')}>
           Cancel task
         </Button>
       )}
       {canResume && (
-        <Button variant="primary" disabled={action.pending} onClick={() => act(`/tasks/${t.id}/resume`, 'Task resumed from its last checkpoint')}>
+        <Button variant="primary" disabled={action.pending} onClick={() => act(() => call(client.POST('/api/v1/tasks/{id}/resume', path(t.id))), 'Task resumed from its last checkpoint')}>
           Resume
         </Button>
       )}
@@ -165,28 +157,13 @@ function Actions(props: { task: Task; onChanged: () => void }) {
   );
 }
 
-interface Revision {
-  revision: number;
-  source: string;
-  feedback: string | null;
-  requestedBy: string | null;
-  createdAt: string;
-  concepts: number;
-  changes: {
-    added: Array<{ id: string; title: string; stage?: string }>;
-    removed: Array<{ id: string; title: string; stage?: string }>;
-    changed: Array<{ id: string; title: string; fields: string[] }>;
-  };
-  framework: { stages: Array<{ id: string; title: string; concepts: Array<{ id: string; title: string }> }> };
-}
-
 /** The framework waiting for a person: what the latest revision changed, then approve or ask for a revision. */
 function ReviewPanel(props: { roadmapId: string; onChanged: () => void }) {
-  const revisions = useApi<{ currentRevision: number; items: Revision[] }>(`/roadmaps/${props.roadmapId}/revisions`);
+  const revisions = useApi(`/roadmaps/${props.roadmapId}/revisions`, () => call(client.GET('/api/v1/roadmaps/{id}/revisions', path(props.roadmapId))));
   const [feedback, setFeedback] = useState('');
   const action = useAction();
-  const decide = async (body: unknown, done: string) => {
-    if (await action.run(() => post(`/roadmaps/${props.roadmapId}/review`, body), done)) {
+  const decide = async (body: { decision: 'approve' } | { decision: 'revise'; feedback: string }, done: string) => {
+    if (await action.run(() => call(client.POST('/api/v1/roadmaps/{id}/review', { ...path(props.roadmapId), body })), done)) {
       setFeedback('');
       props.onChanged();
     }
@@ -270,7 +247,7 @@ function Framework(props: { revision: Revision }) {
 
 /** Every framework revision (design, validation repairs, review revisions) with what it changed. */
 function Revisions(props: { roadmapId: string }) {
-  const revisions = useApi<{ items: Revision[] }>(`/roadmaps/${props.roadmapId}/revisions`);
+  const revisions = useApi(`/roadmaps/${props.roadmapId}/revisions`, () => call(client.GET('/api/v1/roadmaps/{id}/revisions', path(props.roadmapId))));
   if (revisions.error) return <Section title="Framework revisions"><LoadError error={revisions.error} what="The revisions" /></Section>;
   if (!revisions.data || revisions.data.items.length === 0) return null;
   return (
@@ -292,7 +269,7 @@ function Revisions(props: { roadmapId: string }) {
 function Steps(props: { events: TaskEvent[]; task: Task }) {
   const steps: Array<{ step: string; started: string | undefined; finished: string | undefined; state: string }> = [];
   for (const e of props.events) {
-    const step = typeof e.data.step === 'string' ? e.data.step : e.type === 'content.started' ? 'content_generation' : undefined;
+    const step = 'step' in e.data ? e.data.step : e.type === 'content.started' ? 'content_generation' : undefined;
     if (!step) continue;
     const open = [...steps].reverse().find((s) => s.step === step && !s.finished);
     if (e.type === 'step.started' || e.type === 'content.started') steps.push({ step, started: e.data.at, finished: undefined, state: 'running' });
@@ -344,7 +321,7 @@ function Concepts(props: { task: Task; onChanged: () => void; selected: string |
   const action = useAction();
   const concepts = props.task.concepts ?? [];
   const retry = async (conceptId: string, kind: Kind, title: string) => {
-    if (await action.run(() => post(`/roadmaps/${props.task.roadmapId}/concepts/${conceptId}/retry`, { kinds: [kind] }), `Regenerating the ${kind} of “${title}”`)) props.onChanged();
+    if (await action.run(() => call(client.POST('/api/v1/roadmaps/{id}/concepts/{conceptId}/retry', { params: { path: { id: props.task.roadmapId!, conceptId } }, body: { kinds: [kind] } })), `Regenerating the ${kind} of “${title}”`)) props.onChanged();
   };
   return (
     <Section title={`Concepts (${concepts.length})`}>
@@ -400,22 +377,14 @@ function Concepts(props: { task: Task; onChanged: () => void; selected: string |
   );
 }
 
-interface ContentItem {
-  status: string;
-  content: any;
-  error: { code?: string; message?: string } | null;
-  attempts: number;
-  promptVersion: string | null;
-}
-
 /** A concept's tutorial, resources and quiz as a learner would read them. */
 function ConceptContent(props: { roadmapId: string; conceptId: string; version: number; onClose: () => void }) {
-  const [roadmap, setRoadmap] = useState<any>(null);
+  const [roadmap, setRoadmap] = useState<Roadmap | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    get<any>(`/roadmaps/${props.roadmapId}`).then(setRoadmap, (err: Error) => setError(err.message));
+    call(client.GET('/api/v1/roadmaps/{id}', path(props.roadmapId))).then(setRoadmap, (err: Error) => setError(err.message));
   }, [props.roadmapId, props.version]);
-  const concept = roadmap?.stages?.flatMap((s: any) => s.concepts).find((c: any) => c.id === props.conceptId);
+  const concept = roadmap?.stages.flatMap((s) => s.concepts).find((c) => c.id === props.conceptId);
   return (
     <Section title={concept ? concept.title : 'Content'} id="content" actions={<Button onClick={props.onClose}>Close</Button>}>
       {error ? (
@@ -426,7 +395,7 @@ function ConceptContent(props: { roadmapId: string; conceptId: string; version: 
         <div class="content">
           {concept.summary && <p class="lead">{concept.summary}</p>}
           {KINDS.map((kind) => (
-            <ContentBlock key={kind} kind={kind} item={concept.content[kind] as ContentItem} />
+            <ContentBlock key={kind} kind={kind} concept={concept} />
           ))}
         </div>
       )}
@@ -434,38 +403,39 @@ function ConceptContent(props: { roadmapId: string; conceptId: string; version: 
   );
 }
 
-function ContentBlock(props: { kind: Kind; item: ContentItem }) {
-  const { kind, item } = props;
-  const c = item.content;
+function ContentBlock(props: { kind: Kind; concept: RoadmapConcept }) {
+  const { kind } = props;
+  const { tutorial, resources, quiz } = props.concept.content;
+  const item = props.concept.content[kind];
   return (
     <article class="content-block">
       <h3>
         {kind} <Badge status={item.status} /> {item.promptVersion && <span class="muted small">{item.promptVersion}</span>}
       </h3>
       {item.error && <p class="error note">{item.error.message ?? JSON.stringify(item.error)}</p>}
-      {!c ? (
+      {!item.content ? (
         <p class="muted note">No content yet.</p>
-      ) : kind === 'tutorial' ? (
+      ) : kind === 'tutorial' && tutorial.content ? (
         <>
-          <h4>{c.title}</h4>
-          <p>{c.summary}</p>
-          {(c.sections ?? []).map((s: any, i: number) => (
+          <h4>{tutorial.content.title}</h4>
+          <p>{tutorial.content.summary}</p>
+          {tutorial.content.sections.map((s, i) => (
             <div key={i}>
               <h5>{s.heading}</h5>
               <p class="prose">{s.body}</p>
             </div>
           ))}
-          {c.keyTakeaways?.length > 0 && (
+          {tutorial.content.keyTakeaways.length > 0 && (
             <ul>
-              {c.keyTakeaways.map((k: string, i: number) => (
+              {tutorial.content.keyTakeaways.map((k, i) => (
                 <li key={i}>{k}</li>
               ))}
             </ul>
           )}
         </>
-      ) : kind === 'resources' ? (
+      ) : kind === 'resources' && resources.content ? (
         <ul>
-          {(c.resources ?? []).map((r: any, i: number) => (
+          {resources.content.resources.map((r, i) => (
             <li key={i}>
               <strong>{r.title}</strong> <span class="muted">({r.type}{r.free ? ', free' : ''})</span> — <span class="url">{r.url}</span>
               <div class="muted">{r.description}</div>
@@ -474,11 +444,11 @@ function ContentBlock(props: { kind: Kind; item: ContentItem }) {
         </ul>
       ) : (
         <ol>
-          {(c.questions ?? []).map((q: any, i: number) => (
+          {(quiz.content?.questions ?? []).map((q, i) => (
             <li key={i}>
               {q.question}
               <ul class="options">
-                {(q.options ?? []).map((o: string, j: number) => (
+                {q.options.map((o, j) => (
                   <li key={j} class={j === q.answerIndex ? 'answer' : ''}>
                     {o}
                   </li>
@@ -523,39 +493,37 @@ function Events(props: { events: TaskEvent[]; live: string }) {
 }
 
 function describe(e: TaskEvent): string {
-  const d = e.data as Record<string, any>;
+  const d = e.data;
   const parts: string[] = [];
-  if (d.step) parts.push(String(d.step));
-  if (d.kind) parts.push(String(d.kind));
-  if (d.progress) parts.push(`${d.progress.done}/${d.progress.total}${d.progress.failed ? ` (${d.progress.failed} failed)` : ''}`);
-  if (d.decision) parts.push(String(d.decision));
-  if (d.error) parts.push(typeof d.error === 'string' ? d.error : (d.error.message ?? d.error.code ?? ''));
+  if ('step' in d) parts.push(d.step);
+  if ('kind' in d) parts.push(d.kind);
+  if ('progress' in d) parts.push(`${d.progress.done}/${d.progress.total}${d.progress.failed ? ` (${d.progress.failed} failed)` : ''}`);
+  if ('decision' in d) parts.push(d.decision);
+  if ('error' in d) parts.push(d.error);
   return parts.join(' · ');
 }
 
 /** LLM calls of the task (GET /tasks/:id/llm-calls) and the usage on the task view, when the gateway has them. */
-function LlmCalls(props: { taskId: string; usage: unknown; active: boolean; status: string; concepts: NonNullable<Task['concepts']> }) {
-  const calls = useApi<unknown>(`/tasks/${props.taskId}/llm-calls?limit=200`, props.active ? 5000 : undefined);
+function LlmCalls(props: { taskId: string; usage: Task['usage']; active: boolean; status: string; concepts: Task['concepts'] }) {
+  const calls = useApi(
+    `/tasks/${props.taskId}/llm-calls`,
+    () => call(client.GET('/api/v1/tasks/{id}/llm-calls', { params: { path: { id: props.taskId }, query: { limit: 200 } } })),
+    props.active ? 5000 : undefined,
+  );
   // Once more when the task changes state (it may finish between two polls).
   const reload = calls.reload;
   useEffect(() => reload(), [props.status, reload]);
   const titles = new Map(props.concepts.map((c) => [c.id, c.title]));
   return (
     <Section title="LLM calls and usage">
-      {props.usage !== undefined && props.usage !== null && (
-        <div class="usage">
-          {typeof props.usage === 'object' ? (
-            Object.entries(props.usage as Record<string, unknown>).map(([k, v]) => (
-              <div key={k} class="usage-item">
-                <span class="muted">{k.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()}</span>
-                <Value value={v} />
-              </div>
-            ))
-          ) : (
-            <Value value={props.usage} />
-          )}
-        </div>
-      )}
+      <div class="usage">
+        {Object.entries(props.usage).map(([k, v]) => (
+          <div key={k} class="usage-item">
+            <span class="muted">{k.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()}</span>
+            <Value value={v} />
+          </div>
+        ))}
+      </div>
       {calls.error ? (
         <LoadError error={calls.error} what="LLM call records" />
       ) : !calls.data ? (
@@ -563,7 +531,7 @@ function LlmCalls(props: { taskId: string; usage: unknown; active: boolean; stat
       ) : (
         <div class="scroll-box">
         <ObjectTable
-          rows={itemsOf(calls.data).map((call) => ({ ...call, subject: subjectLabel(call.subject, titles) }))}
+          rows={calls.data.items.map((c) => ({ ...c, subject: subjectLabel(c.subject, titles) }))}
           columns={['startedAt', 'subject', 'provider', 'model', 'promptVersion', 'attempt', 'outcome', 'inputTokens', 'outputTokens', 'costUsd', 'latencyMs', 'error']}
           hide={['id', 'links', 'createdAt']}
           empty="No LLM call recorded for this task."
@@ -582,27 +550,17 @@ function subjectLabel(subject: unknown, titles: Map<string, string>): unknown {
   return title && kind ? `${title} · ${kind}` : subject;
 }
 
-interface LogEntry {
-  id: string;
-  at: string;
-  service: string;
-  instance: string;
-  level: string;
-  step: string | null;
-  message: string;
-  data: unknown;
-}
-
 /** Execution logs, oldest first, a page at a time. */
 function Logs(props: { taskId: string }) {
   const [pages, setPages] = useState<LogEntry[][]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   // Polled: the log sink writes entries in batches, after the events that announce the work.
-  const first = useApi<{ items: LogEntry[]; nextCursor: string | null }>(`/tasks/${props.taskId}/logs?limit=200`, 5000);
+  const logs = (cursor?: string) => call(client.GET('/api/v1/tasks/{id}/logs', { params: { path: { id: props.taskId }, query: { limit: 200, cursor } } }));
+  const first = useApi(`/tasks/${props.taskId}/logs`, () => logs(), 5000);
   const more = async () => {
     const next = cursor ?? first.data?.nextCursor;
     if (!next) return;
-    const page = await get<{ items: LogEntry[]; nextCursor: string | null }>(`/tasks/${props.taskId}/logs${query({ limit: 200, cursor: next })}`);
+    const page = await logs(next);
     setPages([...pages, page.items]);
     setCursor(page.nextCursor);
   };

@@ -1,33 +1,26 @@
 import { useState } from 'preact/hooks';
-import { post, query } from '../api.js';
+import type { CreateRoadmapRequest, operations } from '@roadmap/client';
+import { call, client, query } from '../api.js';
 import { Badge, Button, Flash, Link, LoadError, Loading, Progress, Section, ShortId, Time } from '../components.js';
 import { useAction, useApi } from '../hooks.js';
 import { navigate } from '../router.js';
 
-const STATUSES = ['queued', 'running', 'awaiting_review', 'completed', 'failed', 'cancelled'];
+const STATUSES: readonly Status[] = ['queued', 'running', 'awaiting_review', 'completed', 'failed', 'cancelled'];
 const PAGE_SIZE = 25;
 
-export interface TaskSummary {
-  id: string;
-  status: string;
-  priority: string;
-  currentStep: string | null;
-  progress: { done: number; failed: number; total: number; percent: number };
-  roadmapId: string | null;
-  goal?: string | null;
-  createdAt: string;
-  finishedAt: string | null;
-}
+type Status = NonNullable<NonNullable<operations['listConsoleTasks']['parameters']['query']>['status']>;
+type Preferences = NonNullable<CreateRoadmapRequest['preferences']>;
 
 /** Tasks newest first, filtered by status and a search (goal words or an id), cursor-paged; and a form for a new roadmap. */
 export function Tasks(props: { search: URLSearchParams }) {
-  const status = props.search.get('status') ?? '';
+  const status = (props.search.get('status') ?? '') as Status | '';
   const q = props.search.get('q') ?? '';
   const [cursors, setCursors] = useState<string[]>([]);
   const [text, setText] = useState(q);
   const cursor = cursors.at(-1);
-  const list = useApi<{ items: TaskSummary[]; nextCursor: string | null }>(
-    `/console/tasks${query({ status, q, limit: PAGE_SIZE, cursor })}`,
+  const list = useApi(
+    `/console/tasks${query({ status, q, cursor })}`,
+    () => call(client.GET('/api/v1/console/tasks', { params: { query: { status: status || undefined, q: q || undefined, limit: PAGE_SIZE, cursor } } })),
     cursor ? undefined : 5000,
   );
 
@@ -128,9 +121,9 @@ export function Tasks(props: { search: URLSearchParams }) {
 function NewRoadmap() {
   const [open, setOpen] = useState(false);
   const [goal, setGoal] = useState('');
-  const [level, setLevel] = useState('beginner');
+  const [level, setLevel] = useState<NonNullable<Preferences['level']>>('beginner');
   const [hours, setHours] = useState(8);
-  const [priority, setPriority] = useState('normal');
+  const [priority, setPriority] = useState<NonNullable<CreateRoadmapRequest['priority']>>('normal');
   const [review, setReview] = useState(true);
   const action = useAction();
   if (!open) {
@@ -146,12 +139,11 @@ function NewRoadmap() {
     e.preventDefault();
     let taskId = '';
     const ok = await action.run(async () => {
-      const accepted = await post<{ taskId: string }>('/roadmaps', {
-        goal: goal.trim(),
-        preferences: { level, hoursPerWeek: hours },
-        priority,
-        review: review ? 'required' : 'skip',
-      });
+      const accepted = await call(
+        client.POST('/api/v1/roadmaps', {
+          body: { goal: goal.trim(), preferences: { level, hoursPerWeek: hours }, priority, review: review ? 'required' : 'skip' },
+        }),
+      );
       taskId = accepted.taskId;
     }, 'Roadmap accepted');
     if (ok) navigate(`/tasks/${taskId}`);
@@ -165,7 +157,7 @@ function NewRoadmap() {
         </label>
         <label>
           Level
-          <select name="level" value={level} onChange={(e) => setLevel((e.target as HTMLSelectElement).value)}>
+          <select name="level" value={level} onChange={(e) => setLevel((e.target as HTMLSelectElement).value as typeof level)}>
             <option value="beginner">beginner</option>
             <option value="intermediate">intermediate</option>
             <option value="advanced">advanced</option>
@@ -177,7 +169,7 @@ function NewRoadmap() {
         </label>
         <label>
           Priority
-          <select name="priority" value={priority} onChange={(e) => setPriority((e.target as HTMLSelectElement).value)}>
+          <select name="priority" value={priority} onChange={(e) => setPriority((e.target as HTMLSelectElement).value as typeof priority)}>
             <option value="high">high</option>
             <option value="normal">normal</option>
             <option value="low">low</option>

@@ -8,18 +8,18 @@ import { AuditService } from './audit.service.js';
 import { QueueControlService } from './queue-control.service.js';
 import { WorkersService } from './workers.service.js';
 
-const PauseBodySchema = z.strictObject({ priority: z.enum(PRIORITIES).optional() });
-const PurgeBodySchema = z.strictObject({
+export const PauseBodySchema = z.strictObject({ priority: z.enum(PRIORITIES).optional() });
+export const PurgeBodySchema = z.strictObject({
   priority: z.enum(PRIORITIES).optional(),
   dryRun: z.boolean().default(false),
   confirm: z.boolean().default(false),
 });
-const ConcurrencyBodySchema = z.strictObject({
+export const ConcurrencyBodySchema = z.strictObject({
   /** null: back to the worker's configured value. */
   concurrency: z.number().int().min(1).max(1024).nullable(),
   workerId: z.uuid().optional(),
 });
-const AuditQuerySchema = z.strictObject({
+export const AuditQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: z.string().max(200).optional(),
   actor: z.string().max(200).optional(),

@@ -9,7 +9,7 @@ import { AuditService } from './audit.service.js';
 import { BULK_CAP, DEAD_LETTER_BULK_ACTIONS, DeadLetterBulkSchema, TASK_BULK_ACTIONS, TaskBulkSchema } from './bulk-filters.js';
 import { BulkService } from './bulk.service.js';
 
-const JobsQuerySchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(50) });
+export const JobsQuerySchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(50) });
 
 const range = { createdFrom: { type: 'string', format: 'date-time' }, createdTo: { type: 'string', format: 'date-time' } };
 const ids = { type: 'array', items: { type: 'string', format: 'uuid' }, maxItems: BULK_CAP };

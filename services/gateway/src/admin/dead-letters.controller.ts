@@ -7,7 +7,7 @@ import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { AuditService } from './audit.service.js';
 import { DEAD_LETTER_STATES, DeadLettersService } from './dead-letters.service.js';
 
-const ListQuerySchema = z.strictObject({
+export const ListQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   stream: z.enum(Object.keys(STREAMS) as [string, ...string[]]).optional(),
   state: z.enum(DEAD_LETTER_STATES).default('open'),

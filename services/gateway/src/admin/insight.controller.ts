@@ -8,7 +8,7 @@ import { parseLastEventId } from '../events/sse.js';
 import { FEED_LEVELS, LiveFeedService } from './live-feed.service.js';
 import { SearchService } from './search.service.js';
 
-const SearchQuerySchema = z.strictObject({
+export const SearchQuerySchema = z.strictObject({
   q: z.string().max(200).optional(),
   owner: z.string().max(200).optional(),
   type: z.string().max(100).optional(),
@@ -18,7 +18,7 @@ const SearchQuerySchema = z.strictObject({
   cursor: z.string().max(300).optional(),
 });
 
-const FeedQuerySchema = z.strictObject({
+export const FeedQuerySchema = z.strictObject({
   type: z
     .string()
     .max(500)

@@ -1,24 +1,19 @@
+import { createRoadmapClient, type ApiError, type RoadmapClient } from '@roadmap/client';
 import { CliError, ExitCode, exitCodeOfStatus } from './exit-codes.js';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
-/** How long one request may take before the server counts as unavailable. */
+/** How long one request may take before the server counts as unavailable (the event stream excepted). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-/** An error answer of the API: `{ code, message, details, requestId }`. */
-interface ApiErrorBody {
-  code?: string;
-  message?: string;
-  details?: Array<{ field: string; message: string }>;
-  requestId?: string;
-}
-
 /**
- * The HTTP API as the CLI uses it: JSON in and out, the API key as a bearer credential, and every
- * failure turned into a {@link CliError} with the exit code it means (4xx by status, connection
- * failures and 502/503/504 as "unavailable").
+ * The HTTP API as the CLI uses it: the typed client of @roadmap/client (generated from the OpenAPI
+ * document) with the API key as a bearer credential, and every failure turned into a
+ * {@link CliError} with the exit code it means (4xx by status, connection failures and 502/503/504
+ * as "unavailable").
  */
 export class ApiClient {
   readonly baseUrl: string;
+  private typed?: RoadmapClient;
 
   constructor(
     baseUrl: string,
@@ -27,52 +22,37 @@ export class ApiClient {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
   }
 
-  /** The credential header, or exit code 4 when there is none. */
-  authHeaders(): Record<string, string> {
+  /** The typed client, or exit code 4 when there is no credential. */
+  get client(): RoadmapClient {
     if (!this.apiKey) throw new CliError('no API key: set ROADMAP_API_KEY or pass --api-key (create one with `apikey create`)', ExitCode.auth);
-    return { authorization: `Bearer ${this.apiKey}` };
+    this.typed ??= createRoadmapClient({
+      baseUrl: this.baseUrl,
+      credential: this.apiKey,
+      fetch: (input, init) => {
+        const request = new Request(input as Request, init);
+        // The event stream lasts as long as the task: only plain requests get a deadline.
+        return new URL(request.url).pathname.endsWith('/events') ? fetch(request) : fetch(request, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      },
+    });
+    return this.typed;
   }
 
-  get<T = any>(path: string, query: Record<string, string | number | undefined> = {}): Promise<T> {
-    const params = new URLSearchParams();
-    for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== '') params.set(key, String(value));
-    const qs = params.toString();
-    return this.request<T>('GET', qs ? `${path}?${qs}` : path);
-  }
-
-  post<T = any>(path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-    return this.request<T>('POST', path, body, headers);
-  }
-
-  put<T = any>(path: string, body?: unknown): Promise<T> {
-    return this.request<T>('PUT', path, body);
-  }
-
-  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-    const url = `${this.baseUrl}${path}`;
-    let res: Response;
+  /** The data of an answer, or its failure as a CliError: `await api.call(api.client.GET(...))`. */
+  async call<T>(pending: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+    let answer: Awaited<typeof pending>;
     try {
-      res = await fetch(url, {
-        method,
-        headers: { ...this.authHeaders(), ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
+      answer = await pending;
     } catch (error) {
       if (error instanceof CliError) throw error;
       throw new CliError(`cannot reach the API at ${this.baseUrl}: ${reason(error)}`, ExitCode.unavailable);
     }
-    const text = await res.text().catch(() => '');
-    if (res.ok) return (text ? JSON.parse(text) : null) as T;
-    let problem: ApiErrorBody = {};
-    try {
-      problem = JSON.parse(text) as ApiErrorBody;
-    } catch {
-      // not JSON (a proxy's page): the status says enough
-    }
-    const fields = problem.details?.length ? ` (${problem.details.map((d) => `${d.field}: ${d.message}`).join('; ')})` : '';
-    const message = `${res.status} ${problem.code ?? res.statusText}: ${problem.message ?? (text.slice(0, 200) || 'no details')}${fields}`;
-    throw new CliError(message, exitCodeOfStatus(res.status));
+    const { data, error, response } = answer;
+    if (response.ok) return data as T;
+    const problem = (typeof error === 'object' && error !== null ? error : {}) as Partial<ApiError>;
+    const fields = problem.details?.length ? ` (${problem.details.map((d) => `${d.path}: ${d.message}`).join('; ')})` : '';
+    const text = typeof error === 'string' ? error.slice(0, 200) : '';
+    const message = `${response.status} ${problem.code ?? response.statusText}: ${problem.message ?? (text || 'no details')}${fields}`;
+    throw new CliError(message, exitCodeOfStatus(response.status));
   }
 }
 

@@ -1,66 +1,41 @@
-import { FINAL_EVENT_TYPES, TaskEventSchema, type TaskEvent } from '@roadmap/contracts';
-import { EventSource } from 'eventsource';
+import { FINAL_EVENTS, FollowError, followTask as follow, type TaskEvent } from '@roadmap/client';
 import type { ApiClient } from './api-client.js';
 import { CliError, ExitCode, exitCodeOfStatus } from './exit-codes.js';
 import { clock, duration, progressBar } from './format.js';
 
-/** Every event type the server sends (named SSE events go to their own listeners only). */
-const EVENT_TYPES: readonly string[] = TaskEventSchema.options.map((o) => o.shape.type.value);
-/** Reconnect failures in a row, with no event between them, before the server counts as gone. */
+/** Reconnect failures in a row, with no event between them, before the live stream is given up for polling. */
 const MAX_FAILED_RECONNECTS = 10;
+const FINAL_EVENT_TYPES: readonly string[] = FINAL_EVENTS;
 
 export type FollowMode = 'bar' | 'lines' | 'json';
 
 /**
- * Follows a task's live progress (GET /api/v1/tasks/:id/events) until its final event, or until it
- * waits for a review. Writes as it goes: a progress bar redrawn in place on a terminal (stderr),
- * one plain line per event otherwise (stdout), or one JSON line per event with `json`. The
- * EventSource reconnects by itself with Last-Event-ID, so a gateway restart loses nothing.
- * Returns the last event seen.
+ * Follows a task's live progress (GET /api/v1/tasks/:id/events, through @roadmap/client's
+ * followTask) until its final event, or until it waits for a review. Writes as it goes: a progress
+ * bar redrawn in place on a terminal (stderr), one plain line per event otherwise (stdout), or one
+ * JSON line per event with `json`. The helper reconnects with Last-Event-ID, so a gateway restart
+ * loses nothing, and polls the task when the stream stays unavailable. Returns the last event seen.
  */
-export function followTask(api: ApiClient, taskId: string, mode: FollowMode): Promise<TaskEvent | undefined> {
-  const auth = api.authHeaders();
+export async function followTask(api: ApiClient, taskId: string, mode: FollowMode): Promise<TaskEvent | undefined> {
   const render = renderer(mode);
-  return new Promise((resolve, reject) => {
-    let last: TaskEvent | undefined;
-    let failures = 0;
-    const es = new EventSource(`${api.baseUrl}/api/v1/tasks/${taskId}/events`, {
-      fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, ...auth } }),
-    });
-    const finish = (error?: CliError) => {
-      es.close();
-      render.end();
-      if (error) reject(error);
-      else resolve(last);
-    };
-    for (const type of EVENT_TYPES) {
-      es.addEventListener(type, (message) => {
-        failures = 0;
-        let event: TaskEvent;
-        try {
-          event = JSON.parse(message.data) as TaskEvent;
-        } catch {
-          return; // not ours to judge: the server only sends JSON
-        }
+  let last: TaskEvent | undefined;
+  try {
+    await follow(api.client, taskId, {
+      maxReconnects: MAX_FAILED_RECONNECTS,
+      stopOn: ['review.awaiting'],
+      onEvent: (event) => {
         last = event;
         render.event(event);
-        if (FINAL_EVENT_TYPES.includes(event.type) || event.type === 'review.awaiting') finish();
-      });
-    }
-    es.addEventListener('error', (error) => {
-      const code = (error as { code?: number }).code;
-      if (es.readyState === EventSource.CLOSED) {
-        // 204: the task's stream is over (its final event was before we connected): its status tells the rest.
-        if (code === 204) finish();
-        else if (code !== undefined) finish(new CliError(`live progress refused: HTTP ${code} ${(error as { message?: string }).message ?? ''}`.trim(), exitCodeOfStatus(code)));
-        else finish(new CliError(`live progress failed: ${(error as { message?: string }).message ?? 'connection closed'}`, ExitCode.unavailable));
-        return;
-      }
-      if (++failures >= MAX_FAILED_RECONNECTS) {
-        finish(new CliError(`lost the live progress of task ${taskId}: the API at ${api.baseUrl} does not answer`, ExitCode.unavailable));
-      }
+      },
     });
-  });
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    if (error instanceof FollowError) throw new CliError(`live progress refused: ${error.message}`, exitCodeOfStatus(error.status));
+    throw new CliError(`lost the live progress of task ${taskId}: the API at ${api.baseUrl} does not answer (${(error as Error).message})`, ExitCode.unavailable);
+  } finally {
+    render.end();
+  }
+  return last;
 }
 
 interface Renderer {

@@ -3,11 +3,19 @@ import { AppError, type ErrorCode, type FieldIssue } from '@roadmap/contracts';
 import type { Logger } from '@roadmap/observability';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
+/**
+ * A field at fault as the API returns it: `path` (the name the OpenAPI document gives it) and `field`
+ * (the same value, kept for clients written before the document).
+ */
+export interface FieldIssueBody extends FieldIssue {
+  readonly path: string;
+}
+
 /** The one JSON shape of every error the API returns. */
 export interface ErrorBody {
   code: ErrorCode;
   message: string;
-  details?: readonly FieldIssue[];
+  details?: readonly FieldIssueBody[];
   requestId?: string;
 }
 
@@ -62,7 +70,11 @@ export class ErrorsFilter implements ExceptionFilter {
     if (error instanceof AppError) {
       return {
         status: error.status,
-        body: { code: error.code, message: error.message, ...(error.details.length ? { details: error.details } : {}) },
+        body: {
+          code: error.code,
+          message: error.message,
+          ...(error.details.length ? { details: error.details.map((d) => ({ path: d.field, field: d.field, message: d.message })) } : {}),
+        },
         retryAfterMs: error.status === 503 || error.status === 429 ? error.retryAfterMs : undefined,
       };
     }
@@ -87,4 +99,22 @@ export class ErrorsFilter implements ExceptionFilter {
     }
     return { status: 500, body: { code: 'INTERNAL', message: 'Internal error; it has been logged' } };
   }
+}
+
+/**
+ * Fastify's own answers to a request it cannot route (a path that is not valid percent-encoding:
+ * FST_ERR_BAD_URL) never reach the filter above: this handler (the `frameworkErrors` option) gives
+ * them the one error shape too.
+ */
+export function frameworkError(
+  error: { code?: string; message: string },
+  request: { id: string },
+  reply: { status(code: number): { header(name: string, value: string): { send(body: unknown): unknown } } },
+): void {
+  const body: ErrorBody = {
+    code: 'VALIDATION_FAILED',
+    message: error.code === 'FST_ERR_BAD_URL' ? 'The URL is not valid: a path segment is not correctly percent-encoded' : error.message,
+    requestId: request.id,
+  };
+  void reply.status(400).header('content-type', 'application/json; charset=utf-8').send(body);
 }

@@ -6,11 +6,11 @@ import { CurrentPrincipal, scopeOf, type Principal } from '../auth/principal.js'
 import { ZodPipe } from '../common/zod.pipe.js';
 import { ConsoleService } from './console.service.js';
 
-const StatsQuerySchema = z.strictObject({
+export const StatsQuerySchema = z.strictObject({
   minutes: z.coerce.number().int().min(5).max(24 * 60).default(60),
 });
 
-const TasksQuerySchema = z.strictObject({
+export const TasksQuerySchema = z.strictObject({
   status: z.enum(TASK_STATUSES).optional(),
   // PostgreSQL text cannot hold NUL: refused here as a 400, not a database error.
   q: z.string().max(200).regex(/^[^\u0000]*$/, 'must not contain NUL characters').optional(),

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ZodPipe } from '../common/zod.pipe.js';
 import { MaintenanceService } from './maintenance.service.js';
 
-const ListQuerySchema = z.strictObject({
+export const ListQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(20),
   job: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/).optional(),
 });

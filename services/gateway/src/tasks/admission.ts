@@ -2,7 +2,7 @@ import { RateLimitedError, ValidationError } from '@roadmap/contracts';
 import { z } from 'zod';
 import type { RateLimiter } from '../auth/rate-limiter.js';
 
-const IdempotencyKeySchema = z
+export const IdempotencyKeySchema = z
   .string()
   .regex(/^[\x21-\x7e]{1,200}$/)
   .optional();

@@ -10,12 +10,12 @@ import { admitRequest } from './admission.js';
 import { MAX_RESULT_WAIT_SECONDS, TaskApiService } from './task-api.service.js';
 
 
-const ResultQuerySchema = z.strictObject({
+export const ResultQuerySchema = z.strictObject({
   /** Seconds to wait for the task to end before answering. */
   wait: z.coerce.number().min(0).max(MAX_RESULT_WAIT_SECONDS).default(0),
 });
 
-const SignalNameSchema = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/);
+export const SignalNameSchema = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/);
 
 const errorSchema = {
   type: 'object',

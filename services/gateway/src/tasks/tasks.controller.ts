@@ -21,7 +21,7 @@ import { CurrentPrincipal, scopeOf, type Principal } from '../auth/principal.js'
 import { TasksService } from './tasks.service.js';
 
 
-const ListQuerySchema = z.strictObject({
+export const ListQuerySchema = z.strictObject({
   status: z.enum(TASK_STATUSES).optional(),
   type: z.string().regex(/^[a-z][a-z0-9.-]{0,99}$/).optional(),
   /** The children of this task (a batch's roadmaps). */
@@ -32,14 +32,14 @@ const ListQuerySchema = z.strictObject({
   cursor: z.string().max(200).optional(),
 });
 
-const LogsQuerySchema = z.strictObject({
+export const LogsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(200),
   cursor: z.string().max(200).optional(),
   /** The least severe level returned: `warn` gives warnings and errors. */
   level: z.enum(LOG_LEVELS).optional(),
 });
 
-const LlmCallsQuerySchema = z.strictObject({
+export const LlmCallsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(200).optional(),
   subject: z.string().min(1).max(300).optional(),
@@ -50,7 +50,7 @@ const DAY_MS = 86_400_000;
 /** Longest range GET /usage answers in one request, in days. */
 const MAX_USAGE_DAYS = 366;
 
-const UsageQuerySchema = z
+export const UsageQuerySchema = z
   .strictObject({
     from: z.iso.date().optional(),
     to: z.iso.date().optional(),

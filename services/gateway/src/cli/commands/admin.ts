@@ -4,13 +4,15 @@ import { CliContext } from '../context.js';
 import { ago, bytes, fields, table } from '../format.js';
 import { intOption } from '../options.js';
 
+type StreamKey = keyof typeof STREAMS;
+
 /** `queues`: depth per stream and consumer, and who paused it (admin); `queues pause|resume|purge` are added in control.ts. */
 export function queuesCommand(): Command {
   return new Command('queues')
     .description('depth of every stream and consumer, with acks per second (admin; like `celery inspect stats`)')
     .action(async (_opts: unknown, command: Command) => {
       const ctx = CliContext.of(command);
-      const queues = await ctx.api.get<{ at: string; streams: any[] }>('/api/v1/admin/queues');
+      const queues = await ctx.api.call(ctx.api.client.GET('/api/v1/admin/queues'));
       ctx.print(queues, () => {
         const streams = table(
           ['STREAM', 'MESSAGES', 'BYTES', 'ERROR'],
@@ -19,7 +21,7 @@ export function queuesCommand(): Command {
         const consumers = table(
           ['STREAM', 'CONSUMER', 'PENDING', 'ACK PENDING', 'REDELIVERED', 'WAITING', 'ACKS/S', 'LAST ACTIVE', 'PAUSED'],
           queues.streams.flatMap((s) =>
-            s.consumers.map((c: any) => [
+            s.consumers.map((c) => [
               s.stream,
               c.consumer,
               c.pending,
@@ -44,18 +46,18 @@ export function workersCommand(): Command {
     .option('--all', 'also processes that stopped answering (gone)', false)
     .action(async (opts: { all: boolean }, command: Command) => {
       const ctx = CliContext.of(command);
-      const workers = await ctx.api.get<{ items: any[] }>('/api/v1/admin/workers');
+      const workers = await ctx.api.call(ctx.api.client.GET('/api/v1/admin/workers'));
       const shown = opts.all ? workers.items : workers.items.filter((w) => w.status === 'alive');
       ctx.print({ items: shown }, () =>
         shown.length === 0
           ? 'no workers'
           : table(
               ['SERVICE', 'HOST:PID', 'STATUS', 'CONSUMER', 'IN FLIGHT', 'ACKED', 'RETRIED', 'DEAD', 'UP SINCE', 'HEARTBEAT', 'VERSION'],
-              shown.flatMap((w) => {
+              shown.flatMap((w): Array<Array<string | number | null>> => {
                 const process = [w.service, `${w.host}:${w.pid}`, w.status];
                 const tail = [ago(w.startedAt), ago(w.lastHeartbeatAt), w.version];
                 if (w.consumers.length === 0) return [[...process, null, null, null, null, null, ...tail]];
-                return w.consumers.map((c: any) => [
+                return w.consumers.map((c) => [
                   ...process,
                   c.consumer,
                   `${c.inFlight}/${c.concurrency}`,
@@ -80,9 +82,9 @@ export function dlqCommand(): Command {
     .addOption(new Option('--stream <stream>', 'only those of this stream').choices(Object.keys(STREAMS)))
     .addOption(new Option('--state <state>', 'open (default), discarded or all').choices(['open', 'discarded', 'all']).default('open'))
     .option('--limit <n>', 'how many (1-500)', intOption(1, 500), 50)
-    .action(async (opts: { stream?: string; state: string; limit: number }, command: Command) => {
+    .action(async (opts: { stream?: StreamKey; state: 'open' | 'discarded' | 'all'; limit: number }, command: Command) => {
       const ctx = CliContext.of(command);
-      const list = await ctx.api.get<{ items: any[] }>('/api/v1/admin/dead-letters', { stream: opts.stream, state: opts.state, limit: opts.limit });
+      const list = await ctx.api.call(ctx.api.client.GET('/api/v1/admin/dead-letters', { params: { query: { stream: opts.stream, state: opts.state, limit: opts.limit } } }));
       ctx.print(list, () =>
         list.items.length === 0
           ? 'no dead letters'
@@ -99,7 +101,7 @@ export function dlqCommand(): Command {
     .argument('<id>', 'dead letter id')
     .action(async (id: string, _opts: unknown, command: Command) => {
       const ctx = CliContext.of(command);
-      const d = await ctx.api.get(`/api/v1/admin/dead-letters/${encodeURIComponent(id)}`);
+      const d = await ctx.api.call(ctx.api.client.GET('/api/v1/admin/dead-letters/{id}', { params: { path: { id } } }));
       ctx.print(d, () =>
         [
           fields([
@@ -116,7 +118,7 @@ export function dlqCommand(): Command {
           ]),
           '',
           'headers:',
-          ...Object.entries(d.headers ?? {}).map(([k, v]) => `  ${k}: ${v}`),
+          ...Object.entries(d.headers).map(([k, v]) => `  ${k}: ${v}`),
           '',
           'payload:',
           d.payload,
@@ -130,7 +132,7 @@ export function dlqCommand(): Command {
     .argument('<id>', 'dead letter id')
     .action(async (id: string, _opts: unknown, command: Command) => {
       const ctx = CliContext.of(command);
-      const d = await ctx.api.post(`/api/v1/admin/dead-letters/${encodeURIComponent(id)}/replay`);
+      const d = await ctx.api.call(ctx.api.client.POST('/api/v1/admin/dead-letters/{id}/replay', { params: { path: { id } } }));
       ctx.print(d, () => `dead letter ${d.id} replayed to ${d.subject} (replay ${d.replayCount})`);
     });
 
@@ -140,7 +142,7 @@ export function dlqCommand(): Command {
     .argument('<id>', 'dead letter id')
     .action(async (id: string, _opts: unknown, command: Command) => {
       const ctx = CliContext.of(command);
-      const d = await ctx.api.post(`/api/v1/admin/dead-letters/${encodeURIComponent(id)}/discard`);
+      const d = await ctx.api.call(ctx.api.client.POST('/api/v1/admin/dead-letters/{id}/discard', { params: { path: { id } } }));
       ctx.print(d, () => `dead letter ${d.id} discarded (by ${d.discardedBy} at ${d.discardedAt})`);
     });
 

@@ -1,3 +1,4 @@
+import type { BulkDryRun, BulkJob, BulkJobStarted, operations } from '@roadmap/client';
 import { PRIORITIES, STREAMS, TASK_STATUSES } from '@roadmap/contracts';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { CliContext } from '../context.js';
@@ -13,6 +14,9 @@ import { intOption } from '../options.js';
  */
 
 const QUEUES = Object.keys(STREAMS);
+type Priority = (typeof PRIORITIES)[number];
+type TaskBulkBody = operations['bulkTasks']['requestBody']['content']['application/json'];
+type DeadLetterBulkBody = operations['bulkDeadLetters']['requestBody']['content']['application/json'];
 /** How often `--wait` polls a bulk job. */
 const JOB_POLL_MS = 500;
 
@@ -25,10 +29,10 @@ export function addQueueControl(queues: Command): Command {
       .description(verb === 'pause' ? 'pause a queue: workers stop pulling and finish what they hold (durable until resumed)' : 'resume a paused queue')
       .argument('<stream>', `a queue (${QUEUES.join(', ')})`)
       .addOption(priority())
-      .action(async (stream: string, opts: { priority?: string }, command: Command) => {
+      .action(async (stream: string, opts: { priority?: Priority }, command: Command) => {
         const ctx = CliContext.of(command);
-        const res = await ctx.api.post(`/api/v1/admin/queues/${encodeURIComponent(stream)}/${verb}`, { priority: opts.priority });
-        ctx.print(res, () => table(['CONSUMER', 'PAUSED', 'BY', 'SINCE'], res.consumers.map((c: any) => [c.consumer, c.paused ? 'yes' : 'no', c.pausedBy, c.pausedAt])));
+        const res = await ctx.api.call(ctx.api.client.POST(`/api/v1/admin/queues/{stream}/${verb}`, { params: { path: { stream } }, body: { priority: opts.priority } }));
+        ctx.print(res, () => table(['CONSUMER', 'PAUSED', 'BY', 'SINCE'], res.consumers.map((c) => [c.consumer, c.paused ? 'yes' : 'no', c.pausedBy, c.pausedAt])));
       });
   }
   queues
@@ -37,9 +41,11 @@ export function addQueueControl(queues: Command): Command {
     .argument('<stream>', `a queue (${QUEUES.join(', ')})`)
     .addOption(priority())
     .option('--confirm', 'really purge (otherwise a dry run)', false)
-    .action(async (stream: string, opts: { priority?: string; confirm: boolean }, command: Command) => {
+    .action(async (stream: string, opts: { priority?: Priority; confirm: boolean }, command: Command) => {
       const ctx = CliContext.of(command);
-      const res = await ctx.api.post(`/api/v1/admin/queues/${encodeURIComponent(stream)}/purge`, { priority: opts.priority, dryRun: !opts.confirm, confirm: opts.confirm });
+      const res = await ctx.api.call(
+        ctx.api.client.POST('/api/v1/admin/queues/{stream}/purge', { params: { path: { stream } }, body: { priority: opts.priority, dryRun: !opts.confirm, confirm: opts.confirm } }),
+      );
       ctx.print(res, () =>
         res.dryRun
           ? `${res.messages} messages of ${res.tasks} tasks would be purged from ${stream}${res.priority ? ` (${res.priority})` : ''}; run again with --confirm`
@@ -57,7 +63,7 @@ export function addWorkerControl(workers: Command): Command {
     .argument('<id>', 'worker id (`workers --json` shows them)')
     .action(async (id: string, _opts: unknown, command: Command) => {
       const ctx = CliContext.of(command);
-      const res = await ctx.api.post(`/api/v1/admin/workers/${encodeURIComponent(id)}/drain`);
+      const res = await ctx.api.call(ctx.api.client.POST('/api/v1/admin/workers/{id}/drain', { params: { path: { id } } }));
       ctx.print(res, () => `worker ${res.workerId} (${res.service} ${res.instance}) is draining`);
     });
 
@@ -72,7 +78,9 @@ export function addWorkerControl(workers: Command): Command {
     .option('--worker <id>', 'only this worker process')
     .action(async (consumer: string, slots: number | null, opts: { worker?: string }, command: Command) => {
       const ctx = CliContext.of(command);
-      const res = await ctx.api.put(`/api/v1/admin/consumers/${encodeURIComponent(consumer)}/concurrency`, { concurrency: slots, workerId: opts.worker });
+      const res = await ctx.api.call(
+        ctx.api.client.PUT('/api/v1/admin/consumers/{consumer}/concurrency', { params: { path: { consumer } }, body: { concurrency: slots, workerId: opts.worker } }),
+      );
       ctx.print(res, () => `${consumer}: ${res.concurrency ?? 'configured'} slots on ${res.workerId ? `worker ${res.workerId}` : 'every worker'}`);
     });
 
@@ -82,8 +90,8 @@ export function addWorkerControl(workers: Command): Command {
     .description('what each worker runs now, since when, and for which task')
     .action(async (_opts: unknown, command: Command) => {
       const ctx = CliContext.of(command);
-      const res = await ctx.api.get<{ items: any[] }>('/api/v1/admin/workers/active');
-      const rows = res.items.flatMap((w) => w.active.map((a: any) => [w.service, `${w.host}:${w.pid}`, a.consumer, a.taskId, a.subject, a.deliveryCount, ago(a.startedAt)]));
+      const res = await ctx.api.call(ctx.api.client.GET('/api/v1/admin/workers/active'));
+      const rows = res.items.flatMap((w) => w.active.map((a) => [w.service, `${w.host}:${w.pid}`, a.consumer, a.taskId, a.subject, a.deliveryCount, ago(a.startedAt)]));
       ctx.print(res, () => (rows.length === 0 ? 'nothing running' : table(['SERVICE', 'HOST:PID', 'CONSUMER', 'TASK', 'SUBJECT', 'DELIVERY', 'SINCE'], rows)));
     });
   inspect
@@ -91,11 +99,11 @@ export function addWorkerControl(workers: Command): Command {
     .description('the consumers each worker serves, with slots, pause state and version')
     .action(async (_opts: unknown, command: Command) => {
       const ctx = CliContext.of(command);
-      const res = await ctx.api.get<{ items: any[] }>('/api/v1/admin/workers/registered');
+      const res = await ctx.api.call(ctx.api.client.GET('/api/v1/admin/workers/registered'));
       const rows = res.items.flatMap((w) =>
-        w.handlers.map((h: any) => [w.service, `${w.host}:${w.pid}`, h.consumer, h.filterSubject, `${h.concurrency}${h.concurrency !== h.configuredConcurrency ? ` (configured ${h.configuredConcurrency})` : ''}`, h.paused ? `paused by ${h.paused.by}` : '', w.version]),
+        w.handlers.map((h) => [w.service, `${w.host}:${w.pid}`, h.consumer, h.filterSubject, `${h.concurrency}${h.concurrency !== h.configuredConcurrency ? ` (configured ${h.configuredConcurrency})` : ''}`, h.paused ? `paused by ${h.paused.by}` : '', w.version]),
       );
-      const workflows = res.items.flatMap((w) => (w.workflows ?? []).map((t: any) => [w.service, `${w.host}:${w.pid}`, t.name, t.version]));
+      const workflows = res.items.flatMap((w) => w.workflows.map((t) => [w.service, `${w.host}:${w.pid}`, t.name, t.version]));
       ctx.print(res, () =>
         [
           rows.length === 0 ? 'no consumers' : table(['SERVICE', 'HOST:PID', 'CONSUMER', 'SUBJECT', 'SLOTS', 'PAUSED', 'VERSION'], rows),
@@ -108,7 +116,7 @@ export function addWorkerControl(workers: Command): Command {
     .description('handled, failed, retried, memory, event-loop lag and uptime per worker')
     .action(async (_opts: unknown, command: Command) => {
       const ctx = CliContext.of(command);
-      const res = await ctx.api.get<{ items: any[] }>('/api/v1/admin/workers/stats');
+      const res = await ctx.api.call(ctx.api.client.GET('/api/v1/admin/workers/stats'));
       ctx.print(res, () =>
         table(
           ['SERVICE', 'HOST:PID', 'STATUS', 'HANDLED', 'FAILED', 'RETRIED', 'RSS', 'HEAP', 'LAG P99', 'UPTIME'],
@@ -138,60 +146,86 @@ const collect = (value: string, previous: string[] = []) => [...previous, ...val
 
 /** `tasks bulk <action>`: cancel, resume or retry the failed items of the tasks a filter matches. */
 export function tasksBulkCommand(): Command {
-  return bulkCommand('tasks', ['cancel', 'resume', 'retry-failed-items'], '/api/v1/admin/tasks/bulk', (cmd) =>
-    cmd
-      .addOption(new Option('--status <status...>', 'task statuses').choices(TASK_STATUSES))
-      .option('--type <type>', 'task type')
-      .option('--owner <owner>', 'owner')
-      .option('--code <code>', 'error code (ITEMS_FAILED, PURGED, ...)')
-      .option('--from <time>', 'created at or after', isoDate)
-      .option('--to <time>', 'created before', isoDate)
-      .option('--id <ids>', 'explicit task ids (repeat or comma-separate)', collect),
-  (o) => ({ status: o.status, type: o.type, owner: o.owner, errorCode: o.code, createdFrom: o.from, createdTo: o.to, ids: o.id }));
+  return bulkCommand(
+    'tasks',
+    ['cancel', 'resume', 'retry-failed-items'],
+    (cmd) =>
+      cmd
+        .addOption(new Option('--status <status...>', 'task statuses').choices(TASK_STATUSES))
+        .option('--type <type>', 'task type')
+        .option('--owner <owner>', 'owner')
+        .option('--code <code>', 'error code (ITEMS_FAILED, PURGED, ...)')
+        .option('--from <time>', 'created at or after', isoDate)
+        .option('--to <time>', 'created before', isoDate)
+        .option('--id <ids>', 'explicit task ids (repeat or comma-separate)', collect),
+    (ctx, action, o, dryRun) => {
+      const filter = defined({ status: o.status, type: o.type, owner: o.owner, errorCode: o.code, createdFrom: o.from, createdTo: o.to, ids: o.id }) as TaskBulkBody['filter'];
+      return ctx.api.call(ctx.api.client.POST('/api/v1/admin/tasks/bulk', { body: { action: action as TaskBulkBody['action'], filter, dryRun } }));
+    },
+  );
 }
 
 /** `dlq bulk <action>`: replay or discard the dead letters a filter matches. */
 export function dlqBulkCommand(): Command {
-  return bulkCommand('dead letters', ['replay', 'discard'], '/api/v1/admin/dead-letters/bulk', (cmd) =>
-    cmd
-      .addOption(new Option('--stream <stream>', 'stream').choices(QUEUES))
-      .option('--reason <text>', 'reason prefix (max_deliver, permanent_error: LLM_REJECTED, ...)')
-      .option('--task <id>', 'task id')
-      .option('--from <time>', 'created at or after', isoDate)
-      .option('--to <time>', 'created before', isoDate)
-      .option('--id <ids>', 'explicit dead-letter ids (repeat or comma-separate)', collect),
-  (o) => ({ stream: o.stream, reason: o.reason, taskId: o.task, createdFrom: o.from, createdTo: o.to, ids: o.id }));
+  return bulkCommand(
+    'dead letters',
+    ['replay', 'discard'],
+    (cmd) =>
+      cmd
+        .addOption(new Option('--stream <stream>', 'stream').choices(QUEUES))
+        .option('--reason <text>', 'reason prefix (max_deliver, permanent_error: LLM_REJECTED, ...)')
+        .option('--task <id>', 'task id')
+        .option('--from <time>', 'created at or after', isoDate)
+        .option('--to <time>', 'created before', isoDate)
+        .option('--id <ids>', 'explicit dead-letter ids (repeat or comma-separate)', collect),
+    (ctx, action, o, dryRun) => {
+      const filter = defined({ stream: o.stream, reason: o.reason, taskId: o.task, createdFrom: o.from, createdTo: o.to, ids: o.id }) as DeadLetterBulkBody['filter'];
+      return ctx.api.call(ctx.api.client.POST('/api/v1/admin/dead-letters/bulk', { body: { action: action as DeadLetterBulkBody['action'], filter, dryRun } }));
+    },
+  );
 }
 
-function bulkCommand(what: string, actions: readonly string[], path: string, withFilter: (cmd: Command) => Command, filterOf: (o: any) => Record<string, unknown>): Command {
+/** The options given (commander leaves the others undefined: they are not part of the filter). */
+const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+
+type BulkOptions = Record<string, any> & { dryRun: boolean; wait: boolean };
+type BulkAnswer = BulkDryRun | BulkJobStarted;
+
+function bulkCommand(
+  what: string,
+  actions: readonly string[],
+  withFilter: (cmd: Command) => Command,
+  send: (ctx: CliContext, action: string, opts: BulkOptions, dryRun: boolean) => Promise<BulkAnswer>,
+): Command {
   const cmd = new Command('bulk')
     .description(`act on the ${what} a filter matches (at most 10,000 per call): --dry-run counts them; --wait follows the job`)
     .addArgument(new Argument('<action>', actions.join(' | ')).choices(actions))
     .option('--dry-run', 'only count and show a sample', false)
     .option('--wait', 'wait for the job to finish (exit 1 if any item failed)', false);
-  withFilter(cmd).action(async (action: string, opts: any, command: Command) => {
+  withFilter(cmd).action(async (action: string, opts: BulkOptions, command: Command) => {
     const ctx = CliContext.of(command);
-    const filter = Object.fromEntries(Object.entries(filterOf(opts)).filter(([, v]) => v !== undefined));
-    let res = await ctx.api.post(path, { action, filter, dryRun: opts.dryRun });
-    if (res.dryRun) {
-      ctx.print(res, () => `${res.matched} ${what} match (${res.willActOn} per call); sample:\n${res.sample.map((id: string) => `  ${id}`).join('\n')}`);
+    const answer = await send(ctx, action, opts, opts.dryRun);
+    if ('dryRun' in answer) {
+      ctx.print(answer, () => `${answer.matched} ${what} match (${answer.willActOn} per call); sample:\n${answer.sample.map((id) => `  ${id}`).join('\n')}`);
       return;
     }
+    let res: BulkJob | BulkJobStarted = answer;
     while (opts.wait && res.status === 'running') {
       await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
-      res = await ctx.api.get(`/api/v1/admin/jobs/${res.jobId}`);
+      res = await ctx.api.call(ctx.api.client.GET('/api/v1/admin/jobs/{id}', { params: { path: { id: res.jobId } } }));
     }
-    ctx.print(res, () =>
+    const job = res;
+    ctx.print(job, () =>
       fields([
-        ['job', res.jobId],
-        ['action', res.action],
-        ['status', res.status],
-        ['progress', `${res.done + res.failed + res.skipped}/${res.total} (done ${res.done}, failed ${res.failed}, skipped ${res.skipped})`],
-        ['matched', res.matched],
-        ...(res.errors ?? []).slice(0, 5).map((e: any) => ['error', `${e.id}: ${e.code} ${e.message}`] as const),
+        ['job', job.jobId],
+        ['action', job.action],
+        ['status', job.status],
+        ['progress', `${job.done + job.failed + job.skipped}/${job.total} (done ${job.done}, failed ${job.failed}, skipped ${job.skipped})`],
+        ['matched', job.matched],
+        ...job.errors.slice(0, 5).map((e) => ['error', `${e.id}: ${e.code} ${e.message}`] as const),
       ]),
     );
-    if (res.status === 'failed' || (opts.wait && res.failed > 0)) throw new CliError(`bulk ${action}: ${res.failed} items failed${res.error ? ` (${res.error})` : ''}`, ExitCode.failed);
+    if (job.status === 'failed' || (opts.wait && job.failed > 0)) throw new CliError(`bulk ${action}: ${job.failed} items failed${job.error ? ` (${job.error})` : ''}`, ExitCode.failed);
   });
   return cmd;
 }
@@ -206,12 +240,12 @@ export function auditCommand(): Command {
     .option('--cursor <cursor>', 'the next page (printed after a full page)')
     .action(async (opts: { actor?: string; action?: string; limit: number; cursor?: string }, command: Command) => {
       const ctx = CliContext.of(command);
-      const page = await ctx.api.get<{ items: any[]; nextCursor: string | null }>('/api/v1/admin/audit', opts);
+      const page = await ctx.api.call(ctx.api.client.GET('/api/v1/admin/audit', { params: { query: opts } }));
       ctx.print(page, () => {
         if (page.items.length === 0) return 'no admin actions';
         const rows = table(
           ['AT', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME', 'PARAMS'],
-          page.items.map((e) => [e.at, e.actor, e.action, e.target, e.outcome === 'ok' ? 'ok' : `failed: ${e.result?.code ?? ''}`, JSON.stringify(e.params)]),
+          page.items.map((e) => [e.at, e.actor, e.action, e.target, e.outcome === 'ok' ? 'ok' : `failed: ${(e.result as { code?: string } | null)?.code ?? ''}`, JSON.stringify(e.params)]),
         );
         return page.nextCursor ? `${rows}\n(more: --cursor ${page.nextCursor})` : rows;
       });

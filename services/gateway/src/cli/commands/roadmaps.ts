@@ -1,4 +1,5 @@
-import { CONTENT_KINDS, PRIORITIES, REVIEW_MODES } from '@roadmap/contracts';
+import type { Roadmap, TaskDetail } from '@roadmap/client';
+import { CONTENT_KINDS, PRIORITIES, REVIEW_MODES, type ContentKind, type Level, type Priority, type ReviewMode } from '@roadmap/contracts';
 import { Command, Option } from 'commander';
 import { CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
@@ -39,8 +40,9 @@ export function roadmapsCommand(): Command {
         priority: opts.priority,
         review: opts.review,
       };
-      const headers: Record<string, string> = opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {};
-      const created = await ctx.api.post('/api/v1/roadmaps', body, headers);
+      const created = await ctx.api.call(
+        ctx.api.client.POST('/api/v1/roadmaps', { body, params: { header: opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : {} } }),
+      );
       if (!opts.follow) {
         ctx.print(created, () => fields([['task', created.taskId], ['roadmap', created.roadmapId], ['status', created.status]]));
         return;
@@ -48,8 +50,8 @@ export function roadmapsCommand(): Command {
       const mode: FollowMode = ctx.json ? 'json' : process.stderr.isTTY ? 'bar' : 'lines';
       if (!ctx.json) process.stdout.write(`task ${created.taskId} (roadmap ${created.roadmapId}) accepted; following its progress\n`);
       await followTask(ctx.api, created.taskId, mode);
-      const task = await ctx.api.get(`/api/v1/tasks/${created.taskId}`);
-      const roadmap = await ctx.api.get(`/api/v1/roadmaps/${created.roadmapId}`).catch(() => null);
+      const task = await ctx.api.call(ctx.api.client.GET('/api/v1/tasks/{id}', { params: { path: { id: created.taskId } } }));
+      const roadmap = await ctx.api.call(ctx.api.client.GET('/api/v1/roadmaps/{id}', { params: { path: { id: created.roadmapId } } })).catch(() => null);
       // With --json the events were JSON lines: the outcome is one more line.
       if (ctx.json) process.stdout.write(`${JSON.stringify({ task, roadmap: roadmap && { id: roadmap.id, title: roadmap.title, status: roadmap.status } })}\n`);
       else process.stdout.write(`${summary(task, roadmap)}\n`);
@@ -65,8 +67,8 @@ export function roadmapsCommand(): Command {
     .action(async (roadmapId: string, opts: { approve?: boolean; revise?: string }, command: Command) => {
       if (Boolean(opts.approve) === (opts.revise !== undefined)) throw new CliError('roadmaps review needs exactly one of --approve or --revise "feedback"', ExitCode.usage);
       const ctx = CliContext.of(command);
-      const body = opts.approve ? { decision: 'approve' } : { decision: 'revise', feedback: opts.revise };
-      const result = await ctx.api.post(`/api/v1/roadmaps/${encodeURIComponent(roadmapId)}/review`, body);
+      const body = opts.approve ? { decision: 'approve' as const } : { decision: 'revise' as const, feedback: opts.revise! };
+      const result = await ctx.api.call(ctx.api.client.POST('/api/v1/roadmaps/{id}/review', { params: { path: { id: roadmapId } }, body }));
       ctx.print(result, () => `review ${result.decision} of revision ${result.revision} submitted; task ${result.taskId} is ${result.status}`);
     });
 
@@ -76,13 +78,12 @@ export function roadmapsCommand(): Command {
     .argument('<roadmapId>', 'roadmap id')
     .argument('<conceptId>', 'concept id (see `tasks show`)')
     .addOption(new Option('--kind <kind...>', 'item kinds to regenerate').choices(CONTENT_KINDS))
-    .action(async (roadmapId: string, conceptId: string, opts: { kind?: string[] }, command: Command) => {
+    .action(async (roadmapId: string, conceptId: string, opts: { kind?: ContentKind[] }, command: Command) => {
       const ctx = CliContext.of(command);
-      const result = await ctx.api.post(
-        `/api/v1/roadmaps/${encodeURIComponent(roadmapId)}/concepts/${encodeURIComponent(conceptId)}/retry`,
-        opts.kind ? { kinds: opts.kind } : {},
+      const result = await ctx.api.call(
+        ctx.api.client.POST('/api/v1/roadmaps/{id}/concepts/{conceptId}/retry', { params: { path: { id: roadmapId, conceptId } }, body: opts.kind ? { kinds: opts.kind } : {} }),
       );
-      ctx.print(result, () => `regenerating ${(result.kinds ?? opts.kind ?? CONTENT_KINDS).join(', ')} of concept ${conceptId}; task ${result.taskId ?? '-'} is ${result.status ?? 'running'}`);
+      ctx.print(result, () => `regenerating ${result.kinds.join(', ')} of concept ${conceptId}; task ${result.taskId} is ${result.status}`);
     });
 
   return roadmaps;
@@ -90,22 +91,22 @@ export function roadmapsCommand(): Command {
 
 interface CreateOptions {
   goal: string;
-  level?: string;
+  level?: Level;
   hoursPerWeek?: number;
   durationWeeks?: number;
   background?: string;
   language?: string;
-  priority?: string;
-  review?: string;
+  priority?: Priority;
+  review?: ReviewMode;
   idempotencyKey?: string;
   follow: boolean;
 }
 
 /** The end of `create --follow`: how the task ended, what it produced. */
-function summary(task: any, roadmap: any): string {
+function summary(task: TaskDetail, roadmap: Roadmap | null): string {
   const took = task.finishedAt ? duration(Date.parse(task.finishedAt) - Date.parse(task.createdAt)) : null;
-  const stages = Array.isArray(roadmap?.stages) ? roadmap.stages : [];
-  const concepts = stages.reduce((n: number, s: any) => n + (s.concepts?.length ?? 0), 0);
+  const stages = roadmap?.stages ?? [];
+  const concepts = stages.reduce((n, s) => n + s.concepts.length, 0);
   const entries: Array<[string, string | number | null]> = [
     ['task', `${task.id} ${task.status}${took ? ` in ${took}` : ''}`],
     ['items', task.progress?.total ? `${progressText(task.progress)} (${task.progress.done} completed)` : null],

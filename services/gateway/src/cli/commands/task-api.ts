@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { PRIORITIES, REVIEW_MODES } from '@roadmap/contracts';
+import { PRIORITIES, REVIEW_MODES, type Priority, type ReviewMode } from '@roadmap/contracts';
+import type { TaskDetail } from '@roadmap/client';
 import { Command, Option } from 'commander';
 import { CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
@@ -26,10 +27,12 @@ export function addTaskApiCommands(tasks: Command): void {
     .addOption(new Option('--priority <priority>', 'queue priority').choices(PRIORITIES).default('normal'))
     .addOption(new Option('--review <mode>', 'whether a person reviews (roadmap.generate)').choices(REVIEW_MODES))
     .option('--idempotency-key <key>', 'the same key within 24 h returns the first task')
-    .action(async (opts: { type: string; input: string; priority: string; review?: string; idempotencyKey?: string }, command: Command) => {
+    .action(async (opts: { type: string; input: string; priority: Priority; review?: ReviewMode; idempotencyKey?: string }, command: Command) => {
       const ctx = CliContext.of(command);
       const body = { type: opts.type, input: parseInput(opts.input), priority: opts.priority, ...(opts.review && { review: opts.review }) };
-      const accepted = await ctx.api.post('/api/v1/tasks', body, opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : {});
+      const accepted = await ctx.api.call(
+        ctx.api.client.POST('/api/v1/tasks', { body, params: { header: opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : {} } }),
+      );
       ctx.print(accepted, () => `task ${accepted.taskId} (${accepted.type}) is ${accepted.status}`);
     });
 
@@ -40,7 +43,7 @@ export function addTaskApiCommands(tasks: Command): void {
     .option('--wait <seconds>', 'wait up to this long for the task to end (at most 60)', intOption(0, 60), 0)
     .action(async (id: string, opts: { wait: number }, command: Command) => {
       const ctx = CliContext.of(command);
-      const answer = await ctx.api.get(`/api/v1/tasks/${encodeURIComponent(id)}/result`, { wait: opts.wait || undefined });
+      const answer = await ctx.api.call(ctx.api.client.GET('/api/v1/tasks/{id}/result', { params: { path: { id }, query: { wait: opts.wait || undefined } } }));
       ctx.print(answer, () => JSON.stringify(answer.result, null, 2));
     });
 
@@ -52,7 +55,9 @@ export function addTaskApiCommands(tasks: Command): void {
     .option('--payload <json>', 'the payload as JSON, or @file.json', '{}')
     .action(async (id: string, name: string, opts: { payload: string }, command: Command) => {
       const ctx = CliContext.of(command);
-      const answer = await ctx.api.post(`/api/v1/tasks/${encodeURIComponent(id)}/signals/${encodeURIComponent(name)}`, { payload: parseInput(opts.payload) });
+      const answer = await ctx.api.call(
+        ctx.api.client.POST('/api/v1/tasks/{id}/signals/{name}', { params: { path: { id, name } }, body: { payload: parseInput(opts.payload) } }),
+      );
       ctx.print(answer, () => `task ${answer.taskId} got ${answer.signal}; it is ${answer.status}`);
     });
 
@@ -61,13 +66,13 @@ export function addTaskApiCommands(tasks: Command): void {
     .description('the task types this platform runs, with their versions')
     .action(async (_opts: unknown, command: Command) => {
       const ctx = CliContext.of(command);
-      const types = await ctx.api.get<{ items: Array<{ type: string; version: string; description: string; signals: Record<string, unknown> }> }>('/api/v1/task-types');
+      const types = await ctx.api.call(ctx.api.client.GET('/api/v1/task-types'));
       ctx.print(types, () => table(['TYPE', 'VERSION', 'SIGNALS', 'DESCRIPTION'], types.items.map((t) => [t.type, t.version, Object.keys(t.signals).join(',') || '-', t.description])));
     });
 }
 
 /** The lines `tasks show` adds for a parent (its children) or a child (its parent). */
-export function familyFields(t: { parentId?: string | null; children?: Record<string, number> | null }): string {
+export function familyFields(t: Pick<TaskDetail, 'parentId' | 'children'>): string {
   const rows: Array<[string, unknown]> = [];
   if (t.parentId) rows.push(['parent', t.parentId]);
   if (t.children) {

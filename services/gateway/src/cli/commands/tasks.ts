@@ -1,4 +1,5 @@
-import { FINAL_TASK_STATUSES, TASK_STATUSES } from '@roadmap/contracts';
+import type { TaskDetail } from '@roadmap/client';
+import { FINAL_TASK_STATUSES, LOG_LEVELS, TASK_STATUSES, type TaskStatus } from '@roadmap/contracts';
 import { Command, Option } from 'commander';
 import { CliContext } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
@@ -6,7 +7,6 @@ import { clock, duration, fields, progressBar, table } from '../format.js';
 import { intOption } from '../options.js';
 import { addTaskApiCommands, familyFields } from './task-api.js';
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 /** Pause between two polls of `tasks logs --follow`. */
 const LOG_POLL_MS = 1_000;
 
@@ -23,15 +23,13 @@ export function tasksCommand(): Command {
     .option('--parent <id>', "only this task's children (a batch's roadmaps)")
     .option('--limit <n>', 'how many (1-200)', intOption(1, 200), 20)
     .option('--cursor <cursor>', 'the next page (printed after a full page)')
-    .action(async (opts: { status?: string; type?: string; parent?: string; limit: number; cursor?: string }, command: Command) => {
+    .action(async (opts: { status?: TaskStatus; type?: string; parent?: string; limit: number; cursor?: string }, command: Command) => {
       const ctx = CliContext.of(command);
-      const page = await ctx.api.get<{ items: any[]; nextCursor: string | null }>('/api/v1/tasks', {
-        status: opts.status,
-        type: opts.type,
-        parentId: opts.parent,
-        limit: opts.limit,
-        cursor: opts.cursor,
-      });
+      const page = await ctx.api.call(
+        ctx.api.client.GET('/api/v1/tasks', {
+          params: { query: { status: opts.status, type: opts.type, parentId: opts.parent, limit: opts.limit, cursor: opts.cursor } },
+        }),
+      );
       ctx.print(page, () => {
         if (page.items.length === 0) return 'no tasks';
         const rows = table(
@@ -48,7 +46,7 @@ export function tasksCommand(): Command {
     .argument('<id>', 'task id')
     .action(async (id: string, _opts: unknown, command: Command) => {
       const ctx = CliContext.of(command);
-      const task = await ctx.api.get(`/api/v1/tasks/${encodeURIComponent(id)}`);
+      const task = await ctx.api.call(ctx.api.client.GET('/api/v1/tasks/{id}', { params: { path: { id } } }));
       ctx.print(task, () => showTask(task));
     });
 
@@ -58,7 +56,7 @@ export function tasksCommand(): Command {
     .argument('<id>', 'task id')
     .action(async (id: string, _opts: unknown, command: Command) => {
       const ctx = CliContext.of(command);
-      const task = await ctx.api.post(`/api/v1/tasks/${encodeURIComponent(id)}/cancel`);
+      const task = await ctx.api.call(ctx.api.client.POST('/api/v1/tasks/{id}/cancel', { params: { path: { id } } }));
       ctx.print(task, () => `task ${task.id} is ${task.status}`);
     });
 
@@ -68,8 +66,8 @@ export function tasksCommand(): Command {
     .argument('<id>', 'task id')
     .action(async (id: string, _opts: unknown, command: Command) => {
       const ctx = CliContext.of(command);
-      const result = await ctx.api.post(`/api/v1/tasks/${encodeURIComponent(id)}/resume`);
-      ctx.print(result, () => `task ${result.taskId ?? result.id ?? id} is ${result.status}`);
+      const result = await ctx.api.call(ctx.api.client.POST('/api/v1/tasks/{id}/resume', { params: { path: { id } } }));
+      ctx.print(result, () => `task ${result.taskId} is ${result.status}`);
     });
 
   tasks
@@ -82,14 +80,13 @@ export function tasksCommand(): Command {
     .action(async (id: string, opts: { level?: (typeof LOG_LEVELS)[number]; limit?: number; follow: boolean }, command: Command) => {
       const ctx = CliContext.of(command);
       const min = opts.level ? LOG_LEVELS.indexOf(opts.level) : 0;
-      const path = `/api/v1/tasks/${encodeURIComponent(id)}/logs`;
       // The last page has no next cursor: following re-reads it from its start and skips what was printed.
       let cursor: string | undefined;
       const seen = new Set<string>();
       let printed = 0;
       let lastLook = false;
       for (;;) {
-        const page = await ctx.api.get<{ items: any[]; nextCursor: string | null }>(path, { cursor, limit: 1000, level: opts.level });
+        const page = await ctx.api.call(ctx.api.client.GET('/api/v1/tasks/{id}/logs', { params: { path: { id }, query: { cursor, limit: 1000, level: opts.level } } }));
         let fresh = 0;
         for (const entry of page.items) {
           if (seen.has(entry.id)) continue;
@@ -106,7 +103,7 @@ export function tasksCommand(): Command {
           continue;
         }
         if (!opts.follow) return;
-        const task = await ctx.api.get(`/api/v1/tasks/${encodeURIComponent(id)}`);
+        const task = await ctx.api.call(ctx.api.client.GET('/api/v1/tasks/{id}', { params: { path: { id } } }));
         if (FINAL_TASK_STATUSES.includes(task.status) && fresh === 0) {
           // Entries reach the database shortly after they are written (the log sink batches): one more look.
           if (lastLook) return;
@@ -129,7 +126,7 @@ function logLine(e: { at: string; level: string; service: string; step: string |
   return `${clock(e.at)} ${e.level.toUpperCase().padEnd(5)} ${e.service}${e.step ? ` [${e.step}]` : ''} ${e.message}${data}`;
 }
 
-export function showTask(t: any): string {
+export function showTask(t: TaskDetail): string {
   const took = t.finishedAt ? duration(Date.parse(t.finishedAt) - Date.parse(t.createdAt)) : null;
   const lines = [
     fields([
@@ -148,9 +145,9 @@ export function showTask(t: any): string {
   ];
   const family = familyFields(t);
   if (family) lines.push(family);
-  if (Array.isArray(t.concepts) && t.concepts.length > 0) {
-    const kinds = [...new Set(t.concepts.flatMap((c: any) => Object.keys(c.items ?? {})))] as string[];
-    lines.push('', table(['CONCEPT', 'ID', ...kinds.map((k) => k.toUpperCase())], t.concepts.map((c: any) => [c.slug ?? c.title, c.id, ...kinds.map((k) => c.items?.[k])])));
+  if (t.concepts.length > 0) {
+    const kinds = [...new Set(t.concepts.flatMap((c) => Object.keys(c.items)))] as Array<keyof TaskDetail['concepts'][number]['items']>;
+    lines.push('', table(['CONCEPT', 'ID', ...kinds.map((k) => k.toUpperCase())], t.concepts.map((c) => [c.slug, c.id, ...kinds.map((k) => c.items[k])])));
   }
   return lines.join('\n');
 }

@@ -1,0 +1,3 @@
+export * from './client.js';
+export * from './follow.js';
+export * from './feed.js';

@@ -1,0 +1,88 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  CONSUMERS,
+  RetryableError,
+  Subjects,
+  TaskEventSchema,
+  WEBHOOK_RETRY_WINDOW_MS,
+  webhookEventOf,
+  WebhookDeliveryMessageSchema,
+  type TaskEvent,
+  type WebhookDeliveryMessage,
+} from '@roadmap/contracts';
+import { JetStreamHandler, JetStreamPublisher } from '@roadmap/messaging';
+import { counter, histogram } from '@roadmap/observability';
+import { sendWebhook } from './sender.js';
+import { WebhookRepository } from './webhook.repository.js';
+
+const deliveries = counter('roadmap_webhook_deliveries_total', 'Webhook delivery attempts by outcome (delivered, retry, failed, skipped)', ['outcome']);
+const attemptLatency = histogram('roadmap_webhook_attempt_duration_seconds', 'Time an endpoint took to answer one delivery attempt', []);
+const eventToDelivery = histogram('roadmap_webhook_event_to_delivery_seconds', 'From the task event to its successful delivery', [], [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600]);
+
+/** Settings of the webhook worker (config: WEBHOOKS_ALLOW_PRIVATE, WEBHOOK_RETRY_BASE_MS). */
+export interface WebhookWorkerOptions {
+  readonly allowPrivate: boolean;
+  readonly retryBaseMs: number;
+}
+export const WEBHOOK_WORKER_OPTIONS = Symbol('WEBHOOK_WORKER_OPTIONS');
+
+/** The longest pause between two attempts of a delivery. */
+const MAX_RETRY_DELAY_MS = 15 * 60_000;
+
+/** Exponential backoff with jitter: base·2^(n-1), at most 15 min, then between half and all of it. */
+export function webhookRetryDelayMs(attempts: number, baseMs: number, random = Math.random): number {
+  const ceiling = Math.min(MAX_RETRY_DELAY_MS, baseMs * 2 ** Math.max(0, attempts - 1));
+  return Math.round(ceiling * (0.5 + random() / 2));
+}
+
+/**
+ * Webhooks from task events: the fan-out turns each event a webhook subscribes to into a delivery
+ * (a row per webhook, then a WEBHOOKS message), and the delivery handler sends it, signed, records the
+ * attempt, and asks for a retry with backoff until it succeeds or its 24 h are over.
+ */
+@Injectable()
+export class WebhookHandlers {
+  constructor(
+    @Inject(WebhookRepository) private readonly repository: WebhookRepository,
+    @Inject(JetStreamPublisher) private readonly publisher: JetStreamPublisher,
+    @Inject(WEBHOOK_WORKER_OPTIONS) private readonly options: WebhookWorkerOptions,
+  ) {}
+
+  @JetStreamHandler({ consumer: CONSUMERS.webhookFanout, schema: TaskEventSchema })
+  async fanOut(event: TaskEvent): Promise<void> {
+    const type = webhookEventOf(event.type);
+    if (!type) return;
+    const created = await this.repository.createDeliveries({ taskId: event.taskId, type, key: `${event.taskId}:${event.type}:${event.at}`, at: new Date(event.at), json: event });
+    for (const d of created) {
+      await this.publisher.publish(Subjects.webhookDelivery(d.webhook_id), { deliveryId: d.id } satisfies WebhookDeliveryMessage, { msgId: `webhook-delivery:${d.id}` });
+    }
+  }
+
+  @JetStreamHandler({ consumer: CONSUMERS.webhookDelivery, schema: WebhookDeliveryMessageSchema })
+  async deliver({ deliveryId }: WebhookDeliveryMessage): Promise<void> {
+    const d = await this.repository.pending(deliveryId);
+    if (!d || d.status !== 'pending') return; // deleted with its webhook, or already sent
+    if (!d.enabled) {
+      await this.repository.fail(d.id);
+      deliveries.inc({ outcome: 'skipped' });
+      return;
+    }
+    const body = JSON.stringify(d.payload);
+    const result = await sendWebhook({ url: d.url, secret: d.secret, deliveryId: d.id, body }, this.options.allowPrivate);
+    attemptLatency.observe(result.latencyMs / 1000);
+    const giveUp = !result.ok && Date.now() - d.retry_from.getTime() >= WEBHOOK_RETRY_WINDOW_MS;
+    await this.repository.recordAttempt(d, { ...result, giveUp });
+    if (result.ok) {
+      deliveries.inc({ outcome: 'delivered' });
+      const at = Date.parse(String((d.payload as { timestamp?: string }).timestamp));
+      if (Number.isFinite(at)) eventToDelivery.observe(Math.max(0, Date.now() - at) / 1000);
+      return;
+    }
+    deliveries.inc({ outcome: giveUp ? 'failed' : 'retry' });
+    if (giveUp) return;
+    const why = result.error ?? `HTTP ${result.statusCode}`;
+    throw new RetryableError('WEBHOOK_DELIVERY_FAILED', `webhook delivery ${d.id} to ${new URL(d.url).host} failed (${why}); retrying`, {
+      retryAfterMs: webhookRetryDelayMs(d.attempts + 1, this.options.retryBaseMs),
+    });
+  }
+}
