@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { STREAMS } from '@roadmap/contracts';
-import { deprovision, JetStreamPublisher, Messaging, provision, type PublishItem, type PublishResult } from '@roadmap/messaging';
+import { deprovision, JetStreamPublisher, Messaging, provision, type PublishResult } from '@roadmap/messaging';
 import { createLogger } from '@roadmap/observability';
 import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
 import type { DataSource } from 'typeorm';
@@ -144,9 +144,9 @@ describe(OutboxRelay.name, () => {
     let unblock!: (error: Error) => void;
     const hung = new Promise<never>((_, reject) => (unblock = reject));
     const dying = Object.assign(Object.create(real) as JetStreamPublisher, {
-      async publishMany(items: readonly PublishItem[]): Promise<PublishResult[]> {
-        await real.publishMany(items);
-        publishedByFirst += items.length;
+      async publish(...args: Parameters<JetStreamPublisher['publish']>): Promise<PublishResult> {
+        await real.publish(...args);
+        publishedByFirst += 1;
         return hung;
       },
     });
@@ -168,5 +168,16 @@ describe(OutboxRelay.name, () => {
     assert.equal(second.isHolder, true);
     const got = (await stored(subject)).map((m) => m.n);
     assert.deepEqual(got, Array.from({ length: 120 }, (_, i) => i), 'every row once, in order: the republished first batch was dropped as duplicates');
+  });
+
+  it('drops a message the stream refuses for good, and publishes the rows behind it', async () => {
+    const ds = await freshSchema();
+    const subject = 'events.test.outbox.refused';
+    const taskId = randomUUID();
+    const tooLarge = { subject, payload: { n: -1, pad: 'x'.repeat(STREAMS.EVENTS.maxMsgSize) }, taskId };
+    await ds.transaction((em) => Outbox.add(em, [...messages(subject, 0, 1, taskId), tooLarge, ...messages(subject, 1, 2, taskId)]));
+    startRelay(ds, { pollMs: 50 });
+    await waitFor('the table pruned', async () => (await outboxRows(ds)) === 0);
+    assert.deepEqual((await stored(subject)).map((m) => m.n), [0, 1, 2]);
   });
 });

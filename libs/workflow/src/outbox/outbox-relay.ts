@@ -1,4 +1,5 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { isRetryable } from '@roadmap/contracts';
 import { JetStreamPublisher } from '@roadmap/messaging';
 import { counter, gauge, type Logger } from '@roadmap/observability';
 import { AdvisoryLock, LOGGER } from '@roadmap/runtime';
@@ -9,7 +10,7 @@ export const OUTBOX_CHANNEL = 'roadmap_outbox';
 
 const backlog = gauge('roadmap_outbox_backlog_rows', 'Outbox rows written and not yet published (on the relay holding the lease)', []);
 const oldestAge = gauge('roadmap_outbox_oldest_age_seconds', 'Age of the oldest unpublished outbox row (on the relay holding the lease)', []);
-const published = counter('roadmap_outbox_published_total', 'Outbox rows published (a duplicate is one the stream had stored already)', ['outcome']);
+const published = counter('roadmap_outbox_published_total', 'Outbox rows published, by outcome (duplicate: the stream had it already; refused: dropped, the stream refuses it for good)', ['outcome']);
 
 /** Timings of the {@link OutboxRelay}. */
 export interface OutboxRelayOptions {
@@ -173,10 +174,12 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   /**
-   * Publishes one batch in seq order, then deletes it. A task's rows keep their order: the batch goes
-   * out in waves holding at most one row per task (the n-th row of each), each wave awaited before
-   * the next, so no later message of a task can overtake an earlier one; rows without a task go in
-   * the first wave.
+   * Publishes one batch in seq order, then deletes what went out. A task's rows keep their order:
+   * the batch goes out in waves holding at most one row per task (the n-th row of each), each wave
+   * awaited before the next, so no later message of a task can overtake an earlier one; rows without
+   * a task go in the first wave. A transport failure (NATS away) stops the batch: the next round
+   * starts again from the first row not published. A message the stream refuses for good (too large)
+   * is logged, counted and dropped rather than blocking every row behind it.
    */
   private async publish(lock: AdvisoryLock, rows: readonly Row[]): Promise<void> {
     const waves: Row[][] = [];
@@ -187,17 +190,29 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       (waves[wave] ??= []).push(row);
     }
     const done: string[] = [];
+    let failure: unknown;
     try {
       for (const wave of waves) {
-        const results = await this.publisher.publishMany(wave.map((row) => ({ subject: row.subject, payload: row.payload, msgId: row.id })));
-        for (const [index, row] of wave.entries()) {
-          done.push(row.seq);
-          published.inc({ outcome: results[index]!.duplicate ? 'duplicate' : 'published' });
+        const results = await Promise.allSettled(wave.map((row) => this.publisher.publish(row.subject, row.payload, { msgId: row.id })));
+        for (const [index, result] of results.entries()) {
+          const row = wave[index]!;
+          if (result.status === 'fulfilled') {
+            done.push(row.seq);
+            published.inc({ outcome: result.value.duplicate ? 'duplicate' : 'published' });
+          } else if (!isRetryable(result.reason)) {
+            done.push(row.seq);
+            published.inc({ outcome: 'refused' });
+            this.logger.error({ err: result.reason, id: row.id, subject: row.subject, taskId: row.task_id }, 'outbox message refused by the stream for good; dropped');
+          } else {
+            failure ??= result.reason;
+          }
         }
+        if (failure) break;
       }
     } finally {
       // What went out is pruned even when a later wave failed: it is not published again.
       if (done.length) await lock.runner.query(`DELETE FROM outbox WHERE seq = ANY($1::bigint[])`, [done]);
     }
+    if (failure) throw failure;
   }
 }
