@@ -75,6 +75,12 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   onApplicationBootstrap(): void {
+    // The lease pins one pooled connection: a pool of one would leave the process none for its own work.
+    const poolSize = (this.dataSource.options as { extra?: { max?: number } }).extra?.max ?? 10;
+    if (poolSize < 2) {
+      this.logger.info('DATABASE_POOL_SIZE is 1: this process does not relay the outbox');
+      return;
+    }
     this.wake();
   }
 
