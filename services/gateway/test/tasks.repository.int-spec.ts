@@ -46,13 +46,16 @@ describe('TasksRepository.createRoadmapTasks (group commit of roadmap requests)'
       assert.equal(n, 0, 'the messages exist only once the tasks commit');
     });
     assert.deepEqual(answers, entries.map(() => ({ outcome: 'created' })));
-    const outbox = await db.dataSource.query(`SELECT id, task_id FROM outbox WHERE task_id = ANY($1::uuid[])`, [entries.map((e) => e.ids.taskId)]);
+    const outbox = await db.dataSource.query(`SELECT id, msg_id, task_id FROM outbox WHERE task_id = ANY($1::uuid[])`, [entries.map((e) => e.ids.taskId)]);
     assert.deepEqual(
       outbox.map((r: { task_id: string }) => r.task_id).sort(),
       entries.map((e) => e.ids.taskId).sort(),
       'one message per task',
     );
-    for (const row of outbox) assert.equal(row.id, outboxId(`workflow-generate:${row.task_id}`), "the message's id is its logical key's");
+    for (const row of outbox) {
+      assert.equal(row.msg_id, `workflow-generate:${row.task_id}`, "the message's Nats-Msg-Id is its logical key");
+      assert.equal(row.id, outboxId(row.msg_id), 'the row id is derived from it');
+    }
     const { tasks, roadmaps } = await stored(entries);
     assert.equal(tasks.length, 3);
     for (const e of entries) {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { isRetryable } from '@roadmap/contracts';
-import { JetStreamPublisher } from '@roadmap/messaging';
+import { JetStreamPublisher, withCapturedTraceContext } from '@roadmap/messaging';
 import { counter, gauge, type Logger } from '@roadmap/observability';
 import { AdvisoryLock, LOGGER } from '@roadmap/runtime';
 import { DataSource } from 'typeorm';
@@ -33,9 +33,11 @@ interface PgClient {
 interface Row {
   seq: string;
   id: string;
+  msg_id: string;
   task_id: string | null;
   subject: string;
   payload: unknown;
+  trace: Record<string, string> | null;
 }
 
 /**
@@ -43,7 +45,7 @@ interface Row {
  * process that writes the outbox; one per schema is active, under a PostgreSQL advisory lock held by
  * its own session (freed when that session dies: a killed relay needs no expiry). The holder LISTENs
  * on that session, so a commit anywhere wakes it, and also polls every `pollMs` (a lost notice waits
- * at most that long). Rows go out in `seq` order with `Nats-Msg-Id` = the row id, so a batch published
+ * at most that long). Rows go out in `seq` order with their `Nats-Msg-Id` (`msg_id`), so a batch published
  * again (a relay killed before its delete, two holders after a lost lock) is stored once by the stream.
  */
 @Injectable()
@@ -168,7 +170,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   /** Publishes and deletes batches until the table is empty (or the lease is gone). */
   private async drain(lock: AdvisoryLock): Promise<void> {
     for (;;) {
-      const rows = (await lock.runner.query(`SELECT seq, id, task_id, subject, payload FROM outbox ORDER BY seq LIMIT $1`, [this.options.batchSize])) as Row[];
+      const rows = (await lock.runner.query(`SELECT seq, id, msg_id, task_id, subject, payload, trace FROM outbox ORDER BY seq LIMIT $1`, [this.options.batchSize])) as Row[];
       if (rows.length > 0) await this.publish(lock, rows);
       const [stats] = (await lock.runner.query(
         `SELECT count(*)::int AS rows, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age FROM outbox`,
@@ -199,7 +201,10 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     let failure: unknown;
     try {
       for (const wave of waves) {
-        const results = await Promise.allSettled(wave.map((row) => this.publisher.publish(row.subject, row.payload, { msgId: row.id })));
+        // Each publish continues the trace of the transaction that wrote its row.
+        const results = await Promise.allSettled(
+          wave.map((row) => withCapturedTraceContext(row.trace, () => this.publisher.publish(row.subject, row.payload, { msgId: row.msg_id }))),
+        );
         for (const [index, result] of results.entries()) {
           const row = wave[index]!;
           if (result.status === 'fulfilled') {
@@ -208,7 +213,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
           } else if (!isRetryable(result.reason)) {
             done.push(row.seq);
             published.inc({ outcome: 'refused' });
-            this.logger.error({ err: result.reason, id: row.id, subject: row.subject, taskId: row.task_id }, 'outbox message refused by the stream for good; dropped');
+            this.logger.error({ err: result.reason, msgId: row.msg_id, subject: row.subject, taskId: row.task_id }, 'outbox message refused by the stream for good; dropped');
           } else {
             failure ??= result.reason;
           }

@@ -31,6 +31,8 @@ export interface NewRoadmapTask {
   request: CreateRoadmapRequest;
   reviewMode: ReviewMode;
   idempotency?: Idempotency;
+  /** The request's trace context: its workflow message continues it, whichever request's turn commits the batch. */
+  trace?: Record<string, string>;
 }
 
 /** What became of one request of a batch. */

@@ -15,7 +15,7 @@ import {
   type TaskStatus,
   type WorkflowMessage,
 } from '@roadmap/contracts';
-import { Messaging } from '@roadmap/messaging';
+import { captureTraceContext, Messaging } from '@roadmap/messaging';
 import { counter } from '@roadmap/observability';
 import type { TaskEntity } from '@roadmap/persistence';
 import { Batcher, TaskEvents, timeOrderedId } from '@roadmap/runtime';
@@ -76,6 +76,7 @@ export class TasksService {
       owner,
       request,
       reviewMode: request.review ?? this.options.reviewDefault,
+      trace: captureTraceContext(),
       ...(idempotencyKey && {
         idempotency: { key: idempotencyKey, requestHash: createHash('sha256').update(JSON.stringify(request)).digest('hex'), windowMs: IDEMPOTENCY_WINDOW_MS },
       }),
@@ -134,7 +135,10 @@ export class TasksService {
   }
 
   private generateMessage(entry: NewRoadmapTask): OutboxMessage {
-    return workflowMessage(entry.request.priority, { ...entry.ids, type: 'roadmap.generate', command: 'generate' }, `workflow-generate:${entry.ids.taskId}`);
+    return {
+      ...workflowMessage(entry.request.priority, { ...entry.ids, type: 'roadmap.generate', command: 'generate' }, `workflow-generate:${entry.ids.taskId}`),
+      trace: entry.trace,
+    };
   }
 
   /**
