@@ -40,6 +40,12 @@ describe('scheduled maintenance', () => {
   it('re-drives a task whose queued message was lost, and the task completes', async () => {
     const { status, body } = await platform.request('POST', '/api/v1/roadmaps', { goal: 'Learn PostgreSQL administration' });
     assert.equal(status, 202);
+    // The 202 means the task and its message committed; the outbox relay publishes it a moment later.
+    await eventually(
+      async () => ((await messaging.jsm.streams.info(messaging.streamName('ROADMAP_WORKFLOW'))).state.messages === 1 ? true : null),
+      10_000,
+      'the task message in the stream',
+    );
     const { purged } = await loseWorkflowMessages();
     assert.equal(purged, 1, 'the task message was in the stream, and is gone');
 

@@ -63,4 +63,4 @@ export {
 export { JetStreamHandlerExplorer } from './explorer.js';
 export { retryDelayMs, RETRY_BASE_MS, RETRY_CAP_MS, RETRY_AFTER_MAX_MS, type RetryDelayOptions } from './backoff.js';
 export type { DeadLetterCode, Outcome } from './metrics.js';
-export { injectTraceContext, extractTraceContext, MessagingAttributes } from './tracing.js';
+export { injectTraceContext, extractTraceContext, captureTraceContext, withCapturedTraceContext, MessagingAttributes } from './tracing.js';

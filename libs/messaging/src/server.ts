@@ -107,12 +107,6 @@ export class TimeLimitExceeded extends Error {
 }
 
 const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
-/** How long a handler that reports NOT_VISIBLE_YET is retried in place before it counts as a delivery. */
-const NOT_VISIBLE_YET_MS = 10_000;
-
-function isNotVisibleYet(err: unknown): boolean {
-  return err instanceof AppError && err.code === 'NOT_VISIBLE_YET';
-}
 
 /** Running handlers reported per consumer in a snapshot (the worker registry stores it every few seconds). */
 const MAX_ACTIVE_REPORTED = 50;
@@ -488,12 +482,6 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         return;
       } catch (err) {
         const elapsed = performance.now() - started;
-        if (!this.stopping && isNotVisibleYet(err) && elapsed < NOT_VISIBLE_YET_MS) {
-          // The message was published inside a transaction that has not committed yet (or just
-          // did): wait for it here rather than spend one of the message's deliveries.
-          await sleep(Math.min((err as AppError).retryAfterMs ?? 250, NOT_VISIBLE_YET_MS - elapsed));
-          continue;
-        }
         if (this.stopping || !isTransientInfrastructureError(err) || elapsed >= this.outageRetryMs) throw err;
         const delay = Math.min(5_000, 250 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
         if (attempt === 1) this.log.warn({ err, consumer: route.durable }, 'infrastructure unreachable; retrying in place');

@@ -39,6 +39,23 @@ export function injectTraceContext(headers: MsgHdrs, ctx: Context = context.acti
   propagation.inject(ctx, headers, setter);
 }
 
+/**
+ * The active trace context as a plain record (`traceparent`, `tracestate`), for a message that is
+ * published later by another process (the outbox); undefined when there is none.
+ */
+export function captureTraceContext(): Record<string, string> | undefined {
+  if (!tracingActive()) return undefined;
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return Object.keys(carrier).length ? carrier : undefined;
+}
+
+/** Runs `work` inside the trace context `carrier` captured ({@link captureTraceContext}): its publish continues that trace. */
+export function withCapturedTraceContext<T>(carrier: Record<string, string> | null | undefined, work: () => T): T {
+  if (!carrier) return work();
+  return context.with(propagation.extract(ROOT_CONTEXT, carrier), work);
+}
+
 /** The trace context a message's headers carry (the root context when they carry none). */
 export function extractTraceContext(headers: MsgHdrs | undefined): Context {
   return propagation.extract(ROOT_CONTEXT, headers, getter);

@@ -7,3 +7,5 @@ export * from './engine/workflow-engine.js';
 export * from './engine/join-listener.js';
 export * from './engine/deadline-sweeper.js';
 export * from './workflow.module.js';
+export * from './outbox/outbox.js';
+export * from './outbox/outbox-relay.js';

@@ -6,6 +6,7 @@ import { loadWorkflowModules, WorkflowRegistry } from './engine/registry.js';
 import { RunStore } from './engine/run-store.js';
 import { WorkflowEngine } from './engine/workflow-engine.js';
 import { TaskLifecycle, type Deadlines } from './lifecycle/task-lifecycle.js';
+import { OutboxRelay } from './outbox/outbox-relay.js';
 
 export interface WorkflowEngineOptions {
   /** Builds the definitions this process runs from its injected dependencies (an LLM provider, repositories). */
@@ -18,18 +19,22 @@ export interface WorkflowEngineOptions {
   deadlineSweepMs?: number;
 }
 
-/** The task lifecycle alone, for every module of a process that creates tasks or acts on them (the gateway). */
+/**
+ * The task lifecycle alone, for every module of a process that creates tasks or acts on them (the
+ * gateway, the content worker), with the outbox relay that publishes what their transactions decide.
+ */
 @Global()
-@Module({ providers: [TaskLifecycle], exports: [TaskLifecycle] })
+@Module({ providers: [TaskLifecycle, OutboxRelay], exports: [TaskLifecycle] })
 export class TaskLifecycleModule {}
 
 /**
  * The providers of a process that runs workflows (the workflow worker): the lifecycle, the engine,
- * the join listener, the deadline sweep and the registry of the given definitions.
+ * the join listener, the deadline sweep, the outbox relay and the registry of the given definitions.
  */
 export function workflowEngineProviders(options: WorkflowEngineOptions): Provider[] {
   return [
     TaskLifecycle,
+    OutboxRelay,
     RunStore,
     WorkflowEngine,
     JoinListener,

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { CreateRoadmapRequestSchema } from '@roadmap/contracts';
 import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
-import { TaskLifecycle } from '@roadmap/workflow';
+import { Outbox, outboxId, TaskLifecycle } from '@roadmap/workflow';
 import { TasksRepository, type NewRoadmapTask } from '../src/tasks/tasks.repository.js';
 
 function entry(goal: string, owner = 'alice', key?: string): NewRoadmapTask {
@@ -34,17 +34,28 @@ describe('TasksRepository.createRoadmapTasks (group commit of roadmap requests)'
     return { tasks, roadmaps };
   };
 
-  it('writes every request of a batch with its roadmap, and publishes each once before the commit', async () => {
+  it('writes every request of a batch with its roadmap and its outbox message, committed together', async () => {
     const entries = ['Learn Rust', 'Learn Go', 'Learn SQL'].map((goal) => entry(goal));
-    const published: string[] = [];
-    const answers = await sut.createRoadmapTasks(entries, async (e) => {
-      // Inside the transaction: not visible to others yet.
-      const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM tasks WHERE id = $1`, [e.ids.taskId]);
-      assert.equal(n, 0, 'the publish happens before the commit');
-      published.push(e.ids.taskId);
+    const answers = await sut.createRoadmapTasks(entries, async (em, accepted) => {
+      await Outbox.add(
+        em,
+        accepted.map((e) => ({ subject: 'roadmap.workflow.normal.generate', payload: { taskId: e.ids.taskId }, key: `workflow-generate:${e.ids.taskId}`, taskId: e.ids.taskId })),
+      );
+      // Inside the transaction: not visible to others (nor to the relay) yet.
+      const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE task_id = ANY($1::uuid[])`, [entries.map((x) => x.ids.taskId)]);
+      assert.equal(n, 0, 'the messages exist only once the tasks commit');
     });
     assert.deepEqual(answers, entries.map(() => ({ outcome: 'created' })));
-    assert.deepEqual(published.sort(), entries.map((e) => e.ids.taskId).sort());
+    const outbox = await db.dataSource.query(`SELECT id, msg_id, task_id FROM outbox WHERE task_id = ANY($1::uuid[])`, [entries.map((e) => e.ids.taskId)]);
+    assert.deepEqual(
+      outbox.map((r: { task_id: string }) => r.task_id).sort(),
+      entries.map((e) => e.ids.taskId).sort(),
+      'one message per task',
+    );
+    for (const row of outbox) {
+      assert.equal(row.msg_id, `workflow-generate:${row.task_id}`, "the message's Nats-Msg-Id is its logical key");
+      assert.equal(row.id, outboxId(row.msg_id), 'the row id is derived from it');
+    }
     const { tasks, roadmaps } = await stored(entries);
     assert.equal(tasks.length, 3);
     for (const e of entries) {
@@ -55,18 +66,22 @@ describe('TasksRepository.createRoadmapTasks (group commit of roadmap requests)'
     }
   });
 
-  it('leaves out a request whose publish failed, with its error, and keeps the others', async () => {
+  it('commits nothing of a batch whose transaction failed: no task, roadmap, key or message', async () => {
     const entries = ['Learn Rust', 'Learn Go', 'Learn SQL'].map((goal) => entry(goal, 'bob', `k-${goal}-${randomUUID()}`));
-    const down = new Error('NATS is down');
-    const answers = await sut.createRoadmapTasks(entries, async (e) => {
-      if (e === entries[1]) throw down;
-    });
-    assert.deepEqual(answers, [{ outcome: 'created' }, { outcome: 'failed', error: down }, { outcome: 'created' }]);
+    const down = new Error('the database went away');
+    await assert.rejects(
+      sut.createRoadmapTasks(entries, async (em, accepted) => {
+        await Outbox.add(em, accepted.map((e) => ({ subject: 'roadmap.workflow.normal.generate', payload: {}, taskId: e.ids.taskId })));
+        throw down;
+      }),
+      down,
+    );
     const { tasks, roadmaps } = await stored(entries);
-    assert.deepEqual(tasks.map((t: { goal: string }) => t.goal).sort(), ['Learn Rust', 'Learn SQL']);
-    assert.equal(roadmaps.length, 2);
+    assert.equal(tasks.length + roadmaps.length, 0);
     const keys = await db.dataSource.query(`SELECT key FROM idempotency_keys WHERE owner = 'bob'`);
-    assert.deepEqual(keys.map((k: { key: string }) => k.key).sort(), [entries[0]!.idempotency!.key, entries[2]!.idempotency!.key].sort(), "the failed request's key is free again");
+    assert.equal(keys.length, 0, 'the keys are free again');
+    const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE task_id = ANY($1::uuid[])`, [entries.map((e) => e.ids.taskId)]);
+    assert.equal(n, 0);
   });
 
   it('hands back a request whose Idempotency-Key is taken, by another request or earlier in the batch', async () => {
@@ -74,8 +89,8 @@ describe('TasksRepository.createRoadmapTasks (group commit of roadmap requests)'
     await sut.createRoadmapTasks([taken], async () => undefined);
     const entries = [entry('Learn Elixir', 'carol', 'taken-key'), entry('Learn Zig', 'carol', 'new-key'), entry('Learn Zig', 'carol', 'new-key'), entry('Learn Zig', 'dave', 'new-key')];
     const published: NewRoadmapTask[] = [];
-    const answers = await sut.createRoadmapTasks(entries, async (e) => {
-      published.push(e);
+    const answers = await sut.createRoadmapTasks(entries, async (_em, accepted) => {
+      published.push(...accepted);
     });
     assert.deepEqual(
       answers.map((a) => a.outcome),

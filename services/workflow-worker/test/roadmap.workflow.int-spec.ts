@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { PermanentError, PreferencesSchema, RetryableError, type Framework, type WorkflowMessage, type WorkflowStep } from '@roadmap/contracts';
 import { OfflineProvider, type GenerateOptions, type LlmProvider, type LlmResult, type PromptDefinition } from '@roadmap/llm';
-import type { JetStreamPublisher, PublishItem } from '@roadmap/messaging';
 import type { ExecutionLogger } from '@roadmap/observability';
 import { insertRoadmaps } from '@roadmap/persistence';
 import type { TaskEvents } from '@roadmap/runtime';
@@ -34,28 +33,30 @@ class CountingProvider implements LlmProvider {
 
 /**
  * The roadmap definition run by the engine against the real PostgreSQL (the lifecycle's guarded SQL,
- * checkpoints, fencing): only NATS is replaced, by a publisher that records what would be sent.
+ * checkpoints, fencing, the outbox its messages are written to): no NATS, nothing is published.
  */
 describe('roadmap workflow (engine + definition)', () => {
   let db: TestDatabase;
   let llm: CountingProvider;
-  let published: PublishItem[];
   let message: WorkflowMessage;
   const sut = () => {
     const lifecycle = new TaskLifecycle(db.dataSource);
-    const publisher = { publishMany: async (items: PublishItem[]) => void published.push(...items), publish: async () => undefined } as unknown as JetStreamPublisher;
     const events = { publish: async () => undefined } as unknown as TaskEvents;
-    const definition = roadmapWorkflow({ llm, publisher, events, repository: new RoadmapRepository(db.dataSource, lifecycle), maxEditRounds: 2 });
+    const definition = roadmapWorkflow({ llm, events, repository: new RoadmapRepository(db.dataSource, lifecycle), maxEditRounds: 2 });
     return new WorkflowEngine(
       new WorkflowRegistry([definition]),
       new RunStore(db.dataSource, lifecycle),
       lifecycle,
-      publisher,
       events,
       { info: async () => true, warn: async () => true, error: async () => true } as unknown as ExecutionLogger,
       { run: (_taskId: string, signal: AbortSignal, work: (s: AbortSignal) => Promise<unknown>) => work(signal) } as never,
     );
   };
+  /** The messages the task's transactions wrote to the outbox (what the relay would publish). */
+  const outbox = async (): Promise<Array<{ id: string; subject: string }>> =>
+    db.dataSource.query(`SELECT id, subject FROM outbox WHERE payload->>'taskId' = $1 ORDER BY seq`, [message.taskId]);
+  /** As the relay does once it published them. */
+  const relayed = () => db.dataSource.query(`DELETE FROM outbox`);
   const task = async () => (await db.dataSource.query(`SELECT status, error, current_step FROM tasks WHERE id = $1`, [message.taskId]))[0];
   const checkpoints = async (): Promise<Array<{ sequence: number; step: string; state: Record<string, unknown> }>> =>
     db.dataSource.query(`SELECT sequence, step, state FROM workflow_checkpoints WHERE task_id = $1 ORDER BY sequence`, [message.taskId]);
@@ -85,7 +86,7 @@ describe('roadmap workflow (engine + definition)', () => {
   after(async () => db?.drop());
   beforeEach(async () => {
     llm = new CountingProvider();
-    published = [];
+    await relayed();
     await seed();
   });
 
@@ -105,8 +106,9 @@ describe('roadmap workflow (engine + definition)', () => {
     const framework = saved[1]!.state.output as Framework;
     const concepts = framework.stages.flatMap((s) => s.concepts).length;
     assert.ok(concepts >= 8);
+    const published = await outbox();
     assert.equal(published.length, concepts * 3);
-    assert.equal(new Set(published.map((p) => p.msgId)).size, published.length, 'every content message has its own dedupe id');
+    assert.equal(new Set(published.map((p) => p.id)).size, published.length, 'every content message has its own dedupe id');
     assert.ok(published.every((p) => p.subject.startsWith('content.generate.normal.')));
     assert.deepEqual(await task(), { status: 'running', error: null, current_step: 'content_generation' });
   });
@@ -116,22 +118,22 @@ describe('roadmap workflow (engine + definition)', () => {
     // A crash after curriculum design: only the first two checkpoints survived.
     await db.dataSource.query(`DELETE FROM workflow_checkpoints WHERE task_id = $1 AND sequence >= 2`, [message.taskId]);
     llm = new CountingProvider();
-    published = [];
+    await relayed();
     await sut().run(message, RUN_OPTIONS);
     assert.deepEqual(llm.calls, ['validation']);
-    assert.ok(published.length > 0);
+    assert.ok((await outbox()).length > 0);
   });
 
   it('does nothing for a workflow already fanned out, or a task that already ended', async () => {
     await sut().run(message, RUN_OPTIONS);
     llm = new CountingProvider();
-    published = [];
+    await relayed();
     await sut().run(message, RUN_OPTIONS);
     assert.equal((await task()).current_step, 'content_generation', 'a redelivery leaves the content phase as it is');
     await db.dataSource.query(`UPDATE tasks SET status = 'cancelled' WHERE id = $1`, [message.taskId]);
     await sut().run(message, RUN_OPTIONS);
     assert.deepEqual(llm.calls, []);
-    assert.deepEqual(published, []);
+    assert.deepEqual(await outbox(), [], 'no message is written twice');
   });
 
   it('edits an invalid framework and validates it again', async () => {
@@ -151,10 +153,10 @@ describe('roadmap workflow (engine + definition)', () => {
     assert.equal((await replay()).revision, 2, 'designed, then repaired: two framework revisions');
   });
 
-  it('asks for a quick retry while the accepted task is not yet visible', async () => {
+  it('dead-letters a command for a task that was never written (commands go out only after their commit)', async () => {
     await assert.rejects(
       sut().run({ ...message, taskId: timeOrderedId() }, RUN_OPTIONS),
-      (error: unknown) => error instanceof RetryableError && error.retryAfterMs === 250,
+      (error: unknown) => error instanceof PermanentError && error.code === 'INVALID_MESSAGE',
     );
   });
 

@@ -9,7 +9,8 @@ import { Maintenance1764900000000 } from './1764900000000-maintenance.js';
 import { WorkflowEngine1765100000000 } from './1765100000000-workflow-engine.js';
 import { MaintenanceIntervals1765200000000 } from './1765200000000-maintenance-intervals.js';
 import { AdminControls1765300000583 } from './1765300000583-admin-controls.js';
-import { Webhooks1765300000000417 } from './1765300000000417-webhooks.js';
+import { Webhooks1765350000417 } from './1765350000417-webhooks.js';
+import { Outbox1765400000868 } from './1765400000868-outbox.js';
 
 /** Every migration, oldest first. A new one is a `<timestamp>-<name>.ts` file added here. */
 export const MIGRATIONS = [
@@ -24,5 +25,6 @@ export const MIGRATIONS = [
   WorkflowEngine1765100000000,
   MaintenanceIntervals1765200000000,
   AdminControls1765300000583,
-  Webhooks1765300000000417,
+  Webhooks1765350000417,
+  Outbox1765400000868,
 ];

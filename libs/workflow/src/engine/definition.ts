@@ -43,13 +43,12 @@ export interface StepResult {
   data: Record<string, unknown>;
   /** The prompt version of the step's LLM call, recorded on the checkpoint. */
   promptVersion?: string | null;
-  /** Domain writes that commit with the checkpoint, under the run's lease (or before it, see `publish`). */
-  effect?: (em: EntityManager) => Promise<void>;
   /**
-   * Messages to send once `effect` committed and before the checkpoint is written (a fan-out to
-   * items): a crash in between repeats the idempotent effect and the publish (same message ids).
+   * Domain writes that commit with the checkpoint, under the run's lease, once (a repeated step finds
+   * its checkpoint and skips it). Messages it decides (a fan-out to items) go to the outbox here
+   * (`Outbox.add(em, ...)`): they are published after the commit, never before it, never without it.
    */
-  publish?: () => Promise<void>;
+  effect?: (em: EntityManager) => Promise<void>;
   /** Child workflows to create (durably, once each) and start; the task then waits for them all. */
   children?: NewChild[];
   /** Events announced after the checkpoint (each with its dedupe key). */

@@ -50,18 +50,30 @@ export class RunStore {
 
   /**
    * Writes a checkpoint and, when it is new, `effect` in the same transaction, fenced by `lease`.
-   * False when the task is no longer running (cancelled meanwhile): nothing was written.
+   * False when the task is no longer running (cancelled meanwhile): nothing was written. Given as a
+   * function, the entry is read after the effect ran (a fan-out's checkpoint says what it created).
    */
-  async checkpoint(entry: CheckpointEntry, lease: number | undefined, effect?: (em: EntityManager) => Promise<void>): Promise<boolean> {
+  async checkpoint(
+    entry: CheckpointEntry | (() => CheckpointEntry),
+    lease: number | undefined,
+    effect?: (em: EntityManager) => Promise<void>,
+  ): Promise<boolean> {
+    const first = typeof entry === 'function' ? entry() : entry;
     return this.dataSource.transaction(async (em) => {
-      if (!(await this.lifecycle.lockRunning(em, entry.taskId, lease))) return false;
-      const inserted = await sql(
-        em,
-        `INSERT INTO workflow_checkpoints (task_id, sequence, step, state, prompt_version) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (task_id, sequence) DO NOTHING RETURNING sequence`,
-        [entry.taskId, entry.sequence, entry.step, entry.state, entry.promptVersion ?? null],
-      );
-      if (inserted.rows.length > 0) await effect?.(em);
+      if (!(await this.lifecycle.lockRunning(em, first.taskId, lease))) return false;
+      // Under the task's row lock no other run writes this sequence: the effect runs only with a
+      // checkpoint that is new (a repeated step never repeats its effect or its messages).
+      const { rows } = await sql(em, `SELECT 1 FROM workflow_checkpoints WHERE task_id = $1 AND sequence = $2`, [first.taskId, first.sequence]);
+      if (rows.length > 0) return true;
+      await effect?.(em);
+      const written = typeof entry === 'function' ? entry() : entry;
+      await sql(em, `INSERT INTO workflow_checkpoints (task_id, sequence, step, state, prompt_version) VALUES ($1, $2, $3, $4, $5)`, [
+        written.taskId,
+        written.sequence,
+        written.step,
+        written.state,
+        written.promptVersion ?? null,
+      ]);
       return true;
     });
   }
@@ -77,8 +89,8 @@ export class RunStore {
   /**
    * Creates a fan-out's children, once: each is (parent, index) unique, so a repeat after a crash
    * inserts only what is missing, and every child's domain rows come with it. Sets the parent's
-   * progress total. Returns every child (old and new) for its first message. Null when the parent
-   * stopped running.
+   * progress total. `start` writes every child's (old and new) first message to the outbox in the same
+   * transaction. Returns the children; null when the parent stopped running.
    */
   async createChildren(
     parent: TaskRun,
@@ -86,6 +98,7 @@ export class RunStore {
     step: string,
     children: readonly NewChild[],
     definitionOf: (type: string) => WorkflowDefinition<any, any, any>,
+    start: (em: EntityManager, children: CreatedChild[]) => Promise<void>,
   ): Promise<CreatedChild[] | null> {
     const created = await this.fenced(parent.id, lease, async (em) => {
       const rows = children.map((child, index) => {
@@ -114,7 +127,9 @@ export class RunStore {
         `SELECT id, type, roadmap_id FROM tasks WHERE parent_id = $1 ORDER BY child_index`,
         [parent.id],
       );
-      return all.map((r) => ({ id: r.id, type: r.type, roadmapId: r.roadmap_id }));
+      const created = all.map((r) => ({ id: r.id, type: r.type, roadmapId: r.roadmap_id }));
+      await start(em, created);
+      return created;
     });
     return created?.value ?? null;
   }

@@ -3,16 +3,16 @@ import {
   failsForGood,
   isRetryable,
   PermanentError,
-  RetryableError,
   storedError,
   Subjects,
   SupersededError,
   type WorkflowMessage,
 } from '@roadmap/contracts';
-import { JetStreamPublisher, TimeLimitExceeded } from '@roadmap/messaging';
+import { TimeLimitExceeded } from '@roadmap/messaging';
 import { ExecutionLogger, histogram, withSpan } from '@roadmap/observability';
 import { Cancellation, LlmCallRecorder, TaskEvents } from '@roadmap/runtime';
 import { TaskLifecycle } from '../lifecycle/task-lifecycle.js';
+import { Outbox } from '../outbox/outbox.js';
 import type { StepContext, TaskRun, WorkflowDefinition } from './definition.js';
 import { WorkflowRegistry } from './registry.js';
 import { RunStore, type LoadedRun } from './run-store.js';
@@ -53,7 +53,6 @@ export class WorkflowEngine {
     @Inject(WorkflowRegistry) private readonly registry: WorkflowRegistry,
     @Inject(RunStore) private readonly store: RunStore,
     @Inject(TaskLifecycle) private readonly lifecycle: TaskLifecycle,
-    @Inject(JetStreamPublisher) private readonly publisher: JetStreamPublisher,
     @Inject(TaskEvents) private readonly events: TaskEvents,
     @Inject(ExecutionLogger) private readonly executionLog: ExecutionLogger,
     @Inject(Cancellation) private readonly cancellation: Pick<Cancellation, 'run'>,
@@ -61,12 +60,12 @@ export class WorkflowEngine {
   ) {}
 
   async run(message: WorkflowMessage, options: RunOptions): Promise<void> {
+    // Commands go out through the outbox once the transaction that decided them committed: a task
+    // that is not there was never written, and a resume that finds its task failed or cancelled is
+    // stale (the task ended again after it).
     const loaded = await this.store.load(message.taskId);
-    // A message can arrive before the transaction that sent it is visible. It then comes back a moment later.
-    const notYet = () => new RetryableError('NOT_VISIBLE_YET', `the ${message.command} of task ${message.taskId} is not visible yet`, { retryAfterMs: 250 });
-    if (!loaded) throw notYet();
+    if (!loaded) throw new PermanentError('INVALID_MESSAGE', `the ${message.command} of task ${message.taskId} names no task`);
     const { task: row } = loaded;
-    if (message.command === 'resume' && (row.status === 'failed' || row.status === 'cancelled')) throw notYet();
     if (['completed', 'failed', 'cancelled'].includes(row.status)) return;
     const signalled = message.command === 'review' || message.command === 'signal';
     if (row.status === 'awaiting_review' && !signalled) return;
@@ -97,7 +96,6 @@ export class WorkflowEngine {
         if (signalled) {
           const accepted = await this.receiveSignal(definition, task, state, message);
           if (accepted === 'ignored') return;
-          if (accepted === 'not_yet') throw notYet();
         } else if (state.waiting) {
           // Resumed while waiting for a signal: it waits again.
           const spec = definition.signals?.[state.waiting];
@@ -160,15 +158,16 @@ export class WorkflowEngine {
     state.sequence += 1;
   }
 
-  /** Checks and records a signal; 'ignored' for a stale or repeated one, 'not_yet' before the gateway's change is visible. */
-  private async receiveSignal(definition: AnyDefinition, task: TaskRun, state: RunState<unknown>, message: WorkflowMessage): Promise<'accepted' | 'ignored' | 'not_yet'> {
+  /** Checks and records a signal; 'ignored' for a stale or repeated one. */
+  private async receiveSignal(definition: AnyDefinition, task: TaskRun, state: RunState<unknown>, message: WorkflowMessage): Promise<'accepted' | 'ignored'> {
     const name = message.command === 'review' ? 'review' : message.signal?.name;
     const spec = name ? definition.signals?.[name] : undefined;
     if (!name || !spec || state.waiting !== name) return 'ignored';
     const parsed = spec.schema.safeParse(message.command === 'review' ? message.review : message.signal?.payload);
     if (!parsed.success) throw new PermanentError('INVALID_MESSAGE', `the ${name} signal's payload does not fit its schema: ${parsed.error.message}`);
     if (spec.accepts && !spec.accepts(parsed.data as never, state.data)) return 'ignored';
-    if (task.status === 'awaiting_review') return 'not_yet';
+    // The signal commits with the task's move to running: one that finds it waiting is for an earlier wait.
+    if (task.status === 'awaiting_review') return 'ignored';
     const saved = await this.store.checkpoint({ taskId: task.id, sequence: state.sequence, step: name, state: { ...(parsed.data as object) } }, undefined);
     if (!saved) throw new TaskStopped();
     this.apply(definition, state, name, parsed.data as Record<string, unknown>);
@@ -192,16 +191,14 @@ export class WorkflowEngine {
       // Read when written: a fan-out's checkpoint says what its effect created.
       const entry = () => ({ taskId: task.id, sequence: state.sequence, step, state: result.data, promptVersion: result.promptVersion });
       if (result.children) {
-        const children = await this.store.createChildren(task, lease, step, result.children, (type) => this.registry.get(type));
-        if (!children) throw new TaskStopped();
-        await this.startChildren(task, children, 'generate');
+        // The children and their generate commands (outbox) commit together, then the checkpoint: a
+        // crash in between creates only missing children again, and their commands keep their ids.
+        const created = await this.store.createChildren(task, lease, step, result.children, (type) => this.registry.get(type), (em, children) =>
+          Outbox.add(em, this.childCommands(task, children, 'generate')),
+        );
+        if (!created) throw new TaskStopped();
         if (!(await this.store.checkpoint(entry(), lease))) throw new TaskStopped();
-      } else if (result.publish) {
-        // Rows first, then their messages, then the checkpoint: a crash in between repeats both (idempotent).
-        if (result.effect && !(await this.store.fenced(task.id, lease, result.effect))) throw new TaskStopped();
-        await result.publish();
-        if (!(await this.store.checkpoint(entry(), lease))) throw new TaskStopped();
-      } else if (!(await this.store.checkpoint(entry(), lease, result.effect))) {
+      } else if (!(await this.store.checkpoint(entry, lease, result.effect))) {
         throw new TaskStopped();
       }
       this.apply(definition, state, step, result.data);
@@ -250,10 +247,13 @@ export class WorkflowEngine {
    */
   private async continueChildren(definition: AnyDefinition, task: TaskRun, state: unknown, message: WorkflowMessage, lease: number): Promise<void> {
     if (message.command === 'resume') {
-      const requeued = await this.lifecycle.transaction((em) => this.lifecycle.requeueChildren(em, task.id));
+      const requeued = await this.lifecycle.transaction(async (em) => {
+        const children = await this.lifecycle.requeueChildren(em, task.id);
+        await Outbox.add(em, this.childCommands(task, children, 'resume'));
+        return children;
+      });
       if (requeued.length > 0) {
         await this.events.publish({ type: 'task.resumed', taskId: task.id }, `resume:${lease}`);
-        await this.startChildren(task, requeued, 'resume');
         await this.executionLog.info(`resumed ${requeued.length} child task(s); completed ones kept`, { taskId: task.id });
         return;
       }
@@ -290,13 +290,14 @@ export class WorkflowEngine {
     });
   }
 
-  private async startChildren(parent: TaskRun, children: ReadonlyArray<{ id: string; type: string; roadmapId: string | null }>, command: 'generate' | 'resume'): Promise<void> {
-    await this.publisher.publishMany(
-      children.map((child) => ({
-        subject: Subjects.workflow(parent.priority, command),
-        payload: { taskId: child.id, type: child.type, command, ...(child.roadmapId && { roadmapId: child.roadmapId }) } satisfies Partial<WorkflowMessage>,
-        msgId: command === 'generate' ? `workflow-generate:${child.id}` : `workflow-resume:${child.id}:${parent.id}:${Date.now()}`,
-      })),
-    );
+  /** The commands that start (or resume) children, for the outbox of the transaction that made them runnable. */
+  private childCommands(parent: TaskRun, children: ReadonlyArray<{ id: string; type: string; roadmapId: string | null }>, command: 'generate' | 'resume') {
+    const resumed = Date.now();
+    return children.map((child) => ({
+      subject: Subjects.workflow(parent.priority, command),
+      payload: { taskId: child.id, type: child.type, command, ...(child.roadmapId && { roadmapId: child.roadmapId }) } satisfies WorkflowMessage,
+      key: command === 'generate' ? `workflow-generate:${child.id}` : `workflow-resume:${child.id}:${parent.id}:${resumed}`,
+      taskId: child.id,
+    }));
   }
 }

@@ -95,11 +95,6 @@ export class TaskLifecycle {
     return rows.map((r) => r.id);
   }
 
-  /** Deletes tasks that were never announced (their message could not be published), inside their transaction. */
-  async discard(em: EntityManager, taskIds: readonly string[]): Promise<void> {
-    if (taskIds.length) await sql(em, `DELETE FROM tasks WHERE id = ANY($1::uuid[]) AND status = 'queued'`, [taskIds]);
-  }
-
   // ---- a person's actions (the API) ----------------------------------------------------------------
 
   /**

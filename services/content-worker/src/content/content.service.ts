@@ -1,5 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { failsForGood, InvalidMessageError, RetryableError, storedError, type ContentGenerateMessage, type Priority } from '@roadmap/contracts';
+import { failsForGood, InvalidMessageError, storedError, type ContentGenerateMessage, type Priority } from '@roadmap/contracts';
 import { contentPrompt, LLM_PROVIDER, type ContentInput, type LlmProvider, type LlmResult } from '@roadmap/llm';
 import { ExecutionLogger, histogram, type Logger } from '@roadmap/observability';
 import { TimeLimitExceeded } from '@roadmap/messaging';
@@ -82,9 +82,9 @@ export class ContentService {
     const item = await this.reads.submit({ roadmapId, conceptId, kind });
     if (!item) throw new InvalidMessageError(`no content item ${kind} for concept ${conceptId} of roadmap ${roadmapId}`);
     if (generation > item.generation) {
-      // A regeneration is published inside the gateway's transaction: its new generation may not be
-      // visible for a moment yet. The message comes back shortly.
-      throw new RetryableError('NOT_VISIBLE_YET', `generation ${generation} of ${kind} for concept ${conceptId} is not visible yet`, { retryAfterMs: 250 });
+      // Messages go out through the outbox after their transaction committed: a generation the item
+      // never had was not made by this platform.
+      throw new InvalidMessageError(`generation ${generation} of ${kind} for concept ${conceptId} was never written (the item is at ${item.generation})`);
     }
     const skip = skipReason(item, generation);
     if (skip) {

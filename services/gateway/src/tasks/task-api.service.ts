@@ -3,11 +3,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AppError, NotFoundError, RoadmapGenerateType, type CreateTaskRequest, type RoadmapInput } from '@roadmap/contracts';
 import { counter } from '@roadmap/observability';
 import { timeOrderedId } from '@roadmap/runtime';
+import { Outbox } from '@roadmap/workflow';
 import { taskLinks, sumUsage } from './task-views.js';
 import { TaskTypes } from './task-types.js';
 import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
 import { TasksRepository } from './tasks.repository.js';
-import { TasksService } from './tasks.service.js';
+import { TasksService, workflowMessage } from './tasks.service.js';
 import { UsageRepository } from './usage.repository.js';
 
 const accepted = counter('roadmap_task_api_accepted_total', 'Tasks accepted through POST /api/v1/tasks, by type', ['type']);
@@ -51,6 +52,7 @@ export class TaskApiService {
       const { replayed, body } = await this.tasks.createRoadmap(owner, { goal, preferences, priority: request.priority, review: request.review }, idempotencyKey);
       return { replayed, body: { ...body, type: contract.type } };
     }
+    this.tasks.assertQueueReachable();
     const taskId = timeOrderedId();
     const reviewMode = request.review ?? this.options.reviewDefault;
     const idempotency = idempotencyKey
@@ -58,7 +60,7 @@ export class TaskApiService {
       : undefined;
     const { task, replayed } = await this.repository.createOne(
       { id: taskId, type: contract.type, owner, priority: request.priority, input, version: contract.version, reviewMode },
-      () => this.tasks.publishWorkflow(request.priority, { taskId, type: contract.type, command: 'generate' }, `workflow-generate:${taskId}`),
+      (em) => Outbox.add(em, [workflowMessage(request.priority, { taskId, type: contract.type, command: 'generate' }, `workflow-generate:${taskId}`)]),
       idempotency,
     );
     if (!replayed) accepted.inc({ type: contract.type });
@@ -97,9 +99,11 @@ export class TaskApiService {
       ['awaiting_review'],
       'running',
       `signalled (it is not waiting for ${name})`,
-      async (t) => {
+      async (t, em) => {
         if (t.currentStep !== name) throw new AppError('CONFLICT', `Task ${taskId} waits for ${t.currentStep}, not ${name}`, { status: 409 });
-        await this.tasks.publishWorkflow(t.priority, { taskId, type: t.type, command: 'signal', signal: { name, payload: checked } }, `workflow-signal:${taskId}:${name}:${t.attempts}`);
+        await Outbox.add(em, [
+          workflowMessage(t.priority, { taskId, type: t.type, command: 'signal', signal: { name, payload: checked } }, `workflow-signal:${taskId}:${name}:${t.attempts}`),
+        ]);
       },
       scope,
     );

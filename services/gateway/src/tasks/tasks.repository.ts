@@ -31,6 +31,8 @@ export interface NewRoadmapTask {
   request: CreateRoadmapRequest;
   reviewMode: ReviewMode;
   idempotency?: Idempotency;
+  /** The request's trace context: its workflow message continues it, whichever request's turn commits the batch. */
+  trace?: Record<string, string>;
 }
 
 /** What became of one request of a batch. */
@@ -45,15 +47,15 @@ export class TasksRepository {
   ) {}
 
   /**
-   * Inserts a roadmap task and its roadmap, then runs `enqueue` inside the same transaction:
-   * if enqueueing fails, nothing is committed (no task without its message).
+   * Inserts a roadmap task and its roadmap, and runs `enqueue` (it writes the workflow message to the
+   * outbox) in the same transaction: the task and its message commit together.
    */
   async createRoadmapTask(
     ids: { taskId: string; roadmapId: string },
     owner: string,
     request: CreateRoadmapRequest,
     reviewMode: ReviewMode,
-    enqueue: () => Promise<unknown>,
+    enqueue: (em: EntityManager) => Promise<unknown>,
     idempotency?: Idempotency,
   ): Promise<{ task: TaskEntity; replayed: boolean }> {
     return this.createOne(newTask(ids, owner, request, reviewMode), enqueue, idempotency, (em, now) =>
@@ -62,13 +64,13 @@ export class TasksRepository {
   }
 
   /**
-   * Inserts one task (and its domain rows, `admit`), then runs `enqueue` inside the same transaction:
-   * if enqueueing fails, nothing is committed (no task without its message). With an
-   * Idempotency-Key already used by the same caller, answers with the first task instead.
+   * Inserts one task (and its domain rows, `admit`) and runs `enqueue` (the outbox write of its
+   * message) in the same transaction. With an Idempotency-Key already used by the same caller,
+   * answers with the first task instead.
    */
   async createOne(
     task: NewTask,
-    enqueue: () => Promise<unknown>,
+    enqueue: (em: EntityManager) => Promise<unknown>,
     idempotency?: Idempotency,
     admit?: (em: EntityManager, now: Date) => Promise<void>,
   ): Promise<{ task: TaskEntity; replayed: boolean }> {
@@ -81,22 +83,24 @@ export class TasksRepository {
       await this.lifecycle.insert(em, [task], now);
       await admit?.(em, now);
       const created = (await em.getRepository(TaskEntity).findOneBy({ id: task.id }))!;
-      await enqueue();
+      await enqueue(em);
       return { task: created, replayed: false };
     });
   }
 
   /**
    * Accepts many roadmap requests in one transaction (group commit): their idempotency keys, task
-   * rows and roadmap rows each in one statement, then every workflow message published (concurrently)
-   * before the commit. An entry whose publish failed is removed again inside the transaction and
-   * answered with that error: as for a single request, no task is ever committed without its message.
+   * rows, roadmap rows and (`enqueue`) outbox rows of their workflow messages each in one statement,
+   * all committed together: no task without its message, and no broker round trip in the transaction.
    *
-   * Answers by position: `created`, `key_taken` (its Idempotency-Key is held by another request, or by
-   * an earlier entry of this batch: the caller answers it through {@link createRoadmapTask}, which
-   * replays the first task or refuses a different body), or the entry's publish error.
+   * Answers by position: `created`, or `key_taken` (its Idempotency-Key is held by another request, or
+   * by an earlier entry of this batch: the caller answers it through {@link createRoadmapTask}, which
+   * replays the first task or refuses a different body).
    */
-  async createRoadmapTasks(entries: readonly NewRoadmapTask[], enqueue: (entry: NewRoadmapTask) => Promise<unknown>): Promise<Array<BatchAdmission>> {
+  async createRoadmapTasks(
+    entries: readonly NewRoadmapTask[],
+    enqueue: (em: EntityManager, accepted: readonly NewRoadmapTask[]) => Promise<unknown>,
+  ): Promise<Array<BatchAdmission>> {
     return this.dataSource.transaction(async (em: EntityManager) => {
       const answers: BatchAdmission[] = entries.map(() => ({ outcome: 'created' }));
       const keyed = entries.map((e, i) => ({ e, i })).filter(({ e }) => e.idempotency);
@@ -128,18 +132,7 @@ export class TasksRepository {
           accepted.map((e) => ({ id: e.ids.roadmapId, taskId: e.ids.taskId, owner: e.owner, goal: e.request.goal, preferences: e.request.preferences })),
           now,
         );
-        const published = await Promise.allSettled(accepted.map((e) => enqueue(e)));
-        const failed = accepted.filter((_, k) => published[k]!.status === 'rejected');
-        if (failed.length > 0) {
-          // Their keys and roadmaps go with the task rows (ON DELETE CASCADE).
-          await this.lifecycle.discard(em, failed.map((e) => e.ids.taskId));
-        }
-        let k = 0;
-        entries.forEach((_, i) => {
-          if (answers[i]!.outcome !== 'created') return;
-          const result = published[k++]!;
-          if (result.status === 'rejected') answers[i] = { outcome: 'failed', error: result.reason };
-        });
+        await enqueue(em, accepted);
       }
       return answers;
     });
@@ -176,7 +169,7 @@ export class TasksRepository {
 
   /**
    * Moves a task from one of `from` to `to` under its row lock and runs `then` in the same
-   * transaction (a publish: if it fails, the transition is rolled back). A task in another state is
+   * transaction (its outbox write: the message exists exactly when the transition committed). A task in another state is
    * a 409 naming it; an unknown one a 404. Returns the task as it was before.
    */
   async transition(
@@ -215,14 +208,14 @@ export class TasksRepository {
 
   /**
    * Puts a concept's items of `kinds` back to pending with a new generation, moves the counters
-   * back and reopens the task and roadmap; `then` publishes in the same transaction. 409 when an
+   * back and reopens the task and roadmap; `then` writes their messages to the outbox in the same transaction. 409 when an
    * item is still being generated, or the task is not in a state that allows it.
    */
   async regenerate(
     roadmapId: string,
     conceptId: string,
     kinds: readonly ContentKind[],
-    then: (task: TaskEntity, items: Array<{ kind: ContentKind; generation: number }>) => Promise<unknown>,
+    then: (task: TaskEntity, items: Array<{ kind: ContentKind; generation: number }>, em: EntityManager) => Promise<unknown>,
     owner?: string,
   ): Promise<{ task: TaskEntity; items: Array<{ kind: ContentKind; generation: number }> }> {
     return this.dataSource.transaction(async (em) => {
@@ -254,7 +247,7 @@ export class TasksRepository {
         [roadmapId, done, failed],
       );
       await this.lifecycle.reopenForItems(em, task.id, done, failed, CONTENT_STEP);
-      await then(task, rows);
+      await then(task, rows, em);
       return { task, items: rows };
     });
   }

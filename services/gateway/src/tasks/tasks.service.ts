@@ -5,6 +5,7 @@ import {
   NotFoundError,
   TASK_STATUSES,
   Subjects,
+  UnavailableError,
   ValidationError,
   type ContentGenerateMessage,
   type CreateRoadmapRequest,
@@ -14,11 +15,11 @@ import {
   type TaskStatus,
   type WorkflowMessage,
 } from '@roadmap/contracts';
-import { JetStreamPublisher, Messaging } from '@roadmap/messaging';
+import { captureTraceContext, Messaging } from '@roadmap/messaging';
 import { counter } from '@roadmap/observability';
 import type { TaskEntity } from '@roadmap/persistence';
 import { Batcher, TaskEvents, timeOrderedId } from '@roadmap/runtime';
-import { TaskLifecycle } from '@roadmap/workflow';
+import { Outbox, TaskLifecycle, type OutboxMessage } from '@roadmap/workflow';
 import { diffFrameworks } from './revision-diff.js';
 import { llmCallView, logView, roadmapView, sumUsage, taskLinks, taskView, usd } from './task-views.js';
 import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
@@ -41,22 +42,22 @@ type OwnerScope = string | undefined;
 
 /**
  * The API's use cases. A person's action is a state transition checked and made under the task's row
- * lock, with its message published inside the same transaction: a 409 is exact (two concurrent
- * reviews cannot both pass) and a failed publish undoes the transition (503, nothing changed).
+ * lock, with its message written to the outbox in the same transaction: a 409 is exact (two
+ * concurrent reviews cannot both pass), and the message exists exactly when the transition committed
+ * (the relay publishes it after the commit).
  */
 @Injectable()
 export class TasksService {
   constructor(
     @Inject(TasksRepository) private readonly repository: TasksRepository,
-    @Inject(JetStreamPublisher) private readonly publisher: JetStreamPublisher,
     @Inject(Messaging) private readonly messaging: Messaging,
     @Inject(TaskEvents) private readonly events: TaskEvents,
     @Inject(TASKS_OPTIONS) private readonly options: TasksOptions,
     @Inject(TaskLifecycle) private readonly lifecycle: TaskLifecycle,
     @Inject(UsageRepository) private readonly usage: UsageRepository,
   ) {
-    // Requests arriving together share one transaction and one commit: under load each request no
-    // longer holds a pooled connection across its own publish round trip.
+    // Requests arriving together share one transaction and one commit (their messages go to the
+    // outbox in one statement, no broker round trip inside the transaction).
     this.admissions = new Batcher((entries) => this.admit(entries), { name: 'roadmap_admission', maxBatch: 100, maxInFlight: ADMISSION_TRANSACTIONS });
   }
 
@@ -68,12 +69,14 @@ export class TasksService {
    * that arrive together are accepted together, in one transaction (group commit, see admit()).
    */
   async createRoadmap(owner: string, request: CreateRoadmapRequest, idempotencyKey?: string) {
+    this.assertQueueReachable();
     // Time-ordered ids keep the tasks index append-mostly and make cursors sort by creation.
     const entry: NewRoadmapTask = {
       ids: { taskId: timeOrderedId(), roadmapId: timeOrderedId() },
       owner,
       request,
       reviewMode: request.review ?? this.options.reviewDefault,
+      trace: captureTraceContext(),
       ...(idempotencyKey && {
         idempotency: { key: idempotencyKey, requestHash: createHash('sha256').update(JSON.stringify(request)).digest('hex'), windowMs: IDEMPOTENCY_WINDOW_MS },
       }),
@@ -103,7 +106,7 @@ export class TasksService {
    */
   private async admit(entries: NewRoadmapTask[]): Promise<BatchAdmission[]> {
     try {
-      return await this.repository.createRoadmapTasks(entries, (e) => this.enqueueGenerate(e));
+      return await this.repository.createRoadmapTasks(entries, (em, accepted) => Outbox.add(em, accepted.map((e) => this.generateMessage(e))));
     } catch (error) {
       if (entries.length === 1 || !isDataError(error)) throw error;
       return Promise.all(
@@ -121,11 +124,30 @@ export class TasksService {
 
   /** One request in its own transaction: the path of an Idempotency-Key already taken (replay or 422). */
   private createOne(entry: NewRoadmapTask) {
-    return this.repository.createRoadmapTask(entry.ids, entry.owner, entry.request, entry.reviewMode, () => this.enqueueGenerate(entry), entry.idempotency);
+    return this.repository.createRoadmapTask(
+      entry.ids,
+      entry.owner,
+      entry.request,
+      entry.reviewMode,
+      (em) => Outbox.add(em, [this.generateMessage(entry)]),
+      entry.idempotency,
+    );
   }
 
-  private enqueueGenerate(entry: NewRoadmapTask) {
-    return this.publishWorkflow(entry.request.priority, { ...entry.ids, type: 'roadmap.generate', command: 'generate' }, `workflow-generate:${entry.ids.taskId}`);
+  private generateMessage(entry: NewRoadmapTask): OutboxMessage {
+    return {
+      ...workflowMessage(entry.request.priority, { ...entry.ids, type: 'roadmap.generate', command: 'generate' }, `workflow-generate:${entry.ids.taskId}`),
+      trace: entry.trace,
+    };
+  }
+
+  /**
+   * New work is refused (503, Retry-After) while this gateway cannot reach NATS: the outbox would
+   * hold its message until NATS is back, but a client is better told to come back than left with a
+   * task that waits for an outage of unknown length (and /readyz says the same).
+   */
+  assertQueueReachable(): void {
+    if (!this.messaging.isConnected()) throw new UnavailableError('NATS is not connected: new work cannot be queued now');
   }
 
   async getTask(id: string, scope: OwnerScope) {
@@ -258,12 +280,15 @@ export class TasksService {
       request.decision === 'approve'
         ? { decision: 'approve', by, revision: roadmap.currentRevision }
         : { decision: 'revise', feedback: request.feedback, by, revision: roadmap.currentRevision };
-    const task = await this.repository.transition(roadmap.taskId, ['awaiting_review'], 'running', 'reviewed (it is not awaiting a review)', (t) =>
-      this.publishWorkflow(
-        t.priority,
-        { taskId: t.id, type: t.type, roadmapId, command: 'review', review },
-        `workflow-review:${t.id}:${roadmap.currentRevision}`,
-      ),
+    const task = await this.repository.transition(
+      roadmap.taskId,
+      ['awaiting_review'],
+      'running',
+      'reviewed (it is not awaiting a review)',
+      (t, em) =>
+        Outbox.add(em, [
+          workflowMessage(t.priority, { taskId: t.id, type: t.type, roadmapId, command: 'review', review }, `workflow-review:${t.id}:${roadmap.currentRevision}`),
+        ]),
       scope,
     );
     actions.inc({ action: `review_${request.decision}` });
@@ -278,12 +303,14 @@ export class TasksService {
       ['failed', 'cancelled'],
       'queued',
       'resumed (only a failed or cancelled task can be)',
-      (t) =>
-        this.publishWorkflow(
-          t.priority,
-          { taskId: t.id, type: t.type, ...(t.roadmapId && { roadmapId: t.roadmapId }), command: 'resume' },
-          `workflow-resume:${t.id}:${randomUUID()}`,
-        ),
+      (t, em) =>
+        Outbox.add(em, [
+          workflowMessage(
+            t.priority,
+            { taskId: t.id, type: t.type, ...(t.roadmapId && { roadmapId: t.roadmapId }), command: 'resume' },
+            `workflow-resume:${t.id}:${randomUUID()}`,
+          ),
+        ]),
       scope,
     );
     actions.inc({ action: 'resume' });
@@ -319,14 +346,20 @@ export class TasksService {
 
   /** Regenerates a concept's items of the given kinds (the old content stays until the new lands). */
   async retryItems(roadmapId: string, conceptId: string, scope: OwnerScope, request: RetryItemsRequest) {
-    const { task, items } = await this.repository.regenerate(roadmapId, conceptId, request.kinds, (t, rows) =>
-      this.publisher.publishMany(
-        rows.map((item) => ({
-          subject: Subjects.contentGenerate(t.priority, item.kind),
-          payload: { taskId: t.id, roadmapId, conceptId, kind: item.kind, priority: t.priority, generation: item.generation } satisfies ContentGenerateMessage,
-          msgId: `content-generate:${roadmapId}:${conceptId}:${item.kind}:${item.generation}`,
-        })),
-      ),
+    const { task, items } = await this.repository.regenerate(
+      roadmapId,
+      conceptId,
+      request.kinds,
+      (t, rows, em) =>
+        Outbox.add(
+          em,
+          rows.map((item) => ({
+            subject: Subjects.contentGenerate(t.priority, item.kind),
+            payload: { taskId: t.id, roadmapId, conceptId, kind: item.kind, priority: t.priority, generation: item.generation } satisfies ContentGenerateMessage,
+            key: `content-generate:${roadmapId}:${conceptId}:${item.kind}:${item.generation}`,
+            taskId: t.id,
+          })),
+        ),
       scope,
     );
     actions.inc({ action: 'retry_items' });
@@ -338,10 +371,11 @@ export class TasksService {
     return { taskId: task.id, roadmapId, conceptId, kinds: items.map((i) => i.kind), status: 'running' as const, links: taskLinks(task.id, roadmapId) };
   }
 
-  /** Publishes a workflow command (inside the caller's transaction: a failed publish undoes it). */
-  publishWorkflow(priority: TaskEntity['priority'], message: WorkflowMessage, msgId: string) {
-    return this.publisher.publish(Subjects.workflow(priority, message.command), message, { msgId });
-  }
+}
+
+/** A workflow command for the outbox, keyed by its logical id (`workflow-generate:<task>`). */
+export function workflowMessage(priority: TaskEntity['priority'], message: WorkflowMessage, key: string): OutboxMessage {
+  return { subject: Subjects.workflow(priority, message.command), payload: message, key, taskId: message.taskId };
 }
 
 function encodeCursor(at: Date, id: string): string {

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { Module, type DynamicModule } from '@nestjs/common';
-import { JetStreamPublisher, Messaging } from '@roadmap/messaging';
+import { Messaging } from '@roadmap/messaging';
 import { ExecutionLogger, type Logger } from '@roadmap/observability';
 import { LOGGER, TaskEvents } from '@roadmap/runtime';
 import { TaskLifecycle, WorkflowRegistry } from '@roadmap/workflow';
@@ -31,10 +31,9 @@ export class MaintenanceModule {
       providers: [
         {
           provide: Reaper,
-          inject: [DataSource, JetStreamPublisher, Messaging, TaskEvents, ExecutionLogger, LOGGER, TaskLifecycle, WorkflowRegistry],
+          inject: [DataSource, Messaging, TaskEvents, ExecutionLogger, LOGGER, TaskLifecycle, WorkflowRegistry],
           useFactory: (
             dataSource: DataSource,
-            publisher: JetStreamPublisher,
             messaging: Messaging,
             events: TaskEvents,
             log: ExecutionLogger,
@@ -44,7 +43,6 @@ export class MaintenanceModule {
           ) =>
             new Reaper(
               dataSource,
-              publisher,
               messaging,
               events,
               log,

@@ -1,9 +1,9 @@
 import { CONTENT_STEP, PRIORITY_CONSUMERS, Subjects, type ConsumerDeclaration, type ErrorCode, type Priority, type WorkflowMessage } from '@roadmap/contracts';
-import { JetStreamPublisher, Messaging } from '@roadmap/messaging';
+import { Messaging } from '@roadmap/messaging';
 import { counter, ExecutionLogger, type Logger } from '@roadmap/observability';
 import { sql, type StoredError } from '@roadmap/persistence';
 import { TaskEvents } from '@roadmap/runtime';
-import type { TaskLifecycle, WorkflowRegistry } from '@roadmap/workflow';
+import { Outbox, type TaskLifecycle, type WorkflowRegistry } from '@roadmap/workflow';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { MaintenanceJobResult } from './maintenance.scheduler.js';
 
@@ -25,7 +25,8 @@ const reaped = counter('roadmap_maintenance_tasks_reaped_total', 'Stuck tasks th
 /**
  * A task is stuck when it is queued with no change for `$1` seconds (its workflow message was lost:
  * a publish the broker lost, a purged stream, a relay that crashed), or running with no progress of
- * any kind (task row, checkpoint, and for a roadmap its content items) for `$2` seconds.
+ * any kind (task row, checkpoint, and for a roadmap its content items) for `$2` seconds. A task with
+ * a message still waiting in the outbox (NATS down, the relay behind) lost nothing: never stuck.
  * `awaiting_review` waits for a person: never stuck. `t` is the task row; a task with no roadmap has
  * no items (greatest() ignores the NULL).
  */
@@ -35,7 +36,8 @@ const STUCK = `(
         t.updated_at,
         (SELECT max(c.created_at) FROM workflow_checkpoints c WHERE c.task_id = t.id),
         (SELECT max(i.updated_at) FROM content_items i WHERE i.roadmap_id = t.roadmap_id)
-      ) < now() - make_interval(secs => $2)))`;
+      ) < now() - make_interval(secs => $2)))
+  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.payload->>'taskId' = t.id::text)`;
 
 /** The columns the reaper reads of a candidate (`t` is the task row). */
 const COLUMNS = `t.id, t.type, t.status, t.priority, t.roadmap_id, t.redrives, t.current_step,
@@ -108,7 +110,6 @@ type Outcome = 'redriven' | 'failed' | 'deferred' | 'skipped';
 export class Reaper {
   constructor(
     private readonly dataSource: DataSource,
-    private readonly publisher: JetStreamPublisher,
     private readonly messaging: Messaging,
     private readonly events: TaskEvents,
     private readonly executionLog: ExecutionLogger,
@@ -162,8 +163,8 @@ export class Reaper {
 
   /**
    * Re-drives or fails one task under its row lock, re-checking that it is still stuck (a worker may
-   * have moved it meanwhile, or another run reaped it). The publish happens inside the transaction:
-   * if NATS refuses it, the count is not taken and the next run tries again.
+   * have moved it meanwhile, or another run reaped it). The command goes to the outbox in the same
+   * transaction as the count: the count is taken exactly when the command will be published.
    */
   private async reap(taskId: string): Promise<Outcome> {
     const result = await this.dataSource.transaction(async (em) => {
@@ -186,7 +187,7 @@ export class Reaper {
       const redrive = task.redrives + 1;
       await this.lifecycle.countRedrive(em, task.id, redrive);
       const { subject, message, msgId, command } = plan.redrive(redrive);
-      await this.publisher.publish(subject, message, { msgId });
+      await Outbox.add(em, [{ subject, payload: message, key: msgId, taskId: task.id }]);
       return { action: 'redriven' as const, task, command, redrive };
     });
 

@@ -1,6 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { LLM_PROVIDER, type LlmProvider } from '@roadmap/llm';
-import { JetStreamPublisher } from '@roadmap/messaging';
 import { TaskEvents, WORKER_SERVES } from '@roadmap/runtime';
 import { TaskLifecycle, WorkflowEngine, workflowEngineProviders, WorkflowRegistry, type Deadlines } from '@roadmap/workflow';
 import { RoadmapRepository } from '../workflows/roadmap/roadmap.repository.js';
@@ -32,9 +31,8 @@ export class WorkflowModule {
         { provide: WORKER_SERVES, inject: [WorkflowRegistry], useFactory: (registry: WorkflowRegistry) => () => registry.all().map((d) => ({ name: d.contract.type, version: d.contract.version })) },
         ...workflowEngineProviders({
           definitions: {
-            inject: [LLM_PROVIDER, JetStreamPublisher, TaskEvents, RoadmapRepository],
-            useFactory: (llm: LlmProvider, publisher: JetStreamPublisher, events: TaskEvents, roadmaps: RoadmapRepository) =>
-              builtInWorkflows({ llm, publisher, events, roadmaps, maxEditRounds: options.maxEditRounds }),
+            inject: [LLM_PROVIDER, TaskEvents, RoadmapRepository],
+            useFactory: (llm: LlmProvider, events: TaskEvents, roadmaps: RoadmapRepository) => builtInWorkflows({ llm, events, roadmaps, maxEditRounds: options.maxEditRounds }),
           },
           modules: options.modules,
           deadlines: options.deadlines,

@@ -1,5 +1,4 @@
 import type { LlmProvider } from '@roadmap/llm';
-import type { JetStreamPublisher } from '@roadmap/messaging';
 import type { TaskEvents } from '@roadmap/runtime';
 import type { WorkflowDefinition } from '@roadmap/workflow';
 import { batchWorkflow } from './batch/batch.workflow.js';
@@ -9,7 +8,6 @@ import { roadmapWorkflow } from './roadmap/roadmap.workflow.js';
 /** What the built-in definitions are made from. */
 export interface WorkflowDeps {
   llm: LlmProvider;
-  publisher: JetStreamPublisher;
   events: TaskEvents;
   roadmaps: RoadmapRepository;
   maxEditRounds: number;
@@ -21,7 +19,7 @@ export interface WorkflowDeps {
  */
 export function builtInWorkflows(deps: WorkflowDeps): WorkflowDefinition<any, any, any>[] {
   return [
-    roadmapWorkflow({ llm: deps.llm, publisher: deps.publisher, events: deps.events, repository: deps.roadmaps, maxEditRounds: deps.maxEditRounds }),
+    roadmapWorkflow({ llm: deps.llm, events: deps.events, repository: deps.roadmaps, maxEditRounds: deps.maxEditRounds }),
     batchWorkflow,
   ];
 }

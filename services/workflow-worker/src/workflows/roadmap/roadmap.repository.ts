@@ -129,10 +129,15 @@ export class RoadmapRepository {
   /**
    * Resumes the content phase of a fanned-out roadmap: every item not completed gets a new generation
    * and goes back to pending (completed ones are kept), counters are recomputed, and the items to
-   * publish are returned. An empty list means everything was already done: the task is completed.
+   * publish are returned (and handed to `enqueue`, in the same transaction). An empty list means
+   * everything was already done: the task is completed.
    * Null when the task is no longer queued or running (cancelled again meanwhile).
    */
-  async resumeContent(taskId: string, roadmapId: string): Promise<Array<FannedOutItem & { generation: number }> | null> {
+  async resumeContent(
+    taskId: string,
+    roadmapId: string,
+    enqueue: (em: EntityManager, items: Array<FannedOutItem & { generation: number }>) => Promise<void>,
+  ): Promise<Array<FannedOutItem & { generation: number }> | null> {
     return this.dataSource.transaction(async (em) => {
       const { rows: task } = await sql<{ status: string }>(em, `SELECT status FROM tasks WHERE id = $1 FOR UPDATE`, [taskId]);
       if (!['queued', 'running'].includes(task[0]?.status ?? '')) return null;
@@ -155,7 +160,9 @@ export class RoadmapRepository {
         [roadmapId, done, total, finished ? 'completed' : 'generating'],
       );
       await this.lifecycle.restartFanOut(em, taskId, done, total, CONTENT_STEP, finished ? roadmapResultSql('$1') : undefined);
-      return rows.map((r) => ({ conceptId: r.concept_id, kind: r.kind, generation: r.generation }));
+      const items = rows.map((r) => ({ conceptId: r.concept_id, kind: r.kind, generation: r.generation }));
+      await enqueue(em, items);
+      return items;
     });
   }
 }

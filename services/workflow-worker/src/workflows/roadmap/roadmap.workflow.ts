@@ -12,9 +12,8 @@ import {
   type WorkflowMessage,
 } from '@roadmap/contracts';
 import { checkFramework, PROMPTS, type LlmProvider, type LlmResult } from '@roadmap/llm';
-import type { JetStreamPublisher } from '@roadmap/messaging';
 import type { TaskEvents } from '@roadmap/runtime';
-import { defineWorkflow, type StepContext, type StepResult, type TaskRun } from '@roadmap/workflow';
+import { defineWorkflow, Outbox, type OutboxMessage, type StepContext, type StepResult, type TaskRun } from '@roadmap/workflow';
 import { z } from 'zod';
 import type { RoadmapRepository, Revision } from './roadmap.repository.js';
 
@@ -48,7 +47,6 @@ const ReviewSchema = z.discriminatedUnion('decision', [
 
 export interface RoadmapWorkflowDeps {
   llm: LlmProvider;
-  publisher: Pick<JetStreamPublisher, 'publishMany'>;
   events: Pick<TaskEvents, 'publish'>;
   repository: RoadmapRepository;
   /** Edit -> validate rounds before an invalid framework fails the task. */
@@ -142,15 +140,17 @@ export function roadmapWorkflow(deps: RoadmapWorkflowDeps) {
       async fan_out(ctx) {
         const roadmapId = roadmapOf(ctx.task);
         let items: Array<{ conceptId: string; kind: ContentGenerateMessage['kind'] }> = [];
-        // `data` and `events` are read once the items exist (after the effect committed).
+        // `data` and `events` are read once the items exist (after the effect ran). The items' messages
+        // commit with them and the checkpoint (the outbox): a repeated fan-out finds its checkpoint
+        // and writes neither again.
         return {
           get data() {
             return { items: items.length };
           },
           effect: async (em) => {
             items = await repository.fanOut(em, ctx.task.id, roadmapId, need(ctx.state.framework));
+            await Outbox.add(em, contentMessages(ctx.task, roadmapId, items.map((i) => ({ ...i, generation: 0 }))));
           },
-          publish: () => publishContent(ctx.task, items.map((i) => ({ ...i, generation: 0 }))),
           get events() {
             return [{ event: { type: 'content.started' as const, taskId: ctx.task.id, progress: { done: 0, failed: 0, total: items.length } }, dedupe: 'fan_out' }];
           },
@@ -173,27 +173,31 @@ export function roadmapWorkflow(deps: RoadmapWorkflowDeps) {
     hasRoadmap: true,
     admit: (em, tasks) => repository.admit(em, tasks),
     async resumeItems(task) {
-      const items = await repository.resumeContent(task.id, roadmapOf(task));
+      // The items go back to pending and their messages to the outbox in one transaction.
+      const items = await repository.resumeContent(task.id, roadmapOf(task), (em, reset) => Outbox.add(em, contentMessages(task, roadmapOf(task), reset)));
       if (items === null) return;
       await deps.events.publish({ type: 'task.resumed', taskId: task.id }, `resume:${Date.now()}`);
       if (items.length === 0) {
         await deps.events.publish({ type: 'task.completed', taskId: task.id, progress: { done: 0, failed: 0, total: 0 } }, `resume-complete:${Date.now()}`);
-        return;
       }
-      await publishContent(task, items);
     },
   });
+}
 
-  async function publishContent(task: TaskRun, items: Array<{ conceptId: string; kind: ContentGenerateMessage['kind']; generation: number }>) {
-    const roadmapId = roadmapOf(task);
-    await deps.publisher.publishMany(
-      items.map((item) => ({
-        subject: Subjects.contentGenerate(task.priority, item.kind),
-        payload: { taskId: task.id, roadmapId, conceptId: item.conceptId, kind: item.kind, priority: task.priority, generation: item.generation } satisfies ContentGenerateMessage,
-        msgId: `content-generate:${roadmapId}:${item.conceptId}:${item.kind}:${item.generation}`,
-      })),
-    );
-  }
+/**
+ * One content message per item, keyed by its generation. Without a task id in the outbox: the
+ * items of a fan-out do not depend on each other, so they go out together rather than in turn.
+ */
+function contentMessages(
+  task: TaskRun,
+  roadmapId: string,
+  items: ReadonlyArray<{ conceptId: string; kind: ContentGenerateMessage['kind']; generation: number }>,
+): OutboxMessage[] {
+  return items.map((item) => ({
+    subject: Subjects.contentGenerate(task.priority, item.kind),
+    payload: { taskId: task.id, roadmapId, conceptId: item.conceptId, kind: item.kind, priority: task.priority, generation: item.generation } satisfies ContentGenerateMessage,
+    key: `content-generate:${roadmapId}:${item.conceptId}:${item.kind}:${item.generation}`,
+  }));
 }
 
 /** Advances a roadmap's state by one checkpoint: the single place that knows what each step means. */

@@ -11,8 +11,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   24 h after `retry_from` (set again by a redelivery).
  * - `webhook_attempts`: every attempt with its HTTP status (or error) and latency.
  */
-export class Webhooks1765300000000417 implements MigrationInterface {
-  name = 'Webhooks1765300000000417';
+export class Webhooks1765350000417 implements MigrationInterface {
+  name = 'Webhooks1765350000417';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`

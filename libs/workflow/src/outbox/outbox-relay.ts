@@ -1,0 +1,229 @@
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { isRetryable } from '@roadmap/contracts';
+import { JetStreamPublisher, withCapturedTraceContext } from '@roadmap/messaging';
+import { counter, gauge, type Logger } from '@roadmap/observability';
+import { AdvisoryLock, LOGGER } from '@roadmap/runtime';
+import { DataSource } from 'typeorm';
+
+/** The channel the outbox trigger notifies on (payload: the schema), once per inserting statement. */
+export const OUTBOX_CHANNEL = 'roadmap_outbox';
+
+const backlog = gauge('roadmap_outbox_backlog_rows', 'Outbox rows written and not yet published (on the relay holding the lease)', []);
+const oldestAge = gauge('roadmap_outbox_oldest_age_seconds', 'Age of the oldest unpublished outbox row (on the relay holding the lease)', []);
+const published = counter('roadmap_outbox_published_total', 'Outbox rows published, by outcome (duplicate: the stream had it already; refused: dropped, the stream refuses it for good)', ['outcome']);
+
+/** Timings of the {@link OutboxRelay}. */
+export interface OutboxRelayOptions {
+  /** How often the holder looks at the table without a notice, and a non-holder asks for the lease (ms). */
+  pollMs: number;
+  /** Rows read and published per round. */
+  batchSize: number;
+  /** Bound on each database round trip of the lease (ms). */
+  timeoutMs: number;
+}
+
+export const OUTBOX_RELAY_OPTIONS = Symbol('OUTBOX_RELAY_OPTIONS');
+const DEFAULTS: OutboxRelayOptions = { pollMs: 1_000, batchSize: 500, timeoutMs: 5_000 };
+
+interface PgClient {
+  on(event: string, listener: (...args: any[]) => void): void;
+  off(event: string, listener: (...args: any[]) => void): void;
+}
+
+interface Row {
+  seq: string;
+  id: string;
+  msg_id: string;
+  task_id: string | null;
+  subject: string;
+  payload: unknown;
+  trace: Record<string, string> | null;
+}
+
+/**
+ * Publishes the outbox's rows after their transactions committed, then deletes them. Runs in every
+ * process that writes the outbox; one per schema is active, under a PostgreSQL advisory lock held by
+ * its own session (freed when that session dies: a killed relay needs no expiry). The holder LISTENs
+ * on that session, so a commit anywhere wakes it, and also polls every `pollMs` (a lost notice waits
+ * at most that long). Rows go out in `seq` order with their `Nats-Msg-Id` (`msg_id`), so a batch published
+ * again (a relay killed before its delete, two holders after a lost lock) is stored once by the stream.
+ */
+@Injectable()
+export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly options: OutboxRelayOptions;
+  private lock?: AdvisoryLock;
+  private stopped = false;
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private again = false;
+  private forget?: () => void;
+
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(JetStreamPublisher) private readonly publisher: JetStreamPublisher,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Optional() @Inject(OUTBOX_RELAY_OPTIONS) options?: Partial<OutboxRelayOptions>,
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+  }
+
+  private get schema(): string {
+    return (this.dataSource.options as { schema?: string }).schema ?? 'public';
+  }
+
+  /** Whether this process holds the lease (publishes the outbox). */
+  get isHolder(): boolean {
+    return this.lock !== undefined;
+  }
+
+  onApplicationBootstrap(): void {
+    // The lease pins one pooled connection: a pool of one would leave the process none for its own work.
+    const poolSize = (this.dataSource.options as { extra?: { max?: number } }).extra?.max ?? 10;
+    if (poolSize < 2) {
+      this.logger.info('DATABASE_POOL_SIZE is 1: this process does not relay the outbox');
+      return;
+    }
+    this.wake();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+    await this.release(true);
+  }
+
+  /** Runs a round now (or right after the one running). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.running = this.round().finally(() => {
+      this.running = undefined;
+      if (this.stopped) return;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+        return;
+      }
+      // Jitter so replicas started together do not all ask for the lease at once.
+      this.timer = setTimeout(() => this.wake(), this.options.pollMs * (this.lock ? 1 : 0.75 + Math.random() * 0.5));
+      this.timer.unref();
+    });
+  }
+
+  private async round(): Promise<void> {
+    try {
+      if (!this.lock) await this.acquire();
+      if (this.lock) await this.drain(this.lock);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'outbox relay round failed; trying again');
+      // A database failure may have taken the lock's session: let it go, and ask again next round.
+      if (this.lock) await this.lock.check(this.options.timeoutMs).catch(() => this.release(false));
+    }
+  }
+
+  private async acquire(): Promise<void> {
+    const lock = await AdvisoryLock.tryAcquire(this.dataSource, `roadmap-outbox:${this.schema}`, this.options.timeoutMs);
+    if (!lock) return;
+    if (this.stopped) return lock.release();
+    const client = (lock.runner as unknown as { databaseConnection: PgClient }).databaseConnection;
+    const onNotice = (n: { channel: string; payload?: string }) => {
+      if (n.channel === OUTBOX_CHANNEL && n.payload === this.schema) this.wake();
+    };
+    const onError = (error: Error) => {
+      this.logger.warn({ err: error }, 'outbox relay lost its lease connection; another process takes over');
+      void this.release(false);
+    };
+    client.on('notification', onNotice);
+    client.on('error', onError);
+    // The session goes back to the pool with the lock: it must stop listening and calling us.
+    this.forget = () => {
+      client.off('notification', onNotice);
+      client.off('error', onError);
+    };
+    try {
+      await lock.runner.query(`LISTEN ${OUTBOX_CHANNEL}`);
+    } catch (error) {
+      this.forget();
+      await lock.release(false);
+      throw error;
+    }
+    this.lock = lock;
+    this.logger.info({ schema: this.schema }, 'publishing the outbox (lease taken)');
+  }
+
+  private async release(unlock: boolean): Promise<void> {
+    const lock = this.lock;
+    this.lock = undefined;
+    if (lock && unlock) await lock.runner.query(`UNLISTEN ${OUTBOX_CHANNEL}`).catch(() => undefined);
+    this.forget?.();
+    this.forget = undefined;
+    backlog.reset();
+    oldestAge.reset();
+    await lock?.release(unlock);
+  }
+
+  /** Publishes and deletes batches until the table is empty (or the lease is gone). */
+  private async drain(lock: AdvisoryLock): Promise<void> {
+    for (;;) {
+      const rows = (await lock.runner.query(`SELECT seq, id, msg_id, task_id, subject, payload, trace FROM outbox ORDER BY seq LIMIT $1`, [this.options.batchSize])) as Row[];
+      if (rows.length > 0) await this.publish(lock, rows);
+      const [stats] = (await lock.runner.query(
+        `SELECT count(*)::int AS rows, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age FROM outbox`,
+      )) as Array<{ rows: number; age: number }>;
+      backlog.set(stats!.rows);
+      oldestAge.set(stats!.age);
+      if (rows.length < this.options.batchSize || this.stopped || this.lock !== lock) return;
+    }
+  }
+
+  /**
+   * Publishes one batch in seq order, then deletes what went out. A task's rows keep their order:
+   * the batch goes out in waves holding at most one row per task (the n-th row of each), each wave
+   * awaited before the next, so no later message of a task can overtake an earlier one; rows without
+   * a task go in the first wave. A transport failure (NATS away) stops the batch: the next round
+   * starts again from the first row not published. A message the stream refuses for good (too large)
+   * is logged, counted and dropped rather than blocking every row behind it.
+   */
+  private async publish(lock: AdvisoryLock, rows: readonly Row[]): Promise<void> {
+    const waves: Row[][] = [];
+    const seen = new Map<string, number>();
+    for (const row of rows) {
+      const wave = row.task_id === null ? 0 : (seen.get(row.task_id) ?? -1) + 1;
+      if (row.task_id !== null) seen.set(row.task_id, wave);
+      (waves[wave] ??= []).push(row);
+    }
+    const done: string[] = [];
+    let failure: unknown;
+    try {
+      for (const wave of waves) {
+        // Each publish continues the trace of the transaction that wrote its row.
+        const results = await Promise.allSettled(
+          wave.map((row) => withCapturedTraceContext(row.trace, () => this.publisher.publish(row.subject, row.payload, { msgId: row.msg_id }))),
+        );
+        for (const [index, result] of results.entries()) {
+          const row = wave[index]!;
+          if (result.status === 'fulfilled') {
+            done.push(row.seq);
+            published.inc({ outcome: result.value.duplicate ? 'duplicate' : 'published' });
+          } else if (!isRetryable(result.reason)) {
+            done.push(row.seq);
+            published.inc({ outcome: 'refused' });
+            this.logger.error({ err: result.reason, msgId: row.msg_id, subject: row.subject, taskId: row.task_id }, 'outbox message refused by the stream for good; dropped');
+          } else {
+            failure ??= result.reason;
+          }
+        }
+        if (failure) break;
+      }
+    } finally {
+      // What went out is pruned even when a later wave failed: it is not published again.
+      if (done.length) await lock.runner.query(`DELETE FROM outbox WHERE seq = ANY($1::bigint[])`, [done]);
+    }
+    if (failure) throw failure;
+  }
+}

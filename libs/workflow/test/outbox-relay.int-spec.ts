@@ -1,0 +1,183 @@
+/*
+ * The outbox relay against the real PostgreSQL and nats-server: each test writes rows in a schema
+ * of its own and counts what reached the EVENTS stream of a namespace of its own.
+ */
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { STREAMS } from '@roadmap/contracts';
+import { deprovision, JetStreamPublisher, Messaging, provision, type PublishResult } from '@roadmap/messaging';
+import { createLogger } from '@roadmap/observability';
+import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
+import type { DataSource } from 'typeorm';
+import { Outbox, OutboxRelay, type OutboxMessage, type OutboxRelayOptions } from '../src/index.js';
+
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const NAMESPACE = `ob${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+const logger = createLogger('outbox-int-test', process.env.LOG_LEVEL ?? 'silent');
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+describe(OutboxRelay.name, () => {
+  let messaging: Messaging;
+  let db: TestDatabase;
+  const relays: OutboxRelay[] = [];
+  const stream = () => messaging.streamName(STREAMS.EVENTS.name);
+
+  before(async () => {
+    messaging = await Messaging.connect({ servers: NATS_URL, namespace: NAMESPACE, name: 'outbox-int-test' });
+    await provision(messaging);
+  });
+  after(async () => {
+    for (const relay of relays) await relay.onApplicationShutdown();
+    await db?.drop();
+    await deprovision(messaging);
+    await messaging.close();
+  });
+
+  /** A fresh schema per test: the relays of earlier tests publish another schema's table. */
+  async function freshSchema(): Promise<DataSource> {
+    for (const relay of relays.splice(0)) await relay.onApplicationShutdown();
+    await db?.drop();
+    db = await createTestDatabase('obx');
+    return db.dataSource;
+  }
+
+  function startRelay(dataSource: DataSource, options: Partial<OutboxRelayOptions>, publisher = new JetStreamPublisher(messaging)): OutboxRelay {
+    const relay = new OutboxRelay(dataSource, publisher, logger, options);
+    relays.push(relay);
+    relay.onApplicationBootstrap();
+    return relay;
+  }
+
+  /** Messages stored on `subject` (logical), oldest first. */
+  async function stored(subject: string): Promise<Array<{ n: number; msgId: string | undefined }>> {
+    const info = await messaging.jsm.streams.info(stream());
+    const out: Array<{ n: number; msgId: string | undefined }> = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+      const msg = await messaging.jsm.streams.getMessage(stream(), { seq }).catch(() => null);
+      if (msg?.subject === messaging.subject(subject)) out.push({ n: (msg.json() as { n: number }).n, msgId: msg.header?.get('Nats-Msg-Id') });
+    }
+    return out;
+  }
+
+  const outboxRows = async (ds: DataSource) => ((await ds.query(`SELECT count(*)::int AS n FROM outbox`)) as Array<{ n: number }>)[0]!.n;
+
+  function messages(subject: string, from: number, count: number, taskId: string | null = null): OutboxMessage[] {
+    return Array.from({ length: count }, (_, i) => ({ subject, payload: { n: from + i }, taskId, key: `${subject}:${from + i}` }));
+  }
+
+  it('publishes what a transaction committed, once, woken by its commit, in order, and prunes it', async () => {
+    const ds = await freshSchema();
+    const subject = 'events.test.outbox.commit';
+    // A poll far beyond the test: only the commit's notice can wake the relay in time.
+    const relay = startRelay(ds, { pollMs: 60_000 });
+    await waitFor('the lease', () => relay.isHolder);
+    const taskId = randomUUID();
+    await ds.transaction(async (em) => {
+      await Outbox.add(em, messages(subject, 0, 3, taskId));
+      await Outbox.add(em, messages(subject, 3, 2, taskId));
+    });
+    await ds
+      .transaction(async (em) => {
+        await Outbox.add(em, messages(subject, 100, 1, taskId));
+        throw new Error('rolled back');
+      })
+      .catch(() => undefined);
+    await waitFor('five messages', async () => (await stored(subject)).length >= 5, 5_000);
+    await waitFor('the table pruned', async () => (await outboxRows(ds)) === 0, 5_000);
+    await sleep(300);
+    const got = await stored(subject);
+    assert.deepEqual(
+      got.map((m) => m.n),
+      [0, 1, 2, 3, 4],
+      'each committed message once, in the order written; the rolled-back one never',
+    );
+    assert.equal(got[0]!.msgId, `${subject}:0`, "the Nats-Msg-Id is the message's logical key");
+  });
+
+  it('writes a repeated logical message once, however often its transaction runs', async () => {
+    const ds = await freshSchema();
+    const subject = 'events.test.outbox.repeat';
+    await ds.transaction((em) => Outbox.add(em, messages(subject, 0, 2)));
+    await ds.transaction((em) => Outbox.add(em, messages(subject, 0, 2)));
+    assert.equal(await outboxRows(ds), 2, 'a pending key is not written again');
+    startRelay(ds, { pollMs: 100 });
+    await waitFor('the table pruned', async () => (await outboxRows(ds)) === 0);
+    // Written again after it was published: the stream's duplicate window drops it.
+    await ds.transaction((em) => Outbox.add(em, messages(subject, 0, 2)));
+    await waitFor('the table pruned again', async () => (await outboxRows(ds)) === 0);
+    assert.deepEqual((await stored(subject)).map((m) => m.n).sort(), [0, 1]);
+  });
+
+  it('two relays racing over many commits publish each row once', async () => {
+    const ds = await freshSchema();
+    const other = await db.connect();
+    const subject = 'events.test.outbox.race';
+    const relayA = startRelay(ds, { pollMs: 50, batchSize: 40 });
+    const relayB = startRelay(other, { pollMs: 50, batchSize: 40 });
+    const writes = Array.from({ length: 20 }, (_, t) => (t % 2 ? ds : other).transaction((em) => Outbox.add(em, messages(subject, t * 25, 25, randomUUID()))));
+    await Promise.all(writes);
+    await waitFor('the table pruned', async () => (await outboxRows(ds)) === 0);
+    assert.ok(relayA.isHolder !== relayB.isHolder, 'one relay holds the lease');
+    const got = (await stored(subject)).map((m) => m.n).sort((a, b) => a - b);
+    assert.deepEqual(got, Array.from({ length: 500 }, (_, i) => i));
+  });
+
+  it('a relay killed mid-batch: the next one publishes the rest, and the stream keeps each message once', async () => {
+    const ds = await freshSchema();
+    const other = await db.connect();
+    const subject = 'events.test.outbox.killed';
+    await ds.transaction((em) => Outbox.add(em, messages(subject, 0, 120)));
+    // The first relay publishes its first batch, then never gets to delete it: it hangs until its
+    // session is killed, as a process SIGKILLed between its publish and its delete.
+    const real = new JetStreamPublisher(messaging);
+    let publishedByFirst = 0;
+    let unblock!: (error: Error) => void;
+    const hung = new Promise<never>((_, reject) => (unblock = reject));
+    const dying = Object.assign(Object.create(real) as JetStreamPublisher, {
+      async publish(...args: Parameters<JetStreamPublisher['publish']>): Promise<PublishResult> {
+        await real.publish(...args);
+        publishedByFirst += 1;
+        return hung;
+      },
+    });
+    startRelay(ds, { pollMs: 50, batchSize: 50 }, dying);
+    await waitFor('the first batch published', () => publishedByFirst === 50);
+    assert.equal((await stored(subject)).length, 50);
+    assert.equal(await outboxRows(ds), 120, 'nothing deleted yet');
+
+    const second = startRelay(other, { pollMs: 50, batchSize: 50 });
+    await sleep(200);
+    assert.equal(second.isHolder, false, 'the lease is held while its session lives');
+    const killed = (await ds.query(
+      `SELECT pg_terminate_backend(pid) AS killed FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = (hashtext($1)::bigint & 4294967295)::oid`,
+      [`roadmap-outbox:${db.schema}`],
+    )) as Array<{ killed: boolean }>;
+    assert.equal(killed.length, 1, 'one session held the lease');
+    await waitFor('the table pruned by the second relay', async () => (await outboxRows(ds)) === 0);
+    unblock(new Error('killed'));
+    assert.equal(second.isHolder, true);
+    const got = (await stored(subject)).map((m) => m.n);
+    assert.deepEqual(got, Array.from({ length: 120 }, (_, i) => i), 'every row once, in order: the republished first batch was dropped as duplicates');
+  });
+
+  it('drops a message the stream refuses for good, and publishes the rows behind it', async () => {
+    const ds = await freshSchema();
+    const subject = 'events.test.outbox.refused';
+    const taskId = randomUUID();
+    const tooLarge = { subject, payload: { n: -1, pad: 'x'.repeat(STREAMS.EVENTS.maxMsgSize) }, taskId };
+    await ds.transaction((em) => Outbox.add(em, [...messages(subject, 0, 1, taskId), tooLarge, ...messages(subject, 1, 2, taskId)]));
+    startRelay(ds, { pollMs: 50 });
+    await waitFor('the table pruned', async () => (await outboxRows(ds)) === 0);
+    assert.deepEqual((await stored(subject)).map((m) => m.n), [0, 1, 2]);
+  });
+});
