@@ -235,4 +235,26 @@ describe('web console', () => {
     }
     await shot('02-overview');
   });
+
+  it('shows a batch with its children, each with its state and a link to its own page, which names its parent', async () => {
+    const created = await platform.request(
+      'POST',
+      '/api/v1/tasks',
+      { type: 'roadmap.batch', input: { goals: ['Learn Go for the console', 'Learn SQL for the console'] } },
+      { authorization: `Bearer ${key}` },
+    );
+    assert.equal(created.status, 202, created.text);
+    await page.goto(`/console/tasks/${created.body.taskId}`);
+    const children = page.locator('#children');
+    await children.getByText('Children (2)').waitFor();
+    const rows = children.locator('tbody tr');
+    await eventually(async () => ((await rows.count()) === 2) || undefined, 20_000, 'both children listed');
+    await badge('h1', 'completed').waitFor();
+    await eventually(async () => ((await children.locator('.badge', { hasText: /^completed$/ }).count()) === 2) || undefined, 20_000, 'both children completed');
+    await children.getByText('2 completed').waitFor();
+    await shot('13-batch-children');
+    await rows.first().getByRole('link').click();
+    await page.locator('dt', { hasText: /^parent$/ }).waitFor();
+    await page.locator('dd a', { hasText: created.body.taskId.slice(0, 8) }).waitFor();
+  });
 });

@@ -4,6 +4,7 @@ import { call, client } from '../api.js';
 import { Badge, Button, duration, Flash, Link, LoadError, Loading, ObjectTable, Progress, Section, ShortId, Time, Value } from '../components.js';
 import { useAction, useApi } from '../hooks.js';
 import { followTaskEvents, type TaskEvent } from '../sse.js';
+import { Children } from './task-children.js';
 
 const KINDS = ['tutorial', 'resources', 'quiz'] as const;
 type Kind = (typeof KINDS)[number];
@@ -66,13 +67,14 @@ export function TaskPage(props: { id: string }) {
         <Link href="/tasks">Tasks</Link> / <ShortId id={t.id} />
       </p>
       <h1 class="title-row">
-        <span>{roadmap.data?.goal ?? 'Roadmap task'}</span> <Badge status={t.status} />
+        <span>{roadmap.data?.goal ?? t.type}</span> <Badge status={t.status} />
       </h1>
       <Summary task={t} live={live} />
       <Actions task={t} onChanged={changed} />
       {t.status === 'awaiting_review' && t.roadmapId && <ReviewPanel roadmapId={t.roadmapId} onChanged={changed} />}
+      {t.children && <Children taskId={t.id} counts={t.children} />}
       <Steps events={events} task={t} />
-      <Concepts task={t} onChanged={changed} selected={selectedConcept} onSelect={setSelectedConcept} />
+      {t.roadmapId && <Concepts task={t} onChanged={changed} selected={selectedConcept} onSelect={setSelectedConcept} />}
       {selectedConcept && t.roadmapId && <ConceptContent roadmapId={t.roadmapId} conceptId={selectedConcept} version={t.progress.done} onClose={() => setSelectedConcept(null)} />}
       {t.roadmapId && t.status !== 'awaiting_review' && <Revisions roadmapId={t.roadmapId} />}
       <Events events={events} live={live} />
@@ -110,6 +112,16 @@ function Summary(props: { task: Task; live: string }) {
           </dd>
           <dt>roadmap</dt>
           <dd>{t.roadmapId ? <code>{t.roadmapId}</code> : '—'}</dd>
+          {t.parentId && (
+            <>
+              <dt>parent</dt>
+              <dd>
+                <Link href={`/tasks/${t.parentId}`}>
+                  <ShortId id={t.parentId} />
+                </Link>
+              </dd>
+            </>
+          )}
           <dt>created</dt>
           <dd>
             <Time at={t.createdAt} />
