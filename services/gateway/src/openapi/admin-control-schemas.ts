@@ -1,7 +1,7 @@
 import { PRIORITIES, TASK_STATUSES } from '@roadmap/contracts';
 import { z } from 'zod';
 import { FEED_LEVELS } from '../admin/live-feed.service.js';
-import { PausedSchema } from './admin-schemas.js';
+import { PausedSchema, workerIdentity } from './admin-schemas.js';
 
 /* Responses of the admin controls (issue 20): queue and worker control, bulk jobs, search, audit, live feed. */
 
@@ -40,18 +40,7 @@ export const ConcurrencySchema = z
   })
   .meta({ id: 'ConsumerConcurrency' });
 
-const identity = {
-  id: z.string(),
-  service: z.string(),
-  instance: z.string(),
-  host: z.string(),
-  pid: z.number().int(),
-  version: z.string(),
-  status: z.enum(['alive', 'gone']),
-  startedAt: instant,
-  lastHeartbeatAt: instant,
-  heartbeatIntervalMs: count,
-};
+const identity = workerIdentity;
 
 export const WorkersActiveSchema = z
   .object({

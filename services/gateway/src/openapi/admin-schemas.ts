@@ -70,20 +70,25 @@ export const QueuesSchema = z
   })
   .meta({ id: 'Queues' });
 
+/** Who a worker process is (every worker view starts with it). */
+export const workerIdentity = {
+  id: z.string(),
+  service: z.string(),
+  instance: z.string(),
+  host: z.string(),
+  pid: z.number().int(),
+  version: z.string(),
+  status: z.enum(['alive', 'gone']),
+  startedAt: instant,
+  lastHeartbeatAt: instant,
+  heartbeatIntervalMs: count,
+};
+
 export const WorkersSchema = z
   .object({
     items: z.array(
       z.object({
-        id: z.string(),
-        service: z.string(),
-        instance: z.string(),
-        host: z.string(),
-        pid: z.number().int(),
-        version: z.string(),
-        status: z.enum(['alive', 'gone']),
-        startedAt: instant,
-        lastHeartbeatAt: instant,
-        heartbeatIntervalMs: count,
+        ...workerIdentity,
         inFlight: count,
         consumers: z.array(
           z.object({
