@@ -58,15 +58,28 @@ export function serviceEntry(service: ServiceName): string {
   return join(root, 'services', service, 'dist', 'src', 'main.js');
 }
 
+/** Ports this test process handed out: never the same twice (see freePort). */
+const handedOut = new Set<number>();
+
+/**
+ * A port free right now, never one handed out before in this process: the OS may offer a port it
+ * just gave, and two services of one platform given the same port would answer each other's
+ * readiness checks (seen: the gateway lost the port to the webhook worker and POSTs got its 404).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
     });
-  });
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 /**
