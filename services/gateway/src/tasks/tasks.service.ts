@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   LOG_LEVELS,
   NotFoundError,
+  RoadmapGenerateType,
   TASK_STATUSES,
   Subjects,
   UnavailableError,
@@ -88,7 +89,7 @@ export class TasksService {
       roadmapId: entry.ids.roadmapId,
       status: 'queued',
       reviewMode: entry.reviewMode,
-      type: 'roadmap.generate',
+      type: RoadmapGenerateType.type,
       priority: request.priority,
     };
     let replayed = false;
@@ -136,7 +137,7 @@ export class TasksService {
 
   private generateMessage(entry: NewRoadmapTask): OutboxMessage {
     return {
-      ...workflowMessage(entry.request.priority, { ...entry.ids, type: 'roadmap.generate', command: 'generate' }, `workflow-generate:${entry.ids.taskId}`),
+      ...workflowMessage(entry.request.priority, { ...entry.ids, type: RoadmapGenerateType.type, command: 'generate' }, `workflow-generate:${entry.ids.taskId}`),
       trace: entry.trace,
     };
   }
