@@ -53,8 +53,7 @@ export class DeadlineSweeper implements OnApplicationBootstrap, OnApplicationShu
   /** One pass: warn past soft deadlines, fail past hard ones. */
   async sweep(): Promise<void> {
     for (const task of await this.lifecycle.warnDeadlines(this.lifecycle.pool)) {
-      const type = await this.typeOf(task.id);
-      deadlines.inc({ kind: 'soft', type });
+      deadlines.inc({ kind: 'soft', type: task.type });
       this.logger.warn({ taskId: task.id, step: task.current_step }, 'task passed its soft deadline');
       await this.executionLog.warn('the task passed its soft deadline; it fails at its hard deadline', { taskId: task.id, step: task.current_step });
     }
@@ -64,8 +63,8 @@ export class DeadlineSweeper implements OnApplicationBootstrap, OnApplicationShu
     );
     for (const task of rows) {
       const error = { code: 'TASK_DEADLINE', message: `the task ran past its hard deadline (${this.registry.deadlinesOf(task.type)?.hardMs ?? '?'} ms); resume it to continue from its finished work` };
-      const definition = this.registry.has(task.type) ? this.registry.get(task.type) : undefined;
-      if (!definition || !(await this.engine.failTask(definition, task, error))) continue;
+      // A type this worker does not run is left to a worker that does.
+      if (!this.registry.has(task.type) || !(await this.engine.failTask(task, error))) continue;
       deadlines.inc({ kind: 'hard', type: task.type });
       this.messaging.nc.publish(this.messaging.subject(Subjects.taskCancelled), JSON.stringify({ taskId: task.id }));
       await this.events.publish({ type: 'task.failed', taskId: task.id, error: `${error.code}: ${error.message}` }, 'deadline');
@@ -73,8 +72,4 @@ export class DeadlineSweeper implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
-  private async typeOf(taskId: string): Promise<string> {
-    const { rows } = await sql<{ type: string }>(this.lifecycle.pool, `SELECT type FROM tasks WHERE id = $1`, [taskId]);
-    return rows[0]?.type ?? 'unknown';
-  }
 }

@@ -78,7 +78,7 @@ export class RunStore {
     });
   }
 
-  /** Runs `effect` under the run's lease (a fan-out's rows before its messages go). False when the task stopped running. */
+  /** Runs `effect` under the run's lease, in one transaction (a fan-out's children). Null when the task stopped running. */
   async fenced<T>(taskId: string, lease: number, effect: (em: EntityManager) => Promise<T>): Promise<{ value: T } | null> {
     return this.dataSource.transaction(async (em) => {
       if (!(await this.lifecycle.lockRunning(em, taskId, lease))) return null;

@@ -6,8 +6,11 @@ import {
   storedError,
   Subjects,
   SupersededError,
+  type TaskStatus,
   type WorkflowMessage,
 } from '@roadmap/contracts';
+import type { StoredError } from '@roadmap/persistence';
+import type { EntityManager } from 'typeorm';
 import { TimeLimitExceeded } from '@roadmap/messaging';
 import { ExecutionLogger, histogram, withSpan } from '@roadmap/observability';
 import { Cancellation, LlmCallRecorder, TaskEvents } from '@roadmap/runtime';
@@ -134,7 +137,7 @@ export class WorkflowEngine {
         if (timedOut ? options.isLastDelivery : failsForGood(error, options.isLastDelivery)) {
           const reason = timedOut ? { code: 'TIME_LIMIT', message: (signal.reason as Error).message } : storedError(error);
           await this.llmCalls?.flush(); // the run's call records before its end: a failed task's usage is final
-          if (await this.failTask(definition, task, reason, lease)) {
+          if (await this.failTask(task, reason, lease)) {
             await this.events.publish({ type: 'task.failed', taskId: task.id, error: `${reason.code}: ${reason.message}` }, `failed:${state.sequence}`);
             await this.executionLog.error(`workflow failed: ${reason.message}`, { taskId: task.id, data: { code: reason.code } });
           }
@@ -279,15 +282,20 @@ export class WorkflowEngine {
 
   /**
    * Ends a task as failed (with a lease: only while that run holds it), with its definition's own
-   * rows (a roadmap's status) in the same transaction. False when it had already ended. The reaper,
-   * the dead-letter recorder and the deadline sweep end tasks through here too.
+   * rows (a roadmap's status) in the same transaction. False when it had already ended. The run's
+   * failure policy and the deadline sweep end tasks through here; the reaper and the dead-letter
+   * recorder through {@link failIn}, inside their own transactions.
    */
-  async failTask(definition: AnyDefinition, task: Pick<TaskRun, 'id'>, reason: { code: string; message: string }, lease?: number): Promise<boolean> {
-    return this.lifecycle.transaction(async (em) => {
-      if (!(await this.lifecycle.fail(em, task.id, reason, lease))) return false;
-      await definition.onFail?.(em, task.id);
-      return true;
-    });
+  async failTask(task: Pick<TaskRun, 'id'>, reason: StoredError, lease?: number): Promise<boolean> {
+    return this.lifecycle.transaction((em) => this.failIn(em, task.id, reason, { lease }));
+  }
+
+  /** {@link failTask} inside the caller's transaction; `from` narrows the states it may fail from. */
+  async failIn(em: EntityManager, taskId: string, reason: StoredError, options: { lease?: number; from?: readonly TaskStatus[] } = {}): Promise<boolean> {
+    const type = await this.lifecycle.fail(em, taskId, reason, options.lease, options.from);
+    if (type === null) return false;
+    if (this.registry.has(type)) await this.registry.get(type).onFail?.(em, taskId);
+    return true;
   }
 
   /** The commands that start (or resume) children, for the outbox of the transaction that made them runnable. */

@@ -268,17 +268,18 @@ export class TaskLifecycle {
 
   /**
    * Ends a task as failed with `error`, unless it already ended (or, with a lease, a newer run holds
-   * it, or it is in none of `from`). False when nothing changed.
+   * it, or it is in none of `from`). Returns the failed task's type (whose definition's rows follow,
+   * see WorkflowEngine.failIn), null when nothing changed.
    */
-  async fail(db: Db, taskId: string, error: StoredError, lease?: number, from: readonly TaskStatus[] = ACTIVE): Promise<boolean> {
-    const { count } = await sql(
+  async fail(db: Db, taskId: string, error: StoredError, lease?: number, from: readonly TaskStatus[] = ACTIVE): Promise<string | null> {
+    const { rows } = await sql<{ type: string }>(
       db,
       `UPDATE tasks SET status = 'failed', error = $2::jsonb, current_step = NULL, finished_at = now(), updated_at = now()
-        WHERE id = $1 AND status = ANY($4::text[]) AND ($3::int IS NULL OR attempts = $3)`,
+        WHERE id = $1 AND status = ANY($4::text[]) AND ($3::int IS NULL OR attempts = $3) RETURNING type`,
       [taskId, JSON.stringify(error), lease ?? null, from.filter((s) => canTransition(s, 'failed'))],
     );
-    if (count === 0 && lease === undefined) await this.explain(db, taskId, 'failed');
-    return count > 0;
+    if (rows.length === 0 && lease === undefined) await this.explain(db, taskId, 'failed');
+    return rows[0]?.type ?? null;
   }
 
   /**
@@ -305,12 +306,12 @@ export class TaskLifecycle {
    * Tasks past their soft deadline, not yet warned: marked warned (once) and returned. Their work
    * goes on; the warning is for people and alerts.
    */
-  async warnDeadlines(db: Db, limit = 100): Promise<Array<{ id: string; current_step: string | null }>> {
-    const { rows } = await sql<{ id: string; current_step: string | null }>(
+  async warnDeadlines(db: Db, limit = 100): Promise<Array<{ id: string; type: string; current_step: string | null }>> {
+    const { rows } = await sql<{ id: string; type: string; current_step: string | null }>(
       db,
       `UPDATE tasks SET deadline_warned_at = now() WHERE id IN (
          SELECT id FROM tasks WHERE status IN ('queued', 'running') AND soft_deadline_at < now() AND deadline_warned_at IS NULL LIMIT $1
-       ) RETURNING id, current_step`,
+       ) RETURNING id, type, current_step`,
       [limit],
     );
     return rows;

@@ -3,8 +3,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Headers } from '@roadmap/contracts';
 import type { JetStreamContext } from '@roadmap/messaging';
 import { sql } from '@roadmap/persistence';
-import { TaskLifecycle, WorkflowRegistry } from '@roadmap/workflow';
-import { DataSource, type EntityManager } from 'typeorm';
+import { WorkflowEngine } from '@roadmap/workflow';
+import { DataSource } from 'typeorm';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const decoder = new TextDecoder('utf-8', { fatal: false });
@@ -19,8 +19,7 @@ const decoder = new TextDecoder('utf-8', { fatal: false });
 export class DeadLetterRecorder {
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
-    @Inject(TaskLifecycle) private readonly lifecycle: TaskLifecycle,
-    @Inject(WorkflowRegistry) private readonly registry: WorkflowRegistry,
+    @Inject(WorkflowEngine) private readonly engine: Pick<WorkflowEngine, 'failIn'>,
   ) {}
 
   async record(data: Uint8Array, ctx: JetStreamContext): Promise<void> {
@@ -48,22 +47,15 @@ export class DeadLetterRecorder {
           taskId,
         ],
       );
-      // A workflow command that failed for good ends its task, with the reason. (A content item's
-      // failure is the item's: the task goes on with the others.)
-      if (inserted.count > 0 && taskId && stream === 'ROADMAP_WORKFLOW') await this.failTask(em, taskId, reason);
+      // A workflow command that failed for good ends its task, with the reason, while it is queued or
+      // running (a task that finished or waits for review keeps its state). A content item's failure
+      // is the item's: the task goes on with the others.
+      if (inserted.count > 0 && taskId && stream === 'ROADMAP_WORKFLOW') {
+        await this.engine.failIn(em, taskId, { code: 'DEAD_LETTERED', message: reason }, { from: ['queued', 'running'] });
+      }
     });
   }
 
-  /**
-   * Fails the task of a dead-lettered workflow command (only while it is queued or running: a task
-   * that finished or waits for review keeps its state), with its definition's own rows.
-   */
-  private async failTask(em: EntityManager, taskId: string, reason: string): Promise<void> {
-    if (!(await this.lifecycle.fail(em, taskId, { code: 'DEAD_LETTERED', message: reason }, undefined, ['queued', 'running']))) return;
-    const { rows } = await sql<{ type: string }>(em, `SELECT type FROM tasks WHERE id = $1`, [taskId]);
-    const type = rows[0]?.type;
-    if (type && this.registry.has(type)) await this.registry.get(type).onFail?.(em, taskId);
-  }
 }
 
 function taskIdOf(payload: string): string | null {

@@ -3,7 +3,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { Messaging } from '@roadmap/messaging';
 import { ExecutionLogger, type Logger } from '@roadmap/observability';
 import { LOGGER, TaskEvents } from '@roadmap/runtime';
-import { TaskLifecycle, WorkflowRegistry } from '@roadmap/workflow';
+import { TaskLifecycle, WorkflowEngine, WorkflowRegistry } from '@roadmap/workflow';
 import { DataSource } from 'typeorm';
 import { executionLogsJob, reaperJob, retentionJob, type MaintenanceJobsConfig } from './maintenance.jobs.js';
 import { MaintenanceScheduler } from './maintenance.scheduler.js';
@@ -31,7 +31,7 @@ export class MaintenanceModule {
       providers: [
         {
           provide: Reaper,
-          inject: [DataSource, Messaging, TaskEvents, ExecutionLogger, LOGGER, TaskLifecycle, WorkflowRegistry],
+          inject: [DataSource, Messaging, TaskEvents, ExecutionLogger, LOGGER, TaskLifecycle, WorkflowRegistry, WorkflowEngine],
           useFactory: (
             dataSource: DataSource,
             messaging: Messaging,
@@ -40,6 +40,7 @@ export class MaintenanceModule {
             logger: Logger,
             lifecycle: TaskLifecycle,
             registry: WorkflowRegistry,
+            engine: WorkflowEngine,
           ) =>
             new Reaper(
               dataSource,
@@ -54,6 +55,7 @@ export class MaintenanceModule {
               },
               lifecycle,
               registry,
+              engine,
             ),
         },
         {

@@ -3,8 +3,8 @@ import { Messaging } from '@roadmap/messaging';
 import { counter, ExecutionLogger, type Logger } from '@roadmap/observability';
 import { sql, type StoredError } from '@roadmap/persistence';
 import { TaskEvents } from '@roadmap/runtime';
-import { Outbox, type TaskLifecycle, type WorkflowRegistry } from '@roadmap/workflow';
-import type { DataSource, EntityManager } from 'typeorm';
+import { Outbox, type TaskLifecycle, type WorkflowEngine, type WorkflowRegistry } from '@roadmap/workflow';
+import type { DataSource } from 'typeorm';
 import type { MaintenanceJobResult } from './maintenance.scheduler.js';
 
 export interface ReaperOptions {
@@ -62,8 +62,6 @@ export interface ReapPlan {
   readonly queue: Pick<ConsumerDeclaration, 'stream' | 'durable'>;
   /** The command that makes the task progress again, published on its re-drive number `redrive`. */
   redrive(redrive: number): { readonly subject: string; readonly message: unknown; readonly msgId: string; readonly command: string };
-  /** Writes beyond the task row when the task fails (inside the same transaction). */
-  onFailed(em: EntityManager): Promise<void>;
 }
 
 /**
@@ -73,12 +71,11 @@ export interface ReapPlan {
  * waits for children (a lost join notice: every delivery that finds them all ended joins); with
  * `resume` otherwise (the engine replays the checkpoints; a roadmap in its content phase regenerates
  * the items not completed under a new generation, so a late result of the lost round is fenced off).
- * Failing it fails the definition's own rows too. A type this worker has no definition for is left
+ * Failing it fails the definition's own rows too (WorkflowEngine.failIn). A type this worker has no definition for is left
  * alone (`skipped`): the reaper cannot tell how it would progress.
  */
-export function reapPlanOf(task: StuckTask, registry: Pick<WorkflowRegistry, 'has' | 'get'>): ReapPlan | undefined {
+export function reapPlanOf(task: StuckTask, registry: Pick<WorkflowRegistry, 'has'>): ReapPlan | undefined {
   if (!registry.has(task.type)) return undefined;
-  const definition = registry.get(task.type);
   const phase = task.fanned_out || task.current_step === CONTENT_STEP ? 'content' : 'workflow';
   return {
     queue: PRIORITY_CONSUMERS[phase][task.priority],
@@ -89,9 +86,6 @@ export function reapPlanOf(task: StuckTask, registry: Pick<WorkflowRegistry, 'ha
       // The API's message id with the re-drive's number: a new message despite the stream's duplicate
       // window, and still one message if the transaction is retried after a publish that went through.
       return { subject: Subjects.workflow(task.priority, command), message, msgId: `workflow-${command}:${task.id}:redrive-${redrive}`, command };
-    },
-    async onFailed(em) {
-      await definition.onFail?.(em, task.id);
     },
   };
 }
@@ -116,7 +110,8 @@ export class Reaper {
     private readonly logger: Logger,
     private readonly options: ReaperOptions,
     private readonly lifecycle: TaskLifecycle,
-    private readonly registry: Pick<WorkflowRegistry, 'has' | 'get'>,
+    private readonly registry: Pick<WorkflowRegistry, 'has'>,
+    private readonly engine: Pick<WorkflowEngine, 'failIn'>,
   ) {}
 
   async run(): Promise<MaintenanceJobResult> {
@@ -181,7 +176,7 @@ export class Reaper {
           code: STALLED_CODE,
           message: `no progress while ${task.status}${task.current_step ? ` at ${task.current_step}` : ''} after ${task.redrives} re-drive(s); resume it once the cause is fixed`,
         };
-        if (await this.lifecycle.fail(em, task.id, error)) await plan.onFailed(em);
+        await this.engine.failIn(em, task.id, error);
         return { action: 'failed' as const, task, error };
       }
       const redrive = task.redrives + 1;
