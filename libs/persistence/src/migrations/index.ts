@@ -11,6 +11,7 @@ import { MaintenanceIntervals1765200000000 } from './1765200000000-maintenance-i
 import { AdminControls1765300000583 } from './1765300000583-admin-controls.js';
 import { Webhooks1765350000417 } from './1765350000417-webhooks.js';
 import { Outbox1765400000868 } from './1765400000868-outbox.js';
+import { OwnerPolicies1765450000000 } from './1765450000000-owner-policies.js';
 
 /** Every migration, oldest first. A new one is a `<timestamp>-<name>.ts` file added here. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   AdminControls1765300000583,
   Webhooks1765350000417,
   Outbox1765400000868,
+  OwnerPolicies1765450000000,
 ];
