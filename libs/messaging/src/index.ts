@@ -49,7 +49,8 @@ export {
   type JetStreamHandlerMethod,
   type JetStreamBatchHandlerMethod,
 } from './decorators.js';
-export { JetStreamServer, TimeLimitExceeded, type JetStreamServerOptions, type TimeLimits, type RouteSnapshot } from './server.js';
+export { JetStreamServer } from './server.js';
+export { TimeLimitExceeded, type JetStreamServerOptions, type TimeLimits, type RouteSnapshot } from './server-options.js';
 export { MessagingModule } from './module.js';
 export {
   ConsumerControl,
