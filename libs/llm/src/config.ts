@@ -1,13 +1,22 @@
 import { z } from 'zod';
 import { ConfigError, env, RetryableError } from '@roadmap/contracts';
-import { cacheBucketAgeMs, OWNERS_BUCKET_AGE_MS, rateBucketAgeMs } from '@roadmap/messaging';
+import {
+  cacheBucketAgeMs,
+  LLM_BUCKET_NAMES as LLM_BUCKETS,
+  MemoryKvStore,
+  openBucket,
+  OWNERS_BUCKET_AGE_MS,
+  rateBucketAgeMs,
+  type BucketOptions,
+  type KvNatsHandle as LlmNatsHandle,
+  type KvStore,
+} from '@roadmap/messaging';
 import type { Logger } from '@roadmap/observability';
 import { withMetrics } from './measured-provider.js';
 import { OfflineProvider } from './offline/offline-provider.js';
 import { OpenAiProvider } from './openai-provider.js';
 import { CircuitBreaker } from './pipeline/circuit-breaker.js';
 import { fallbackApiKey, parseFallbacks } from './pipeline/fallbacks.js';
-import { LLM_BUCKETS, MemoryKvStore, openBucket, type BucketOptions, type KvStore, type LlmNatsHandle } from './pipeline/kv-store.js';
 import { OwnerSemaphore } from './pipeline/owner-semaphore.js';
 import { LlmPipeline, type PipelineEntry } from './pipeline/pipeline.js';
 import { parsePrices } from './pipeline/prices.js';

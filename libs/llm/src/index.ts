@@ -26,4 +26,5 @@ export { ResponseCache, cacheKey, CACHE_MAX_VALUE_BYTES, type CacheKeyParts } fr
 export { CircuitBreaker, type BreakerState } from './pipeline/circuit-breaker.js';
 export { parsePrices, costOf, type PriceTable, type Price } from './pipeline/prices.js';
 export { parseFallbacks, type FallbackEntry } from './pipeline/fallbacks.js';
-export { MemoryKvStore, NatsKvStore, openBucket, kvToken, LLM_BUCKETS, type KvStore, type LlmNatsHandle } from './pipeline/kv-store.js';
+/** The buckets of the LLM layer, logical names (namespaced like streams: `T1ABC_LLM_RATE`); the KV store itself is @roadmap/messaging's. */
+export { LLM_BUCKET_NAMES as LLM_BUCKETS, type KvNatsHandle as LlmNatsHandle } from '@roadmap/messaging';

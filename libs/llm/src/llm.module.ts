@@ -2,7 +2,7 @@ import { Module, type DynamicModule, type InjectionToken, type Provider } from '
 import { Messaging } from '@roadmap/messaging';
 import type { Logger } from '@roadmap/observability';
 import { createLlmProvider, type LlmConfig } from './config.js';
-import type { LlmNatsHandle } from './pipeline/kv-store.js';
+import type { KvNatsHandle as LlmNatsHandle } from '@roadmap/messaging';
 import type { LlmCallObserver } from './provider.js';
 
 /** Injection token of the LlmProvider: `@Inject(LLM_PROVIDER) llm: LlmProvider`. */

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { LLM_BUCKETS, openBucket } from '@roadmap/llm';
-import { deprovision, kvStreamName, Messaging, provision } from '@roadmap/messaging';
+import { LLM_BUCKETS } from '@roadmap/llm';
+import { deprovision, kvStreamName, Messaging, openBucket, provision } from '@roadmap/messaging';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 

@@ -10,14 +10,13 @@ import {
   createLlmProvider,
   LLM_BUCKETS,
   LlmEnvSchema,
-  openBucket,
   PROMPTS,
   strictJsonSchema,
   type LlmCallRecord,
   type LlmDependencies,
   type PromptDefinition,
 } from '@roadmap/llm';
-import { deprovision, Messaging, provision } from '@roadmap/messaging';
+import { deprovision, Messaging, openBucket, provision } from '@roadmap/messaging';
 import { registry } from '@roadmap/observability';
 import { startFakeOpenAi, type FakeOpenAi } from '@roadmap/testing';
 import { z } from 'zod';

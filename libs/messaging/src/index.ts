@@ -25,11 +25,14 @@ export {
   rateBucketAgeMs,
   cacheBucketAgeMs,
   LLM_BUCKET_NAMES,
+  API_RATE_BUCKET,
+  API_RATE_BUCKET_AGE_MS,
   OWNERS_BUCKET_AGE_MS,
   CACHE_MAX_VALUE_BYTES,
   type KvBucketDeclaration,
   type KvBucketSettings,
 } from './kv-buckets.js';
+export { MemoryKvStore, NatsKvStore, openBucket, kvToken, type KvStore, type KvValue, type KvNatsHandle, type BucketOptions } from './kv-store.js';
 export {
   JetStreamPublisher,
   PUBLISH_MANY_IN_FLIGHT,

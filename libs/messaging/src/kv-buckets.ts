@@ -35,6 +35,14 @@ export const LLM_BUCKET_NAMES = {
   cache: 'LLM_CACHE',
 } as const;
 
+/** The gateway's API rate limit (AUTH_RATE_LIMIT_PER_MINUTE): one token bucket per owner, shared by every gateway replica. */
+export const API_RATE_BUCKET = 'API_RATE';
+/**
+ * A bucket idle for a minute is full again, and a missing key reads as full: five minutes keeps
+ * every key that still matters (and clock skew between replicas) with room to spare.
+ */
+export const API_RATE_BUCKET_AGE_MS = 5 * 60_000;
+
 /** Rate counters outlive a few windows, and at least five minutes (holds, clock skew between replicas). */
 export const RATE_BUCKET_MIN_AGE_MS = 5 * 60_000;
 /** Owner leases are renewed while a call runs; an abandoned one disappears after an hour at the latest. */
@@ -70,6 +78,7 @@ export function kvBuckets(settings: KvBucketSettings = {}): KvBucketDeclaration[
       maxAgeMs: cacheBucketAgeMs(settings.cacheTtlSeconds ?? DEFAULT_CACHE_TTL_SECONDS),
       maxValueBytes: CACHE_MAX_VALUE_BYTES,
     },
+    { name: API_RATE_BUCKET, description: 'API task-creation token buckets per owner (AUTH_RATE_LIMIT_PER_MINUTE), shared by the gateway replicas', maxAgeMs: API_RATE_BUCKET_AGE_MS },
     // Operators' controls (pause, concurrency, drain; control.ts): kept until changed back, no age.
     { name: CONTROL_BUCKET, description: 'operator controls: paused consumers, runtime concurrency, drains', maxAgeMs: 0 },
   ];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryKvStore } from './kv-store.js';
+import { MemoryKvStore } from '@roadmap/messaging';
 import { OwnerSemaphore } from './owner-semaphore.js';
 
 describe(OwnerSemaphore.name, () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError, RetryableError } from '@roadmap/contracts';
 import type { Logger } from '@roadmap/observability';
-import { kvToken, type KvStore } from './kv-store.js';
+import { kvToken, type KvStore } from '@roadmap/messaging';
 import { ownerWait } from './metrics.js';
 import { delay, jitter } from './wait.js';
 

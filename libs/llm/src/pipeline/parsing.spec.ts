@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fallbackApiKey, parseFallbacks } from './fallbacks.js';
-import { kvToken } from './kv-store.js';
+import { kvToken } from '@roadmap/messaging';
 import { PartialThrottle } from './partial-throttle.js';
 import { costOf, parsePrices } from './prices.js';
 

@@ -6,7 +6,7 @@ import { OfflineProvider } from '../offline/offline-provider.js';
 import { PROMPTS, type PromptDefinition } from '../prompts/registry.js';
 import { LlmOutputError, type GenerateOptions, type LlmCallRecord, type LlmProvider, type LlmResult } from '../provider.js';
 import { CircuitBreaker } from './circuit-breaker.js';
-import { MemoryKvStore } from './kv-store.js';
+import { MemoryKvStore } from '@roadmap/messaging';
 import { OwnerSemaphore } from './owner-semaphore.js';
 import { LlmPipeline, type LlmPipelineOptions } from './pipeline.js';
 import { RateLimiter } from './rate-limiter.js';

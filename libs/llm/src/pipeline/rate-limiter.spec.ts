@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppError } from '@roadmap/contracts';
-import { MemoryKvStore } from './kv-store.js';
+import { MemoryKvStore } from '@roadmap/messaging';
 import { RateLimiter, waitFor } from './rate-limiter.js';
 
 const scope = (rpm: number, tpm = 0) => ({ provider: 'openai', model: 'gpt-test', rpm, tpm });

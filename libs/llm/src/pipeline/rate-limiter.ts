@@ -1,5 +1,5 @@
 import { AppError, RetryableError } from '@roadmap/contracts';
-import { kvToken, type KvStore } from './kv-store.js';
+import { kvToken, type KvStore } from '@roadmap/messaging';
 import { rateLimitWait } from './metrics.js';
 import { delay, jitter } from './wait.js';
 

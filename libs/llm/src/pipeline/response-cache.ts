@@ -3,7 +3,7 @@ import type { Logger } from '@roadmap/observability';
 import { z } from 'zod';
 import type { PromptDefinition } from '../prompts/registry.js';
 import type { LlmUsage } from '../provider.js';
-import type { KvStore } from './kv-store.js';
+import type { KvStore } from '@roadmap/messaging';
 import { CACHE_MAX_VALUE_BYTES } from '@roadmap/messaging';
 
 /** What the cache keeps of a result: the validated output and where it came from. */

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { millis, type NatsConnection } from '@nats-io/nats-core';
-import { kvStreamName, LLM_BUCKET_NAMES, Namespace, retryWhileElecting } from '@roadmap/messaging';
+import { retryWhileElecting } from './elections.js';
+import { kvStreamName } from './kv-buckets.js';
+import { Namespace } from './namespace.js';
 
 /** A value and the revision it was written at (for compare-and-set). */
 export interface KvValue {
@@ -11,9 +13,10 @@ export interface KvValue {
 }
 
 /**
- * The few key-value operations the shared limits and the cache need, with compare-and-set on the
- * revision. One implementation is JetStream KV (shared by every replica); the other is in memory
- * (one process: unit tests, and a provider built without a NATS connection).
+ * The few key-value operations the shared limits and caches need (the LLM layer's rate limits, owner
+ * slots and cache; the gateway's API rate limit), with compare-and-set on the revision. One
+ * implementation is JetStream KV (shared by every replica); the other is in memory (one process:
+ * unit tests, and a process built without a NATS connection).
  */
 export interface KvStore {
   get(key: string): Promise<KvValue | undefined>;
@@ -24,9 +27,6 @@ export interface KvStore {
   put(key: string, value: string): Promise<number>;
   delete(key: string): Promise<void>;
 }
-
-/** The buckets of the LLM layer, logical names (namespaced like streams: `T1ABC_LLM_RATE`), as provisioning declares them. */
-export const LLM_BUCKETS = LLM_BUCKET_NAMES;
 
 /** KV keys allow `[-/_=.a-zA-Z0-9]`; other characters (a model called `llama3:8b`) become `_` plus a short hash. */
 export function kvToken(text: string): string {
@@ -137,8 +137,8 @@ function isConflict(error: unknown): boolean {
   );
 }
 
-/** What the LLM layer needs of the process's NATS connection (the Messaging provider has both). */
-export interface LlmNatsHandle {
+/** What a bucket user needs of the process's NATS connection (the Messaging provider has both). */
+export interface KvNatsHandle {
   readonly nc: NatsConnection;
   /** NATS_NAMESPACE ('' for none). */
   readonly namespace: string;
@@ -160,7 +160,7 @@ export interface BucketOptions {
  * an error naming it; one sized for other settings (LLM_RATE_WINDOW_MS, LLM_CACHE_TTL_SECONDS) is
  * used as is, with a warning to provision again with this process's settings.
  */
-export async function openBucket(handle: LlmNatsHandle, logical: string, options: BucketOptions = {}): Promise<NatsKvStore> {
+export async function openBucket(handle: KvNatsHandle, logical: string, options: BucketOptions = {}): Promise<NatsKvStore> {
   const name = new Namespace(handle.namespace).streamName(logical);
   const jsm = await jetstreamManager(handle.nc);
   let config;
@@ -173,7 +173,7 @@ export async function openBucket(handle: LlmNatsHandle, logical: string, options
     throw error;
   }
   if (options.maxAgeMs !== undefined && millis(config.max_age) !== options.maxAgeMs) {
-    options.warn?.(`KV bucket ${name} keeps values ${millis(config.max_age)} ms, this process expects ${options.maxAgeMs} ms: provision again with the same LLM settings`);
+    options.warn?.(`KV bucket ${name} keeps values ${millis(config.max_age)} ms, this process expects ${options.maxAgeMs} ms: provision again with the same settings`);
   }
   if (options.maxValueBytes !== undefined && config.max_msg_size >= 0 && config.max_msg_size < options.maxValueBytes) {
     options.warn?.(`KV bucket ${name} accepts values up to ${config.max_msg_size} bytes, this process writes up to ${options.maxValueBytes}`);
