@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
+  /** `priority: "high"` from a caller the priority policy does not grant it (admins, granted owners and API keys). */
+  | 'PRIORITY_NOT_ALLOWED'
   | 'RATE_LIMITED'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'PAYLOAD_TOO_LARGE'
@@ -126,6 +128,19 @@ export class UnauthenticatedError extends AppError {
 export class ForbiddenError extends AppError {
   constructor(message: string) {
     super('FORBIDDEN', message, { status: 403 });
+  }
+}
+
+/**
+ * `priority: "high"` asked by a caller not granted it (HTTP 403, the field at fault named): refused,
+ * never downgraded, so a client learns it rather than getting normal service it did not ask for.
+ */
+export class PriorityNotAllowedError extends AppError {
+  constructor() {
+    super('PRIORITY_NOT_ALLOWED', 'High priority is granted to admins and to owners or API keys an admin has granted it; ask for normal or low', {
+      status: 403,
+      details: [{ field: 'priority', message: 'high is not granted to this caller' }],
+    });
   }
 }
 

@@ -43,22 +43,18 @@ export class MemoryKvStore implements KvStore {
   constructor(private readonly maxAgeMs = 0) {}
 
   async get(key: string): Promise<KvValue | undefined> {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (this.maxAgeMs > 0 && Date.now() - entry.at > this.maxAgeMs) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return { value: entry.value, revision: entry.revision };
+    return this.read(key);
   }
 
+  // Check and write in one synchronous step: awaiting between them would let two concurrent
+  // compare-and-sets of one revision both succeed, which the real bucket never allows.
   async create(key: string, value: string): Promise<number | undefined> {
-    if (await this.get(key)) return undefined;
+    if (this.read(key)) return undefined;
     return this.write(key, value);
   }
 
   async update(key: string, value: string, revision: number): Promise<number | undefined> {
-    const current = await this.get(key);
+    const current = this.read(key);
     if (!current || current.revision !== revision) return undefined;
     return this.write(key, value);
   }
@@ -69,6 +65,16 @@ export class MemoryKvStore implements KvStore {
 
   async delete(key: string): Promise<void> {
     this.entries.delete(key);
+  }
+
+  private read(key: string): KvValue | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (this.maxAgeMs > 0 && Date.now() - entry.at > this.maxAgeMs) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return { value: entry.value, revision: entry.revision };
   }
 
   private write(key: string, value: string): number {

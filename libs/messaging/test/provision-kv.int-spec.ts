@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { STREAMS } from '@roadmap/contracts';
-import { assertProvisioned, CONTROL_BUCKET, deprovision, kvBuckets, kvStreamName, LLM_BUCKET_NAMES, Messaging, provision } from '@roadmap/messaging';
+import { API_RATE_BUCKET, assertProvisioned, CONTROL_BUCKET, deprovision, kvBuckets, kvStreamName, LLM_BUCKET_NAMES, Messaging, provision } from '@roadmap/messaging';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const NAMESPACE = `kv${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -29,7 +29,7 @@ describe('provisioning KV buckets and stream limits', () => {
     const buckets = first.entries.filter((e) => e.kind === 'bucket');
     assert.deepEqual(
       buckets.map((e) => `${e.action} ${e.name}`).sort(),
-      [...Object.values(LLM_BUCKET_NAMES), CONTROL_BUCKET].map((n) => `created ${messaging.streamName(n)}`).sort(),
+      [...Object.values(LLM_BUCKET_NAMES), API_RATE_BUCKET, CONTROL_BUCKET].map((n) => `created ${messaging.streamName(n)}`).sort(),
     );
     const rate = await info(bucketStream(LLM_BUCKET_NAMES.rate));
     assert.equal(rate.config.max_age, 600_000 * MS, 'three rate windows');
@@ -78,6 +78,6 @@ describe('provisioning KV buckets and stream limits', () => {
     const again = await provision(messaging);
     assert.deepEqual(again.created, [messaging.streamName(LLM_BUCKET_NAMES.owners)]);
     await assertProvisioned(messaging);
-    assert.deepEqual(kvBuckets().map((b) => b.name).sort(), [...Object.values(LLM_BUCKET_NAMES), CONTROL_BUCKET].sort(), 'the LLM buckets and the operator controls');
+    assert.deepEqual(kvBuckets().map((b) => b.name).sort(), [...Object.values(LLM_BUCKET_NAMES), API_RATE_BUCKET, CONTROL_BUCKET].sort(), 'the LLM buckets, the API rate limit and the operator controls');
   });
 });

@@ -22,6 +22,8 @@ export interface ApiKeyInfo {
   prefix: string;
   owner: string;
   role: Role;
+  /** May ask for `high` priority whatever its owner's policy says. */
+  priorityHigh: boolean;
   label: string | null;
   createdAt: string;
   revokedAt: string | null;
@@ -33,6 +35,7 @@ interface Row {
   prefix: string;
   owner: string;
   role: Role;
+  priority_high: boolean;
   label: string | null;
   created_at: Date;
   revoked_at: Date | null;
@@ -44,6 +47,7 @@ const info = (r: Row): ApiKeyInfo => ({
   prefix: r.prefix,
   owner: r.owner,
   role: r.role,
+  priorityHigh: r.priority_high,
   label: r.label,
   createdAt: r.created_at.toISOString(),
   revokedAt: r.revoked_at?.toISOString() ?? null,
@@ -63,28 +67,28 @@ export class ApiKeys {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
   /** Creates a key; the returned `key` is the only time it exists in the clear. */
-  async create(owner: string, role: Role, label: string | null = null, actor = 'unknown'): Promise<{ key: string; info: ApiKeyInfo }> {
+  async create(owner: string, role: Role, label: string | null = null, actor = 'unknown', priorityHigh = false): Promise<{ key: string; info: ApiKeyInfo }> {
     const key = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
     const created = await this.dataSource.transaction(async (em) => {
       const { rows } = await sql<Row>(
         em,
-        `INSERT INTO api_keys (id, prefix, hash, owner, role, label) VALUES ($1, $2, $3, $4, $5, $6)
-         RETURNING id, prefix, owner, role, label, created_at, revoked_at, last_used_at`,
-        [timeOrderedId(), key.slice(0, DISPLAY_PREFIX_LENGTH), hashApiKey(key), owner, role, label],
+        `INSERT INTO api_keys (id, prefix, hash, owner, role, label, priority_high) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         RETURNING id, prefix, owner, role, priority_high, label, created_at, revoked_at, last_used_at`,
+        [timeOrderedId(), key.slice(0, DISPLAY_PREFIX_LENGTH), hashApiKey(key), owner, role, label, priorityHigh],
       );
       const made = info(rows[0]!);
-      await auditKeyChange(em, actor, 'apikey.create', made, { owner, role, label });
+      await auditKeyChange(em, actor, 'apikey.create', made, { owner, role, label, priorityHigh });
       return made;
     });
     return { key, info: created };
   }
 
-  /** The owner and role of an active key, or null (unknown or revoked). */
-  async verify(key: string): Promise<{ id: string; owner: string; role: Role } | null> {
+  /** The owner, role and priority grant of an active key, or null (unknown or revoked). */
+  async verify(key: string): Promise<{ id: string; owner: string; role: Role; priorityHigh: boolean } | null> {
     if (!looksLikeApiKey(key)) return null;
-    const { rows } = await sql<{ id: string; owner: string; role: Role; last_used_at: Date | null }>(
+    const { rows } = await sql<{ id: string; owner: string; role: Role; priority_high: boolean; last_used_at: Date | null }>(
       this.dataSource,
-      `SELECT id, owner, role, last_used_at FROM api_keys WHERE hash = $1 AND revoked_at IS NULL`,
+      `SELECT id, owner, role, priority_high, last_used_at FROM api_keys WHERE hash = $1 AND revoked_at IS NULL`,
       [hashApiKey(key)],
     );
     const row = rows[0];
@@ -93,7 +97,7 @@ export class ApiKeys {
       // Best effort: a failed bookkeeping write must not fail the request.
       void sql(this.dataSource, `UPDATE api_keys SET last_used_at = now() WHERE id = $1`, [row.id]).catch(() => undefined);
     }
-    return { id: row.id, owner: row.owner, role: row.role };
+    return { id: row.id, owner: row.owner, role: row.role, priorityHigh: row.priority_high };
   }
 
   /** Revokes the key with this id or display prefix; returns what was revoked (none, or several when ambiguous: nothing is revoked then). */
@@ -101,7 +105,7 @@ export class ApiKeys {
     const isId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrPrefix);
     const { rows } = await sql<Row>(
       this.dataSource,
-      `SELECT id, prefix, owner, role, label, created_at, revoked_at, last_used_at FROM api_keys
+      `SELECT id, prefix, owner, role, priority_high, label, created_at, revoked_at, last_used_at FROM api_keys
         WHERE ${isId ? 'id = $1::uuid' : 'prefix = $1'} AND revoked_at IS NULL`,
       [idOrPrefix],
     );
@@ -110,7 +114,7 @@ export class ApiKeys {
       const updated = await sql<Row>(
         em,
         `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
-         RETURNING id, prefix, owner, role, label, created_at, revoked_at, last_used_at`,
+         RETURNING id, prefix, owner, role, priority_high, label, created_at, revoked_at, last_used_at`,
         [rows[0]!.id],
       );
       const gone = updated.rows[0] ? info(updated.rows[0]) : null;
@@ -123,7 +127,7 @@ export class ApiKeys {
   async list(options: { includeRevoked?: boolean } = {}): Promise<ApiKeyInfo[]> {
     const { rows } = await sql<Row>(
       this.dataSource,
-      `SELECT id, prefix, owner, role, label, created_at, revoked_at, last_used_at FROM api_keys
+      `SELECT id, prefix, owner, role, priority_high, label, created_at, revoked_at, last_used_at FROM api_keys
         ${options.includeRevoked ? '' : 'WHERE revoked_at IS NULL'} ORDER BY created_at, id`,
     );
     return rows.map(info);

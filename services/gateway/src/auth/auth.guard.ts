@@ -54,7 +54,7 @@ export class AuthGuard implements CanActivate {
   private async byApiKey(key: string): Promise<Principal> {
     const found = await this.apiKeys.verify(key);
     if (!found) throw new UnauthenticatedError('The API key is unknown or revoked');
-    return { owner: found.owner, role: found.role, credential: `api-key:${found.id}` };
+    return { owner: found.owner, role: found.role, credential: `api-key:${found.id}`, priorityHigh: found.priorityHigh };
   }
 
   private async byJwt(token: string): Promise<Principal> {

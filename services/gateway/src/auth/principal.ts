@@ -8,6 +8,8 @@ export interface Principal {
   readonly role: Role;
   /** `api-key:<id>` or `jwt`: what the rate limit and the logs key on. */
   readonly credential: string;
+  /** An API key granted `high` priority on its own (`api_keys.priority_high`); the owner's grant is looked up apart. */
+  readonly priorityHigh?: boolean;
 }
 
 /** Where the guard leaves the caller on the request. */

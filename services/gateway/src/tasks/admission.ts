@@ -8,12 +8,13 @@ export const IdempotencyKeySchema = z
   .optional();
 
 /**
- * What every task-creating request goes through before its body is looked at: the caller's
- * creation rate (429 with Retry-After) and its Idempotency-Key (1 to 200 visible ASCII characters).
+ * What every task-creating request goes through before its body is looked at: the owner's
+ * creation rate across the gateway replicas (429 with Retry-After) and its Idempotency-Key (1 to
+ * 200 visible ASCII characters).
  * Returns the key, if any.
  */
-export function admitRequest(rateLimiter: RateLimiter, owner: string, idempotencyKey: string | undefined): string | undefined {
-  const waitMs = rateLimiter.take(owner);
+export async function admitRequest(rateLimiter: RateLimiter, owner: string, idempotencyKey: string | undefined): Promise<string | undefined> {
+  const waitMs = await rateLimiter.take(owner);
   if (waitMs > 0) throw new RateLimitedError('Too many tasks created by this caller; retry after Retry-After', waitMs);
   const key = IdempotencyKeySchema.safeParse(idempotencyKey);
   if (!key.success) {

@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { CreateTaskRequestSchema, SignalRequestSchema, type CreateTaskRequest } from '@roadmap/contracts';
 import { z } from 'zod';
 import { CurrentPrincipal, scopeOf, type Principal } from '../auth/principal.js';
+import { PriorityPolicy } from '../auth/priority-policy.js';
 import { RateLimiter } from '../auth/rate-limiter.js';
 import { UuidPipe, ZodPipe } from '../common/zod.pipe.js';
 import { admitRequest } from './admission.js';
@@ -31,6 +32,7 @@ export class TaskApiController {
   constructor(
     @Inject(TaskApiService) private readonly api: TaskApiService,
     @Inject(RateLimiter) private readonly rateLimiter: RateLimiter,
+    @Inject(PriorityPolicy) private readonly priority: PriorityPolicy,
   ) {}
 
   @Post('tasks')
@@ -39,6 +41,7 @@ export class TaskApiController {
   @ApiBody({ schema: z.toJSONSchema(CreateTaskRequestSchema, { io: 'input', unrepresentable: 'any' }) as object })
   @ApiResponse({ status: 202, description: 'Accepted: the task id and where to follow it' })
   @ApiResponse({ status: 400, description: 'UNKNOWN_TASK_TYPE (the known types listed) or VALIDATION_FAILED (each field at fault, e.g. input.goals.3)', schema: errorSchema })
+  @ApiResponse({ status: 403, description: 'PRIORITY_NOT_ALLOWED: high priority asked by a caller not granted it (details name priority)', schema: errorSchema })
   @ApiResponse({ status: 429, description: 'Too many tasks created by this caller; retry after Retry-After', schema: errorSchema })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'The same key within 24 h returns the first task (Idempotent-Replayed: true)' })
   async create(
@@ -47,7 +50,9 @@ export class TaskApiController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @CurrentPrincipal() principal: Principal,
   ) {
-    const key = admitRequest(this.rateLimiter, principal.owner, idempotencyKey);
+    // Before the rate limit: a refused priority spends no token.
+    await this.priority.assertAllowed(principal, body.priority);
+    const key = await admitRequest(this.rateLimiter, principal.owner, idempotencyKey);
     const { replayed, body: accepted } = await this.api.create(principal.owner, body, key);
     if (replayed) void reply.header('Idempotent-Replayed', 'true');
     return accepted;

@@ -16,6 +16,7 @@ import {
 import { z } from 'zod';
 import { UuidPipe, ZodPipe } from '../common/zod.pipe.js';
 import { admitRequest } from './admission.js';
+import { PriorityPolicy } from '../auth/priority-policy.js';
 import { RateLimiter } from '../auth/rate-limiter.js';
 import { CurrentPrincipal, scopeOf, type Principal } from '../auth/principal.js';
 import { TasksService } from './tasks.service.js';
@@ -81,6 +82,7 @@ export class RoadmapsController {
   constructor(
     @Inject(TasksService) private readonly tasks: TasksService,
     @Inject(RateLimiter) private readonly rateLimiter: RateLimiter,
+    @Inject(PriorityPolicy) private readonly priority: PriorityPolicy,
   ) {}
 
   @Post()
@@ -90,6 +92,7 @@ export class RoadmapsController {
   @ApiResponse({ status: 202, description: 'Accepted: the task id, the roadmap id and where to follow them' })
   @ApiResponse({ status: 400, description: 'Invalid body (field at fault in details)', schema: errorSchema })
   @ApiResponse({ status: 413, description: 'Body over the size limit', schema: errorSchema })
+  @ApiResponse({ status: 403, description: 'PRIORITY_NOT_ALLOWED: high priority asked by a caller not granted it (details name priority)', schema: errorSchema })
   @ApiResponse({ status: 429, description: 'Too many tasks created by this caller; retry after Retry-After', schema: errorSchema })
   @ApiResponse({ status: 503, description: 'Queue unavailable; retry after Retry-After', schema: errorSchema })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'The same key within 24 h returns the first task (Idempotent-Replayed: true)' })
@@ -99,7 +102,9 @@ export class RoadmapsController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @CurrentPrincipal() principal: Principal,
   ) {
-    const key = admitRequest(this.rateLimiter, principal.owner, idempotencyKey);
+    // Before the rate limit: a refused priority spends no token.
+    await this.priority.assertAllowed(principal, body.priority);
+    const key = await admitRequest(this.rateLimiter, principal.owner, idempotencyKey);
     const { replayed, body: accepted } = await this.tasks.createRoadmap(principal.owner, body, key);
     if (replayed) void reply.header('Idempotent-Replayed', 'true');
     return accepted;
