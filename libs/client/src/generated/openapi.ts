@@ -846,6 +846,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/owners/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Owners with a policy set, by name (cursor paging); an owner not listed has weight 1 and no high priority */
+        get: operations["listOwnerPolicies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/owners/{owner}/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An owner’s policy: dispatch weight and high-priority grant (the defaults for an owner never set) */
+        get: operations["getOwnerPolicy"];
+        /**
+         * Set an owner’s dispatch weight (integer 1 to 100) and/or high-priority grant; fields left out keep their value; audited
+         * @description Applies at once on the gateway that takes it and within 10 s on the others (they remember a grant that long).
+         */
+        put: operations["setOwnerPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2079,6 +2117,22 @@ export interface components {
             }[];
             nextCursor: string | null;
         };
+        /** @description Owners with a policy set, by name */
+        OwnerPolicyPage: {
+            items: components["schemas"]["OwnerPolicy"][];
+            nextCursor: string | null;
+        };
+        /** @description An owner’s policy; an owner never set has weight 1 and no high priority */
+        OwnerPolicy: {
+            owner: string;
+            /** @description Fair dispatch: an owner with 3 gets three turns for another’s one */
+            weight: number;
+            /** @description May ask for priority high (admins always may; an API key may be granted it on its own) */
+            priorityHigh: boolean;
+            /** @description The admin who set it last; null for an owner never set (the defaults) */
+            updatedBy: string | null;
+            updatedAt: string | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -2205,6 +2259,29 @@ export interface operations {
                      * @example {
                      *       "code": "UNAUTHENTICATED",
                      *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PRIORITY_NOT_ALLOWED: priority high asked by a caller not granted it (details name priority); normal and low are open to everyone */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "PRIORITY_NOT_ALLOWED",
+                     *       "message": "High priority is granted to admins and to owners or API keys an admin has granted it; ask for normal or low",
+                     *       "details": [
+                     *         {
+                     *           "path": "priority",
+                     *           "field": "priority",
+                     *           "message": "high is not granted to this caller"
+                     *         }
+                     *       ],
                      *       "requestId": "req-1"
                      *     }
                      */
@@ -3160,6 +3237,29 @@ export interface operations {
                      * @example {
                      *       "code": "UNAUTHENTICATED",
                      *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PRIORITY_NOT_ALLOWED: priority high asked by a caller not granted it (details name priority); normal and low are open to everyone */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "PRIORITY_NOT_ALLOWED",
+                     *       "message": "High priority is granted to admins and to owners or API keys an admin has granted it; ask for normal or low",
+                     *       "details": [
+                     *         {
+                     *           "path": "priority",
+                     *           "field": "priority",
+                     *           "message": "high is not granted to this caller"
+                     *         }
+                     *       ],
                      *       "requestId": "req-1"
                      *     }
                      */
@@ -8808,6 +8908,371 @@ export interface operations {
                      * @example {
                      *       "code": "FORBIDDEN",
                      *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listOwnerPolicies: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of policies */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "owner": "alice",
+                     *           "weight": 3,
+                     *           "priorityHigh": true,
+                     *           "updatedBy": "ops",
+                     *           "updatedAt": "2026-12-07T10:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "nextCursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OwnerPolicyPage"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getOwnerPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The owner (a JWT’s sub, an API key’s owner) */
+                owner: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "owner": "alice",
+                     *       "weight": 3,
+                     *       "priorityHigh": true,
+                     *       "updatedBy": "ops",
+                     *       "updatedAt": "2026-12-07T10:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OwnerPolicy"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setOwnerPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The owner (a JWT’s sub, an API key’s owner) */
+                owner: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "weight": 3,
+                 *       "priorityHigh": true
+                 *     }
+                 */
+                "application/json": {
+                    weight?: number;
+                    priorityHigh?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The policy as set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "owner": "alice",
+                     *       "weight": 3,
+                     *       "priorityHigh": true,
+                     *       "updatedBy": "ops",
+                     *       "updatedAt": "2026-12-07T10:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OwnerPolicy"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "message": "The request body is larger than the limit",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNSUPPORTED_MEDIA_TYPE",
+                     *       "message": "Send the body as application/json",
                      *       "requestId": "req-1"
                      *     }
                      */

@@ -8,13 +8,14 @@ import { DeadLettersService } from './dead-letters.service.js';
 import { InsightController } from './insight.controller.js';
 import { LiveFeedService } from './live-feed.service.js';
 import { OperationsController } from './operations.controller.js';
+import { OwnerPoliciesController } from './owner-policies.controller.js';
 import { QueueControlService } from './queue-control.service.js';
 import { QueuesService } from './queues.service.js';
 import { SearchService } from './search.service.js';
 import { WorkersService } from './workers.service.js';
 
 @Module({
-  controllers: [DeadLettersController, OperationsController, AdminControlController, BulkController, InsightController],
+  controllers: [DeadLettersController, OperationsController, AdminControlController, BulkController, InsightController, OwnerPoliciesController],
   providers: [DeadLettersService, QueuesService, WorkersService, QueueControlService, AuditService, BulkService, SearchService, LiveFeedService],
 })
 export class AdminModule {}

@@ -6,6 +6,7 @@ import { DEFAULT_API_URL } from './api-client.js';
 import { apikeyCommand } from './commands/apikey.js';
 import { dlqCommand, queuesCommand, workersCommand } from './commands/admin.js';
 import { addQueueControl, addWorkerControl, auditCommand, dlqBulkCommand, tasksBulkCommand } from './commands/control.js';
+import { ownersCommand } from './commands/owners.js';
 import { roadmapsCommand } from './commands/roadmaps.js';
 import { tasksCommand } from './commands/tasks.js';
 import { CliError, ExitCode } from './exit-codes.js';
@@ -29,7 +30,7 @@ Environment: ROADMAP_API_URL (default ${DEFAULT_API_URL}), ROADMAP_API_KEY; apik
 
 function buildProgram(): Command {
   const program = new Command('roadmap')
-    .description('Operate the roadmap platform: tasks, roadmaps, queues, workers, dead letters, audit, API keys')
+    .description('Operate the roadmap platform: tasks, roadmaps, queues, workers, dead letters, audit, owner policies, API keys')
     .option('--api-url <url>', `API base URL (env ROADMAP_API_URL, default ${DEFAULT_API_URL})`)
     .option('--api-key <key>', 'API key or JWT (env ROADMAP_API_KEY)')
     .option('--json', 'print JSON (for scripts) instead of tables', false)
@@ -43,6 +44,7 @@ function buildProgram(): Command {
     addWorkerControl(workersCommand()),
     dlqCommand().addCommand(dlqBulkCommand()),
     auditCommand(),
+    ownersCommand(),
     apikeyCommand(),
   ];
   for (const command of commands) {

@@ -146,6 +146,12 @@ export const errorExamples: Record<string, { code: string; message: string; deta
   '422': { code: 'IDEMPOTENCY_KEY_REUSED', message: 'This Idempotency-Key was used for a different request', requestId: 'req-1' },
   '429': { code: 'RATE_LIMITED', message: 'Too many roadmaps created by this caller; retry after Retry-After', requestId: 'req-1' },
   '503': { code: 'SERVICE_UNAVAILABLE', message: 'The queue is unavailable right now; retry shortly', requestId: 'req-1' },
+  priorityNotAllowed: {
+    code: 'PRIORITY_NOT_ALLOWED',
+    message: 'High priority is granted to admins and to owners or API keys an admin has granted it; ask for normal or low',
+    details: [{ path: 'priority', field: 'priority', message: 'high is not granted to this caller' }],
+    requestId: 'req-1',
+  },
 };
 
 export const sseExample = [

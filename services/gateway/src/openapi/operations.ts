@@ -34,6 +34,17 @@ export function errors(...statuses: Array<keyof typeof ERROR_DESCRIPTIONS>): Zod
   );
 }
 
+/**
+ * The 403 of a task-creating operation: `priority: "high"` from a caller the priority policy does
+ * not grant it (admins, granted owners, granted API keys).
+ */
+export const priorityNotAllowed: ZodOpenApiResponsesObject = {
+  '403': {
+    description: 'PRIORITY_NOT_ALLOWED: priority high asked by a caller not granted it (details name priority); normal and low are open to everyone',
+    content: { 'application/json': { schema: ErrorSchema, example: errorExamples.priorityNotAllowed } },
+  },
+};
+
 /** A JSON success response, with an example where one is written. */
 export function json(description: string, schema: z.ZodType, example?: unknown) {
   return { description, content: { 'application/json': { schema, ...(example !== undefined ? { example } : {}) } } };

@@ -9,7 +9,7 @@ import {
   UsageQuerySchema,
 } from '../tasks/tasks.controller.js';
 import * as ex from './examples.js';
-import { body, errors, json, op } from './operations.js';
+import { body, errors, json, op, priorityNotAllowed } from './operations.js';
 import * as s from './schemas.js';
 
 /* The public operations: roadmaps, tasks (with the event stream) and usage. */
@@ -38,6 +38,7 @@ export const publicPaths: ZodOpenApiPathsObject = {
           headers: { 'Idempotent-Replayed': { description: '`true` when an earlier request with the same Idempotency-Key is answered again', schema: { type: 'string', enum: ['true'] } } },
         },
         ...errors('400', '413', '415', '422', '429'),
+        ...priorityNotAllowed,
       },
     }),
   },

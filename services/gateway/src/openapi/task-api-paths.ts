@@ -4,7 +4,7 @@ import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { ResultQuerySchema, SignalNameSchema } from '../tasks/task-api.controller.js';
 import { IdempotencyKeySchema } from '../tasks/admission.js';
 import * as ex from './examples.js';
-import { body, errors, json, op } from './operations.js';
+import { body, errors, json, op, priorityNotAllowed } from './operations.js';
 import * as s from './schemas.js';
 
 /* The unified task API: any registered task type created, followed, signalled and read the same way. */
@@ -25,6 +25,7 @@ export const taskApiPaths: ZodOpenApiPathsObject = {
           headers: { 'Idempotent-Replayed': { description: '`true` when an earlier request with the same Idempotency-Key is answered again', schema: { type: 'string', enum: ['true'] } } },
         },
         ...errors('400', '413', '415', '422', '429'),
+        ...priorityNotAllowed,
       },
     }),
   },

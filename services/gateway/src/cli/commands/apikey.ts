@@ -20,12 +20,13 @@ export function apikeyCommand(): Command {
     .requiredOption('--owner <owner>', 'whose tasks the key acts on')
     .addOption(new Option('--role <role>', 'admin reaches /api/v1/admin').choices(ROLES).default('user'))
     .option('--label <text>', 'a note to recognise the key by')
-    .action(async (opts: { owner: string; role: Role; label?: string }) => {
+    .option('--priority-high', 'the key may ask for priority high even if its owner is not granted it (a service key)', false)
+    .action(async (opts: { owner: string; role: Role; label?: string; priorityHigh: boolean }) => {
       const owner = opts.owner.trim();
       if (!owner || owner.length > 200) throw new CliError('--owner must be 1 to 200 characters', ExitCode.usage);
       await withKeys(async (keys) => {
-        const { key, info } = await keys.create(owner, opts.role, opts.label ?? null, cliActor());
-        console.log(`created API key ${info.prefix} (id ${info.id}) for owner "${info.owner}" with role ${info.role}`);
+        const { key, info } = await keys.create(owner, opts.role, opts.label ?? null, cliActor(), opts.priorityHigh);
+        console.log(`created API key ${info.prefix} (id ${info.id}) for owner "${info.owner}" with role ${info.role}${info.priorityHigh ? ', granted priority high' : ''}`);
         console.log('store it now: it is shown only this once');
         console.log(key);
       });
@@ -59,8 +60,8 @@ export function apikeyCommand(): Command {
           list.length === 0
             ? 'no API keys'
             : table(
-                ['PREFIX', 'ID', 'OWNER', 'ROLE', 'LABEL', 'CREATED', 'LAST USED', 'REVOKED'],
-                list.map((k) => [k.prefix, k.id, k.owner, k.role, k.label, k.createdAt, k.lastUsedAt, k.revokedAt]),
+                ['PREFIX', 'ID', 'OWNER', 'ROLE', 'HIGH', 'LABEL', 'CREATED', 'LAST USED', 'REVOKED'],
+                list.map((k) => [k.prefix, k.id, k.owner, k.role, k.priorityHigh ? 'yes' : '', k.label, k.createdAt, k.lastUsedAt, k.revokedAt]),
               ),
         );
       });
