@@ -1,6 +1,7 @@
 /*
  * The admin control commands of the CLI as real processes against a running platform (issue 20):
- * queues pause|resume|purge, workers concurrency|inspect|drain, tasks bulk, audit; --json output
+ * queues pause|resume|purge, workers concurrency|inspect|drain, tasks bulk, audit, and owners policy
+ * (issue 19); --json output
  * and the exit codes scripts rely on (2 refused, 3 unknown, 4 not an admin).
  */
 import assert from 'node:assert/strict';
@@ -84,10 +85,24 @@ describe('admin CLI commands', () => {
     assert.equal(await exited, 0);
   });
 
+  it('reads and sets owner policies: owners policy get|set|ls, --json, a bad weight is exit 2, a user exit 4', async () => {
+    assert.deepEqual(await json(['owners', 'policy', 'get', 'alice']), { owner: 'alice', weight: 1, priorityHigh: false, updatedBy: null, updatedAt: null });
+    const set = await json(['owners', 'policy', 'set', 'alice', '--weight', '3', '--priority-high', 'true']);
+    assert.deepEqual([set.owner, set.weight, set.priorityHigh, set.updatedBy], ['alice', 3, true, 'ops']);
+    const revoked = await json(['owners', 'policy', 'set', 'alice', '--priority-high', 'false']);
+    assert.deepEqual([revoked.weight, revoked.priorityHigh], [3, false], 'the weight left out is kept');
+    const text = await cli(['owners', 'policy', 'get', 'alice']);
+    assert.match(text.stdout, /weight: +3\n.*priority high: +no/s);
+    assert.deepEqual((await json(['owners', 'policy', 'ls'])).items.map((p: any) => [p.owner, p.weight]), [['alice', 3]]);
+    assert.equal((await cli(['owners', 'policy', 'set', 'alice', '--weight', '101'])).code, 2, 'weight out of range');
+    assert.equal((await cli(['owners', 'policy', 'set', 'alice', '--priority-high', 'yes'])).code, 2, 'not a boolean');
+    assert.equal((await cli(['owners', 'policy', 'get', 'alice'], userKey)).code, 4, 'not an admin');
+  });
+
   it('lists the audit trail', async () => {
     const page = await json(['audit', '--limit', '100']);
     const actions = page.items.map((e: any) => e.action);
-    for (const a of ['queue.pause', 'queue.resume', 'tasks.bulk', 'consumer.concurrency', 'worker.drain', 'apikey.create']) assert.ok(actions.includes(a), `${a} in the audit`);
+    for (const a of ['queue.pause', 'queue.resume', 'tasks.bulk', 'consumer.concurrency', 'worker.drain', 'owner.policy', 'apikey.create']) assert.ok(actions.includes(a), `${a} in the audit`);
     const key = page.items.find((e: any) => e.action === 'apikey.create');
     assert.match(key.actor, /^cli:/);
     const only = await json(['audit', '--action', 'queue.pause']);

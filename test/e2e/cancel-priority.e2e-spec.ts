@@ -56,6 +56,7 @@ describe('priorities', () => {
   before(async () => {
     // No workflow worker yet: requests pile up in the stream first.
     platform = await Platform.start({ replicas: { 'workflow-worker': 0, 'content-worker': 0 }, env: { OFFLINE_LLM_LATENCY_MS: '100' } });
+    await platform.grantPriorityHigh();
   });
   after(async () => {
     await platform?.stop();

@@ -37,6 +37,9 @@ describe('the operator CLI (`npm run cli`) against a running platform', () => {
     messaging = await Messaging.connect({ servers: TEST_NATS_URL, namespace: platform.namespace, name: 'e2e-cli' });
     adminKey = createKey('ops', 'admin');
     userKey = createKey('cli-user', 'user');
+    // A test below asks for priority high as this user: granted with the CLI itself.
+    const granted = await cli(['owners', 'policy', 'set', 'cli-user', '--priority-high', 'true'], adminKey);
+    assert.equal(granted.code, 0, granted.stderr);
   });
   after(async () => {
     await messaging?.close();

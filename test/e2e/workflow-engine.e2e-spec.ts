@@ -40,6 +40,7 @@ describe('the workflow engine through the real services: a plugin workflow, a ba
       replicas: { 'workflow-worker': 1, 'content-worker': 1 },
       ackWaitMs: 3_000,
     });
+    await platform.grantPriorityHigh();
   });
   after(async () => platform?.stop());
 

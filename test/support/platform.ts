@@ -216,9 +216,18 @@ export class Platform {
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
 
+  /**
+   * Grants `owner` priority high through the admin API (the priority policy answers 403
+   * PRIORITY_NOT_ALLOWED to an ungranted user asking for it).
+   */
+  async grantPriorityHigh(owner = E2E_OWNER): Promise<void> {
+    const res = await this.request('PUT', `/api/v1/admin/owners/${encodeURIComponent(owner)}/policy`, { priorityHigh: true }, {}, { as: 'e2e-admin', role: 'admin' });
+    if (res.status !== 200) throw new Error(`granting ${owner} priority high failed: ${res.status} ${res.text}`);
+  }
+
   /** A new API key (`apikey create`, straight in this platform's database); throws if the CLI failed. */
-  createApiKey(owner: string, role: 'admin' | 'user'): string {
-    const created = this.cli(['apikey', 'create', '--owner', owner, '--role', role]);
+  createApiKey(owner: string, role: 'admin' | 'user', options: { priorityHigh?: boolean } = {}): string {
+    const created = this.cli(['apikey', 'create', '--owner', owner, '--role', role, ...(options.priorityHigh ? ['--priority-high'] : [])]);
     if (created.status !== 0) throw new Error(`apikey create failed (${created.status}): ${created.stderr}`);
     return created.stdout.trim().split('\n').at(-1)!;
   }
