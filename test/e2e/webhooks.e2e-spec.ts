@@ -1,44 +1,17 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { Subjects } from '@roadmap/contracts';
 import { Messaging } from '@roadmap/messaging';
 import { E2E_OWNER, eventually, Platform, TEST_NATS_URL } from '../support/platform.js';
+import { receiver } from './webhooks-receiver.js';
 
 /*
  * Webhooks end to end: an owner registers a local receiver, its task ends, the webhook worker
  * delivers the event signed (Standard Webhooks), retrying through the receiver's failures, once per
  * event; the registry's answers and refusals; owner scoping.
  */
-
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: string;
-  answered: number;
-}
-
-/** A receiver that answers 500 to the first `failFirst` requests of each webhook-id, then 200. */
-async function receiver(failFirst = 0) {
-  const received: Received[] = [];
-  const seen = new Map<string, number>();
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c));
-    req.on('end', () => {
-      const id = String(req.headers['webhook-id']);
-      const n = (seen.get(id) ?? 0) + 1;
-      seen.set(id, n);
-      const answered = n <= failFirst ? 500 : 200;
-      received.push({ headers: req.headers, body, answered });
-      res.writeHead(answered).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { received, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, close: () => server.close() };
-}
 
 describe('webhooks (Standard Webhooks, delivered by the webhook worker)', () => {
   let platform: Platform;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CallbackUrlSchema } from './webhooks.js';
 
 /** Lifecycle of a task. `awaiting_review` is used once human review lands (see docs/workflow.md). */
 export const TASK_STATUSES = ['queued', 'running', 'awaiting_review', 'completed', 'failed', 'cancelled'] as const;
@@ -55,6 +56,7 @@ export const CreateRoadmapRequestSchema = z.strictObject({
   preferences: PreferencesSchema.default(() => PreferencesSchema.parse({})),
   priority: z.enum(PRIORITIES).default('normal'),
   review: z.enum(REVIEW_MODES).optional(),
+  callbackUrl: CallbackUrlSchema.optional(),
 });
 export type CreateRoadmapRequest = z.infer<typeof CreateRoadmapRequestSchema>;
 

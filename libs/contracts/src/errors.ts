@@ -48,6 +48,8 @@ export type ErrorCode =
   | 'INVALID_TRANSITION'
   /** A webhook URL that resolves to an address webhooks may not reach, or does not resolve. */
   | 'WEBHOOK_URL_FORBIDDEN'
+  /** A `callbackUrl` from an owner with no registered webhook, whose secret would sign it. */
+  | 'WEBHOOK_SECRET_MISSING'
   /** A webhook endpoint did not answer 2xx in time (retried with backoff for 24 h). */
   | 'WEBHOOK_DELIVERY_FAILED'
   /** Admin controls (issue 20): a purged message's task, and refusals with the field at fault. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CreateRoadmapRequestSchema, PreferencesSchema, PRIORITIES, REVIEW_MODES, WORKFLOW_VERSION } from './domain.js';
+import { CallbackUrlSchema } from './webhooks.js';
 
 /**
  * What the API knows of a kind of job: its name, its definition's version, and the schemas of its
@@ -100,6 +101,7 @@ export const CreateTaskRequestSchema = z.strictObject({
   priority: z.enum(PRIORITIES).default('normal'),
   /** Whether a person reviews the task's work where its type has a review (roadmap.generate). */
   review: z.enum(REVIEW_MODES).optional(),
+  callbackUrl: CallbackUrlSchema.optional(),
 });
 export type CreateTaskRequest = z.infer<typeof CreateTaskRequestSchema>;
 

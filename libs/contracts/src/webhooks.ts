@@ -18,6 +18,24 @@ export function webhookEventOf(type: TaskEventType): WebhookEventType | null {
   return (WEBHOOK_EVENTS as readonly string[]).includes(type) ? (type as WebhookEventType) : null;
 }
 
+/**
+ * `callbackUrl` of POST /roadmaps and POST /tasks: one task's events POSTed to this URL, signed with
+ * the owner's default webhook secret (their oldest registered endpoint's), like a registered webhook.
+ */
+export const CallbackUrlSchema = z
+  .url({ protocol: /^https?$/ })
+  .max(2000)
+  .meta({
+    description:
+      'Where this task’s events are POSTed, signed like a webhook delivery with your default webhook secret (the secret of your oldest registered webhook, ' +
+      '`default: true` in GET /api/v1/webhooks): task.awaiting_review, then task.completed, task.failed or task.cancelled. ' +
+      '422 WEBHOOK_SECRET_MISSING when you have registered no webhook; 400 WEBHOOK_URL_FORBIDDEN for loopback, private or metadata addresses.',
+    example: 'https://lms.example.com/hooks/roadmap',
+  });
+
+/** The events a task's callback receives: its review wait and its end. */
+export const CALLBACK_EVENTS: readonly WebhookEventType[] = WEBHOOK_EVENTS;
+
 /** How long a failing delivery is retried before it is recorded as failed (and an endpoint failing as long, disabled). */
 export const WEBHOOK_RETRY_WINDOW_MS = 24 * 60 * 60_000;
 /** Longest wait for an endpoint's answer. */

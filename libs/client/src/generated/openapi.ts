@@ -325,7 +325,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller’s webhooks */
+        /** The caller’s registered webhooks (not tasks’ callbackUrls); `default: true` marks the one whose secret signs callbacks */
         get: operations["listWebhooks"];
         put?: never;
         /**
@@ -346,7 +346,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One of the caller’s webhooks */
+        /** One of the caller’s webhooks, or a task’s callbackUrl (its id is the task’s) */
         get: operations["getWebhook"];
         put?: never;
         post?: never;
@@ -382,7 +382,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A webhook’s deliveries, newest first, each with its attempts (status code or error, latency) */
+        /** A webhook’s deliveries (a task’s callbackUrl: /webhooks/{taskId}/deliveries), newest first, each with its attempts */
         get: operations["listWebhookDeliveries"];
         put?: never;
         post?: never;
@@ -1584,6 +1584,10 @@ export interface components {
             description: string | null;
             events: ("task.completed" | "task.failed" | "task.cancelled" | "task.awaiting_review" | "*")[];
             enabled: boolean;
+            /** @description Your default webhook: the oldest you registered. Its secret signs the deliveries of every `callbackUrl` you give a task (deleting it makes the next oldest the default) */
+            default: boolean;
+            /** @description For a task’s `callbackUrl` (read with GET /webhooks/{taskId}): that task; null for a registered webhook */
+            taskId: string | null;
             /** @description Why it was disabled: by its owner, or after failing for 24 h */
             disabledReason: string | null;
             failingSince: string | null;
@@ -1604,6 +1608,10 @@ export interface components {
             description: string | null;
             events: ("task.completed" | "task.failed" | "task.cancelled" | "task.awaiting_review" | "*")[];
             enabled: boolean;
+            /** @description Your default webhook: the oldest you registered. Its secret signs the deliveries of every `callbackUrl` you give a task (deleting it makes the next oldest the default) */
+            default: boolean;
+            /** @description For a task’s `callbackUrl` (read with GET /webhooks/{taskId}): that task; null for a registered webhook */
+            taskId: string | null;
             /** @description Why it was disabled: by its owner, or after failing for 24 h */
             disabledReason: string | null;
             failingSince: string | null;
@@ -2195,6 +2203,12 @@ export interface operations {
                     priority?: "high" | "normal" | "low";
                     /** @enum {string} */
                     review?: "required" | "skip";
+                    /**
+                     * Format: uri
+                     * @description Where this task’s events are POSTed, signed like a webhook delivery with your default webhook secret (the secret of your oldest registered webhook, `default: true` in GET /api/v1/webhooks): task.awaiting_review, then task.completed, task.failed or task.cancelled. 422 WEBHOOK_SECRET_MISSING when you have registered no webhook; 400 WEBHOOK_URL_FORBIDDEN for loopback, private or metadata addresses.
+                     * @example https://lms.example.com/hooks/roadmap
+                     */
+                    callbackUrl?: string;
                 };
             };
         };
@@ -3172,6 +3186,12 @@ export interface operations {
                     priority?: "high" | "normal" | "low";
                     /** @enum {string} */
                     review?: "required" | "skip";
+                    /**
+                     * Format: uri
+                     * @description Where this task’s events are POSTed, signed like a webhook delivery with your default webhook secret (the secret of your oldest registered webhook, `default: true` in GET /api/v1/webhooks): task.awaiting_review, then task.completed, task.failed or task.cancelled. 422 WEBHOOK_SECRET_MISSING when you have registered no webhook; 400 WEBHOOK_URL_FORBIDDEN for loopback, private or metadata addresses.
+                     * @example https://lms.example.com/hooks/roadmap
+                     */
+                    callbackUrl?: string;
                 };
             };
         };
@@ -4782,6 +4802,8 @@ export interface operations {
                      *             "task.failed"
                      *           ],
                      *           "enabled": true,
+                     *           "default": true,
+                     *           "taskId": null,
                      *           "disabledReason": null,
                      *           "failingSince": null,
                      *           "createdAt": "2026-12-07T10:00:00.000Z",
@@ -4877,6 +4899,8 @@ export interface operations {
                      *         "task.failed"
                      *       ],
                      *       "enabled": true,
+                     *       "default": true,
+                     *       "taskId": null,
                      *       "disabledReason": null,
                      *       "failingSince": null,
                      *       "createdAt": "2026-12-07T10:00:00.000Z",
@@ -5005,6 +5029,8 @@ export interface operations {
                      *         "task.failed"
                      *       ],
                      *       "enabled": true,
+                     *       "default": true,
+                     *       "taskId": null,
                      *       "disabledReason": null,
                      *       "failingSince": null,
                      *       "createdAt": "2026-12-07T10:00:00.000Z",
@@ -5222,6 +5248,8 @@ export interface operations {
                      *         "task.failed"
                      *       ],
                      *       "enabled": false,
+                     *       "default": true,
+                     *       "taskId": null,
                      *       "disabledReason": "disabled by its owner",
                      *       "failingSince": null,
                      *       "createdAt": "2026-12-07T10:00:00.000Z",
@@ -5365,6 +5393,8 @@ export interface operations {
                      *         "task.failed"
                      *       ],
                      *       "enabled": true,
+                     *       "default": true,
+                     *       "taskId": null,
                      *       "disabledReason": null,
                      *       "failingSince": null,
                      *       "createdAt": "2026-12-07T10:00:00.000Z",

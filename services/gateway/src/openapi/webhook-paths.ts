@@ -18,6 +18,10 @@ const WebhookSchema = z
     description: z.string().nullable(),
     events: z.array(z.enum([...WEBHOOK_EVENTS, '*'])),
     enabled: z.boolean(),
+    default: z.boolean().meta({
+      description: 'Your default webhook: the oldest you registered. Its secret signs the deliveries of every `callbackUrl` you give a task (deleting it makes the next oldest the default)',
+    }),
+    taskId: uuid.nullable().meta({ description: 'For a task’s `callbackUrl` (read with GET /webhooks/{taskId}): that task; null for a registered webhook' }),
     disabledReason: z.string().nullable().meta({ description: 'Why it was disabled: by its owner, or after failing for 24 h' }),
     failingSince: instant.nullable(),
     createdAt: instant,
@@ -46,6 +50,8 @@ const webhook = {
   description: 'Tell the LMS when a roadmap is ready',
   events: ['task.completed', 'task.failed'],
   enabled: true,
+  default: true,
+  taskId: null,
   disabledReason: null,
   failingSince: null,
   createdAt: at,
@@ -77,12 +83,12 @@ export const webhookPaths: ZodOpenApiPathsObject = {
       requestBody: body(CreateWebhookSchema, { url: webhook.url, events: webhook.events, description: webhook.description }),
       responses: { '201': json('Registered: keep the secret, it is not shown again', WebhookWithSecretSchema, withSecret), ...errors('400', '413', '415') },
     }),
-    get: op('webhooks', 'listWebhooks', 'The caller’s webhooks', {
+    get: op('webhooks', 'listWebhooks', 'The caller’s registered webhooks (not tasks’ callbackUrls); `default: true` marks the one whose secret signs callbacks', {
       responses: { '200': json('The webhooks, oldest first', z.object({ items: z.array(WebhookSchema) }).meta({ id: 'WebhookList' }), { items: [webhook] }) },
     }),
   },
   '/api/v1/webhooks/{id}': {
-    get: op('webhooks', 'getWebhook', 'One of the caller’s webhooks', {
+    get: op('webhooks', 'getWebhook', 'One of the caller’s webhooks, or a task’s callbackUrl (its id is the task’s)', {
       requestParams: { path },
       responses: { '200': json('The webhook', WebhookSchema, webhook), ...errors('400', '404') },
     }),
@@ -103,7 +109,7 @@ export const webhookPaths: ZodOpenApiPathsObject = {
     }),
   },
   '/api/v1/webhooks/{id}/deliveries': {
-    get: op('webhooks', 'listWebhookDeliveries', 'A webhook’s deliveries, newest first, each with its attempts (status code or error, latency)', {
+    get: op('webhooks', 'listWebhookDeliveries', 'A webhook’s deliveries (a task’s callbackUrl: /webhooks/{taskId}/deliveries), newest first, each with its attempts', {
       requestParams: { path, query: DeliveriesQuerySchema },
       responses: { '200': json('The deliveries', z.object({ items: z.array(DeliverySchema) }).meta({ id: 'WebhookDeliveryList' }), { items: [delivery] }), ...errors('400', '404') },
     }),

@@ -4,6 +4,7 @@ import { AppError, NotFoundError, RoadmapGenerateType, type CreateTaskRequest, t
 import { counter } from '@roadmap/observability';
 import { timeOrderedId } from '@roadmap/runtime';
 import { Outbox } from '@roadmap/workflow';
+import { TaskCallbacks } from '../webhooks/task-callbacks.js';
 import { taskLinks, sumUsage } from './task-views.js';
 import { TaskTypes } from './task-types.js';
 import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
@@ -42,6 +43,7 @@ export class TaskApiService {
     @Inject(TasksRepository) private readonly repository: TasksRepository,
     @Inject(TASKS_OPTIONS) private readonly options: TasksOptions,
     @Inject(UsageRepository) private readonly usage: UsageRepository,
+    @Inject(TaskCallbacks) private readonly callbacks: TaskCallbacks,
   ) {}
 
   async create(owner: string, request: CreateTaskRequest, idempotencyKey?: string) {
@@ -49,10 +51,13 @@ export class TaskApiService {
     const input = this.types.parseInput(contract, request.input);
     if (contract.type === RoadmapGenerateType.type) {
       const { goal, preferences } = input as RoadmapInput;
-      const { replayed, body } = await this.tasks.createRoadmap(owner, { goal, preferences, priority: request.priority, review: request.review }, idempotencyKey);
+      const roadmap = { goal, preferences, priority: request.priority, review: request.review, ...(request.callbackUrl && { callbackUrl: request.callbackUrl }) };
+      const { replayed, body } = await this.tasks.createRoadmap(owner, roadmap, idempotencyKey);
       return { replayed, body: { ...body, type: contract.type } };
     }
     this.tasks.assertQueueReachable();
+    const { callbackUrl } = request;
+    if (callbackUrl) await this.callbacks.check(owner, callbackUrl);
     const taskId = timeOrderedId();
     const reviewMode = request.review ?? this.options.reviewDefault;
     const idempotency = idempotencyKey
@@ -60,7 +65,10 @@ export class TaskApiService {
       : undefined;
     const { task, replayed } = await this.repository.createOne(
       { id: taskId, type: contract.type, owner, priority: request.priority, input, version: contract.version, reviewMode },
-      (em) => Outbox.add(em, [workflowMessage(request.priority, { taskId, type: contract.type, command: 'generate' }, `workflow-generate:${taskId}`)]),
+      async (em) => {
+        await Outbox.add(em, [workflowMessage(request.priority, { taskId, type: contract.type, command: 'generate' }, `workflow-generate:${taskId}`)]);
+        if (callbackUrl) await TaskCallbacks.insert(em, [{ taskId, owner, url: callbackUrl }]);
+      },
       idempotency,
     );
     if (!replayed) accepted.inc({ type: contract.type });

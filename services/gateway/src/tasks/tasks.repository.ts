@@ -342,12 +342,13 @@ async function claimIdempotencyKey(em: EntityManager, owner: string, idempotency
 
 /** A roadmap task's row (its roadmap row goes with it). */
 function newTask(ids: { taskId: string; roadmapId: string }, owner: string, request: CreateRoadmapRequest, reviewMode: ReviewMode): NewTask {
+  const { callbackUrl: _callback, ...input } = request; // the callback is a webhook row, not the workflow's input
   return {
     id: ids.taskId,
     type: RoadmapGenerateType.type,
     owner,
     priority: request.priority,
-    input: request,
+    input,
     version: RoadmapGenerateType.version,
     reviewMode,
     roadmapId: ids.roadmapId,

@@ -21,6 +21,8 @@ import { counter } from '@roadmap/observability';
 import type { TaskEntity } from '@roadmap/persistence';
 import { Batcher, TaskEvents, timeOrderedId } from '@roadmap/runtime';
 import { Outbox, TaskLifecycle, type OutboxMessage } from '@roadmap/workflow';
+import type { EntityManager } from 'typeorm';
+import { TaskCallbacks } from '../webhooks/task-callbacks.js';
 import { diffFrameworks } from './revision-diff.js';
 import { llmCallView, logView, roadmapView, sumUsage, taskLinks, taskView, usd } from './task-views.js';
 import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
@@ -56,6 +58,7 @@ export class TasksService {
     @Inject(TASKS_OPTIONS) private readonly options: TasksOptions,
     @Inject(TaskLifecycle) private readonly lifecycle: TaskLifecycle,
     @Inject(UsageRepository) private readonly usage: UsageRepository,
+    @Inject(TaskCallbacks) private readonly callbacks: TaskCallbacks,
   ) {
     // Requests arriving together share one transaction and one commit (their messages go to the
     // outbox in one statement, no broker round trip inside the transaction).
@@ -71,6 +74,7 @@ export class TasksService {
    */
   async createRoadmap(owner: string, request: CreateRoadmapRequest, idempotencyKey?: string) {
     this.assertQueueReachable();
+    if (request.callbackUrl) await this.callbacks.check(owner, request.callbackUrl);
     // Time-ordered ids keep the tasks index append-mostly and make cursors sort by creation.
     const entry: NewRoadmapTask = {
       ids: { taskId: timeOrderedId(), roadmapId: timeOrderedId() },
@@ -107,7 +111,7 @@ export class TasksService {
    */
   private async admit(entries: NewRoadmapTask[]): Promise<BatchAdmission[]> {
     try {
-      return await this.repository.createRoadmapTasks(entries, (em, accepted) => Outbox.add(em, accepted.map((e) => this.generateMessage(e))));
+      return await this.repository.createRoadmapTasks(entries, (em, accepted) => this.enqueue(em, accepted));
     } catch (error) {
       if (entries.length === 1 || !isDataError(error)) throw error;
       return Promise.all(
@@ -130,8 +134,17 @@ export class TasksService {
       entry.owner,
       entry.request,
       entry.reviewMode,
-      (em) => Outbox.add(em, [this.generateMessage(entry)]),
+      (em) => this.enqueue(em, [entry]),
       entry.idempotency,
+    );
+  }
+
+  /** What accepted requests commit with their tasks: their workflow messages and their callbacks. */
+  private async enqueue(em: EntityManager, accepted: readonly NewRoadmapTask[]): Promise<void> {
+    await Outbox.add(em, accepted.map((e) => this.generateMessage(e)));
+    await TaskCallbacks.insert(
+      em,
+      accepted.filter((e) => e.request.callbackUrl).map((e) => ({ taskId: e.ids.taskId, owner: e.owner, url: e.request.callbackUrl! })),
     );
   }
 

@@ -6,20 +6,20 @@ import { ValidationError, webhookAddressRefusal } from '@roadmap/contracts';
  * address webhooks may not reach (contracts' webhookAddressRefusal). The webhook worker checks again
  * at delivery, on the address it connects to.
  */
-export async function assertWebhookUrlAllowed(url: string, allowPrivate: boolean): Promise<void> {
+export async function assertWebhookUrlAllowed(url: string, allowPrivate: boolean, field = 'url'): Promise<void> {
   const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
   let addresses: string[];
   try {
     addresses = (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
   } catch {
-    throw forbidden(`${host} does not resolve`);
+    throw forbidden(field, `${host} does not resolve`);
   }
   for (const address of addresses) {
     const refusal = webhookAddressRefusal(address, allowPrivate);
-    if (refusal) throw forbidden(`${host} resolves to ${refusal.replace(/^\S+ /, `${address} `)}`);
+    if (refusal) throw forbidden(field, `${host} resolves to ${refusal.replace(/^\S+ /, `${address} `)}`);
   }
 }
 
-function forbidden(why: string): ValidationError {
-  return new ValidationError(`This webhook URL is not allowed: ${why}`, [{ field: 'url', message: why }], 'WEBHOOK_URL_FORBIDDEN');
+function forbidden(field: string, why: string): ValidationError {
+  return new ValidationError(`This webhook URL is not allowed: ${why}`, [{ field, message: why }], 'WEBHOOK_URL_FORBIDDEN');
 }

@@ -8,7 +8,12 @@ export interface WebhookRow {
   url: string;
   description: string | null;
   events: string[];
-  secret: string;
+  /** Null for a task's callback, signed with the owner's default secret. */
+  secret: string | null;
+  /** The task of a callback (`callbackUrl`); null for a registered endpoint. */
+  task_id: string | null;
+  /** The owner's default: their oldest registered endpoint, whose secret signs their callbacks. */
+  is_default: boolean;
   enabled: boolean;
   disabled_reason: string | null;
   failing_since: Date | null;
@@ -29,31 +34,40 @@ export interface DeliveryRow {
   attempt_list: Array<{ at: string; statusCode: number | null; error: string | null; latencyMs: number }>;
 }
 
-/** The webhooks tables as the gateway reads and writes them (deliveries are the worker's, but for redelivery). */
+/** Whether a row is its owner's oldest registered endpoint (the default secret's). */
+const IS_DEFAULT = `(task_id IS NULL AND id = (SELECT o.id FROM webhooks o WHERE o.owner = webhooks.owner AND o.task_id IS NULL ORDER BY o.created_at, o.id LIMIT 1)) AS is_default`;
+
+/**
+ * The webhooks tables as the gateway reads and writes them (deliveries are the worker's, but for
+ * redelivery). Changes apply to registered endpoints only; a task's callback can be read with its deliveries.
+ */
 @Injectable()
 export class WebhooksRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
-  async insert(row: Pick<WebhookRow, 'id' | 'owner' | 'url' | 'description' | 'events' | 'secret'>): Promise<WebhookRow> {
-    const { rows } = await sql<WebhookRow>(
+  async insert(row: Pick<WebhookRow, 'id' | 'owner' | 'url' | 'description' | 'events'> & { secret: string }): Promise<WebhookRow> {
+    const { rows } = await sql<{ id: string }>(
       this.dataSource,
-      `INSERT INTO webhooks (id, owner, url, description, events, secret) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+      `INSERT INTO webhooks (id, owner, url, description, events, secret) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
       [row.id, row.owner, row.url, row.description, row.events, row.secret],
     );
-    return rows[0]!;
+    return (await this.find(rows[0]!.id, row.owner))!;
   }
 
   async list(owner: string): Promise<WebhookRow[]> {
-    return (await sql<WebhookRow>(this.dataSource, `SELECT * FROM webhooks WHERE owner = $1 ORDER BY created_at, id`, [owner])).rows;
+    return (await sql<WebhookRow>(this.dataSource, `SELECT *, ${IS_DEFAULT} FROM webhooks WHERE owner = $1 AND task_id IS NULL ORDER BY created_at, id`, [owner])).rows;
   }
 
-  async find(id: string, owner: string): Promise<WebhookRow | undefined> {
-    return (await sql<WebhookRow>(this.dataSource, `SELECT * FROM webhooks WHERE id = $1 AND owner = $2`, [id, owner])).rows[0];
+  /** A registered endpoint or (`callbacks`) also a task's callback, whose id is its task's. */
+  async find(id: string, owner: string, callbacks = false): Promise<WebhookRow | undefined> {
+    return (
+      await sql<WebhookRow>(this.dataSource, `SELECT *, ${IS_DEFAULT} FROM webhooks WHERE id = $1 AND owner = $2 AND ($3 OR task_id IS NULL)`, [id, owner, callbacks])
+    ).rows[0];
   }
 
   /** Applies the given changes; enabling clears the reason it was disabled and its failing streak. */
   async update(id: string, owner: string, changes: { enabled?: boolean; events?: string[]; description?: string | null; secret?: string }): Promise<WebhookRow | undefined> {
-    const { rows } = await sql<WebhookRow>(
+    const { rows } = await sql<{ id: string }>(
       this.dataSource,
       `UPDATE webhooks SET
           enabled = COALESCE($3, enabled),
@@ -63,14 +77,14 @@ export class WebhooksRepository {
           description = CASE WHEN $5::boolean THEN $6 ELSE description END,
           secret = COALESCE($7, secret),
           updated_at = now()
-        WHERE id = $1 AND owner = $2 RETURNING *`,
+        WHERE id = $1 AND owner = $2 AND task_id IS NULL RETURNING id`,
       [id, owner, changes.enabled ?? null, changes.events ?? null, changes.description !== undefined, changes.description ?? null, changes.secret ?? null],
     );
-    return rows[0];
+    return rows[0] && this.find(id, owner);
   }
 
   async delete(id: string, owner: string): Promise<boolean> {
-    return (await sql(this.dataSource, `DELETE FROM webhooks WHERE id = $1 AND owner = $2`, [id, owner])).count > 0;
+    return (await sql(this.dataSource, `DELETE FROM webhooks WHERE id = $1 AND owner = $2 AND task_id IS NULL`, [id, owner])).count > 0;
   }
 
   /** A webhook's deliveries, newest first, each with its attempts. */

@@ -34,8 +34,9 @@ export class WebhooksService {
 
   async create(owner: string, body: CreateWebhook) {
     await assertWebhookUrlAllowed(body.url, this.options.allowPrivate);
-    const row = await this.repository.insert({ id: timeOrderedId(), owner, url: body.url, description: body.description ?? null, events: body.events, secret: newSecret() });
-    return { ...webhookView(row), secret: row.secret };
+    const secret = newSecret();
+    const row = await this.repository.insert({ id: timeOrderedId(), owner, url: body.url, description: body.description ?? null, events: body.events, secret });
+    return { ...webhookView(row), secret };
   }
 
   async list(owner: string) {
@@ -43,7 +44,7 @@ export class WebhooksService {
   }
 
   async get(id: string, owner: string) {
-    return webhookView(await this.find(id, owner));
+    return webhookView(await this.find(id, owner, true));
   }
 
   async update(id: string, owner: string, body: UpdateWebhook) {
@@ -58,27 +59,29 @@ export class WebhooksService {
 
   /** A new secret, returned once; deliveries from now on are signed with it. */
   async rotateSecret(id: string, owner: string) {
-    const row = await this.repository.update(id, owner, { secret: newSecret() });
+    const secret = newSecret();
+    const row = await this.repository.update(id, owner, { secret });
     if (!row) throw new NotFoundError('Webhook', id);
-    return { ...webhookView(row), secret: row.secret };
+    return { ...webhookView(row), secret };
   }
 
   async deliveries(id: string, owner: string, query: DeliveriesQuery) {
-    await this.find(id, owner);
+    await this.find(id, owner, true);
     return { items: (await this.repository.deliveries(id, query.limit, query.status)).map(deliveryView) };
   }
 
   /** Sends a delivery again (with the same webhook-id, so a receiver that has it can tell). */
   async redeliver(id: string, deliveryId: string, owner: string) {
-    await this.find(id, owner);
+    await this.find(id, owner, true);
     const delivery = await this.repository.requeue(id, deliveryId);
     if (!delivery) throw new NotFoundError('Delivery', deliveryId);
     await this.publisher.publish(Subjects.webhookDelivery(id), { deliveryId }, { msgId: `webhook-redeliver:${deliveryId}:${Date.now()}` });
     return deliveryView(delivery);
   }
 
-  private async find(id: string, owner: string): Promise<WebhookRow> {
-    const row = await this.repository.find(id, owner);
+  /** `callbacks`: a task's callback (its id is the task's) is found too, for reading. */
+  private async find(id: string, owner: string, callbacks = false): Promise<WebhookRow> {
+    const row = await this.repository.find(id, owner, callbacks);
     if (!row) throw new NotFoundError('Webhook', id);
     return row;
   }
@@ -91,6 +94,8 @@ function webhookView(row: WebhookRow) {
     description: row.description,
     events: row.events,
     enabled: row.enabled,
+    default: row.is_default,
+    taskId: row.task_id,
     disabledReason: row.disabled_reason,
     failingSince: row.failing_since?.toISOString() ?? null,
     createdAt: row.created_at.toISOString(),

@@ -10,10 +10,11 @@ import {
   type TaskEvent,
   type WebhookDeliveryMessage,
 } from '@roadmap/contracts';
-import { JetStreamHandler, JetStreamPublisher } from '@roadmap/messaging';
+import { JetStreamBatchHandler, JetStreamHandler, JetStreamPublisher } from '@roadmap/messaging';
 import { counter, histogram } from '@roadmap/observability';
+import { Batcher } from '@roadmap/runtime';
 import { sendWebhook } from './sender.js';
-import { WebhookRepository } from './webhook.repository.js';
+import { WebhookRepository, type Attempt, type PendingDelivery } from './webhook.repository.js';
 
 const deliveries = counter('roadmap_webhook_deliveries_total', 'Webhook delivery attempts by outcome (delivered, retry, failed, skipped)', ['outcome']);
 const attemptLatency = histogram('roadmap_webhook_attempt_duration_seconds', 'Time an endpoint took to answer one delivery attempt', []);
@@ -35,43 +36,74 @@ export function webhookRetryDelayMs(attempts: number, baseMs: number, random = M
   return Math.round(ceiling * (0.5 + random() / 2));
 }
 
+/** Reads and attempt records in one statement each for the deliveries handled together (group commit). */
+const GROUP_MAX = 256;
+
 /**
  * Webhooks from task events: the fan-out turns each event a webhook subscribes to into a delivery
  * (a row per webhook, then a WEBHOOKS message), and the delivery handler sends it, signed, records the
  * attempt, and asks for a retry with backoff until it succeeds or its 24 h are over.
+ *
+ * Both are batched against PostgreSQL: a burst of events is one INSERT per fan-out batch, and the
+ * deliveries in flight share their reads and their attempt records (Batcher: what arrives while a
+ * statement runs leaves with the next), so the database is not what a burst queues on.
  */
 @Injectable()
 export class WebhookHandlers {
+  private readonly reads = new Batcher<string, PendingDelivery | undefined>(
+    async (ids) => {
+      const found = new Map((await this.repository.pending(ids)).map((d) => [d.id, d]));
+      return ids.map((id) => found.get(id));
+    },
+    { name: 'webhook_delivery_read', maxBatch: GROUP_MAX },
+  );
+  private readonly records = new Batcher<Attempt, void>(
+    async (attempts) => {
+      await this.repository.recordAttempts(attempts);
+      return attempts.map(() => undefined);
+    },
+    { name: 'webhook_attempt_record', maxBatch: GROUP_MAX },
+  );
+
   constructor(
     @Inject(WebhookRepository) private readonly repository: WebhookRepository,
     @Inject(JetStreamPublisher) private readonly publisher: JetStreamPublisher,
     @Inject(WEBHOOK_WORKER_OPTIONS) private readonly options: WebhookWorkerOptions,
   ) {}
 
-  @JetStreamHandler({ consumer: CONSUMERS.webhookFanout, schema: TaskEventSchema })
-  async fanOut(event: TaskEvent): Promise<void> {
-    const type = webhookEventOf(event.type);
-    if (!type) return;
-    const created = await this.repository.createDeliveries({ taskId: event.taskId, type, key: `${event.taskId}:${event.type}:${event.at}`, at: new Date(event.at), json: event });
-    for (const d of created) {
-      await this.publisher.publish(Subjects.webhookDelivery(d.webhook_id), { deliveryId: d.id } satisfies WebhookDeliveryMessage, { msgId: `webhook-delivery:${d.id}` });
-    }
+  @JetStreamBatchHandler({ consumer: CONSUMERS.webhookFanout, schema: TaskEventSchema, maxBatch: GROUP_MAX, maxWaitMs: 5 })
+  async fanOut(events: TaskEvent[]): Promise<void> {
+    const subscribed = events.flatMap((event) => {
+      const type = webhookEventOf(event.type);
+      return type ? [{ taskId: event.taskId, type, key: `${event.taskId}:${event.type}:${event.at}`, at: new Date(event.at), json: event }] : [];
+    });
+    if (subscribed.length === 0) return;
+    const created = await this.repository.createDeliveries(subscribed);
+    await this.publisher.publishMany(
+      created.map((d) => ({ subject: Subjects.webhookDelivery(d.webhook_id), payload: { deliveryId: d.id } satisfies WebhookDeliveryMessage, msgId: `webhook-delivery:${d.id}` })),
+    );
   }
 
   @JetStreamHandler({ consumer: CONSUMERS.webhookDelivery, schema: WebhookDeliveryMessageSchema })
   async deliver({ deliveryId }: WebhookDeliveryMessage): Promise<void> {
-    const d = await this.repository.pending(deliveryId);
+    const d = await this.reads.submit(deliveryId);
     if (!d || d.status !== 'pending') return; // deleted with its webhook, or already sent
     if (!d.enabled) {
       await this.repository.fail(d.id);
       deliveries.inc({ outcome: 'skipped' });
       return;
     }
+    if (d.secret === null) {
+      // A task's callback whose owner deleted every webhook since: nothing can sign it.
+      await this.records.submit({ deliveryId: d.id, webhookId: d.webhook_id, ok: false, statusCode: null, error: 'no webhook secret to sign with: the owner has no registered webhook', latencyMs: 0, giveUp: true });
+      deliveries.inc({ outcome: 'failed' });
+      return;
+    }
     const body = JSON.stringify(d.payload);
     const result = await sendWebhook({ url: d.url, secret: d.secret, deliveryId: d.id, body }, this.options.allowPrivate);
     attemptLatency.observe(result.latencyMs / 1000);
     const giveUp = !result.ok && Date.now() - d.retry_from.getTime() >= WEBHOOK_RETRY_WINDOW_MS;
-    await this.repository.recordAttempt(d, { ...result, giveUp });
+    await this.records.submit({ deliveryId: d.id, webhookId: d.webhook_id, ...result, giveUp });
     if (result.ok) {
       deliveries.inc({ outcome: 'delivered' });
       const at = Date.parse(String((d.payload as { timestamp?: string }).timestamp));

@@ -12,8 +12,21 @@ export interface PendingDelivery {
   retry_from: Date;
   webhook_id: string;
   url: string;
-  secret: string;
+  /** Null for a task's callback whose owner has no registered webhook any more. */
+  secret: string | null;
   enabled: boolean;
+}
+
+/** One attempt to record: its delivery and endpoint, and how it went. */
+export interface Attempt {
+  deliveryId: string;
+  webhookId: string;
+  ok: boolean;
+  statusCode: number | null;
+  error: string | null;
+  latencyMs: number;
+  /** A failure after the delivery's 24 h of retries: it is recorded as failed. */
+  giveUp: boolean;
 }
 
 /** The webhook worker's writes: deliveries (its table), their attempts, and an endpoint's failing streak. */
@@ -22,62 +35,88 @@ export class WebhookRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
   /**
-   * One delivery per enabled webhook of the task's owner subscribed to `eventType` (or `*`) and
-   * registered before the event happened, in one statement; an event seen again (NATS redelivery)
-   * maps to the same rows. Returns the pending ones, to be queued (their message ids deduplicate a
-   * second queueing).
+   * One delivery per (event, enabled webhook of the task's owner or the task's own callback)
+   * subscribed to the event's type (or `*`) and registered before the event happened, for a batch of
+   * events in one statement; an event seen again (NATS redelivery) maps to the same rows. Returns the
+   * pending ones, to be queued (their message ids deduplicate a second queueing).
    */
-  async createDeliveries(event: { taskId: string; type: string; key: string; at: Date; json: unknown }): Promise<Array<{ id: string; webhook_id: string }>> {
+  async createDeliveries(events: ReadonlyArray<{ taskId: string; type: string; key: string; at: Date; json: unknown }>): Promise<Array<{ id: string; webhook_id: string }>> {
+    // A key once per statement: ON CONFLICT DO UPDATE may not touch a row twice.
+    const unique = [...new Map(events.map((e) => [e.key, e])).values()];
     const { rows } = await sql<{ id: string; webhook_id: string; status: string }>(
       this.dataSource,
       `INSERT INTO webhook_deliveries (id, webhook_id, event_key, event_type, task_id, payload)
-       SELECT gen_random_uuid(), w.id, $2, $3, t.id,
-              jsonb_build_object('type', $3::text, 'timestamp', $5::jsonb->>'at', 'data',
-                                 jsonb_build_object('taskId', t.id, 'taskType', t.type, 'status', t.status, 'event', $5::jsonb))
-         FROM tasks t JOIN webhooks w ON w.owner = t.owner
-        WHERE t.id = $1 AND w.enabled AND ($3 = ANY (w.events) OR '*' = ANY (w.events)) AND w.created_at <= $4
+       SELECT gen_random_uuid(), w.id, e.key, e.type, t.id,
+              jsonb_build_object('type', e.type, 'timestamp', e.json->>'at', 'data',
+                                 jsonb_build_object('taskId', t.id, 'taskType', t.type, 'status', t.status, 'event', e.json))
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[]) AS e(task_id, key, type, at, json)
+         JOIN tasks t ON t.id = e.task_id
+         JOIN webhooks w ON (w.owner = t.owner AND w.task_id IS NULL) OR w.task_id = t.id
+        WHERE w.enabled AND (e.type = ANY (w.events) OR '*' = ANY (w.events)) AND w.created_at <= e.at
        ON CONFLICT (webhook_id, event_key) DO UPDATE SET event_key = EXCLUDED.event_key
        RETURNING id, webhook_id, status`,
-      [event.taskId, event.key, event.type, event.at, JSON.stringify(event.json)],
+      [
+        unique.map((e) => e.taskId),
+        unique.map((e) => e.key),
+        unique.map((e) => e.type),
+        unique.map((e) => e.at),
+        unique.map((e) => JSON.stringify(e.json)),
+      ],
     );
     return rows.filter((r) => r.status === 'pending');
   }
 
-  async pending(deliveryId: string): Promise<PendingDelivery | undefined> {
+  /** Deliveries with what sending them needs, in one read (those deleted with their webhook are absent). */
+  async pending(deliveryIds: readonly string[]): Promise<PendingDelivery[]> {
     return (
       await sql<PendingDelivery>(
         this.dataSource,
-        `SELECT d.id, d.status, d.payload, d.attempts, d.retry_from, w.id AS webhook_id, w.url, w.secret, w.enabled
-           FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = $1`,
-        [deliveryId],
+        // A task's callback has no secret: the owner's default (oldest registered webhook) signs it, as it is now.
+        `SELECT d.id, d.status, d.payload, d.attempts, d.retry_from, w.id AS webhook_id, w.url, w.enabled,
+                COALESCE(w.secret, (SELECT o.secret FROM webhooks o WHERE o.owner = w.owner AND o.task_id IS NULL ORDER BY o.created_at, o.id LIMIT 1)) AS secret
+           FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = ANY ($1::uuid[])`,
+        [deliveryIds],
       )
-    ).rows[0];
+    ).rows;
   }
 
   /**
-   * Records an attempt and its consequences atomically: a success delivers and ends the
-   * endpoint's failing streak; a failure starts or extends it, disables an endpoint failing for 24 h,
-   * and fails the delivery once its 24 h of retries are over (`giveUp`).
+   * Records attempts and their consequences atomically, many in one statement (data-modifying CTEs
+   * commit together): a success delivers and ends its endpoint's failing streak; a failure starts or
+   * extends it, disables an endpoint failing for 24 h, and fails the delivery once its 24 h of retries
+   * are over (`giveUp`). An endpoint with a success among the batch's attempts counts as not failing.
    */
-  async recordAttempt(d: PendingDelivery, outcome: { ok: boolean; statusCode: number | null; error: string | null; latencyMs: number; giveUp: boolean }): Promise<void> {
-    // One statement (data-modifying CTEs commit together): a round trip per attempt, not five.
-    const status = outcome.ok ? 'delivered' : outcome.giveUp ? 'failed' : 'pending';
-    const endpoint = outcome.ok
-      ? `UPDATE webhooks SET failing_since = NULL WHERE id = $6 AND failing_since IS NOT NULL`
-      : `UPDATE webhooks SET failing_since = COALESCE(failing_since, now()),
-                enabled = CASE WHEN failing_since < now() - make_interval(secs => $7::float8 / 1000) THEN false ELSE enabled END,
-                disabled_reason = CASE WHEN enabled AND failing_since < now() - make_interval(secs => $7::float8 / 1000)
-                                       THEN 'every delivery failed for 24 h: ' || $8 ELSE disabled_reason END,
-                updated_at = now()
-          WHERE id = $6`;
+  async recordAttempts(attempts: readonly Attempt[]): Promise<void> {
+    const status = (a: Attempt) => (a.ok ? 'delivered' : a.giveUp ? 'failed' : 'pending');
     await sql(
       this.dataSource,
-      `WITH attempt AS (INSERT INTO webhook_attempts (delivery_id, status_code, error, latency_ms) VALUES ($1, $2, $3, $4)),
-            delivery AS (UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = now(), status = $5,
-                                delivered_at = CASE WHEN $5 = 'delivered' THEN now() END WHERE id = $1),
-            endpoint AS (${endpoint})
+      `WITH x AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::text[], $6::uuid[], $7::bool[])
+                           AS x(delivery_id, status_code, error, latency_ms, status, webhook_id, ok)),
+            attempt AS (INSERT INTO webhook_attempts (delivery_id, status_code, error, latency_ms) SELECT delivery_id, status_code, error, latency_ms FROM x),
+            delivery AS (UPDATE webhook_deliveries d SET attempts = d.attempts + 1, last_attempt_at = now(), status = x.status,
+                                delivered_at = CASE WHEN x.status = 'delivered' THEN now() END
+                           FROM x WHERE d.id = x.delivery_id),
+            healthy AS (UPDATE webhooks SET failing_since = NULL
+                         WHERE id IN (SELECT webhook_id FROM x WHERE ok) AND failing_since IS NOT NULL),
+            failing AS (UPDATE webhooks w SET failing_since = COALESCE(failing_since, now()),
+                               enabled = CASE WHEN failing_since < now() - make_interval(secs => $8::float8 / 1000) THEN false ELSE enabled END,
+                               disabled_reason = CASE WHEN enabled AND failing_since < now() - make_interval(secs => $8::float8 / 1000)
+                                                      THEN 'every delivery failed for 24 h: ' ||
+                                                           (SELECT COALESCE(f.error, 'HTTP ' || f.status_code) FROM x f WHERE f.webhook_id = w.id LIMIT 1)
+                                                      ELSE disabled_reason END,
+                               updated_at = now()
+                         WHERE id IN (SELECT webhook_id FROM x GROUP BY webhook_id HAVING NOT bool_or(ok)))
        SELECT 1`,
-      [d.id, outcome.statusCode, outcome.error, outcome.latencyMs, status, d.webhook_id, ...(outcome.ok ? [] : [WEBHOOK_RETRY_WINDOW_MS, outcome.error ?? `HTTP ${outcome.statusCode}`])],
+      [
+        attempts.map((a) => a.deliveryId),
+        attempts.map((a) => a.statusCode),
+        attempts.map((a) => a.error),
+        attempts.map((a) => a.latencyMs),
+        attempts.map(status),
+        attempts.map((a) => a.webhookId),
+        attempts.map((a) => a.ok),
+        WEBHOOK_RETRY_WINDOW_MS,
+      ],
     );
   }
 
