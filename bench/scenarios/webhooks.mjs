@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { NATS_URL, nowMs, percentile, ROOT, sleep } from '../lib.mjs';
+import { cpuMs, NATS_URL, nowMs, percentile, ROOT, sleep } from '../lib.mjs';
 
 const { Platform, E2E_OWNER } = await import(pathToFileURL(join(ROOT, 'dist', 'test', 'support', 'platform.js')).href);
 const { Messaging } = await import(pathToFileURL(join(ROOT, 'libs', 'messaging', 'dist', 'src', 'index.js')).href);
@@ -38,6 +38,26 @@ async function receiver(failHalf) {
   return { url: `http://127.0.0.1:${server.address().port}/hook`, firstOk, stats: () => ({ requests, duplicates }), close: () => server.close() };
 }
 
+/**
+ * The webhook worker's own figures since it started (means per message): queue wait and handler
+ * time per consumer, the endpoint's answer time, and the group-commit batch sizes.
+ */
+async function workerBreakdown(platform) {
+  const worker = platform.processes.find((p) => p.service === 'webhook-worker');
+  const text = await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text();
+  const sums = {};
+  const pattern = /^(roadmap_messaging_queue_wait_seconds|roadmap_messaging_handler_duration_seconds|roadmap_webhook_attempt_duration_seconds|roadmap_batch_size)_(sum|count)\{?([^}]*)\}? ([0-9.e+-]+)$/gm;
+  for (const m of text.matchAll(pattern)) {
+    const label = /consumer="([^"]+)"/.exec(m[3])?.[1] ?? /batcher="([^"]+)"/.exec(m[3])?.[1] ?? '';
+    const k = `${m[1].replace(/^roadmap_|_seconds$/g, '')}${label ? `{${label}}` : ''}`;
+    sums[k] ??= { sum: 0, count: 0 };
+    sums[k][m[2]] += Number(m[4]);
+  }
+  return Object.fromEntries(
+    Object.entries(sums).map(([k, v]) => [k, { mean: Math.round((v.sum / v.count) * (k.startsWith('batch_size') ? 10 : 10_000)) / 10, count: v.count }]),
+  );
+}
+
 async function run(platform, messaging, failHalf) {
   const rx = await receiver(failHalf);
   try {
@@ -50,6 +70,8 @@ async function run(platform, messaging, failHalf) {
       [ids, E2E_OWNER],
     );
     const completedAt = new Map();
+    const workerPid = platform.processes.find((p) => p.service === 'webhook-worker').child.pid;
+    const cpuBefore = { worker: cpuMs(workerPid), bench: process.cpuUsage() };
     const started = nowMs();
     await Promise.all(
       ids.map((taskId) => {
@@ -62,13 +84,21 @@ async function run(platform, messaging, failHalf) {
     const deadline = Date.now() + Number(process.env.BENCH_WEBHOOK_WAIT_S ?? 600) * 1000;
     while (rx.firstOk.size < EVENTS && Date.now() < deadline) await sleep(50);
     const elapsedS = (Math.max(...rx.firstOk.values()) - started) / 1000;
-    const deliveries = await platform.query(`SELECT id, task_id, status FROM webhook_deliveries WHERE webhook_id = $1`, [hook.body.id]);
+    const benchCpu = process.cpuUsage(cpuBefore.bench);
+    // CPU used until the last delivery: the worker's, and this process's (publisher and receiver).
+    const cpu = { workerMs: cpuMs(workerPid) - cpuBefore.worker, benchMs: Math.round((benchCpu.user + benchCpu.system) / 1000) };
+    const deliveries = await platform.query(
+      `SELECT id, task_id, status, extract(epoch FROM created_at) * 1000 AS created_ms FROM webhook_deliveries WHERE webhook_id = $1`,
+      [hook.body.id],
+    );
     // Not delivered by the deadline but still being retried (backoff grows to 15 min) is not lost.
     const retrying = deliveries.filter((d) => d.status === 'pending' && !rx.firstOk.has(d.id)).length;
     const latencies = deliveries
       .filter((d) => rx.firstOk.has(d.id))
       .map((d) => rx.firstOk.get(d.id) - completedAt.get(d.task_id))
       .sort((a, b) => a - b);
+    // Where the time goes: event -> delivery row (the fan-out's commit), and row -> arrival (queueing and sending).
+    const fanOut = deliveries.map((d) => Number(d.created_ms) - completedAt.get(d.task_id)).sort((a, b) => a - b);
     await sleep(1_000); // anything still arriving would be a duplicate
     return {
       failHalf,
@@ -81,6 +111,10 @@ async function run(platform, messaging, failHalf) {
       deliveriesPerSec: rx.firstOk.size / elapsedS,
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
+      fanOutP50Ms: percentile(fanOut, 50),
+      fanOutP99Ms: percentile(fanOut, 99),
+      cpu,
+      worker: await workerBreakdown(platform),
     };
   } finally {
     rx.close();
@@ -95,6 +129,10 @@ export async function webhooks() {
   const platform = await Platform.start({
     env: { LOG_LEVEL: 'error', WEBHOOKS_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_BASE_MS: '500' },
     replicas: { 'workflow-worker': 0, 'content-worker': 0, 'log-sink': 0 },
+    // BENCH_WEBHOOK_PROFILE=1: the webhook worker runs with --cpu-prof (written at its graceful exit) into bench/results/profile-webhooks/.
+    ...(process.env.BENCH_WEBHOOK_PROFILE === '1' && {
+      serviceEnv: { 'webhook-worker': { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(ROOT, 'bench', 'results', 'profile-webhooks')}` } },
+    }),
   });
   const messaging = await Messaging.connect({ servers: NATS_URL, namespace: platform.namespace, name: 'bench-webhooks' });
   try {
