@@ -44,7 +44,11 @@ export function sendWebhook(target: { url: string; secret: string; deliveryId: s
     });
   };
   return new Promise((resolve) => {
-    const done = (result: Omit<SendResult, 'latencyMs'>) => resolve({ ...result, latencyMs: Math.round(performance.now() - started) });
+    let timer: NodeJS.Timeout | undefined;
+    const done = (result: Omit<SendResult, 'latencyMs'>) => {
+      clearTimeout(timer);
+      resolve({ ...result, latencyMs: Math.round(performance.now() - started) });
+    };
     // An IP literal is connected to without a lookup: checked here, as the lookup hook checks names.
     const literal = url.hostname.replace(/^\[|\]$/g, '');
     const refusal = isIP(literal) ? webhookAddressRefusal(literal, allowPrivate) : null;
@@ -55,7 +59,6 @@ export function sendWebhook(target: { url: string; secret: string; deliveryId: s
         method: 'POST',
         lookup,
         agent: url.protocol === 'https:' ? agents.https : agents.http,
-        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
         headers: {
           'content-type': 'application/json',
           'user-agent': 'roadmap-webhooks/1',
@@ -71,9 +74,11 @@ export function sendWebhook(target: { url: string; secret: string; deliveryId: s
       },
     );
     req.on('error', (error: NodeJS.ErrnoException) => {
-      const message = error.name === 'TimeoutError' || error.name === 'AbortError' ? `no answer within ${WEBHOOK_TIMEOUT_MS / 1000} s` : error.message;
+      const message = error.name === 'TimeoutError' ? `no answer within ${WEBHOOK_TIMEOUT_MS / 1000} s` : error.message;
       done({ ok: false, statusCode: null, error: message });
     });
+    // One timer for the whole exchange (an AbortSignal per request cost a timer and listeners more).
+    timer = setTimeout(() => req.destroy(Object.assign(new Error('timeout'), { name: 'TimeoutError' })), WEBHOOK_TIMEOUT_MS);
     req.end(target.body);
   });
 }

@@ -99,14 +99,13 @@ export class WebhookHandlers {
       deliveries.inc({ outcome: 'failed' });
       return;
     }
-    const body = JSON.stringify(d.payload);
-    const result = await sendWebhook({ url: d.url, secret: d.secret, deliveryId: d.id, body }, this.options.allowPrivate);
+    const result = await sendWebhook({ url: d.url, secret: d.secret, deliveryId: d.id, body: d.body }, this.options.allowPrivate);
     attemptLatency.observe(result.latencyMs / 1000);
     const giveUp = !result.ok && Date.now() - d.retry_from.getTime() >= WEBHOOK_RETRY_WINDOW_MS;
     await this.records.submit({ deliveryId: d.id, webhookId: d.webhook_id, ...result, giveUp });
     if (result.ok) {
       deliveries.inc({ outcome: 'delivered' });
-      const at = Date.parse(String((d.payload as { timestamp?: string }).timestamp));
+      const at = Date.parse(String(d.event_at));
       if (Number.isFinite(at)) eventToDelivery.observe(Math.max(0, Date.now() - at) / 1000);
       return;
     }

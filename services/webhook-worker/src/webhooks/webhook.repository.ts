@@ -7,7 +7,10 @@ import { DataSource } from 'typeorm';
 export interface PendingDelivery {
   id: string;
   status: 'pending' | 'delivered' | 'failed';
-  payload: Record<string, unknown>;
+  /** The payload as sent, JSON text (read as text: it is sent as is, never looked into). */
+  body: string;
+  /** When its event happened (the payload's `timestamp`). */
+  event_at: string | null;
   attempts: number;
   retry_from: Date;
   webhook_id: string;
@@ -72,7 +75,7 @@ export class WebhookRepository {
       await sql<PendingDelivery>(
         this.dataSource,
         // A task's callback has no secret: the owner's default (oldest registered webhook) signs it, as it is now.
-        `SELECT d.id, d.status, d.payload, d.attempts, d.retry_from, w.id AS webhook_id, w.url, w.enabled,
+        `SELECT d.id, d.status, d.payload::text AS body, d.payload->>'timestamp' AS event_at, d.attempts, d.retry_from, w.id AS webhook_id, w.url, w.enabled,
                 COALESCE(w.secret, (SELECT o.secret FROM webhooks o WHERE o.owner = w.owner AND o.task_id IS NULL ORDER BY o.created_at, o.id LIMIT 1)) AS secret
            FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = ANY ($1::uuid[])`,
         [deliveryIds],
