@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertWebhookUrlAllowed } from './url-check.js';
 
-const refused = (url: string, allowPrivate: boolean) =>
-  assert.rejects(assertWebhookUrlAllowed(url, allowPrivate), (error: { code?: string; details?: Array<{ field: string }> }) => {
+const refused = (url: string, allowPrivate: boolean, field?: string) =>
+  assert.rejects(assertWebhookUrlAllowed(url, allowPrivate, field), (error: { code?: string; details?: Array<{ field: string }> }) => {
     assert.equal(error.code, 'WEBHOOK_URL_FORBIDDEN');
-    assert.equal(error.details?.[0]?.field, 'url');
+    assert.equal(error.details?.[0]?.field, field ?? 'url');
     return true;
   });
 
@@ -22,6 +22,11 @@ describe(assertWebhookUrlAllowed.name, () => {
     await refused('http://169.254.169.254/latest/meta-data/', true);
     await refused('http://[fd00:ec2::254]/', true);
     await refused('http://[::ffff:169.254.169.254]/', true);
+  });
+
+  it('names the field it checks (a task’s callbackUrl)', async () => {
+    await refused('http://10.0.0.1/hook', false, 'callbackUrl');
+    await refused('http://169.254.169.254/', true, 'callbackUrl');
   });
 
   it('accepts public addresses, and refuses a host that does not resolve', async () => {

@@ -52,19 +52,14 @@ export class WebhookRepository {
        SELECT gen_random_uuid(), w.id, e.key, e.type, t.id,
               jsonb_build_object('type', e.type, 'timestamp', e.json->>'at', 'data',
                                  jsonb_build_object('taskId', t.id, 'taskType', t.type, 'status', t.status, 'event', e.json))
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[]) AS e(task_id, key, type, at, json)
+         FROM jsonb_to_recordset($1::jsonb) AS e(task_id uuid, key text, type text, at timestamptz, json jsonb)
          JOIN tasks t ON t.id = e.task_id
          JOIN webhooks w ON (w.owner = t.owner AND w.task_id IS NULL) OR w.task_id = t.id
         WHERE w.enabled AND (e.type = ANY (w.events) OR '*' = ANY (w.events)) AND w.created_at <= e.at
        ON CONFLICT (webhook_id, event_key) DO UPDATE SET event_key = EXCLUDED.event_key
        RETURNING id, webhook_id, status`,
-      [
-        unique.map((e) => e.taskId),
-        unique.map((e) => e.key),
-        unique.map((e) => e.type),
-        unique.map((e) => e.at),
-        unique.map((e) => JSON.stringify(e.json)),
-      ],
+      // One JSON parameter, not five arrays: the driver escapes array elements in JavaScript, slowly.
+      [JSON.stringify(unique.map((e) => ({ task_id: e.taskId, key: e.key, type: e.type, at: e.at, json: e.json })))],
     );
     return rows.filter((r) => r.status === 'pending');
   }
@@ -93,8 +88,8 @@ export class WebhookRepository {
     const status = (a: Attempt) => (a.ok ? 'delivered' : a.giveUp ? 'failed' : 'pending');
     await sql(
       this.dataSource,
-      `WITH x AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::text[], $6::uuid[], $7::bool[])
-                           AS x(delivery_id, status_code, error, latency_ms, status, webhook_id, ok)),
+      `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
+                           AS x(delivery_id uuid, status_code int, error text, latency_ms int, status text, webhook_id uuid, ok boolean)),
             attempt AS (INSERT INTO webhook_attempts (delivery_id, status_code, error, latency_ms) SELECT delivery_id, status_code, error, latency_ms FROM x),
             delivery AS (UPDATE webhook_deliveries d SET attempts = d.attempts + 1, last_attempt_at = now(), status = x.status,
                                 delivered_at = CASE WHEN x.status = 'delivered' THEN now() END
@@ -102,8 +97,8 @@ export class WebhookRepository {
             healthy AS (UPDATE webhooks SET failing_since = NULL
                          WHERE id IN (SELECT webhook_id FROM x WHERE ok) AND failing_since IS NOT NULL),
             failing AS (UPDATE webhooks w SET failing_since = COALESCE(failing_since, now()),
-                               enabled = CASE WHEN failing_since < now() - make_interval(secs => $8::float8 / 1000) THEN false ELSE enabled END,
-                               disabled_reason = CASE WHEN enabled AND failing_since < now() - make_interval(secs => $8::float8 / 1000)
+                               enabled = CASE WHEN failing_since < now() - make_interval(secs => $2::float8 / 1000) THEN false ELSE enabled END,
+                               disabled_reason = CASE WHEN enabled AND failing_since < now() - make_interval(secs => $2::float8 / 1000)
                                                       THEN 'every delivery failed for 24 h: ' ||
                                                            (SELECT COALESCE(f.error, 'HTTP ' || f.status_code) FROM x f WHERE f.webhook_id = w.id LIMIT 1)
                                                       ELSE disabled_reason END,
@@ -111,13 +106,9 @@ export class WebhookRepository {
                          WHERE id IN (SELECT webhook_id FROM x GROUP BY webhook_id HAVING NOT bool_or(ok)))
        SELECT 1`,
       [
-        attempts.map((a) => a.deliveryId),
-        attempts.map((a) => a.statusCode),
-        attempts.map((a) => a.error),
-        attempts.map((a) => a.latencyMs),
-        attempts.map(status),
-        attempts.map((a) => a.webhookId),
-        attempts.map((a) => a.ok),
+        JSON.stringify(
+          attempts.map((a) => ({ delivery_id: a.deliveryId, status_code: a.statusCode, error: a.error, latency_ms: a.latencyMs, status: status(a), webhook_id: a.webhookId, ok: a.ok })),
+        ),
         WEBHOOK_RETRY_WINDOW_MS,
       ],
     );
