@@ -127,7 +127,12 @@ async function run(platform, messaging, failHalf) {
 
 export async function webhooks() {
   const platform = await Platform.start({
-    env: { LOG_LEVEL: 'error', WEBHOOKS_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_BASE_MS: '500' },
+    env: {
+      LOG_LEVEL: 'error',
+      WEBHOOKS_ALLOW_PRIVATE: 'true',
+      WEBHOOK_RETRY_BASE_MS: '500',
+      ...(process.env.BENCH_WEBHOOK_CONCURRENCY && { WORKER_CONCURRENCY: process.env.BENCH_WEBHOOK_CONCURRENCY }),
+    },
     replicas: { 'workflow-worker': 0, 'content-worker': 0, 'log-sink': 0 },
     // BENCH_WEBHOOK_PROFILE=1: the webhook worker runs with --cpu-prof (written at its graceful exit) into bench/results/profile-webhooks/.
     ...(process.env.BENCH_WEBHOOK_PROFILE === '1' && {
