@@ -98,7 +98,7 @@ for (const name of names) {
         row('webhooks', `${fmt(x.events)} task completions -> webhook worker -> receiver answering in 50 ms${x.failHalf ? ', failing half with 500' : ''}`,
           `${fmt(x.deliveriesPerSec)} deliveries/s · completion-to-delivery p50 ${fmt(x.p50Ms)} ms · p99 ${fmt(x.p99Ms)} ms · ${fmt(x.delivered)} delivered once (${x.retrying} still retrying at the deadline, ${x.lost} lost, ${x.duplicates} duplicate 200s, ${fmt(x.requests)} requests)`,
           x.failHalf ? 'none lost' : 'p99 < 1 s', x.failHalf ? x.lost === 0 : x.p99Ms < 1_000 && x.lost === 0);
-        console.log(`  event -> delivery row p50 ${fmt(x.fanOutP50Ms)} ms · p99 ${fmt(x.fanOutP99Ms)} ms; CPU ${JSON.stringify(x.cpu)}; worker means: ${JSON.stringify(x.worker)}`);
+        console.log(`  burst published in ${fmt(x.publishMs)} ms; event -> delivery row p50 ${fmt(x.fanOutP50Ms)} ms · p99 ${fmt(x.fanOutP99Ms)} ms; CPU ${JSON.stringify(x.cpu)}; worker means: ${JSON.stringify(x.worker)}`);
       }
     } else if (name === 'bulk') {
       const { bulk } = await import('./scenarios/bulk.mjs');
