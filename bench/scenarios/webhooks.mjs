@@ -39,19 +39,20 @@ async function receiver(failHalf) {
 }
 
 /**
- * The webhook worker's own figures since it started (means per message): queue wait and handler
- * time per consumer, the endpoint's answer time, and the group-commit batch sizes.
+ * The webhook workers' own figures since they started (means per message, over every replica):
+ * queue wait and handler time per consumer, the endpoint's answer time, the group-commit batch sizes.
  */
 async function workerBreakdown(platform) {
-  const worker = platform.processes.find((p) => p.service === 'webhook-worker');
-  const text = await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text();
   const sums = {};
-  const pattern = /^(roadmap_messaging_queue_wait_seconds|roadmap_messaging_handler_duration_seconds|roadmap_webhook_attempt_duration_seconds|roadmap_batch_size)_(sum|count)\{?([^}]*)\}? ([0-9.e+-]+)$/gm;
-  for (const m of text.matchAll(pattern)) {
-    const label = /consumer="([^"]+)"/.exec(m[3])?.[1] ?? /batcher="([^"]+)"/.exec(m[3])?.[1] ?? '';
-    const k = `${m[1].replace(/^roadmap_|_seconds$/g, '')}${label ? `{${label}}` : ''}`;
-    sums[k] ??= { sum: 0, count: 0 };
-    sums[k][m[2]] += Number(m[4]);
+  for (const worker of platform.processes.filter((p) => p.service === 'webhook-worker')) {
+    const text = await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text();
+    const pattern = /^(roadmap_messaging_queue_wait_seconds|roadmap_messaging_handler_duration_seconds|roadmap_webhook_attempt_duration_seconds|roadmap_batch_size)_(sum|count)\{?([^}]*)\}? ([0-9.e+-]+)$/gm;
+    for (const m of text.matchAll(pattern)) {
+      const label = /consumer="([^"]+)"/.exec(m[3])?.[1] ?? /batcher="([^"]+)"/.exec(m[3])?.[1] ?? '';
+      const k = `${m[1].replace(/^roadmap_|_seconds$/g, '')}${label ? `{${label}}` : ''}`;
+      sums[k] ??= { sum: 0, count: 0 };
+      sums[k][m[2]] += Number(m[4]);
+    }
   }
   return Object.fromEntries(
     Object.entries(sums).map(([k, v]) => [k, { mean: Math.round((v.sum / v.count) * (k.startsWith('batch_size') ? 10 : 10_000)) / 10, count: v.count }]),
@@ -70,8 +71,9 @@ async function run(platform, messaging, failHalf) {
       [ids, E2E_OWNER],
     );
     const completedAt = new Map();
-    const workerPid = platform.processes.find((p) => p.service === 'webhook-worker').child.pid;
-    const cpuBefore = { worker: cpuMs(workerPid), bench: process.cpuUsage() };
+    const workerPids = platform.processes.filter((p) => p.service === 'webhook-worker').map((p) => p.child.pid);
+    const workersCpu = () => workerPids.reduce((sum, pid) => sum + cpuMs(pid), 0);
+    const cpuBefore = { worker: workersCpu(), bench: process.cpuUsage() };
     const started = nowMs();
     await Promise.all(
       ids.map((taskId) => {
@@ -87,7 +89,7 @@ async function run(platform, messaging, failHalf) {
     const elapsedS = (Math.max(...rx.firstOk.values()) - started) / 1000;
     const benchCpu = process.cpuUsage(cpuBefore.bench);
     // CPU used until the last delivery: the worker's, and this process's (publisher and receiver).
-    const cpu = { workerMs: cpuMs(workerPid) - cpuBefore.worker, benchMs: Math.round((benchCpu.user + benchCpu.system) / 1000) };
+    const cpu = { workerMs: workersCpu() - cpuBefore.worker, benchMs: Math.round((benchCpu.user + benchCpu.system) / 1000) };
     const deliveries = await platform.query(
       `SELECT id, task_id, status, extract(epoch FROM created_at) * 1000 AS created_ms FROM webhook_deliveries WHERE webhook_id = $1`,
       [hook.body.id],
@@ -135,7 +137,7 @@ export async function webhooks() {
       WEBHOOK_RETRY_BASE_MS: '500',
       ...(process.env.BENCH_WEBHOOK_CONCURRENCY && { WORKER_CONCURRENCY: process.env.BENCH_WEBHOOK_CONCURRENCY }),
     },
-    replicas: { 'workflow-worker': 0, 'content-worker': 0, 'log-sink': 0 },
+    replicas: { 'workflow-worker': 0, 'content-worker': 0, 'log-sink': 0, 'webhook-worker': Number(process.env.BENCH_WEBHOOK_REPLICAS ?? 1) },
     // BENCH_WEBHOOK_PROFILE=1: the webhook worker runs with --cpu-prof (written at its graceful exit) into bench/results/profile-webhooks/.
     ...(process.env.BENCH_WEBHOOK_PROFILE === '1' && {
       serviceEnv: { 'webhook-worker': { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(ROOT, 'bench', 'results', 'profile-webhooks')}` } },
