@@ -1,5 +1,6 @@
 export * from './lifecycle/state-machine.js';
 export * from './lifecycle/task-lifecycle.js';
+export * from './lifecycle/admission.js';
 export * from './engine/definition.js';
 export * from './engine/registry.js';
 export * from './engine/run-store.js';

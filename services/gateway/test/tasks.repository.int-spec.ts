@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { CreateRoadmapRequestSchema } from '@roadmap/contracts';
 import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
-import { Outbox, outboxId, TaskLifecycle } from '@roadmap/workflow';
+import { outboxId, TaskLifecycle } from '@roadmap/workflow';
 import { TasksRepository, type NewRoadmapTask } from '../src/tasks/tasks.repository.js';
 
 function entry(goal: string, owner = 'alice', key?: string): NewRoadmapTask {
@@ -36,17 +36,9 @@ describe('TasksRepository.createRoadmapTasks (group commit of roadmap requests)'
 
   it('writes every request of a batch with its roadmap and its outbox message, committed together', async () => {
     const entries = ['Learn Rust', 'Learn Go', 'Learn SQL'].map((goal) => entry(goal));
-    const answers = await sut.createRoadmapTasks(entries, async (em, accepted) => {
-      await Outbox.add(
-        em,
-        accepted.map((e) => ({ subject: 'roadmap.workflow.normal.generate', payload: { taskId: e.ids.taskId }, key: `workflow-generate:${e.ids.taskId}`, taskId: e.ids.taskId })),
-      );
-      // Inside the transaction: not visible to others (nor to the relay) yet.
-      const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE task_id = ANY($1::uuid[])`, [entries.map((x) => x.ids.taskId)]);
-      assert.equal(n, 0, 'the messages exist only once the tasks commit');
-    });
+    const answers = await sut.createRoadmapTasks(entries);
     assert.deepEqual(answers, entries.map(() => ({ outcome: 'created' })));
-    const outbox = await db.dataSource.query(`SELECT id, msg_id, task_id FROM outbox WHERE task_id = ANY($1::uuid[])`, [entries.map((e) => e.ids.taskId)]);
+    const outbox = await db.dataSource.query(`SELECT id, msg_id, task_id, subject, payload FROM outbox WHERE task_id = ANY($1::uuid[])`, [entries.map((e) => e.ids.taskId)]);
     assert.deepEqual(
       outbox.map((r: { task_id: string }) => r.task_id).sort(),
       entries.map((e) => e.ids.taskId).sort(),
@@ -55,6 +47,9 @@ describe('TasksRepository.createRoadmapTasks (group commit of roadmap requests)'
     for (const row of outbox) {
       assert.equal(row.msg_id, `workflow-generate:${row.task_id}`, "the message's Nats-Msg-Id is its logical key");
       assert.equal(row.id, outboxId(row.msg_id), 'the row id is derived from it');
+      const e = entries.find((x) => x.ids.taskId === row.task_id)!;
+      assert.equal(row.subject, 'roadmap.workflow.normal.generate');
+      assert.deepEqual(row.payload, { taskId: e.ids.taskId, roadmapId: e.ids.roadmapId, type: 'roadmap.generate', command: 'generate' });
     }
     const { tasks, roadmaps } = await stored(entries);
     assert.equal(tasks.length, 3);
@@ -67,15 +62,9 @@ describe('TasksRepository.createRoadmapTasks (group commit of roadmap requests)'
   });
 
   it('commits nothing of a batch whose transaction failed: no task, roadmap, key or message', async () => {
-    const entries = ['Learn Rust', 'Learn Go', 'Learn SQL'].map((goal) => entry(goal, 'bob', `k-${goal}-${randomUUID()}`));
-    const down = new Error('the database went away');
-    await assert.rejects(
-      sut.createRoadmapTasks(entries, async (em, accepted) => {
-        await Outbox.add(em, accepted.map((e) => ({ subject: 'roadmap.workflow.normal.generate', payload: {}, taskId: e.ids.taskId })));
-        throw down;
-      }),
-      down,
-    );
+    const entries = ['Learn Rust', 'Learn Go', 'Learn \u0000 SQL'].map((goal) => entry(goal, 'bob', `k-${goal}-${randomUUID()}`));
+    // PostgreSQL refuses a NUL character in text: the last request fails the batch's transaction.
+    await assert.rejects(sut.createRoadmapTasks(entries));
     const { tasks, roadmaps } = await stored(entries);
     assert.equal(tasks.length + roadmaps.length, 0);
     const keys = await db.dataSource.query(`SELECT key FROM idempotency_keys WHERE owner = 'bob'`);
@@ -86,21 +75,23 @@ describe('TasksRepository.createRoadmapTasks (group commit of roadmap requests)'
 
   it('hands back a request whose Idempotency-Key is taken, by another request or earlier in the batch', async () => {
     const taken = entry('Learn Elixir', 'carol', 'taken-key');
-    await sut.createRoadmapTasks([taken], async () => undefined);
+    await sut.createRoadmapTasks([taken]);
     const entries = [entry('Learn Elixir', 'carol', 'taken-key'), entry('Learn Zig', 'carol', 'new-key'), entry('Learn Zig', 'carol', 'new-key'), entry('Learn Zig', 'dave', 'new-key')];
-    const published: NewRoadmapTask[] = [];
-    const answers = await sut.createRoadmapTasks(entries, async (_em, accepted) => {
-      published.push(...accepted);
-    });
+    const answers = await sut.createRoadmapTasks(entries);
     assert.deepEqual(
       answers.map((a) => a.outcome),
       ['key_taken', 'created', 'key_taken', 'created'],
     );
-    assert.deepEqual(published, [entries[1], entries[3]], 'only accepted requests are published');
+    const outbox = await db.dataSource.query(`SELECT task_id FROM outbox WHERE task_id = ANY($1::uuid[])`, [entries.map((e) => e.ids.taskId)]);
+    assert.deepEqual(
+      outbox.map((r: { task_id: string }) => r.task_id).sort(),
+      [entries[1]!.ids.taskId, entries[3]!.ids.taskId].sort(),
+      'only accepted requests are published',
+    );
     const { tasks } = await stored(entries);
     assert.deepEqual(tasks.map((t: { id: string }) => t.id).sort(), [entries[1]!.ids.taskId, entries[3]!.ids.taskId].sort());
     // The handed-back request then replays the first task through the single-request path.
-    const replay = await sut.createRoadmapTask(entries[0]!.ids, 'carol', entries[0]!.request, 'skip', async () => undefined, entries[0]!.idempotency);
+    const replay = await sut.createRoadmapTask(entries[0]!.ids, 'carol', entries[0]!.request, 'skip', entries[0]!.idempotency);
     assert.deepEqual({ id: replay.task.id, replayed: replay.replayed }, { id: taken.ids.taskId, replayed: true });
   });
 });

@@ -65,11 +65,11 @@ export class TaskApiService {
       : undefined;
     const { task, replayed } = await this.repository.createOne(
       { id: taskId, type: contract.type, owner, priority: request.priority, input, version: contract.version, reviewMode },
+      idempotency,
+      undefined,
       async (em) => {
-        await Outbox.add(em, [workflowMessage(request.priority, { taskId, type: contract.type, command: 'generate' }, `workflow-generate:${taskId}`)]);
         if (callbackUrl) await TaskCallbacks.insert(em, [{ taskId, owner, url: callbackUrl }]);
       },
-      idempotency,
     );
     if (!replayed) accepted.inc({ type: contract.type });
     return { replayed, body: { taskId: task.id, type: task.type, status: task.status, reviewMode: task.reviewMode, links: taskLinks(task.id, task.roadmapId) } };

@@ -21,7 +21,7 @@ import {
   TaskEntity,
   type StoredError,
 } from '@roadmap/persistence';
-import { TaskLifecycle, type NewTask } from '@roadmap/workflow';
+import { admitTasks, TaskLifecycle, type NewTask } from '@roadmap/workflow';
 import { DataSource, type EntityManager } from 'typeorm';
 
 /** One roadmap request to accept: its new ids, its caller, the validated body and its Idempotency-Key, if any. */
@@ -47,51 +47,50 @@ export class TasksRepository {
   ) {}
 
   /**
-   * Inserts a roadmap task and its roadmap, and runs `enqueue` (it writes the workflow message to the
-   * outbox) in the same transaction: the task and its message commit together.
+   * Admits a roadmap task with its roadmap and its workflow message (the outbox) in one transaction,
+   * with what `also` writes (its callback): the task and its message commit together.
    */
   async createRoadmapTask(
     ids: { taskId: string; roadmapId: string },
     owner: string,
     request: CreateRoadmapRequest,
     reviewMode: ReviewMode,
-    enqueue: (em: EntityManager) => Promise<unknown>,
     idempotency?: Idempotency,
+    trace?: Record<string, string>,
+    also?: (em: EntityManager) => Promise<unknown>,
   ): Promise<{ task: TaskEntity; replayed: boolean }> {
-    return this.createOne(newTask(ids, owner, request, reviewMode), enqueue, idempotency, (em, now) =>
-      insertRoadmaps(em, [{ id: ids.roadmapId, taskId: ids.taskId, owner, goal: request.goal, preferences: request.preferences }], now),
-    );
+    return this.createOne(newTask(ids, owner, request, reviewMode), idempotency, trace, async (em, now) => {
+      await insertRoadmaps(em, [{ id: ids.roadmapId, taskId: ids.taskId, owner, goal: request.goal, preferences: request.preferences }], now);
+      await also?.(em);
+    });
   }
 
   /**
-   * Inserts one task (and its domain rows, `admit`) and runs `enqueue` (the outbox write of its
-   * message) in the same transaction. With an Idempotency-Key already used by the same caller,
-   * answers with the first task instead.
+   * Admits one task (and its domain rows, `rows`) with its first message, through the lifecycle's
+   * admission, in one transaction. With an Idempotency-Key already used by the same caller, answers
+   * with the first task instead.
    */
   async createOne(
     task: NewTask,
-    enqueue: (em: EntityManager) => Promise<unknown>,
     idempotency?: Idempotency,
-    admit?: (em: EntityManager, now: Date) => Promise<void>,
+    trace?: Record<string, string>,
+    rows?: (em: EntityManager, now: Date) => Promise<unknown>,
   ): Promise<{ task: TaskEntity; replayed: boolean }> {
-    const now = new Date();
     return this.dataSource.transaction(async (em: EntityManager) => {
       if (idempotency) {
         const existing = await claimIdempotencyKey(em, task.owner, idempotency, task.id);
         if (existing) return { task: existing, replayed: true };
       }
-      await this.lifecycle.insert(em, [task], now);
-      await admit?.(em, now);
+      await admitTasks(this.lifecycle, em, [task], { rows: rows && ((em, _, now) => rows(em, now)), traceOf: () => trace });
       const created = (await em.getRepository(TaskEntity).findOneBy({ id: task.id }))!;
-      await enqueue(em);
       return { task: created, replayed: false };
     });
   }
 
   /**
    * Accepts many roadmap requests in one transaction (group commit): their idempotency keys, task
-   * rows, roadmap rows and (`enqueue`) outbox rows of their workflow messages each in one statement,
-   * all committed together: no task without its message, and no broker round trip in the transaction.
+   * rows, roadmap rows and the outbox rows of their workflow messages each in one statement, with what
+   * `also` writes for the accepted ones (their callbacks), all committed together: no task without its message, and no broker round trip in the transaction.
    *
    * Answers by position: `created`, or `key_taken` (its Idempotency-Key is held by another request, or
    * by an earlier entry of this batch: the caller answers it through {@link createRoadmapTask}, which
@@ -99,7 +98,7 @@ export class TasksRepository {
    */
   async createRoadmapTasks(
     entries: readonly NewRoadmapTask[],
-    enqueue: (em: EntityManager, accepted: readonly NewRoadmapTask[]) => Promise<unknown>,
+    also?: (em: EntityManager, accepted: readonly NewRoadmapTask[]) => Promise<unknown>,
   ): Promise<Array<BatchAdmission>> {
     return this.dataSource.transaction(async (em: EntityManager) => {
       const answers: BatchAdmission[] = entries.map(() => ({ outcome: 'created' }));
@@ -123,16 +122,24 @@ export class TasksRepository {
         const claimed = new Set(rows.map((r) => r.task_id));
         for (const { e, i } of keyed) if (!claimed.has(e.ids.taskId)) answers[i] = { outcome: 'key_taken' };
       }
-      const accepted = entries.filter((_, i) => answers[i]!.outcome === 'created');
-      if (accepted.length > 0) {
-        const now = new Date();
-        await this.lifecycle.insert(em, accepted.map((e) => newTask(e.ids, e.owner, e.request, e.reviewMode)), now);
-        await insertRoadmaps(
+      const accepted = new Map(entries.filter((_, i) => answers[i]!.outcome === 'created').map((e) => [e.ids.taskId, e]));
+      if (accepted.size > 0) {
+        const entry = (task: NewTask) => accepted.get(task.id)!;
+        await admitTasks(
+          this.lifecycle,
           em,
-          accepted.map((e) => ({ id: e.ids.roadmapId, taskId: e.ids.taskId, owner: e.owner, goal: e.request.goal, preferences: e.request.preferences })),
-          now,
+          [...accepted.values()].map((e) => newTask(e.ids, e.owner, e.request, e.reviewMode)),
+          {
+            rows: (em, admitted, now) =>
+              insertRoadmaps(
+                em,
+                admitted.map(entry).map((e) => ({ id: e.ids.roadmapId, taskId: e.ids.taskId, owner: e.owner, goal: e.request.goal, preferences: e.request.preferences })),
+                now,
+              ),
+            traceOf: (task) => entry(task).trace,
+          },
         );
-        await enqueue(em, accepted);
+        await also?.(em, [...accepted.values()]);
       }
       return answers;
     });

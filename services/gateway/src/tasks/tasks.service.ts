@@ -111,7 +111,7 @@ export class TasksService {
    */
   private async admit(entries: NewRoadmapTask[]): Promise<BatchAdmission[]> {
     try {
-      return await this.repository.createRoadmapTasks(entries, (em, accepted) => this.enqueue(em, accepted));
+      return await this.repository.createRoadmapTasks(entries, (em, accepted) => this.callbacksOf(em, accepted));
     } catch (error) {
       if (entries.length === 1 || !isDataError(error)) throw error;
       return Promise.all(
@@ -129,30 +129,17 @@ export class TasksService {
 
   /** One request in its own transaction: the path of an Idempotency-Key already taken (replay or 422). */
   private createOne(entry: NewRoadmapTask) {
-    return this.repository.createRoadmapTask(
-      entry.ids,
-      entry.owner,
-      entry.request,
-      entry.reviewMode,
-      (em) => this.enqueue(em, [entry]),
-      entry.idempotency,
+    return this.repository.createRoadmapTask(entry.ids, entry.owner, entry.request, entry.reviewMode, entry.idempotency, entry.trace, (em) =>
+      this.callbacksOf(em, [entry]),
     );
   }
 
-  /** What accepted requests commit with their tasks: their workflow messages and their callbacks. */
-  private async enqueue(em: EntityManager, accepted: readonly NewRoadmapTask[]): Promise<void> {
-    await Outbox.add(em, accepted.map((e) => this.generateMessage(e)));
+  /** What accepted requests commit with their tasks besides their admission: their callbacks. */
+  private async callbacksOf(em: EntityManager, accepted: readonly NewRoadmapTask[]): Promise<void> {
     await TaskCallbacks.insert(
       em,
       accepted.filter((e) => e.request.callbackUrl).map((e) => ({ taskId: e.ids.taskId, owner: e.owner, url: e.request.callbackUrl! })),
     );
-  }
-
-  private generateMessage(entry: NewRoadmapTask): OutboxMessage {
-    return {
-      ...workflowMessage(entry.request.priority, { ...entry.ids, type: RoadmapGenerateType.type, command: 'generate' }, `workflow-generate:${entry.ids.taskId}`),
-      trace: entry.trace,
-    };
   }
 
   /**
