@@ -58,7 +58,12 @@ export type ErrorCode =
   | 'UNKNOWN_QUEUE'
   | 'UNKNOWN_CONSUMER'
   | 'WORKER_NOT_FOUND'
-  | 'FILTER_MATCHES_NOTHING';
+  | 'FILTER_MATCHES_NOTHING'
+  /** Schedules: a cron expression or an IANA time zone that does not parse; a built-in (maintenance) schedule edited. */
+  | 'INVALID_CRON'
+  | 'INVALID_TIMEZONE'
+  | 'BUILTIN_SCHEDULE'
+  | 'SCHEDULE_NAME_TAKEN';
 
 /** A field at fault in a request or message. */
 export interface FieldIssue {

@@ -10,3 +10,4 @@ export * from './engine/deadline-sweeper.js';
 export * from './workflow.module.js';
 export * from './outbox/outbox.js';
 export * from './outbox/outbox-relay.js';
+export * from './schedules/schedule-timing.js';

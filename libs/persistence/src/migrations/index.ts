@@ -12,6 +12,7 @@ import { AdminControls1765300000583 } from './1765300000583-admin-controls.js';
 import { Webhooks1765350000417 } from './1765350000417-webhooks.js';
 import { Outbox1765400000868 } from './1765400000868-outbox.js';
 import { OwnerPolicies1765450000000 } from './1765450000000-owner-policies.js';
+import { Schedules1765500000000 } from './1765500000000-schedules.js';
 import { TaskCallbacks1765550000000 } from './1765550000000-task-callbacks.js';
 
 /** Every migration, oldest first. A new one is a `<timestamp>-<name>.ts` file added here. */
@@ -30,5 +31,6 @@ export const MIGRATIONS = [
   Webhooks1765350000417,
   Outbox1765400000868,
   OwnerPolicies1765450000000,
+  Schedules1765500000000,
   TaskCallbacks1765550000000,
 ];

@@ -35,4 +35,10 @@ export const MAINTENANCE_ENV = {
   REAPER_STALLED_AFTER_SECONDS: env.int(1800, 1, 30 * DAY_SECONDS),
   /** Re-drives of one task before the reaper fails it with TASK_STALLED. */
   REAPER_MAX_REDRIVES: env.int(3, 0, 100),
+  /** Whether this process fires operator schedules (each occurrence is fired once, whatever the replicas). */
+  SCHEDULES_ENABLED: env.bool(true),
+  /** How often each process looks for due schedule occurrences (an occurrence starts at most this late). */
+  SCHEDULES_POLL_MS: env.int(1_000, 50, 60_000),
+  /** How late an occurrence may still start under `catchup: none`; older ones count as missed (downtime). */
+  SCHEDULES_MISFIRE_GRACE_SECONDS: env.int(60, 1, DAY_SECONDS),
 };

@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import { executionLogsJob, reaperJob, retentionJob, type MaintenanceJobsConfig } from './maintenance.jobs.js';
 import { MaintenanceScheduler } from './maintenance.scheduler.js';
 import { Reaper } from './reaper.js';
+import { ScheduleRunner } from './schedule-runner.js';
 
 export interface MaintenanceConfig extends MaintenanceJobsConfig {
   readonly DATABASE_SCHEMA: string;
@@ -17,11 +18,15 @@ export interface MaintenanceConfig extends MaintenanceJobsConfig {
   readonly REAPER_QUEUED_AFTER_SECONDS: number;
   readonly REAPER_STALLED_AFTER_SECONDS: number;
   readonly REAPER_MAX_REDRIVES: number;
+  readonly SCHEDULES_ENABLED: boolean;
+  readonly SCHEDULES_POLL_MS: number;
+  readonly SCHEDULES_MISFIRE_GRACE_SECONDS: number;
 }
 
 /**
- * Scheduled maintenance (retention, execution-log partitions, the reaper), run by the workflow worker:
- * the process that owns the task lifecycle maintains it. The gateway only reads the run history.
+ * Scheduled maintenance (retention, execution-log partitions, the reaper) and operator schedules, run
+ * by the workflow worker: the process that owns the task lifecycle maintains it and admits scheduled
+ * tasks. The gateway only reads the run history and edits the schedules.
  */
 @Module({})
 export class MaintenanceModule {
@@ -72,6 +77,18 @@ export class MaintenanceModule {
               { schema: config.DATABASE_SCHEMA, pollMs: config.MAINTENANCE_POLL_MS, instance: `${hostname()}:${process.pid}`, enabled },
             );
           },
+        },
+        {
+          provide: ScheduleRunner,
+          inject: [DataSource, TaskLifecycle, WorkflowRegistry, LOGGER],
+          useFactory: (dataSource: DataSource, lifecycle: TaskLifecycle, registry: WorkflowRegistry, logger: Logger) =>
+            new ScheduleRunner(dataSource, lifecycle, registry, logger, {
+              schema: config.DATABASE_SCHEMA,
+              pollMs: config.SCHEDULES_POLL_MS,
+              graceMs: config.SCHEDULES_MISFIRE_GRACE_SECONDS * 1000,
+              instance: `${hostname()}:${process.pid}`,
+              enabled: config.SCHEDULES_ENABLED,
+            }),
         },
       ],
     };
