@@ -11,11 +11,13 @@ import { OperationsController } from './operations.controller.js';
 import { OwnerPoliciesController } from './owner-policies.controller.js';
 import { QueueControlService } from './queue-control.service.js';
 import { QueuesService } from './queues.service.js';
+import { SchedulesController } from './schedules.controller.js';
+import { SchedulesService } from './schedules.service.js';
 import { SearchService } from './search.service.js';
 import { WorkersService } from './workers.service.js';
 
 @Module({
-  controllers: [DeadLettersController, OperationsController, AdminControlController, BulkController, InsightController, OwnerPoliciesController],
-  providers: [DeadLettersService, QueuesService, WorkersService, QueueControlService, AuditService, BulkService, SearchService, LiveFeedService],
+  controllers: [DeadLettersController, OperationsController, AdminControlController, BulkController, InsightController, OwnerPoliciesController, SchedulesController],
+  providers: [DeadLettersService, QueuesService, WorkersService, QueueControlService, AuditService, BulkService, SearchService, LiveFeedService, SchedulesService],
 })
 export class AdminModule {}

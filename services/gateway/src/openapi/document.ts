@@ -3,6 +3,7 @@ import { adminControlPaths } from './admin-control-paths.js';
 import { adminPaths } from './admin-paths.js';
 import { ownerPolicyPaths } from './owner-policy-paths.js';
 import { publicPaths } from './paths.js';
+import { schedulesPaths } from './schedules-paths.js';
 import { taskApiPaths } from './task-api-paths.js';
 import { webhookPaths } from './webhook-paths.js';
 
@@ -45,7 +46,7 @@ export function buildOpenApiDocument() {
         { name: 'usage', description: 'LLM usage and its estimated cost' },
         { name: 'webhooks', description: 'Be told when tasks end: signed deliveries (Standard Webhooks) to the caller’s endpoints' },
         { name: 'console', description: 'Read models of the web console' },
-        { name: 'admin', description: 'Operators: queues, workers, dead letters, maintenance, queue and worker control, bulk actions, search, live feed, audit, owner policies (admin role)' },
+        { name: 'admin', description: 'Operators: queues, workers, dead letters, maintenance, queue and worker control, bulk actions, search, live feed, audit, owner policies, schedules (admin role)' },
       ],
       security: [{ BearerApiKey: [] }, { ApiKey: [] }, { BearerJwt: [] }],
       components: {
@@ -55,7 +56,7 @@ export function buildOpenApiDocument() {
           BearerJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A JWT (HS256 secret or JWKS); `sub` is the owner, `role: admin` the admin role' },
         },
       },
-      paths: mergePaths(publicPaths, taskApiPaths, webhookPaths, adminPaths, adminControlPaths, ownerPolicyPaths),
+      paths: mergePaths(publicPaths, taskApiPaths, webhookPaths, adminPaths, adminControlPaths, ownerPolicyPaths, schedulesPaths),
     },
     {
       // zod writes its own regex beside `format` (date-time, date, uuid, email): the format says it,
