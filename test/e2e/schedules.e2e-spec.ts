@@ -157,4 +157,38 @@ describe('admin schedules', () => {
     const user = await platform.request('GET', '/api/v1/admin/schedules', undefined, {}, { as: 'someone', role: 'user' });
     assert.equal(user.status, 403);
   });
+
+  it('the CLI lists, creates, updates, pauses, resumes, shows runs and deletes, with --json and stable exit codes', async () => {
+    const key = platform.createApiKey('cli-ops', 'admin');
+    const cli = (args: string[], as = key) => platform.apiCli(args, as);
+    const json = async (args: string[]) => {
+      const result = await cli([...args, '--json']);
+      assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}${result.stdout}`);
+      return JSON.parse(result.stdout);
+    };
+    const created = await json(['schedules', 'create', '--name', 'cli-weekly', '--cron', '0 9 * * 1', '--timezone', 'Asia/Tokyo', '--type', 'roadmap.generate', '--input', '{"goal":"Learn Kotlin"}', '--catchup', 'latest']);
+    assert.deepEqual([created.name, created.owner, created.catchup, created.nextRuns.length], ['cli-weekly', 'cli-ops', 'latest', 5]);
+    // Monday 09:00 in Tokyo is Monday 00:00 UTC.
+    assert.ok(created.nextRuns.every((t: string) => new Date(t).getUTCDay() === 1 && t.endsWith('T00:00:00.000Z')), created.nextRuns.join());
+    const list = await cli(['schedules', 'list']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /cli-weekly +0 9 \* \* 1 Asia\/Tokyo/);
+    assert.match(list.stdout, /builtin:reaper +reaper +every 60 s/);
+    assert.equal((await json(['schedules', 'update', created.id, '--overlap', 'allow'])).overlap, 'allow');
+    assert.equal((await json(['schedules', 'pause', created.id])).pausedBy, 'cli-ops');
+    assert.equal((await json(['schedules', 'resume', created.id])).paused, false);
+    assert.deepEqual((await json(['schedules', 'runs', created.id])).items, []);
+    assert.match((await cli(['schedules', 'show', created.id])).stdout, /next runs: /);
+
+    const badCron = await cli(['schedules', 'update', created.id, '--cron', 'nope']);
+    assert.equal(badCron.code, 2, 'a 400 is a usage error');
+    assert.match(badCron.stderr, /400 INVALID_CRON: .*\(cron: /);
+    assert.equal((await cli(['schedules', 'create', '--name', 'x', '--cron', '* * * * *', '--type', 'roadmap.generate', '--input', '{not json'])).code, 2);
+    assert.equal((await cli(['schedules', 'show', '00000000-0000-4000-8000-000000000000'])).code, 3, 'unknown: not found');
+    const builtin = await cli(['schedules', 'delete', 'builtin:reaper']);
+    assert.equal(builtin.code, 1, 'a 409 fails the operation');
+    assert.match(builtin.stderr, /BUILTIN_SCHEDULE/);
+    assert.equal((await cli(['schedules', 'list'], platform.createApiKey('plain', 'user'))).code, 4, 'not an admin');
+    assert.equal((await json(['schedules', 'delete', created.id])).deleted, true);
+  });
 });

@@ -50,5 +50,8 @@ export type BulkJobStarted = Schemas['BulkJobStarted'];
 export type TaskSearchPage = Schemas['TaskSearchPage'];
 export type AuditPage = Schemas['AuditPage'];
 export type FeedEvent = Schemas['FeedEvent'];
+export type Schedule = Schemas['Schedule'];
+export type BuiltinSchedule = Schemas['BuiltinSchedule'];
+export type ScheduleRun = Schemas['ScheduleRun'];
 export type CreateRoadmapRequest = paths['/api/v1/roadmaps']['post']['requestBody']['content']['application/json'];
 export type { components, operations, paths } from './generated/openapi.js';

@@ -8,6 +8,7 @@ import { dlqCommand, queuesCommand, workersCommand } from './commands/admin.js';
 import { addQueueControl, addWorkerControl, auditCommand, dlqBulkCommand, tasksBulkCommand } from './commands/control.js';
 import { ownersCommand } from './commands/owners.js';
 import { roadmapsCommand } from './commands/roadmaps.js';
+import { schedulesCommand } from './commands/schedules.js';
 import { tasksCommand } from './commands/tasks.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
@@ -30,7 +31,7 @@ Environment: ROADMAP_API_URL (default ${DEFAULT_API_URL}), ROADMAP_API_KEY; apik
 
 function buildProgram(): Command {
   const program = new Command('roadmap')
-    .description('Operate the roadmap platform: tasks, roadmaps, queues, workers, dead letters, audit, owner policies, API keys')
+    .description('Operate the roadmap platform: tasks, roadmaps, queues, workers, dead letters, audit, owner policies, schedules, API keys')
     .option('--api-url <url>', `API base URL (env ROADMAP_API_URL, default ${DEFAULT_API_URL})`)
     .option('--api-key <key>', 'API key or JWT (env ROADMAP_API_KEY)')
     .option('--json', 'print JSON (for scripts) instead of tables', false)
@@ -45,6 +46,7 @@ function buildProgram(): Command {
     dlqCommand().addCommand(dlqBulkCommand()),
     auditCommand(),
     ownersCommand(),
+    schedulesCommand(),
     apikeyCommand(),
   ];
   for (const command of commands) {
