@@ -11,6 +11,7 @@ import { Control } from './pages/control.js';
 import { Bulk } from './pages/bulk.js';
 import { Audit } from './pages/audit.js';
 import { Live } from './pages/live.js';
+import { Schedules } from './pages/schedules.js';
 import { match, useLocation } from './router.js';
 
 const NAV: Array<{ href: string; label: string; active: (path: string) => boolean }> = [
@@ -19,6 +20,7 @@ const NAV: Array<{ href: string; label: string; active: (path: string) => boolea
   { href: '/dead-letters', label: 'Dead letters', active: (p) => p.startsWith('/dead-letters') },
   { href: '/control', label: 'Control', active: (p) => p.startsWith('/control') },
   { href: '/bulk', label: 'Bulk actions', active: (p) => p.startsWith('/bulk') },
+  { href: '/schedules', label: 'Schedules', active: (p) => p.startsWith('/schedules') },
   { href: '/live', label: 'Live feed', active: (p) => p.startsWith('/live') },
   { href: '/audit', label: 'Audit', active: (p) => p.startsWith('/audit') },
 ];
@@ -47,6 +49,7 @@ export function App() {
   else if (path.startsWith('/dead-letters')) page = <DeadLetters identity={identity} selected={match('/dead-letters/:id', path)?.id ?? null} />;
   else if (path.startsWith('/control')) page = <Control identity={identity} />;
   else if (path.startsWith('/bulk')) page = <Bulk identity={identity} />;
+  else if (path.startsWith('/schedules')) page = <Schedules identity={identity} selected={match('/schedules/:id', path)?.id ?? null} />;
   else if (path.startsWith('/live')) page = <Live identity={identity} />;
   else if (path.startsWith('/audit')) page = <Audit identity={identity} />;
   else page = <p class="muted note">No page at {path}. <Link href="/">Back to the overview</Link></p>;
