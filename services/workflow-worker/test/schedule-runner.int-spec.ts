@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { RoadmapGenerateType } from '@roadmap/contracts';
 import { createLogger } from '@roadmap/observability';
-import { insertRoadmaps } from '@roadmap/persistence';
+import { insertRoadmaps, pruneScheduleRuns } from '@roadmap/persistence';
 import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
 import { TaskLifecycle, WorkflowRegistry, type WorkflowDefinition } from '@roadmap/workflow';
 import type { DataSource } from 'typeorm';
@@ -171,5 +171,24 @@ describe(ScheduleRunner.name, () => {
     assert.ok(failed.length >= 1);
     assert.ok(failed.every((x) => x.outcome === 'failed' && x.error?.code === 'WORKFLOW_INVALID' && x.task_id === null), JSON.stringify(failed));
     assert.deepEqual(await runs(paused), []);
+  });
+
+  it('retention prunes old runs but keeps each schedule’s latest occurrence, so nothing fires again', async () => {
+    const id = await createSchedule({ cron: '0 0 0 1 1 *', catchup: 'latest', anchorAgo: '800 days' });
+    const r = runner(0);
+    await r.tick();
+    const year = new Date().getUTCFullYear();
+    await db.dataSource.query(
+      `INSERT INTO schedule_runs (schedule_id, occurrence_at, fired_at, outcome, instance) VALUES ($1, $2, now() - interval '400 days', 'skipped', 'old')`,
+      [id, `${year - 1}-01-01T00:00:00Z`],
+    );
+    await db.dataSource.query(`UPDATE schedule_runs SET fired_at = now() - interval '90 days' WHERE schedule_id = $1`, [id]);
+    assert.equal(await pruneScheduleRuns(db.dataSource, new Date(Date.now() - 30 * 86_400_000)), 1);
+    await r.tick();
+    assert.deepEqual(
+      (await runs(id)).map((x) => x.occurrence_at.toISOString()),
+      [`${year}-01-01T00:00:00.000Z`],
+      'the latest is kept and not fired again',
+    );
   });
 });

@@ -37,6 +37,21 @@ export async function pruneMaintenanceRuns(dataSource: DataSource, startedBefore
 }
 
 /**
+ * Deletes schedule occurrences fired before `firedBefore`, except each schedule's latest one (the
+ * runner counts occurrences after it: without it, a `catchup: latest` schedule would fire an old
+ * occurrence again) and a waiting (`queued`) one.
+ */
+export async function pruneScheduleRuns(dataSource: DataSource, firedBefore: Date): Promise<number> {
+  const { count } = await sql(
+    dataSource,
+    `DELETE FROM schedule_runs r WHERE r.fired_at < $1 AND r.outcome <> 'queued'
+        AND r.occurrence_at < (SELECT max(l.occurrence_at) FROM schedule_runs l WHERE l.schedule_id = r.schedule_id)`,
+    [firedBefore],
+  );
+  return count;
+}
+
+/**
  * Deletes Idempotency-Key records created before `createdBefore` (callers pass the 24 h window plus
  * a margin): past the window a key no longer returns the first task, so its row is dead weight.
  */

@@ -6,6 +6,7 @@ import {
   pruneIdempotencyKeys,
   pruneLlmCalls,
   pruneMaintenanceRuns,
+  pruneScheduleRuns,
 } from '@roadmap/persistence';
 import type { DataSource } from 'typeorm';
 import type { MaintenanceJob } from './maintenance.scheduler.js';
@@ -58,12 +59,13 @@ export function retentionJob(dataSource: DataSource, config: MaintenanceJobsConf
       const checkpoints = await pruneFinishedCheckpoints(dataSource, daysAgo(config.CHECKPOINT_RETENTION_DAYS));
       const llmCalls = await pruneLlmCalls(dataSource, daysAgo(config.LLM_CALLS_RETENTION_DAYS));
       const maintenanceRuns = await pruneMaintenanceRuns(dataSource, daysAgo(config.MAINTENANCE_RUNS_RETENTION_DAYS));
+      const scheduleRuns = await pruneScheduleRuns(dataSource, daysAgo(config.MAINTENANCE_RUNS_RETENTION_DAYS));
       // Idempotency keys answer for 24 h; a day's margin keeps the prune clear of the window.
       const idempotencyKeys = await pruneIdempotencyKeys(dataSource, daysAgo(2));
       const deadLetters = await pruneDeadLetters(dataSource, daysAgo(config.DEAD_LETTER_RETENTION_DAYS));
       return {
-        rows: checkpoints + llmCalls + maintenanceRuns + idempotencyKeys + deadLetters,
-        detail: { checkpoints, llmCalls, maintenanceRuns, idempotencyKeys, deadLetters },
+        rows: checkpoints + llmCalls + maintenanceRuns + scheduleRuns + idempotencyKeys + deadLetters,
+        detail: { checkpoints, llmCalls, maintenanceRuns, scheduleRuns, idempotencyKeys, deadLetters },
       };
     },
   };
