@@ -884,6 +884,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every schedule with its next runs and last run, then the built-in maintenance jobs (builtin: true, read-only) */
+        get: operations["listSchedules"];
+        put?: never;
+        /** Create a schedule: a cron expression (5 fields, or 6 with seconds) in an IANA time zone that starts a task of a registered type with a fixed input */
+        post: operations["createSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/schedules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One schedule with its next runs (in its time zone) and its last run */
+        get: operations["getSchedule"];
+        put?: never;
+        post?: never;
+        /** Delete a schedule and its run history; the tasks it started stay (a built-in one: 409 BUILTIN_SCHEDULE) */
+        delete: operations["deleteSchedule"];
+        options?: never;
+        head?: never;
+        /** Change a schedule; a new cron or time zone counts occurrences from now on (a built-in one: 409 BUILTIN_SCHEDULE) */
+        patch: operations["updateSchedule"];
+        trace?: never;
+    };
+    "/api/v1/admin/schedules/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause a schedule: no occurrence fires until it is resumed */
+        post: operations["pauseSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/schedules/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a schedule: occurrences count from now (what fell due while paused is not caught up) */
+        post: operations["resumeSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/schedules/{id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A schedule's occurrences, newest first: occurrence time, fired at, outcome (started, skipped, queued, failed), task id, error */
+        get: operations["listScheduleRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2140,6 +2228,89 @@ export interface components {
             /** @description The admin who set it last; null for an owner never set (the defaults) */
             updatedBy: string | null;
             updatedAt: string | null;
+        };
+        ScheduleList: {
+            items: (components["schemas"]["Schedule"] | components["schemas"]["BuiltinSchedule"])[];
+        };
+        Schedule: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @constant */
+            builtin: false;
+            cron: string;
+            timezone: string;
+            type: string;
+            input: unknown;
+            /** @description Whom the tasks run as */
+            owner: string;
+            /** @enum {string} */
+            priority: "high" | "normal" | "low";
+            /** @enum {string} */
+            review: "required" | "skip";
+            /** @enum {string} */
+            overlap: "skip" | "queue" | "allow";
+            /** @enum {string} */
+            catchup: "none" | "latest";
+            paused: boolean;
+            pausedBy: string | null;
+            pausedAt: string | null;
+            createdBy: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description The next five occurrences, computed in the time zone (none while paused) */
+            nextRuns: string[];
+            lastRun: components["schemas"]["ScheduleRun"] | null;
+        };
+        ScheduleRun: {
+            id: string;
+            /**
+             * Format: date-time
+             * @description The occurrence of the cron expression this run is for
+             */
+            occurrenceAt: string;
+            /**
+             * Format: date-time
+             * @description When a runner dealt with it (for a queued one that started later: when it started)
+             */
+            firedAt: string;
+            /** @enum {string} */
+            outcome: "started" | "skipped" | "queued" | "failed";
+            taskId: string | null;
+            /** @description Why it was skipped or failed */
+            error: {
+                code: string;
+                message: string;
+            } | null;
+        };
+        /** @description A maintenance job of the workflow workers (GET /api/v1/admin/maintenance): read-only */
+        BuiltinSchedule: {
+            /** @example builtin:reaper */
+            id: string;
+            name: string;
+            /** @constant */
+            builtin: true;
+            intervalSeconds: number | null;
+            /** @constant */
+            paused: false;
+            lastRunAt: string | null;
+            lastOutcome: string | null;
+            lastSuccessAt: string | null;
+            /** @description When the job is due next (none before its first run) */
+            nextRuns: string[];
+        };
+        ScheduleDeleted: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @constant */
+            deleted: true;
+        };
+        ScheduleRunPage: {
+            items: components["schemas"]["ScheduleRun"][];
+            nextCursor: string | null;
         };
     };
     responses: never;
@@ -9303,6 +9474,1192 @@ export interface operations {
                      * @example {
                      *       "code": "UNSUPPORTED_MEDIA_TYPE",
                      *       "message": "Send the body as application/json",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSchedules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schedules */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "0b9f6f0e-6a54-4a8e-9d55-3f1f0a2b7c11",
+                     *           "name": "nightly-go-roadmap",
+                     *           "builtin": false,
+                     *           "cron": "0 3 * * *",
+                     *           "timezone": "Europe/Berlin",
+                     *           "type": "roadmap.generate",
+                     *           "input": {
+                     *             "goal": "Learn Go"
+                     *           },
+                     *           "owner": "ops",
+                     *           "priority": "low",
+                     *           "review": "skip",
+                     *           "overlap": "skip",
+                     *           "catchup": "latest",
+                     *           "paused": false,
+                     *           "pausedBy": null,
+                     *           "pausedAt": null,
+                     *           "createdBy": "ops",
+                     *           "createdAt": "2026-12-07T10:00:00.000Z",
+                     *           "updatedAt": "2026-12-07T10:00:00.000Z",
+                     *           "nextRuns": [
+                     *             "2026-12-08T02:00:00.000Z",
+                     *             "2026-12-09T02:00:00.000Z",
+                     *             "2026-12-10T02:00:00.000Z",
+                     *             "2026-12-11T02:00:00.000Z",
+                     *             "2026-12-12T02:00:00.000Z"
+                     *           ],
+                     *           "lastRun": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ScheduleList"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "nightly-go-roadmap",
+                 *       "cron": "0 3 * * *",
+                 *       "timezone": "Europe/Berlin",
+                 *       "type": "roadmap.generate",
+                 *       "input": {
+                 *         "goal": "Learn Go"
+                 *       },
+                 *       "catchup": "latest"
+                 *     }
+                 */
+                "application/json": {
+                    name: string;
+                    cron: string;
+                    timezone?: string;
+                    type: string;
+                    input: unknown;
+                    owner?: string;
+                    /** @enum {string} */
+                    priority?: "high" | "normal" | "low";
+                    /** @enum {string} */
+                    review?: "required" | "skip";
+                    /** @enum {string} */
+                    overlap?: "skip" | "queue" | "allow";
+                    /** @enum {string} */
+                    catchup?: "none" | "latest";
+                    paused?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The schedule created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0b9f6f0e-6a54-4a8e-9d55-3f1f0a2b7c11",
+                     *       "name": "nightly-go-roadmap",
+                     *       "builtin": false,
+                     *       "cron": "0 3 * * *",
+                     *       "timezone": "Europe/Berlin",
+                     *       "type": "roadmap.generate",
+                     *       "input": {
+                     *         "goal": "Learn Go"
+                     *       },
+                     *       "owner": "ops",
+                     *       "priority": "low",
+                     *       "review": "skip",
+                     *       "overlap": "skip",
+                     *       "catchup": "latest",
+                     *       "paused": false,
+                     *       "pausedBy": null,
+                     *       "pausedAt": null,
+                     *       "createdBy": "ops",
+                     *       "createdAt": "2026-12-07T10:00:00.000Z",
+                     *       "updatedAt": "2026-12-07T10:00:00.000Z",
+                     *       "nextRuns": [
+                     *         "2026-12-08T02:00:00.000Z",
+                     *         "2026-12-09T02:00:00.000Z",
+                     *         "2026-12-10T02:00:00.000Z",
+                     *         "2026-12-11T02:00:00.000Z",
+                     *         "2026-12-12T02:00:00.000Z"
+                     *       ],
+                     *       "lastRun": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "CONFLICT",
+                     *       "message": "The task cannot be resumed (only a failed or cancelled task can be)",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "message": "The request body is larger than the limit",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNSUPPORTED_MEDIA_TYPE",
+                     *       "message": "Send the body as application/json",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A schedule id (UUID), or builtin:<job> for a maintenance job */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schedule */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0b9f6f0e-6a54-4a8e-9d55-3f1f0a2b7c11",
+                     *       "name": "nightly-go-roadmap",
+                     *       "builtin": false,
+                     *       "cron": "0 3 * * *",
+                     *       "timezone": "Europe/Berlin",
+                     *       "type": "roadmap.generate",
+                     *       "input": {
+                     *         "goal": "Learn Go"
+                     *       },
+                     *       "owner": "ops",
+                     *       "priority": "low",
+                     *       "review": "skip",
+                     *       "overlap": "skip",
+                     *       "catchup": "latest",
+                     *       "paused": false,
+                     *       "pausedBy": null,
+                     *       "pausedAt": null,
+                     *       "createdBy": "ops",
+                     *       "createdAt": "2026-12-07T10:00:00.000Z",
+                     *       "updatedAt": "2026-12-07T10:00:00.000Z",
+                     *       "nextRuns": [
+                     *         "2026-12-08T02:00:00.000Z",
+                     *         "2026-12-09T02:00:00.000Z",
+                     *         "2026-12-10T02:00:00.000Z",
+                     *         "2026-12-11T02:00:00.000Z",
+                     *         "2026-12-12T02:00:00.000Z"
+                     *       ],
+                     *       "lastRun": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Schedule"] | components["schemas"]["BuiltinSchedule"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A schedule id (UUID), or builtin:<job> for a maintenance job */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleDeleted"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "CONFLICT",
+                     *       "message": "The task cannot be resumed (only a failed or cancelled task can be)",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A schedule id (UUID), or builtin:<job> for a maintenance job */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "overlap": "queue"
+                 *     }
+                 */
+                "application/json": {
+                    name?: string;
+                    cron?: string;
+                    timezone?: string;
+                    type?: string;
+                    input?: unknown;
+                    owner?: string;
+                    /** @enum {string} */
+                    priority?: "high" | "normal" | "low";
+                    /** @enum {string} */
+                    review?: "required" | "skip";
+                    /** @enum {string} */
+                    overlap?: "skip" | "queue" | "allow";
+                    /** @enum {string} */
+                    catchup?: "none" | "latest";
+                };
+            };
+        };
+        responses: {
+            /** @description The schedule changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0b9f6f0e-6a54-4a8e-9d55-3f1f0a2b7c11",
+                     *       "name": "nightly-go-roadmap",
+                     *       "builtin": false,
+                     *       "cron": "0 3 * * *",
+                     *       "timezone": "Europe/Berlin",
+                     *       "type": "roadmap.generate",
+                     *       "input": {
+                     *         "goal": "Learn Go"
+                     *       },
+                     *       "owner": "ops",
+                     *       "priority": "low",
+                     *       "review": "skip",
+                     *       "overlap": "skip",
+                     *       "catchup": "latest",
+                     *       "paused": false,
+                     *       "pausedBy": null,
+                     *       "pausedAt": null,
+                     *       "createdBy": "ops",
+                     *       "createdAt": "2026-12-07T10:00:00.000Z",
+                     *       "updatedAt": "2026-12-07T10:00:00.000Z",
+                     *       "nextRuns": [
+                     *         "2026-12-08T02:00:00.000Z",
+                     *         "2026-12-09T02:00:00.000Z",
+                     *         "2026-12-10T02:00:00.000Z",
+                     *         "2026-12-11T02:00:00.000Z",
+                     *         "2026-12-12T02:00:00.000Z"
+                     *       ],
+                     *       "lastRun": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "CONFLICT",
+                     *       "message": "The task cannot be resumed (only a failed or cancelled task can be)",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "message": "The request body is larger than the limit",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNSUPPORTED_MEDIA_TYPE",
+                     *       "message": "Send the body as application/json",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pauseSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A schedule id (UUID), or builtin:<job> for a maintenance job */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schedule, paused */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "CONFLICT",
+                     *       "message": "The task cannot be resumed (only a failed or cancelled task can be)",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    resumeSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A schedule id (UUID), or builtin:<job> for a maintenance job */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schedule, active */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "CONFLICT",
+                     *       "message": "The task cannot be resumed (only a failed or cancelled task can be)",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service (NATS, PostgreSQL) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "message": "The queue is unavailable right now; retry shortly",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listScheduleRuns: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description A schedule id (UUID), or builtin:<job> for a maintenance job */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of runs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleRunPage"];
+                };
+            };
+            /** @description Invalid input: the field at fault is in details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "VALIDATION_FAILED",
+                     *       "message": "The request body is invalid: goal: Too small",
+                     *       "details": [
+                     *         {
+                     *           "path": "goal",
+                     *           "field": "goal",
+                     *           "message": "Too small"
+                     *         }
+                     *       ],
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (API key or JWT); see WWW-Authenticate */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "UNAUTHENTICATED",
+                     *       "message": "Send an API key or a JWT: Authorization: Bearer <credential>",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks the role this needs (admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "FORBIDDEN",
+                     *       "message": "This needs the admin role",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not the caller’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "NOT_FOUND",
+                     *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
+                     *       "requestId": "req-1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "CONFLICT",
+                     *       "message": "The task cannot be resumed (only a failed or cancelled task can be)",
                      *       "requestId": "req-1"
                      *     }
                      */
