@@ -132,7 +132,9 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnModuleDestroy {
     for (const row of candidates) {
       if (this.stopping) return;
       try {
-        if (!row.queued_id && !this.due(row)) continue;
+        // A waiting occurrence needs a look only once the task before it has ended.
+        const waiting = row.queued_id !== null && !isActive(row.previous_status);
+        if (!waiting && !this.due(row)) continue;
         for (let i = 0; i < MAX_ACTIONS_PER_POLL && (await this.runOne(row.id)); i++);
       } catch (error) {
         this.logger.warn({ err: error, scheduleId: row.id }, 'schedules: could not deal with a schedule');
@@ -149,7 +151,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnModuleDestroy {
       if (!lock[0]?.locked) return false;
       const [row] = await this.read(em, scheduleId);
       if (!row) return false;
-      const previousActive = row.previous_status !== null && !FINAL.includes(row.previous_status);
+      const previousActive = isActive(row.previous_status);
       if (row.queued_id && !previousActive) {
         await this.fire(em, row, { queuedId: row.queued_id });
         return true;
@@ -259,6 +261,11 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnModuleDestroy {
     );
     return rows;
   }
+}
+
+/** Whether the previous run's task is still unfinished (none: not active). */
+function isActive(status: TaskStatus | null): boolean {
+  return status !== null && !FINAL.includes(status);
 }
 
 function skipReason(row: ScheduleRow): { code: string; message: string } {
