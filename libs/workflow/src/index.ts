@@ -9,3 +9,5 @@ export * from './engine/deadline-sweeper.js';
 export * from './workflow.module.js';
 export * from './outbox/outbox.js';
 export * from './outbox/outbox-relay.js';
+export * from './actions/task-actions.js';
+export * from './actions/dead-letter-actions.js';

@@ -13,6 +13,7 @@ import { Webhooks1765350000417 } from './1765350000417-webhooks.js';
 import { Outbox1765400000868 } from './1765400000868-outbox.js';
 import { OwnerPolicies1765450000000 } from './1765450000000-owner-policies.js';
 import { TaskCallbacks1765550000000 } from './1765550000000-task-callbacks.js';
+import { AdminBulkTasks1765750000000 } from './1765750000000-admin-bulk-tasks.js';
 
 /** Every migration, oldest first. A new one is a `<timestamp>-<name>.ts` file added here. */
 export const MIGRATIONS = [
@@ -31,4 +32,5 @@ export const MIGRATIONS = [
   Outbox1765400000868,
   OwnerPolicies1765450000000,
   TaskCallbacks1765550000000,
+  AdminBulkTasks1765750000000,
 ];

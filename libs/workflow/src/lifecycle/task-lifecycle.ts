@@ -237,6 +237,16 @@ export class TaskLifecycle {
     await sql(em, `UPDATE tasks SET current_step = $2, progress_total = $3, updated_at = now() WHERE id = $1 AND status = 'running'`, [taskId, step, total]);
   }
 
+  /** A task that works through items itself (an admin bulk task): its progress. Call under lockRunning (a step's effect). */
+  async setProgress(em: EntityManager, taskId: string, progress: { done: number; failed: number; total: number }): Promise<void> {
+    await sql(em, `UPDATE tasks SET progress_done = $2, progress_failed = $3, progress_total = $4, updated_at = now() WHERE id = $1 AND status = 'running'`, [
+      taskId,
+      progress.done,
+      progress.failed,
+      progress.total,
+    ]);
+  }
+
   /**
    * A resumed fan-out: progress recounted (`done` of `total` kept), and the task running at `step`
    * again, or completed at once when nothing is left to do (with `result`, a SQL expression over the

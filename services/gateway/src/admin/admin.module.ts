@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DeadLetterActions } from '@roadmap/workflow';
 import { AdminControlController } from './admin-control.controller.js';
 import { AuditService } from './audit.service.js';
 import { BulkController } from './bulk.controller.js';
@@ -16,6 +17,6 @@ import { WorkersService } from './workers.service.js';
 
 @Module({
   controllers: [DeadLettersController, OperationsController, AdminControlController, BulkController, InsightController, OwnerPoliciesController],
-  providers: [DeadLettersService, QueuesService, WorkersService, QueueControlService, AuditService, BulkService, SearchService, LiveFeedService],
+  providers: [DeadLetterActions, DeadLettersService, QueuesService, WorkersService, QueueControlService, AuditService, BulkService, SearchService, LiveFeedService],
 })
 export class AdminModule {}
