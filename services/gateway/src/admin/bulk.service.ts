@@ -88,11 +88,10 @@ export class BulkService {
   private async start(action: AdminBulkAction, selection: Selection, from: string, order: string, filter: object, dryRun: boolean, actor: string) {
     const alias = from.split(' ')[1]!;
     const key = `admin-bulk:${createHash('sha256').update(JSON.stringify([action, filter])).digest('hex')}`;
-    if (!dryRun) {
-      // A retried request is answered before counting: the first one's task may have acted on everything already.
-      const repeated = await this.repeated(actor, key);
-      if (repeated) return { ...(await this.job(repeated)), repeated: true };
-    }
+    // A retried request while its task runs is answered before counting (the run may have acted on
+    // everything already); once it ended, a filter that now matches nothing is refused as any other.
+    const repeated = dryRun ? null : await this.repeated(actor, key);
+    if (repeated?.status === 'running') return { ...repeated, repeated: true };
     const { rows: counted } = await sql<{ n: number }>(this.dataSource, `SELECT count(*)::int AS n FROM ${from} WHERE ${selection.where}`, selection.params);
     const matched = counted[0]!.n;
     if (matched === 0) throw matchesNothing();
@@ -100,6 +99,7 @@ export class BulkService {
       const { rows } = await sql<{ id: string }>(this.dataSource, `SELECT ${alias}.id FROM ${from} WHERE ${selection.where} ORDER BY ${order} LIMIT ${SAMPLE_SIZE}`, selection.params);
       return { action, dryRun: true, matched, willActOn: Math.min(matched, BULK_CAP), cap: BULK_CAP, sample: rows.map((r) => r.id) };
     }
+    if (repeated) return { ...repeated, repeated: true };
     const { rows: selected } = await sql<{ id: string }>(this.dataSource, `SELECT ${alias}.id FROM ${from} WHERE ${selection.where} ORDER BY ${order} LIMIT ${BULK_CAP}`, selection.params);
     const input: AdminBulkInput = { action, actor, filter: filter as Record<string, unknown>, matched, ids: selected.map((r) => r.id) };
     const taskId = timeOrderedId();
@@ -112,14 +112,14 @@ export class BulkService {
     return { ...(await this.job(task.id)), repeated: replayed };
   }
 
-  /** The task of the same request within the repeat window, if any. */
-  private async repeated(actor: string, key: string): Promise<string | null> {
+  /** The job of the same request within the repeat window, if any. */
+  private async repeated(actor: string, key: string) {
     const { rows } = await sql<{ task_id: string }>(
       this.dataSource,
       `SELECT task_id FROM idempotency_keys WHERE owner = $1 AND key = $2 AND created_at > now() - make_interval(secs => $3)`,
       [actor, key, REPEAT_WINDOW_MS / 1000],
     );
-    return rows[0]?.task_id ?? null;
+    return rows[0] ? this.job(rows[0].task_id) : null;
   }
 }
 
