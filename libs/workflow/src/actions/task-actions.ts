@@ -20,8 +20,6 @@ import { Outbox, type OutboxMessage } from '../outbox/outbox.js';
 /** Extra writes that commit with an action (a bulk task records the item's outcome there). */
 export type AlsoInTransaction = (em: EntityManager, task: TaskEntity) => Promise<unknown>;
 
-const ACTIVE: readonly TaskStatus[] = ['queued', 'running', 'awaiting_review'];
-
 /** A workflow command for the outbox, keyed by its logical id (`workflow-generate:<task>`). */
 export function workflowMessage(priority: TaskEntity['priority'], message: WorkflowMessage, key: string): OutboxMessage {
   return { subject: Subjects.workflow(priority, message.command), payload: message, key, taskId: message.taskId };
@@ -76,29 +74,35 @@ export class TaskActions {
   /**
    * Ends a task as cancelled, with its unfinished children. Workers abort its LLM calls in flight (a
    * core NATS notice), skip and ack its queued messages, and write nothing more for it. False when it
-   * was cancelled already (harmless); a 409 when it ended otherwise.
+   * was cancelled already (harmless); a 409 when it ended otherwise, a 404 when there is none.
    */
-  async cancel(taskId: string, options: { owner?: string; reason?: StoredError; also?: AlsoInTransaction } = {}): Promise<boolean> {
-    const current = await this.dataSource.getRepository(TaskEntity).findOneBy(options.owner === undefined ? { id: taskId } : { id: taskId, owner: options.owner });
-    if (!current) throw new NotFoundError('Task', taskId);
-    if (current.status === 'cancelled') return false;
-    let children: string[] = [];
-    await this.transition(
-      taskId,
-      ACTIVE,
-      'cancelled',
-      'cancelled (it already ended)',
-      async (task, em) => {
-        children = await this.lifecycle.cancelChildren(em, taskId);
-        await options.also?.(em, task);
-      },
-      options.owner,
-      options.reason,
-    );
-    for (const id of [taskId, ...children]) this.messaging.nc.publish(this.messaging.subject(Subjects.taskCancelled), JSON.stringify({ taskId: id }));
+  async cancel(taskId: string, options: { owner?: string; reason?: StoredError } = {}): Promise<boolean> {
+    if ((await this.cancelMany([taskId], options)).length > 0) return true;
+    const task = await this.dataSource.getRepository(TaskEntity).findOneBy(options.owner === undefined ? { id: taskId } : { id: taskId, owner: options.owner });
+    if (!task) throw new NotFoundError('Task', taskId);
+    if (task.status === 'cancelled') return false;
+    throw new ConflictError(`Task ${taskId} is ${task.status}: it cannot be cancelled (it already ended)`);
+  }
+
+  /**
+   * Cancels those of `taskIds` that have not ended, with their roadmaps and unfinished children, in
+   * one transaction (`also` commits with it, given the ids cancelled); then tells the workers and
+   * announces `task.cancelled`. Returns the ids cancelled. One cancel or an operator's bulk cancel.
+   */
+  async cancelMany(taskIds: readonly string[], options: { owner?: string; reason?: StoredError; also?: (em: EntityManager, cancelled: string[]) => Promise<unknown> } = {}): Promise<string[]> {
+    const { cancelled, children } = await this.dataSource.transaction(async (em) => {
+      const cancelled = await this.lifecycle.cancelMany(em, taskIds, options.reason, options.owner);
+      if (cancelled.length === 0) return { cancelled, children: [] as string[] };
+      await sql(em, `UPDATE roadmaps SET status = 'cancelled', updated_at = now() WHERE task_id = ANY($1::uuid[]) AND status NOT IN ('completed', 'failed')`, [cancelled]);
+      const children = await this.lifecycle.cancelChildren(em, cancelled);
+      await options.also?.(em, cancelled);
+      return { cancelled, children };
+    });
+    const ended = [...cancelled, ...children];
+    for (const id of ended) this.messaging.nc.publish(this.messaging.subject(Subjects.taskCancelled), JSON.stringify({ taskId: id }));
     const at = Date.now();
-    for (const id of [taskId, ...children]) await this.events.publish({ type: 'task.cancelled', taskId: id }, `cancelled:${at}`);
-    return true;
+    await Promise.all(ended.map((id) => this.events.publish({ type: 'task.cancelled', taskId: id }, `cancelled:${at}`)));
+    return cancelled;
   }
 
   /** A failed or cancelled task continues from its checkpoints; completed items are kept. */

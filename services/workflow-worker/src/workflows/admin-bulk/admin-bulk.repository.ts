@@ -34,6 +34,16 @@ export class AdminBulkRepository {
     if (count === 0) throw new AlreadyRecorded(`item ${itemId} of bulk task ${taskId} was recorded already`);
   }
 
+  /** Records one outcome for many items; those recorded already keep theirs. */
+  async recordMany(db: DataSource | EntityManager, taskId: string, itemIds: readonly string[], outcome: Outcome): Promise<void> {
+    if (itemIds.length === 0) return;
+    await sql(
+      db,
+      `INSERT INTO admin_bulk_items (task_id, item_id, outcome) SELECT $1, id, $3 FROM unnest($2::uuid[]) AS id ON CONFLICT (task_id, item_id) DO NOTHING`,
+      [taskId, itemIds, outcome],
+    );
+  }
+
   /** Which of `ids` have an outcome. */
   async recorded(taskId: string, ids: readonly string[]): Promise<Set<string>> {
     const { rows } = await sql<{ item_id: string }>(this.dataSource, `SELECT item_id FROM admin_bulk_items WHERE task_id = $1 AND item_id = ANY($2::uuid[])`, [taskId, ids]);
