@@ -1,6 +1,7 @@
 // Scenario: a bulk cancel of 5,000 queued tasks (issue 20). The tasks are created through the API
-// with no worker running (they stay queued); then an admin's POST /api/v1/admin/tasks/bulk cancels
-// them as a job (each through the tasks API's own cancel), while autocannon probes GET /healthz.
+// with one workflow worker whose normal and low consumers are paused (they stay queued); then an
+// admin's POST /api/v1/admin/tasks/bulk cancels them as an admin.bulk task (high priority, run by
+// that worker, each through the single-task cancel), while autocannon probes GET /healthz.
 // Goals: the job finishes within 60 s; /healthz p99 stays under 10 ms meanwhile. The same probe runs
 // first without the job, for this machine's own tail in the same run.
 import { join } from 'node:path';
@@ -24,6 +25,12 @@ export async function bulk() {
   try {
     const user = await platform.authHeaders('bulk-owner');
     const admin = await platform.authHeaders('bulk-admin', 'admin');
+    // The bulk task runs in a workflow worker; the roadmaps it cancels must not start meanwhile.
+    for (const priority of ['normal', 'low']) {
+      const res = await fetch(`${platform.url}/api/v1/admin/queues/ROADMAP_WORKFLOW/pause`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ priority }) });
+      if (res.status !== 200) throw new Error(`pause: ${res.status} ${await res.text()}`);
+    }
+    await platform.waitReady(await platform.spawn('workflow-worker'));
     const body = JSON.stringify({ goal: 'Learn distributed systems' });
     let next = 0;
     const create = async () => {

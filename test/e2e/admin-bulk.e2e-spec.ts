@@ -1,9 +1,10 @@
 /*
  * Bulk actions by filter end to end (issue 20): a dry run counts and samples, a real run is a job
- * with progress that goes through the single-task cancel and resume, a repeated request returns the
- * same job, a filter matching nothing is refused; dead letters are replayed or discarded in bulk.
- * No workers run, so the tasks stay queued until the bulk actions move them (a workflow worker, which
- * records dead letters, starts for the last test).
+ * (an admin.bulk task in the workflow worker) with progress that goes through the single-task cancel
+ * and resume, a repeated request returns the same job, a filter matching nothing is refused; dead
+ * letters are replayed or discarded in bulk. The workflow worker runs only high priority (the
+ * operator's bulk tasks): its normal and low consumers are paused, so the roadmaps stay queued until
+ * the bulk actions move them. No content worker runs.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -30,6 +31,8 @@ describe('admin bulk actions', () => {
 
   before(async () => {
     platform = await Platform.start({ replicas: { 'workflow-worker': 0, 'content-worker': 0 } });
+    for (const priority of ['normal', 'low']) assert.equal((await admin('POST', '/queues/ROADMAP_WORKFLOW/pause', { priority })).status, 200);
+    await platform.waitReady(await platform.spawn('workflow-worker'));
     messaging = await Messaging.connect({ servers: TEST_NATS_URL, namespace: platform.namespace, name: 'e2e-bulk' });
     for (const owner of ['alice', 'bob']) {
       for (let i = 0; i < 12; i++) {
@@ -134,8 +137,7 @@ describe('admin bulk actions', () => {
   });
 
   it('discards dead letters by stream after a dry run, and replays one by id', async () => {
-    // The workflow worker records dead letters (it may now start the queued tasks: nothing below minds).
-    await platform.waitReady(await platform.spawn('workflow-worker'));
+    // The workflow worker records dead letters.
     for (let i = 0; i < 3; i++) {
       const hdrs = natsHeaders();
       hdrs.set(Headers.deadLetterStream, 'CONTENT_GENERATION');

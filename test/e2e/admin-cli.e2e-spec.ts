@@ -24,7 +24,7 @@ describe('admin CLI commands', () => {
   const createKey = (owner: string, role: 'admin' | 'user') => platform.createApiKey(owner, role);
 
   before(async () => {
-    // No workflow worker: roadmaps stay queued for `tasks bulk`.
+    // No workflow worker yet: roadmaps stay queued for `tasks bulk`.
     platform = await Platform.start({ env: { WORKER_HEARTBEAT_MS: '500' }, replicas: { 'workflow-worker': 0, 'content-worker': 1 } });
     adminKey = createKey('ops', 'admin');
     userKey = createKey('someone', 'user');
@@ -49,6 +49,9 @@ describe('admin CLI commands', () => {
   });
 
   it('cancels in bulk with a dry run, then waits for the job', async () => {
+    // The bulk cancel is an admin.bulk task (high priority) that a workflow worker runs; the roadmaps stay queued.
+    for (const priority of ['normal', 'low']) await json(['queues', 'pause', 'ROADMAP_WORKFLOW', '--priority', priority]);
+    await platform.waitReady(await platform.spawn('workflow-worker'));
     const dry = await json(['tasks', 'bulk', 'cancel', '--status', 'queued', '--dry-run']);
     assert.equal(dry.matched, 3);
     const job = await json(['tasks', 'bulk', 'cancel', '--status', 'queued', '--wait']);

@@ -5,3 +5,4 @@ export * from './messaging.js';
 export * from './roadmap.js';
 export * from './webhooks.js';
 export * from './task-types.js';
+export * from './admin-bulk.js';

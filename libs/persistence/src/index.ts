@@ -7,3 +7,4 @@ export * from './llm-usage.js';
 export * from './maintenance/log-partitions.js';
 export * from './maintenance/retention.js';
 export * from './roadmaps.js';
+export * from './audit.js';

@@ -11,3 +11,5 @@ export * from './workflow.module.js';
 export * from './outbox/outbox.js';
 export * from './outbox/outbox-relay.js';
 export * from './schedules/schedule-timing.js';
+export * from './actions/task-actions.js';
+export * from './actions/dead-letter-actions.js';

@@ -12,7 +12,7 @@ type Job = BulkJob | BulkJobStarted;
 
 /**
  * Bulk actions (admin): choose an action and a filter, see what it matches (a dry run: the count and
- * a sample), then run it as a job and watch its progress.
+ * a sample), then run it (an admin.bulk task in the workflow worker) and watch its progress.
  */
 export function Bulk(props: { identity: Identity }) {
   const [action, setAction] = useState<(typeof ACTIONS)[number]>('cancel');
@@ -117,7 +117,10 @@ export function Bulk(props: { identity: Identity }) {
       {job && (
         <Section title="Job">
           <p>
-            {job.action} <Badge status={job.status} /> <span class="muted">{job.jobId}</span>
+            {job.action} <Badge status={job.status} />{' '}
+            <Link href={`/tasks/${job.taskId}`}>
+              task <ShortId id={job.taskId} />
+            </Link>
           </p>
           <Progress done={job.done + job.skipped} failed={job.failed} total={job.total} />
           <p class="muted">

@@ -724,7 +724,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel, resume or retry the failed items of the tasks a filter matches: dryRun counts them and shows a sample; the real run (202) is a job over at most 10,000 */
+        /** Cancel, resume or retry the failed items of the tasks a filter matches: dryRun counts them and shows a sample; the real run (202) is an admin.bulk task (taskId) over at most 10,000 */
         post: operations["bulkTasks"];
         delete?: never;
         options?: never;
@@ -741,7 +741,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Replay or discard the dead letters a filter matches: dryRun counts them and shows a sample; the real run (202) is a job over at most 10,000 */
+        /** Replay or discard the dead letters a filter matches: dryRun counts them and shows a sample; the real run (202) is an admin.bulk task (taskId) over at most 10,000 */
         post: operations["bulkDeadLetters"];
         delete?: never;
         options?: never;
@@ -2100,12 +2100,23 @@ export interface components {
             sample: string[];
         };
         BulkJobStarted: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The job: its task’s id
+             */
             jobId: string;
+            /**
+             * Format: uuid
+             * @description The admin.bulk task that runs the job in the workflow worker (GET /api/v1/tasks/:id shows its progress)
+             */
+            taskId: string;
             /** @enum {string} */
             action: "tasks.cancel" | "tasks.resume" | "tasks.retry-failed-items" | "dead-letters.replay" | "dead-letters.discard";
             actor: string;
-            /** @enum {string} */
+            /**
+             * @description running while its task is queued or running; failed when it failed or was cancelled
+             * @enum {string}
+             */
             status: "running" | "completed" | "failed";
             matched: number;
             total: number;
@@ -2126,6 +2137,7 @@ export interface components {
             finishedAt: string | null;
             links: {
                 self: string;
+                task: string;
             };
             /** @description true: the same request’s job (running, or started in the last ten minutes) */
             repeated: boolean;
@@ -2135,12 +2147,23 @@ export interface components {
         };
         /** @description A bulk-action job and its progress */
         BulkJob: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The job: its task’s id
+             */
             jobId: string;
+            /**
+             * Format: uuid
+             * @description The admin.bulk task that runs the job in the workflow worker (GET /api/v1/tasks/:id shows its progress)
+             */
+            taskId: string;
             /** @enum {string} */
             action: "tasks.cancel" | "tasks.resume" | "tasks.retry-failed-items" | "dead-letters.replay" | "dead-letters.discard";
             actor: string;
-            /** @enum {string} */
+            /**
+             * @description running while its task is queued or running; failed when it failed or was cancelled
+             * @enum {string}
+             */
             status: "running" | "completed" | "failed";
             matched: number;
             total: number;
@@ -2161,6 +2184,7 @@ export interface components {
             finishedAt: string | null;
             links: {
                 self: string;
+                task: string;
             };
         };
         TaskSearchPage: {
@@ -8182,6 +8206,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "jobId": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
+                     *       "taskId": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
                      *       "action": "tasks.cancel",
                      *       "actor": "ops",
                      *       "status": "running",
@@ -8196,7 +8221,8 @@ export interface operations {
                      *       "updatedAt": "2026-12-07T14:00:00.000Z",
                      *       "finishedAt": null,
                      *       "links": {
-                     *         "self": "/api/v1/admin/jobs/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03"
+                     *         "self": "/api/v1/admin/jobs/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
+                     *         "task": "/api/v1/tasks/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03"
                      *       },
                      *       "repeated": false
                      *     }
@@ -8397,6 +8423,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "jobId": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
+                     *       "taskId": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
                      *       "action": "dead-letters.replay",
                      *       "actor": "ops",
                      *       "status": "running",
@@ -8411,7 +8438,8 @@ export interface operations {
                      *       "updatedAt": "2026-12-07T14:00:00.000Z",
                      *       "finishedAt": null,
                      *       "links": {
-                     *         "self": "/api/v1/admin/jobs/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03"
+                     *         "self": "/api/v1/admin/jobs/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
+                     *         "task": "/api/v1/tasks/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03"
                      *       },
                      *       "repeated": false
                      *     }
@@ -8564,6 +8592,7 @@ export interface operations {
                      *       "items": [
                      *         {
                      *           "jobId": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
+                     *           "taskId": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
                      *           "action": "tasks.cancel",
                      *           "actor": "ops",
                      *           "status": "running",
@@ -8578,7 +8607,8 @@ export interface operations {
                      *           "updatedAt": "2026-12-07T14:00:00.000Z",
                      *           "finishedAt": null,
                      *           "links": {
-                     *             "self": "/api/v1/admin/jobs/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03"
+                     *             "self": "/api/v1/admin/jobs/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
+                     *             "task": "/api/v1/tasks/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03"
                      *           }
                      *         }
                      *       ]
@@ -8683,6 +8713,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "jobId": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
+                     *       "taskId": "0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
                      *       "action": "tasks.cancel",
                      *       "actor": "ops",
                      *       "status": "running",
@@ -8697,7 +8728,8 @@ export interface operations {
                      *       "updatedAt": "2026-12-07T14:00:00.000Z",
                      *       "finishedAt": null,
                      *       "links": {
-                     *         "self": "/api/v1/admin/jobs/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03"
+                     *         "self": "/api/v1/admin/jobs/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03",
+                     *         "task": "/api/v1/tasks/0193a1c2-7d4e-7a10-9c3b-5e8f2a6b1c03"
                      *       }
                      *     }
                      */

@@ -129,15 +129,33 @@ export class TaskLifecycle {
   }
 
   /**
-   * Cancels a parent's children that have not ended, in the parent's transaction: a cancelled batch
-   * leaves nothing running. Returns the ids cancelled (their workers are told to stop).
+   * Cancels those of `taskIds` that have not ended (an operator's cancel, one or many at once), under
+   * their row locks taken in id order (two bulk cancels never deadlock), with `reason` as their error
+   * (a purge's PURGED). Returns the ids it cancelled; the others had ended (or do not exist).
    */
-  async cancelChildren(em: EntityManager, parentId: string): Promise<string[]> {
+  async cancelMany(em: EntityManager, taskIds: readonly string[], reason?: StoredError, owner?: string): Promise<string[]> {
+    const { rows } = await sql<{ id: string }>(
+      em,
+      `UPDATE tasks SET status = 'cancelled', cancelled_at = now(), finished_at = now(), current_step = NULL, updated_at = now(),
+              error = coalesce($3::jsonb, error)
+        WHERE id IN (SELECT id FROM tasks WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[]) AND ($4::text IS NULL OR owner = $4)
+                      ORDER BY id FOR UPDATE)
+        RETURNING id`,
+      [taskIds, statesBefore('cancelled').filter((s) => ACTIVE.includes(s)), reason ? JSON.stringify(reason) : null, owner ?? null],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Cancels the children of parents that have not ended, in the parents' transaction: a cancelled
+   * batch leaves nothing running. Returns the ids cancelled (their workers are told to stop).
+   */
+  async cancelChildren(em: EntityManager, parentIds: string | readonly string[]): Promise<string[]> {
     const { rows } = await sql<{ id: string }>(
       em,
       `UPDATE tasks SET status = 'cancelled', cancelled_at = now(), finished_at = now(), current_step = NULL, updated_at = now()
-        WHERE parent_id = $1 AND status = ANY($2::text[]) RETURNING id`,
-      [parentId, statesBefore('cancelled').filter((s) => ACTIVE.includes(s))],
+        WHERE parent_id = ANY($1::uuid[]) AND status = ANY($2::text[]) RETURNING id`,
+      [typeof parentIds === 'string' ? [parentIds] : parentIds, statesBefore('cancelled').filter((s) => ACTIVE.includes(s))],
     );
     return rows.map((r) => r.id);
   }
@@ -235,6 +253,16 @@ export class TaskLifecycle {
   /** A fan-out began: the task shows `step` and `total` children to wait for. Call under lockRunning. */
   async beginFanOut(em: EntityManager, taskId: string, step: string, total: number): Promise<void> {
     await sql(em, `UPDATE tasks SET current_step = $2, progress_total = $3, updated_at = now() WHERE id = $1 AND status = 'running'`, [taskId, step, total]);
+  }
+
+  /** A task that works through items itself (an admin bulk task): its progress. Call under lockRunning (a step's effect). */
+  async setProgress(em: EntityManager, taskId: string, progress: { done: number; failed: number; total: number }): Promise<void> {
+    await sql(em, `UPDATE tasks SET progress_done = $2, progress_failed = $3, progress_total = $4, updated_at = now() WHERE id = $1 AND status = 'running'`, [
+      taskId,
+      progress.done,
+      progress.failed,
+      progress.total,
+    ]);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DeadLetterActions } from '@roadmap/workflow';
 import { AdminControlController } from './admin-control.controller.js';
 import { AuditService } from './audit.service.js';
 import { BulkController } from './bulk.controller.js';
@@ -18,6 +19,6 @@ import { WorkersService } from './workers.service.js';
 
 @Module({
   controllers: [DeadLettersController, OperationsController, AdminControlController, BulkController, InsightController, OwnerPoliciesController, SchedulesController],
-  providers: [DeadLettersService, QueuesService, WorkersService, QueueControlService, AuditService, BulkService, SearchService, LiveFeedService, SchedulesService],
+  providers: [DeadLetterActions, DeadLettersService, QueuesService, WorkersService, QueueControlService, AuditService, BulkService, SearchService, LiveFeedService, SchedulesService],
 })
 export class AdminModule {}

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppError, ValidationError } from '@roadmap/contracts';
-import { sql } from '@roadmap/persistence';
+import { appendAudit, sql } from '@roadmap/persistence';
 import { LOGGER } from '@roadmap/runtime';
 import type { Logger } from '@roadmap/observability';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -60,14 +60,7 @@ export class AuditService {
   async write(actor: Actor, action: string, target: string | null, params: object, outcome: 'ok' | 'failed', result: unknown, em?: EntityManager): Promise<void> {
     const who = typeof actor === 'string' ? actor : actor.owner;
     try {
-      await sql(em ?? this.dataSource, `INSERT INTO admin_audit (actor, action, target, params, outcome, result) VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb)`, [
-        who,
-        action,
-        target,
-        JSON.stringify(params ?? {}),
-        outcome,
-        result === undefined ? null : JSON.stringify(result),
-      ]);
+      await appendAudit(em ?? this.dataSource, { actor: who, action, target, params, outcome, result });
     } catch (error) {
       this.logger.error({ err: error, actor: who, action, target }, 'audit entry not written');
     }

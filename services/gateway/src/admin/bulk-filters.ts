@@ -1,4 +1,4 @@
-import { AppError, STREAMS, TASK_STATUSES, type TaskStatus } from '@roadmap/contracts';
+import { AppError, BULK_CAP, STREAMS, TASK_STATUSES, type TaskStatus } from '@roadmap/contracts';
 import { z } from 'zod';
 
 /*
@@ -6,8 +6,7 @@ import { z } from 'zod';
  * what they match. Reads only: the actions themselves go through the single-item use cases.
  */
 
-/** Items one call acts on at most; a larger match is done in several calls (each takes the oldest). */
-export const BULK_CAP = 10_000;
+export { BULK_CAP };
 /** Ids a dry run shows. */
 export const SAMPLE_SIZE = 10;
 

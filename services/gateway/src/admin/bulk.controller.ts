@@ -16,7 +16,8 @@ const ids = { type: 'array', items: { type: 'string', format: 'uuid' }, maxItems
 
 /**
  * Bulk actions by filter, like Bull Board's "retry all" and "clean", but selected by a filter, with a
- * dry run first, and run as a job with progress. Admin role only (the guard answers 403).
+ * dry run first, and run as a task (admin.bulk, in the workflow worker) with progress. Admin role only
+ * (the guard answers 403).
  */
 @ApiTags('admin')
 @ApiBearerAuth()
@@ -30,7 +31,7 @@ export class BulkController {
   @Post('tasks/bulk')
   @HttpCode(200)
   @ApiOperation({
-    summary: `Cancel, resume or retry the failed items of the tasks a filter matches: dryRun counts them and shows a sample; the real run (202) is a job over at most ${BULK_CAP}`,
+    summary: `Cancel, resume or retry the failed items of the tasks a filter matches: dryRun counts them and shows a sample; the real run (202) is an admin.bulk task (taskId) over at most ${BULK_CAP}`,
   })
   @ApiBody({
     schema: {
@@ -62,7 +63,7 @@ export class BulkController {
 
   @Post('dead-letters/bulk')
   @HttpCode(200)
-  @ApiOperation({ summary: `Replay or discard the dead letters a filter matches: dryRun counts them and shows a sample; the real run (202) is a job over at most ${BULK_CAP}` })
+  @ApiOperation({ summary: `Replay or discard the dead letters a filter matches: dryRun counts them and shows a sample; the real run (202) is an admin.bulk task (taskId) over at most ${BULK_CAP}` })
   @ApiBody({
     schema: {
       type: 'object',

@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { headers as natsHeaders } from '@nats-io/nats-core';
-import { ConflictError, NotFoundError, ValidationError } from '@roadmap/contracts';
-import { Messaging } from '@roadmap/messaging';
+import { NotFoundError } from '@roadmap/contracts';
 import { sql } from '@roadmap/persistence';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DeadLetterActions } from '@roadmap/workflow';
+import { DataSource } from 'typeorm';
 
 interface DeadLetterRow {
   id: string;
@@ -34,7 +33,7 @@ export type DeadLetterState = (typeof DEAD_LETTER_STATES)[number];
 @Injectable()
 export class DeadLettersService {
   constructor(
-    @Inject(Messaging) private readonly messaging: Messaging,
+    @Inject(DeadLetterActions) private readonly actions: DeadLetterActions,
     @Inject(DataSource) private readonly dataSource: DataSource,
   ) {}
 
@@ -54,27 +53,9 @@ export class DeadLettersService {
     return view(await this.find(id), true);
   }
 
-  /**
-   * Puts a dead letter back on its original subject (a new message id), and counts the replay. The
-   * row is locked while it is published, so a replay and a discard of the same one serialise; a
-   * discarded dead letter is a 409.
-   */
+  /** Puts a dead letter back on its original subject (DeadLetterActions.replay), and counts the replay; 409 when it was discarded. */
   async replay(id: string) {
-    await this.dataSource.transaction(async (em) => {
-      const row = await this.find(id, em, true);
-      if (row.discarded_at) throw new ConflictError(`Dead letter ${id} was discarded${row.discarded_by ? ` by ${row.discarded_by}` : ''}: it cannot be replayed`);
-      if (!row.subject || row.subject.startsWith('dlq.')) throw new ValidationError('This dead letter has no subject to go back to', [{ field: 'id', message: 'not replayable' }]);
-      const hdrs = natsHeaders();
-      for (const [key, value] of Object.entries(row.headers)) {
-        if (key.startsWith('Roadmap-Dlq-') || key.toLowerCase().startsWith('nats-')) continue;
-        hdrs.set(key, value);
-      }
-      await this.messaging.js.publish(this.messaging.subject(row.subject), row.payload, {
-        headers: hdrs,
-        msgID: `replay:${row.id}:${row.replay_count + 1}`,
-      });
-      await sql(em, `UPDATE dead_letters SET replayed_at = now(), replay_count = replay_count + 1 WHERE id = $1`, [id]);
-    });
+    await this.actions.replay(id);
     return { ...view(await this.find(id), false), status: 'replayed' };
   }
 
@@ -83,13 +64,12 @@ export class DeadLettersService {
    * audit), left out of the default list, and can no longer be replayed. Discarding twice is harmless.
    */
   async discard(id: string, by: string) {
-    await this.find(id);
-    await sql(this.dataSource, `UPDATE dead_letters SET discarded_at = now(), discarded_by = $2 WHERE id = $1 AND discarded_at IS NULL`, [id, by]);
+    await this.actions.discard(id, by);
     return { ...view(await this.find(id), false), status: 'discarded' };
   }
 
-  private async find(id: string, runner: DataSource | EntityManager = this.dataSource, lock = false): Promise<DeadLetterRow> {
-    const { rows } = await sql<DeadLetterRow>(runner, `SELECT * FROM dead_letters WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
+  private async find(id: string): Promise<DeadLetterRow> {
+    const { rows } = await sql<DeadLetterRow>(this.dataSource, `SELECT * FROM dead_letters WHERE id = $1`, [id]);
     if (!rows[0]) throw new NotFoundError('Dead letter', id);
     return rows[0];
   }

@@ -44,6 +44,7 @@ export const statsExample = {
 export const bulkDryRunExample = { action: 'tasks.cancel', dryRun: true, matched: 5000, willActOn: 5000, cap: 10_000, sample: [taskId] };
 export const bulkJobExample = {
   jobId,
+  taskId: jobId,
   action: 'tasks.cancel',
   actor: 'ops',
   status: 'running',
@@ -57,7 +58,7 @@ export const bulkJobExample = {
   createdAt: at,
   updatedAt: at,
   finishedAt: null,
-  links: { self: `/api/v1/admin/jobs/${jobId}` },
+  links: { self: `/api/v1/admin/jobs/${jobId}`, task: `/api/v1/tasks/${jobId}` },
 };
 export const bulkJobStartedExample = { ...bulkJobExample, done: 0, skipped: 0, repeated: false };
 export const searchExample = {

@@ -71,7 +71,7 @@ export const adminControlPaths: ZodOpenApiPathsObject = {
     }, admin),
   },
   '/api/v1/admin/tasks/bulk': {
-    post: op('admin', 'bulkTasks', 'Cancel, resume or retry the failed items of the tasks a filter matches: dryRun counts them and shows a sample; the real run (202) is a job over at most 10,000', {
+    post: op('admin', 'bulkTasks', 'Cancel, resume or retry the failed items of the tasks a filter matches: dryRun counts them and shows a sample; the real run (202) is an admin.bulk task (taskId) over at most 10,000', {
       requestBody: required(TaskBulkSchema, { action: 'cancel', filter: { owner: 'alice', status: ['queued', 'running'] }, dryRun: true }),
       responses: {
         '200': json('The dry run', c.BulkDryRunSchema, ex.bulkDryRunExample),
@@ -81,7 +81,7 @@ export const adminControlPaths: ZodOpenApiPathsObject = {
     }, admin),
   },
   '/api/v1/admin/dead-letters/bulk': {
-    post: op('admin', 'bulkDeadLetters', 'Replay or discard the dead letters a filter matches: dryRun counts them and shows a sample; the real run (202) is a job over at most 10,000', {
+    post: op('admin', 'bulkDeadLetters', 'Replay or discard the dead letters a filter matches: dryRun counts them and shows a sample; the real run (202) is an admin.bulk task (taskId) over at most 10,000', {
       requestBody: required(DeadLetterBulkSchema, { action: 'replay', filter: { stream: 'CONTENT_GENERATION', reason: 'max_deliver' }, dryRun: true }),
       responses: {
         '200': json('The dry run', c.BulkDryRunSchema, { ...ex.bulkDryRunExample, action: 'dead-letters.replay' }),

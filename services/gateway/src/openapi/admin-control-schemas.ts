@@ -1,4 +1,4 @@
-import { PRIORITIES, TASK_STATUSES } from '@roadmap/contracts';
+import { ADMIN_BULK_ACTIONS, PRIORITIES, TASK_STATUSES } from '@roadmap/contracts';
 import { z } from 'zod';
 import { FEED_LEVELS } from '../admin/live-feed.service.js';
 import { PausedSchema, workerIdentity } from './admin-schemas.js';
@@ -97,17 +97,18 @@ export const WorkersStatsSchema = z
   })
   .meta({ id: 'WorkersStats' });
 
-const bulkActions = z.enum(['tasks.cancel', 'tasks.resume', 'tasks.retry-failed-items', 'dead-letters.replay', 'dead-letters.discard']);
+const bulkActions = z.enum(ADMIN_BULK_ACTIONS);
 
 export const BulkDryRunSchema = z
   .object({ action: bulkActions, dryRun: z.literal(true), matched: count, willActOn: count, cap: count, sample: z.array(uuid) })
   .meta({ id: 'BulkDryRun', description: 'What the filter matches (narrowed to what the action can act on), with a sample' });
 
 const jobFields = {
-  jobId: uuid,
+  jobId: uuid.meta({ description: 'The job: its task’s id' }),
+  taskId: uuid.meta({ description: 'The admin.bulk task that runs the job in the workflow worker (GET /api/v1/tasks/:id shows its progress)' }),
   action: bulkActions,
   actor: z.string(),
-  status: z.enum(['running', 'completed', 'failed']),
+  status: z.enum(['running', 'completed', 'failed']).meta({ description: 'running while its task is queued or running; failed when it failed or was cancelled' }),
   matched: count,
   total: count,
   done: count,
@@ -118,7 +119,7 @@ const jobFields = {
   createdAt: instant,
   updatedAt: instant,
   finishedAt: instant.nullable(),
-  links: z.object({ self: z.string() }),
+  links: z.object({ self: z.string(), task: z.string() }),
 };
 
 export const BulkJobSchema = z.object(jobFields).meta({ id: 'BulkJob', description: 'A bulk-action job and its progress' });

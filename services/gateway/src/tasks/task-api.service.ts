@@ -3,13 +3,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AppError, NotFoundError, RoadmapGenerateType, type CreateTaskRequest, type RoadmapInput } from '@roadmap/contracts';
 import { counter } from '@roadmap/observability';
 import { timeOrderedId } from '@roadmap/runtime';
-import { Outbox } from '@roadmap/workflow';
+import { Outbox, TaskActions, workflowMessage } from '@roadmap/workflow';
 import { TaskCallbacks } from '../webhooks/task-callbacks.js';
 import { taskLinks, sumUsage } from './task-views.js';
 import { TaskTypes } from './task-types.js';
 import { TASKS_OPTIONS, type TasksOptions } from './tasks.options.js';
 import { TasksRepository } from './tasks.repository.js';
-import { TasksService, workflowMessage } from './tasks.service.js';
+import { TasksService } from './tasks.service.js';
 import { UsageRepository } from './usage.repository.js';
 
 const accepted = counter('roadmap_task_api_accepted_total', 'Tasks accepted through POST /api/v1/tasks, by type', ['type']);
@@ -44,6 +44,7 @@ export class TaskApiService {
     @Inject(TASKS_OPTIONS) private readonly options: TasksOptions,
     @Inject(UsageRepository) private readonly usage: UsageRepository,
     @Inject(TaskCallbacks) private readonly callbacks: TaskCallbacks,
+    @Inject(TaskActions) private readonly taskActions: TaskActions,
   ) {}
 
   async create(owner: string, request: CreateTaskRequest, idempotencyKey?: string) {
@@ -102,7 +103,7 @@ export class TaskApiService {
     const found = await this.repository.findTask(taskId, scope);
     if (!found) throw new NotFoundError('Task', taskId);
     const checked = this.types.parseSignal(this.types.get(found.type), name, payload);
-    const task = await this.repository.transition(
+    const task = await this.taskActions.transition(
       taskId,
       ['awaiting_review'],
       'running',

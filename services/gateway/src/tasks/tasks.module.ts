@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { BUILT_IN_TASK_TYPES } from '@roadmap/contracts';
-import { contractsOf, loadWorkflowModules, TaskLifecycleModule } from '@roadmap/workflow';
+import { contractsOf, DeadLetterActions, loadWorkflowModules, TaskActions, TaskLifecycleModule } from '@roadmap/workflow';
 import { TaskApiController } from './task-api.controller.js';
 import { TaskApiService } from './task-api.service.js';
 import { TASK_TYPE_CONTRACTS, TaskTypes } from './task-types.js';
@@ -18,6 +18,9 @@ export class TasksModule {
       imports: [TaskLifecycleModule],
       controllers: [RoadmapsController, TasksController, TaskApiController, UsageController],
       providers: [
+        // A person's actions on tasks and dead letters: the same code as the workflow worker's bulk task.
+        TaskActions,
+        DeadLetterActions,
         TasksRepository,
         UsageRepository,
         TasksService,
@@ -27,6 +30,7 @@ export class TasksModule {
         // The built-in types plus those of WORKFLOW_MODULES (the same modules the workflow worker runs).
         { provide: TASK_TYPE_CONTRACTS, useFactory: async () => (options.workflowModules ? contractsOf(await loadWorkflowModules(options.workflowModules)) : BUILT_IN_TASK_TYPES) },
       ],
+      exports: [TaskActions, DeadLetterActions],
     };
   }
 }

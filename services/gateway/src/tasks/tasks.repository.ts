@@ -1,8 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   AppError,
-  ConflictError,
-  CONTENT_STEP,
   NotFoundError,
   RoadmapGenerateType,
   type ContentKind,
@@ -19,7 +17,6 @@ import {
   RoadmapRevisionEntity,
   sql,
   TaskEntity,
-  type StoredError,
 } from '@roadmap/persistence';
 import { admitTasks, TaskLifecycle, type NewTask } from '@roadmap/workflow';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -174,36 +171,6 @@ export class TasksRepository {
     return query.getMany();
   }
 
-  /**
-   * Moves a task from one of `from` to `to` under its row lock and runs `then` in the same
-   * transaction (its outbox write: the message exists exactly when the transition committed). A task in another state is
-   * a 409 naming it; an unknown one a 404. Returns the task as it was before.
-   */
-  async transition(
-    taskId: string,
-    from: readonly TaskStatus[],
-    to: TaskStatus,
-    action: string,
-    then: (task: TaskEntity, em: EntityManager) => Promise<unknown>,
-    owner?: string,
-    reason?: StoredError,
-  ): Promise<TaskEntity> {
-    return this.dataSource.transaction(async (em) => {
-      const task = await this.lifecycle.act(em, taskId, from, to, action, owner, reason);
-      if (to === 'cancelled') {
-        await sql(em, `UPDATE roadmaps SET status = 'cancelled', updated_at = now() WHERE task_id = $1 AND status NOT IN ('completed', 'failed')`, [taskId]);
-      } else if (to === 'queued' && task.roadmapId) {
-        await sql(
-          em,
-          `UPDATE roadmaps SET status = CASE WHEN items_total > 0 THEN 'generating' ELSE 'designing' END, completed_at = NULL, updated_at = now() WHERE id = $1`,
-          [task.roadmapId],
-        );
-      }
-      await then(task, em);
-      return task;
-    });
-  }
-
   /** A roadmap's row for a person's action, locked with its task for the rest of the transaction. */
   async lockRoadmap(em: EntityManager, roadmapId: string, owner?: string): Promise<RoadmapEntity> {
     const roadmap = await em
@@ -211,52 +178,6 @@ export class TasksRepository {
       .findOne({ where: owner === undefined ? { id: roadmapId } : { id: roadmapId, owner }, lock: { mode: 'pessimistic_write' } });
     if (!roadmap) throw new NotFoundError('Roadmap', roadmapId);
     return roadmap;
-  }
-
-  /**
-   * Puts a concept's items of `kinds` back to pending with a new generation, moves the counters
-   * back and reopens the task and roadmap; `then` writes their messages to the outbox in the same transaction. 409 when an
-   * item is still being generated, or the task is not in a state that allows it.
-   */
-  async regenerate(
-    roadmapId: string,
-    conceptId: string,
-    kinds: readonly ContentKind[],
-    then: (task: TaskEntity, items: Array<{ kind: ContentKind; generation: number }>, em: EntityManager) => Promise<unknown>,
-    owner?: string,
-  ): Promise<{ task: TaskEntity; items: Array<{ kind: ContentKind; generation: number }> }> {
-    return this.dataSource.transaction(async (em) => {
-      const roadmap = await this.lockRoadmap(em, roadmapId, owner);
-      const task = await em.getRepository(TaskEntity).findOne({ where: { id: roadmap.taskId }, lock: { mode: 'pessimistic_write' } });
-      if (!task) throw new NotFoundError('Task', roadmap.taskId);
-      const concept = await em.getRepository(ConceptEntity).findOneBy({ id: conceptId, roadmapId });
-      if (!concept) throw new NotFoundError('Concept', conceptId);
-      if (!['running', 'completed', 'failed'].includes(task.status)) {
-        throw new ConflictError(`Task ${task.id} is ${task.status}: resume it before retrying items`);
-      }
-      const current = await em
-        .getRepository(ContentItemEntity)
-        .find({ where: kinds.map((kind) => ({ roadmapId, conceptId, kind })), lock: { mode: 'pessimistic_write' } });
-      if (current.length !== kinds.length) throw new ConflictError(`Concept ${conceptId} has no generated content yet`);
-      const busy = current.filter((i) => i.status === 'pending' || i.status === 'running');
-      if (busy.length > 0) throw new ConflictError(`${busy.map((i) => i.kind).join(', ')} of concept ${conceptId} is being generated`);
-      const done = current.filter((i) => i.status === 'completed').length;
-      const failed = current.filter((i) => i.status === 'failed').length;
-      const { rows } = await sql<{ kind: ContentKind; generation: number }>(
-        em,
-        `UPDATE content_items SET status = 'pending', generation = generation + 1, attempts = 0, error = NULL, updated_at = now()
-          WHERE roadmap_id = $1 AND concept_id = $2 AND kind = ANY($3::text[]) RETURNING kind, generation`,
-        [roadmapId, conceptId, kinds],
-      );
-      await sql(
-        em,
-        `UPDATE roadmaps SET items_done = items_done - $2, items_failed = items_failed - $3, status = 'generating', completed_at = NULL, updated_at = now() WHERE id = $1`,
-        [roadmapId, done, failed],
-      );
-      await this.lifecycle.reopenForItems(em, task.id, done, failed, CONTENT_STEP);
-      await then(task, rows, em);
-      return { task, items: rows };
-    });
   }
 
   /** Tasks of an owner (every owner's when undefined), newest first, after a (created_at, id) cursor. */

@@ -1,14 +1,12 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   LOG_LEVELS,
   NotFoundError,
   RoadmapGenerateType,
   TASK_STATUSES,
-  Subjects,
   UnavailableError,
   ValidationError,
-  type ContentGenerateMessage,
   type CreateRoadmapRequest,
   type LogLevel,
   type RetryItemsRequest,
@@ -20,7 +18,7 @@ import { captureTraceContext, Messaging } from '@roadmap/messaging';
 import { counter } from '@roadmap/observability';
 import type { TaskEntity } from '@roadmap/persistence';
 import { Batcher, TaskEvents, timeOrderedId } from '@roadmap/runtime';
-import { Outbox, TaskLifecycle, type OutboxMessage } from '@roadmap/workflow';
+import { Outbox, TaskActions, workflowMessage, type OutboxMessage } from '@roadmap/workflow';
 import type { EntityManager } from 'typeorm';
 import { TaskCallbacks } from '../webhooks/task-callbacks.js';
 import { diffFrameworks } from './revision-diff.js';
@@ -56,9 +54,9 @@ export class TasksService {
     @Inject(Messaging) private readonly messaging: Messaging,
     @Inject(TaskEvents) private readonly events: TaskEvents,
     @Inject(TASKS_OPTIONS) private readonly options: TasksOptions,
-    @Inject(TaskLifecycle) private readonly lifecycle: TaskLifecycle,
     @Inject(UsageRepository) private readonly usage: UsageRepository,
     @Inject(TaskCallbacks) private readonly callbacks: TaskCallbacks,
+    @Inject(TaskActions) private readonly taskActions: TaskActions,
   ) {
     // Requests arriving together share one transaction and one commit (their messages go to the
     // outbox in one statement, no broker round trip inside the transaction).
@@ -281,7 +279,7 @@ export class TasksService {
       request.decision === 'approve'
         ? { decision: 'approve', by, revision: roadmap.currentRevision }
         : { decision: 'revise', feedback: request.feedback, by, revision: roadmap.currentRevision };
-    const task = await this.repository.transition(
+    const task = await this.taskActions.transition(
       roadmap.taskId,
       ['awaiting_review'],
       'running',
@@ -299,21 +297,7 @@ export class TasksService {
 
   /** A failed or cancelled task continues from its checkpoints; completed items are kept. */
   async resume(taskId: string, scope: OwnerScope) {
-    const task = await this.repository.transition(
-      taskId,
-      ['failed', 'cancelled'],
-      'queued',
-      'resumed (only a failed or cancelled task can be)',
-      (t, em) =>
-        Outbox.add(em, [
-          workflowMessage(
-            t.priority,
-            { taskId: t.id, type: t.type, ...(t.roadmapId && { roadmapId: t.roadmapId }), command: 'resume' },
-            `workflow-resume:${t.id}:${randomUUID()}`,
-          ),
-        ]),
-      scope,
-    );
+    const task = await this.taskActions.resume(taskId, { owner: scope });
     actions.inc({ action: 'resume' });
     return { taskId, status: 'queued' as const, links: taskLinks(taskId, task.roadmapId) };
   }
@@ -323,61 +307,18 @@ export class TasksService {
    * ack its queued messages, and write nothing more for it. Cancelling twice is harmless.
    */
   async cancel(taskId: string, scope: OwnerScope, reason?: { code: string; message: string }) {
-    const current = await this.repository.findTask(taskId, scope);
-    if (!current) throw new NotFoundError('Task', taskId);
-    if (current.status !== 'cancelled') {
-      // A parent's unfinished children are cancelled with it (a batch leaves nothing running).
-      let children: string[] = [];
-      await this.repository.transition(
-        taskId,
-        ['queued', 'running', 'awaiting_review'],
-        'cancelled',
-        'cancelled (it already ended)',
-        async (_task, em) => (children = await this.lifecycle.cancelChildren(em, taskId)),
-        scope,
-        reason,
-      );
-      for (const id of [taskId, ...children]) this.messaging.nc.publish(this.messaging.subject(Subjects.taskCancelled), JSON.stringify({ taskId: id }));
-      actions.inc({ action: 'cancel' });
-      const at = Date.now();
-      for (const id of [taskId, ...children]) await this.events.publish({ type: 'task.cancelled', taskId: id }, `cancelled:${at}`);
-    }
+    if (await this.taskActions.cancel(taskId, { owner: scope, reason })) actions.inc({ action: 'cancel' });
     return this.getTask(taskId, scope);
   }
 
   /** Regenerates a concept's items of the given kinds (the old content stays until the new lands). */
   async retryItems(roadmapId: string, conceptId: string, scope: OwnerScope, request: RetryItemsRequest) {
-    const { task, items } = await this.repository.regenerate(
-      roadmapId,
-      conceptId,
-      request.kinds,
-      (t, rows, em) =>
-        Outbox.add(
-          em,
-          rows.map((item) => ({
-            subject: Subjects.contentGenerate(t.priority, item.kind),
-            payload: { taskId: t.id, roadmapId, conceptId, kind: item.kind, priority: t.priority, generation: item.generation } satisfies ContentGenerateMessage,
-            key: `content-generate:${roadmapId}:${conceptId}:${item.kind}:${item.generation}`,
-            taskId: t.id,
-          })),
-        ),
-      scope,
-    );
+    const { task, items } = await this.taskActions.retryItems(roadmapId, conceptId, request.kinds, scope);
     actions.inc({ action: 'retry_items' });
-    const fresh = await this.repository.findTask(task.id);
-    const progress = { done: fresh?.progressDone ?? 0, failed: fresh?.progressFailed ?? 0, total: fresh?.progressTotal ?? 0 };
-    for (const item of items) {
-      await this.events.publish({ type: 'item.retrying', taskId: task.id, conceptId, kind: item.kind, progress }, `${conceptId}:${item.kind}:${item.generation}`);
-    }
     return { taskId: task.id, roadmapId, conceptId, kinds: items.map((i) => i.kind), status: 'running' as const, links: taskLinks(task.id, roadmapId) };
   }
-
 }
 
-/** A workflow command for the outbox, keyed by its logical id (`workflow-generate:<task>`). */
-export function workflowMessage(priority: TaskEntity['priority'], message: WorkflowMessage, key: string): OutboxMessage {
-  return { subject: Subjects.workflow(priority, message.command), payload: message, key, taskId: message.taskId };
-}
 
 function encodeCursor(at: Date, id: string): string {
   return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');

@@ -1,7 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { LLM_PROVIDER, type LlmProvider } from '@roadmap/llm';
 import { TaskEvents, WORKER_SERVES } from '@roadmap/runtime';
-import { TaskLifecycle, WorkflowEngine, workflowEngineProviders, WorkflowRegistry, type Deadlines } from '@roadmap/workflow';
+import { DeadLetterActions, TaskActions, TaskLifecycle, WorkflowEngine, workflowEngineProviders, WorkflowRegistry, type Deadlines } from '@roadmap/workflow';
+import { AdminBulkRepository } from '../workflows/admin-bulk/admin-bulk.repository.js';
 import { RoadmapRepository } from '../workflows/roadmap/roadmap.repository.js';
 import { builtInWorkflows } from '../workflows/workflows.js';
 import { WorkflowHandler } from './workflow.handler.js';
@@ -27,12 +28,16 @@ export class WorkflowModule {
       providers: [
         WorkflowHandler,
         RoadmapRepository,
+        TaskActions,
+        DeadLetterActions,
+        AdminBulkRepository,
         // `inspect registered`: the task types (and their versions) this worker runs.
         { provide: WORKER_SERVES, inject: [WorkflowRegistry], useFactory: (registry: WorkflowRegistry) => () => registry.all().map((d) => ({ name: d.contract.type, version: d.contract.version })) },
         ...workflowEngineProviders({
           definitions: {
-            inject: [LLM_PROVIDER, TaskEvents, RoadmapRepository],
-            useFactory: (llm: LlmProvider, events: TaskEvents, roadmaps: RoadmapRepository) => builtInWorkflows({ llm, events, roadmaps, maxEditRounds: options.maxEditRounds }),
+            inject: [LLM_PROVIDER, TaskEvents, RoadmapRepository, TaskActions, DeadLetterActions, AdminBulkRepository],
+            useFactory: (llm: LlmProvider, events: TaskEvents, roadmaps: RoadmapRepository, tasks: TaskActions, deadLetters: DeadLetterActions, repository: AdminBulkRepository) =>
+              builtInWorkflows({ llm, events, roadmaps, maxEditRounds: options.maxEditRounds, bulk: { tasks, deadLetters, repository } }),
           },
           modules: options.modules,
           deadlines: options.deadlines,

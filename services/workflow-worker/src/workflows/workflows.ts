@@ -1,6 +1,8 @@
 import type { LlmProvider } from '@roadmap/llm';
 import type { TaskEvents } from '@roadmap/runtime';
-import type { WorkflowDefinition } from '@roadmap/workflow';
+import type { DeadLetterActions, TaskActions, WorkflowDefinition } from '@roadmap/workflow';
+import type { AdminBulkRepository } from './admin-bulk/admin-bulk.repository.js';
+import { adminBulkWorkflow } from './admin-bulk/admin-bulk.workflow.js';
 import { batchWorkflow } from './batch/batch.workflow.js';
 import type { RoadmapRepository } from './roadmap/roadmap.repository.js';
 import { roadmapWorkflow } from './roadmap/roadmap.workflow.js';
@@ -11,6 +13,8 @@ export interface WorkflowDeps {
   events: TaskEvents;
   roadmaps: RoadmapRepository;
   maxEditRounds: number;
+  /** An operator's bulk actions (admin.bulk): the single-item actions and the outcomes' table. */
+  bulk: { tasks: TaskActions; deadLetters: DeadLetterActions; repository: AdminBulkRepository };
 }
 
 /**
@@ -21,5 +25,6 @@ export function builtInWorkflows(deps: WorkflowDeps): WorkflowDefinition<any, an
   return [
     roadmapWorkflow({ llm: deps.llm, events: deps.events, repository: deps.roadmaps, maxEditRounds: deps.maxEditRounds }),
     batchWorkflow,
+    adminBulkWorkflow(deps.bulk),
   ];
 }

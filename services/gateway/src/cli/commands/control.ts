@@ -218,6 +218,7 @@ function bulkCommand(
     ctx.print(job, () =>
       fields([
         ['job', job.jobId],
+        ['task', job.taskId],
         ['action', job.action],
         ['status', job.status],
         ['progress', `${job.done + job.failed + job.skipped}/${job.total} (done ${job.done}, failed ${job.failed}, skipped ${job.skipped})`],
