@@ -4,7 +4,6 @@ import { ModuleRef } from '@nestjs/core';
 import { AdminBulkType, NotFoundError, type AdminBulkAction, type AdminBulkInput, type TaskStatus } from '@roadmap/contracts';
 import { sql, type StoredError } from '@roadmap/persistence';
 import { timeOrderedId } from '@roadmap/runtime';
-import { Outbox, workflowMessage } from '@roadmap/workflow';
 import { DataSource } from 'typeorm';
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import {
@@ -106,7 +105,6 @@ export class BulkService {
     // An operator's action does not queue behind the work it acts on (a flood it cancels): high priority.
     const { task, replayed } = await this.moduleRef.get(TasksRepository, { strict: false }).createOne(
       { id: taskId, type: AdminBulkType.type, owner: actor, priority: 'high', input, version: AdminBulkType.version, reviewMode: 'skip' },
-      (em) => Outbox.add(em, [workflowMessage('high', { taskId, type: AdminBulkType.type, command: 'generate' }, `workflow-generate:${taskId}`)]),
       { key, requestHash: key, windowMs: REPEAT_WINDOW_MS },
     );
     return { ...(await this.job(task.id)), repeated: replayed };

@@ -18,7 +18,7 @@ import { captureTraceContext, Messaging } from '@roadmap/messaging';
 import { counter } from '@roadmap/observability';
 import type { TaskEntity } from '@roadmap/persistence';
 import { Batcher, TaskEvents, timeOrderedId } from '@roadmap/runtime';
-import { Outbox, TaskActions, workflowMessage, type OutboxMessage } from '@roadmap/workflow';
+import { Outbox, TaskActions, workflowMessage } from '@roadmap/workflow';
 import type { EntityManager } from 'typeorm';
 import { TaskCallbacks } from '../webhooks/task-callbacks.js';
 import { diffFrameworks } from './revision-diff.js';
