@@ -13,3 +13,6 @@ export * from './outbox/outbox-relay.js';
 export * from './schedules/schedule-timing.js';
 export * from './actions/task-actions.js';
 export * from './actions/dead-letter-actions.js';
+export * from './dispatch/dispatch.js';
+export * from './dispatch/fair-dispatcher.js';
+export * from './dispatch/config.js';

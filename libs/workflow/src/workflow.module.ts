@@ -1,4 +1,5 @@
-import { Global, Module, type Provider } from '@nestjs/common';
+import { Global, Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { DISPATCH_OPTIONS, FairDispatcher, type FairDispatchOptions } from './dispatch/fair-dispatcher.js';
 import { DEADLINE_SWEEP_OPTIONS, DeadlineSweeper } from './engine/deadline-sweeper.js';
 import type { WorkflowDefinition } from './engine/definition.js';
 import { JoinListener } from './engine/join-listener.js';
@@ -17,15 +18,26 @@ export interface WorkflowEngineOptions {
   deadlines?: Record<string, Deadlines>;
   /** How often past deadlines are looked for (ms). */
   deadlineSweepMs?: number;
+  /** Fair dispatch (DISPATCH_*: `dispatchOptions(config, true)`: this process sweeps). */
+  dispatch?: FairDispatchOptions;
 }
 
 /**
  * The task lifecycle alone, for every module of a process that creates tasks or acts on them (the
- * gateway, the content worker), with the outbox relay that publishes what their transactions decide.
+ * gateway, the content worker), with the outbox relay that publishes what their transactions decide
+ * and the fair dispatcher that releases the work they hold.
  */
 @Global()
-@Module({ providers: [TaskLifecycle, OutboxRelay], exports: [TaskLifecycle] })
-export class TaskLifecycleModule {}
+@Module({ providers: [TaskLifecycle, OutboxRelay, FairDispatcher], exports: [TaskLifecycle, FairDispatcher] })
+export class TaskLifecycleModule {
+  /** With the process's fair dispatch settings (`dispatchOptions(config)`). */
+  static forRoot(dispatch: FairDispatchOptions): DynamicModule {
+    return {
+      module: TaskLifecycleModule,
+      providers: [{ provide: DISPATCH_OPTIONS, useValue: dispatch }],
+    };
+  }
+}
 
 /**
  * The providers of a process that runs workflows (the workflow worker): the lifecycle, the engine,
@@ -35,6 +47,7 @@ export function workflowEngineProviders(options: WorkflowEngineOptions): Provide
   return [
     TaskLifecycle,
     OutboxRelay,
+    FairDispatcher,
     RunStore,
     WorkflowEngine,
     JoinListener,
@@ -46,5 +59,6 @@ export function workflowEngineProviders(options: WorkflowEngineOptions): Provide
         new WorkflowRegistry([...options.definitions.useFactory(...deps), ...(await loadWorkflowModules(options.modules))], options.deadlines),
     },
     { provide: DEADLINE_SWEEP_OPTIONS, useValue: { intervalMs: options.deadlineSweepMs ?? 5_000 } },
+    ...(options.dispatch ? [{ provide: DISPATCH_OPTIONS, useValue: options.dispatch }] : []),
   ];
 }

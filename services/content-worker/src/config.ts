@@ -1,8 +1,9 @@
 import { CommonEnvSchema, env, loadConfig, refineTimeLimits, timeLimitEnv } from '@roadmap/contracts';
 import { LlmEnvSchema, refineLlmEnv } from '@roadmap/llm';
 import { LlmUsageEnvSchema } from '@roadmap/runtime';
+import { DispatchEnvSchema } from '@roadmap/workflow';
 
-export const ContentWorkerEnvSchema = CommonEnvSchema.extend(LlmEnvSchema.shape).extend(LlmUsageEnvSchema.shape).extend({
+export const ContentWorkerEnvSchema = CommonEnvSchema.extend(LlmEnvSchema.shape).extend(LlmUsageEnvSchema.shape).extend(DispatchEnvSchema.shape).extend({
   /** Health and metrics port. */
   PORT: env.int(3002, 0, 65535),
   /** Content items generated at once by one process (each mostly waits on the LLM). */

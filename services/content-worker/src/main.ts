@@ -1,6 +1,7 @@
 import { perPriority, priorityConcurrency, prioritySlots } from '@roadmap/contracts';
 import { LLM_CALL_OBSERVER, LlmModule } from '@roadmap/llm';
 import { llmUsageOptions, LlmUsageModule, LOGGER, runService } from '@roadmap/runtime';
+import { dispatchOptions } from '@roadmap/workflow';
 import { loadContentWorkerConfig } from './config.js';
 import { ContentModule } from './content/content.module.js';
 
@@ -19,6 +20,6 @@ await runService({
     { ...LlmModule.forRoot(config, LOGGER), global: true },
     // Call records, usage and budgets in PostgreSQL: the LLM layer calls it around every attempt.
     LlmUsageModule.forRoot(llmUsageOptions(config), LLM_CALL_OBSERVER),
-    ContentModule.forRoot({ llmSlots: priorityConcurrency(config.WORKER_CONCURRENCY) }),
+    ContentModule.forRoot({ llmSlots: priorityConcurrency(config.WORKER_CONCURRENCY), dispatch: dispatchOptions(config) }),
   ],
 });

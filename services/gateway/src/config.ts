@@ -1,7 +1,7 @@
 import { CommonEnvSchema, env, loadConfig, REVIEW_MODES } from '@roadmap/contracts';
-import { WorkflowTypesEnvSchema } from '@roadmap/workflow';
+import { DispatchEnvSchema, WorkflowTypesEnvSchema } from '@roadmap/workflow';
 
-export const GatewayEnvSchema = CommonEnvSchema.extend(WorkflowTypesEnvSchema.shape).extend({
+export const GatewayEnvSchema = CommonEnvSchema.extend(WorkflowTypesEnvSchema.shape).extend(DispatchEnvSchema.shape).extend({
   PORT: env.int(3000, 0, 65535),
   HOST: env.string('0.0.0.0'),
   /** Largest request body accepted; larger is a 413. */

@@ -2,6 +2,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { readFileSync } from 'node:fs';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { runService } from '@roadmap/runtime';
+import { dispatchOptions } from '@roadmap/workflow';
 import { AuthModule } from './auth/auth.module.js';
 import { ErrorsFilter, frameworkError } from './common/errors.filter.js';
 import { installSecurityHeaders } from './common/security-headers.js';
@@ -34,7 +35,7 @@ await runService({
       audience: config.AUTH_JWT_AUDIENCE,
       createPerMinute: config.AUTH_RATE_LIMIT_PER_MINUTE,
     }),
-    TasksModule.forRoot({ reviewDefault: config.REVIEW_DEFAULT, workflowModules: config.WORKFLOW_MODULES }),
+    TasksModule.forRoot({ reviewDefault: config.REVIEW_DEFAULT, workflowModules: config.WORKFLOW_MODULES, dispatch: dispatchOptions(config) }),
     EventsModule.forRoot({ keepAliveMs: config.SSE_KEEPALIVE_MS }),
     AdminModule,
     WebhooksModule.forRoot({ allowPrivate: config.WEBHOOKS_ALLOW_PRIVATE }),

@@ -1,11 +1,11 @@
 import { CommonEnvSchema, env, loadConfig, refineTimeLimits, timeLimitEnv } from '@roadmap/contracts';
 import { LlmEnvSchema, refineLlmEnv } from '@roadmap/llm';
 import { LlmUsageEnvSchema } from '@roadmap/runtime';
-import { TaskDeadlinesSchema, WorkflowTypesEnvSchema } from '@roadmap/workflow';
+import { DispatchEnvSchema, TaskDeadlinesSchema, WorkflowTypesEnvSchema } from '@roadmap/workflow';
 import { z } from 'zod';
 import { MAINTENANCE_ENV } from './maintenance/maintenance.config.js';
 
-export const WorkflowWorkerEnvSchema = CommonEnvSchema.extend(LlmEnvSchema.shape).extend(LlmUsageEnvSchema.shape).extend(WorkflowTypesEnvSchema.shape).extend({
+export const WorkflowWorkerEnvSchema = CommonEnvSchema.extend(LlmEnvSchema.shape).extend(LlmUsageEnvSchema.shape).extend(WorkflowTypesEnvSchema.shape).extend(DispatchEnvSchema.shape).extend({
   /** Health and metrics port. */
   PORT: env.int(3001, 0, 65535),
   /** Workflows run at once by one process (each mostly waits on the LLM). */

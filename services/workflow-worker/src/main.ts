@@ -1,6 +1,7 @@
 import { CONSUMERS, perPriority, prioritySlots } from '@roadmap/contracts';
 import { LLM_CALL_OBSERVER, LlmModule } from '@roadmap/llm';
 import { llmUsageOptions, LlmUsageModule, LOGGER, runService } from '@roadmap/runtime';
+import { dispatchOptions } from '@roadmap/workflow';
 import { loadWorkflowWorkerConfig } from './config.js';
 import { DeadLettersModule } from './dead-letters/dead-letters.module.js';
 import { MaintenanceModule } from './maintenance/maintenance.module.js';
@@ -24,6 +25,8 @@ await runService({
       modules: config.WORKFLOW_MODULES,
       deadlines: config.TASK_DEADLINES,
       deadlineSweepMs: config.DEADLINE_SWEEP_MS,
+      // The workflow workers sweep: held work no event released, the held gauges.
+      dispatch: dispatchOptions(config, true),
     }),
     // The lifecycle owner maintains the lifecycle: retention, log partitions, the reaper.
     MaintenanceModule.forRoot(config),

@@ -15,6 +15,8 @@ import { TimeLimitExceeded } from '@roadmap/messaging';
 import { ExecutionLogger, histogram, withSpan } from '@roadmap/observability';
 import { Cancellation, LlmCallRecorder, TaskEvents } from '@roadmap/runtime';
 import { TaskLifecycle } from '../lifecycle/task-lifecycle.js';
+import { Dispatch } from '../dispatch/dispatch.js';
+import { FairDispatcher } from '../dispatch/fair-dispatcher.js';
 import { Outbox } from '../outbox/outbox.js';
 import type { StepContext, TaskRun, WorkflowDefinition } from './definition.js';
 import { WorkflowRegistry } from './registry.js';
@@ -60,6 +62,7 @@ export class WorkflowEngine {
     @Inject(ExecutionLogger) private readonly executionLog: ExecutionLogger,
     @Inject(Cancellation) private readonly cancellation: Pick<Cancellation, 'run'>,
     @Optional() @Inject(LlmCallRecorder) private readonly llmCalls?: Pick<LlmCallRecorder, 'flush'>,
+    @Optional() @Inject(FairDispatcher) private readonly dispatcher?: Pick<FairDispatcher, 'request'>,
   ) {}
 
   async run(message: WorkflowMessage, options: RunOptions): Promise<void> {
@@ -86,8 +89,18 @@ export class WorkflowEngine {
       version: row.workflowVersion,
     };
     const state = this.replay(definition, loaded);
-    let lease: number | undefined;
+    try {
+      await this.runTask(definition, task, state, message, options);
+    } finally {
+      // Whatever this run did may have made room in its owner's windows (its design ended) or held
+      // work (a fan-out's items, children): release what now fits.
+      this.dispatcher?.request(task.priority);
+    }
+  }
 
+  private async runTask(definition: AnyDefinition, task: TaskRun, state: RunState<any>, message: WorkflowMessage, options: RunOptions): Promise<void> {
+    const signalled = message.command === 'review' || message.command === 'signal';
+    let lease: number | undefined;
     await this.cancellation.run(task.id, options.signal, async (signal) => {
       try {
         if (task.version !== definition.contract.version) {
@@ -197,7 +210,7 @@ export class WorkflowEngine {
         // The children and their generate commands (outbox) commit together, then the checkpoint: a
         // crash in between creates only missing children again, and their commands keep their ids.
         const created = await this.store.createChildren(task, lease, step, result.children, (type) => this.registry.get(type), (em, children) =>
-          Outbox.add(em, this.childCommands(task, children, 'generate')),
+          Dispatch.hold(em, 'workflow', this.childCommands(task, children, 'generate')),
         );
         if (!created) throw new TaskStopped();
         if (!(await this.store.checkpoint(entry(), lease))) throw new TaskStopped();
@@ -306,6 +319,8 @@ export class WorkflowEngine {
       payload: { taskId: child.id, type: child.type, command, ...(child.roadmapId && { roadmapId: child.roadmapId }) } satisfies WorkflowMessage,
       key: command === 'generate' ? `workflow-generate:${child.id}` : `workflow-resume:${child.id}:${parent.id}:${resumed}`,
       taskId: child.id,
+      owner: parent.owner,
+      priority: parent.priority,
     }));
   }
 }

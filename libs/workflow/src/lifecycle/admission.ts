@@ -1,7 +1,6 @@
 import { Subjects, type WorkflowMessage } from '@roadmap/contracts';
 import type { EntityManager } from 'typeorm';
-import type { OutboxMessage } from '../outbox/outbox.js';
-import { Outbox } from '../outbox/outbox.js';
+import { Dispatch, type HeldMessage } from '../dispatch/dispatch.js';
 import type { NewTask, TaskLifecycle } from './task-lifecycle.js';
 
 /** How new tasks are admitted besides their rows: their domain rows and each one's trace. */
@@ -16,18 +15,20 @@ export interface AdmissionOptions {
 
 /**
  * A new task's first command (`generate`), keyed `workflow-generate:<task>`: the same task always
- * makes the same outbox row and the same `Nats-Msg-Id`.
+ * makes the same held row, outbox row and `Nats-Msg-Id`. Held for fair dispatch as its owner's work.
  */
-export function generateCommand(task: Pick<NewTask, 'id' | 'type' | 'priority' | 'roadmapId'>, trace?: Record<string, string>): OutboxMessage {
+export function generateCommand(task: Pick<NewTask, 'id' | 'type' | 'owner' | 'priority' | 'roadmapId'>, trace?: Record<string, string>): HeldMessage {
   const payload: WorkflowMessage = { taskId: task.id, type: task.type, command: 'generate', ...(task.roadmapId ? { roadmapId: task.roadmapId } : {}) };
-  return { subject: Subjects.workflow(task.priority, 'generate'), payload, key: `workflow-generate:${task.id}`, taskId: task.id, trace };
+  return { subject: Subjects.workflow(task.priority, 'generate'), payload, key: `workflow-generate:${task.id}`, taskId: task.id, owner: task.owner, priority: task.priority, trace };
 }
 
 /**
  * Admits new tasks inside the caller's transaction: their rows through the lifecycle, their domain
- * rows, and their `generate` commands in the outbox, so a task and its first message commit
- * together (or neither does). The one admission path of POST /tasks, POST /roadmaps and schedules.
- * A task whose id exists already is left alone; returns the tasks inserted.
+ * rows, and their `generate` commands held for fair dispatch (`Dispatch.hold`: the owner's workflow
+ * window releases them to the outbox), so a task and its first message commit together (or neither
+ * does). The one admission path of POST /tasks, POST /roadmaps and schedules. After the commit the
+ * caller asks the `FairDispatcher` for a release (or leaves it to the workflow workers' sweep, within
+ * `DISPATCH_SWEEP_MS`). A task whose id exists already is left alone; returns the tasks inserted.
  */
 export async function admitTasks(lifecycle: TaskLifecycle, em: EntityManager, tasks: readonly NewTask[], options: AdmissionOptions = {}): Promise<NewTask[]> {
   const now = options.now ?? new Date();
@@ -35,8 +36,9 @@ export async function admitTasks(lifecycle: TaskLifecycle, em: EntityManager, ta
   const admitted = tasks.filter((t) => inserted.has(t.id));
   if (admitted.length === 0) return admitted;
   await options.rows?.(em, admitted, now);
-  await Outbox.add(
+  await Dispatch.hold(
     em,
+    'workflow',
     admitted.map((t) => generateCommand(t, options.traceOf?.(t))),
   );
   return admitted;

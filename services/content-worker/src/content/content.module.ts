@@ -9,7 +9,7 @@ export class ContentModule {
   static forRoot(options: ContentOptions): DynamicModule {
     return {
       module: ContentModule,
-      imports: [TaskLifecycleModule],
+      imports: [TaskLifecycleModule.forRoot(options.dispatch)],
       providers: [ContentHandler, ContentService, ContentRepository, { provide: CONTENT_OPTIONS, useValue: options }],
     };
   }

@@ -4,6 +4,7 @@ import { contentPrompt, LLM_PROVIDER, type ContentInput, type LlmProvider, type 
 import { ExecutionLogger, histogram, type Logger } from '@roadmap/observability';
 import { TimeLimitExceeded } from '@roadmap/messaging';
 import { Batcher, Cancellation, KeyedBatcher, LlmCallRecorder, LOGGER, Slots, TaskEvents } from '@roadmap/runtime';
+import { FairDispatcher, type FairDispatchOptions } from '@roadmap/workflow';
 import { ContentRepository, type ClaimEntry, type FinishEntry, type ItemContext, type ItemKey, type ItemOutcome } from './content.repository.js';
 import { PartialProgress } from './partial-progress.js';
 
@@ -16,6 +17,8 @@ export const CONTENT_OPTIONS = Symbol('CONTENT_OPTIONS');
 export interface ContentOptions {
   /** LLM calls at once per priority in this process (WORKER_CONCURRENCY, by PRIORITY_SHARE). */
   readonly llmSlots: Readonly<Record<Priority, number>>;
+  /** DISPATCH_*: the owners' windows of content items in flight. */
+  readonly dispatch: FairDispatchOptions;
 }
 
 /** What the service needs of a delivery. */
@@ -59,6 +62,7 @@ export class ContentService {
     @Inject(Cancellation) private readonly cancellation: Cancellation,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(CONTENT_OPTIONS) options: ContentOptions,
+    @Inject(FairDispatcher) private readonly dispatcher: Pick<FairDispatcher, 'request'>,
     @Optional() @Inject(LlmCallRecorder) private readonly llmCalls?: LlmCallRecorder,
   ) {
     this.llmSlots = { high: new Slots(options.llmSlots.high), normal: new Slots(options.llmSlots.normal), low: new Slots(options.llmSlots.low) };
@@ -101,6 +105,16 @@ export class ContentService {
     await this.cancellation.run(taskId, delivery.signal, (signal) => this.produce(message, delivery, item, signal));
   }
 
+  /**
+   * Records an item's end; its owner's window then has room, so the next held items are released
+   * (coalesced: one release per lane runs at a time, the finishes meanwhile ask for one more).
+   */
+  private async finished(message: ContentGenerateMessage, entry: FinishEntry): Promise<ItemOutcome> {
+    const outcome = await this.finishes.submit(message.roadmapId, entry);
+    if (outcome.changed) this.dispatcher.request(message.priority, 'content');
+    return outcome;
+  }
+
   /** The item's generation: the call (under an LLM slot), then its result or failure recorded and announced. */
   private async produce(message: ContentGenerateMessage, delivery: Delivery, item: ItemContext, signal: AbortSignal): Promise<void> {
     const { taskId, roadmapId, conceptId, kind, generation } = message;
@@ -116,7 +130,7 @@ export class ContentService {
     try {
       const result = await this.call(message, delivery, item, signal, partial, timing);
       if (!result) return;
-      const outcome = await this.finishes.submit(roadmapId, {
+      const outcome = await this.finished(message, {
         itemId: item.itemId,
         generation,
         result: {
@@ -147,7 +161,7 @@ export class ContentService {
       if (signal.aborted && !timedOut) throw error;
       if (timedOut ? delivery.isLastDelivery : failsForGood(error, delivery.isLastDelivery)) {
         const reason = timedOut ? { code: 'TIME_LIMIT', message: (signal.reason as Error).message } : storedError(error);
-        const outcome = await this.finishes.submit(roadmapId, { itemId: item.itemId, generation, result: { status: 'failed', error: reason } });
+        const outcome = await this.finished(message, { itemId: item.itemId, generation, result: { status: 'failed', error: reason } });
         itemDuration.observe({ kind, outcome: 'failed' }, (performance.now() - timing.started) / 1000);
         if (outcome.changed) await this.announceItem(message, item.itemId, item.concept.title, 'failed', { ...outcome, error: reason });
         // A spent LLM budget stops the whole task with that reason (the other items cannot be made either).

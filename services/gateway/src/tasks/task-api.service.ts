@@ -72,6 +72,7 @@ export class TaskApiService {
         if (callbackUrl) await TaskCallbacks.insert(em, [{ taskId, owner, url: callbackUrl }]);
       },
     );
+    this.tasks.releaseStarts([request.priority]);
     if (!replayed) accepted.inc({ type: contract.type });
     return { replayed, body: { taskId: task.id, type: task.type, status: task.status, reviewMode: task.reviewMode, links: taskLinks(task.id, task.roadmapId) } };
   }

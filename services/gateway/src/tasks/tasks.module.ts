@@ -15,7 +15,7 @@ export class TasksModule {
   static forRoot(options: TasksOptions): DynamicModule {
     return {
       module: TasksModule,
-      imports: [TaskLifecycleModule],
+      imports: [TaskLifecycleModule.forRoot(options.dispatch)],
       controllers: [RoadmapsController, TasksController, TaskApiController, UsageController],
       providers: [
         // A person's actions on tasks and dead letters: the same code as the workflow worker's bulk task.

@@ -18,7 +18,7 @@ import { captureTraceContext, Messaging } from '@roadmap/messaging';
 import { counter } from '@roadmap/observability';
 import type { TaskEntity } from '@roadmap/persistence';
 import { Batcher, TaskEvents, timeOrderedId } from '@roadmap/runtime';
-import { Outbox, TaskActions, workflowMessage } from '@roadmap/workflow';
+import { FairDispatcher, Outbox, TaskActions, workflowMessage } from '@roadmap/workflow';
 import type { EntityManager } from 'typeorm';
 import { TaskCallbacks } from '../webhooks/task-callbacks.js';
 import { diffFrameworks } from './revision-diff.js';
@@ -56,6 +56,7 @@ export class TasksService {
     @Inject(TASKS_OPTIONS) private readonly options: TasksOptions,
     @Inject(UsageRepository) private readonly usage: UsageRepository,
     @Inject(TaskCallbacks) private readonly callbacks: TaskCallbacks,
+    @Inject(FairDispatcher) private readonly dispatcher: Pick<FairDispatcher, 'request'>,
     @Inject(TaskActions) private readonly taskActions: TaskActions,
   ) {
     // Requests arriving together share one transaction and one commit (their messages go to the
@@ -109,7 +110,9 @@ export class TasksService {
    */
   private async admit(entries: NewRoadmapTask[]): Promise<BatchAdmission[]> {
     try {
-      return await this.repository.createRoadmapTasks(entries, (em, accepted) => this.callbacksOf(em, accepted));
+      const admitted = await this.repository.createRoadmapTasks(entries, (em, accepted) => this.callbacksOf(em, accepted));
+      this.releaseStarts(entries.map((e) => e.request.priority));
+      return admitted;
     } catch (error) {
       if (entries.length === 1 || !isDataError(error)) throw error;
       return Promise.all(
@@ -126,10 +129,17 @@ export class TasksService {
   }
 
   /** One request in its own transaction: the path of an Idempotency-Key already taken (replay or 422). */
-  private createOne(entry: NewRoadmapTask) {
-    return this.repository.createRoadmapTask(entry.ids, entry.owner, entry.request, entry.reviewMode, entry.idempotency, entry.trace, (em) =>
+  private async createOne(entry: NewRoadmapTask) {
+    const created = await this.repository.createRoadmapTask(entry.ids, entry.owner, entry.request, entry.reviewMode, entry.idempotency, entry.trace, (em) =>
       this.callbacksOf(em, [entry]),
     );
+    this.releaseStarts([entry.request.priority]);
+    return created;
+  }
+
+  /** After the commit that held new tasks' first commands: release what fits their owners' windows. */
+  releaseStarts(priorities: ReadonlyArray<TaskEntity['priority']>): void {
+    for (const priority of new Set(priorities)) this.dispatcher.request(priority, 'workflow');
   }
 
   /** What accepted requests commit with their tasks besides their admission: their callbacks. */

@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { LLM_PROVIDER, type LlmProvider } from '@roadmap/llm';
 import { TaskEvents, WORKER_SERVES } from '@roadmap/runtime';
-import { DeadLetterActions, TaskActions, TaskLifecycle, WorkflowEngine, workflowEngineProviders, WorkflowRegistry, type Deadlines } from '@roadmap/workflow';
+import { DeadLetterActions, FairDispatcher, TaskActions, TaskLifecycle, WorkflowEngine, workflowEngineProviders, WorkflowRegistry, type Deadlines, type FairDispatchOptions } from '@roadmap/workflow';
 import { AdminBulkRepository } from '../workflows/admin-bulk/admin-bulk.repository.js';
 import { RoadmapRepository } from '../workflows/roadmap/roadmap.repository.js';
 import { builtInWorkflows } from '../workflows/workflows.js';
@@ -16,6 +16,8 @@ export interface WorkflowOptions {
   readonly deadlines: Record<string, Deadlines>;
   /** DEADLINE_SWEEP_MS */
   readonly deadlineSweepMs: number;
+  /** DISPATCH_* */
+  readonly dispatch: FairDispatchOptions;
 }
 
 /** The workflow engine with every definition this worker runs, and its consumers. */
@@ -42,10 +44,11 @@ export class WorkflowModule {
           modules: options.modules,
           deadlines: options.deadlines,
           deadlineSweepMs: options.deadlineSweepMs,
+          dispatch: options.dispatch,
         }),
       ],
       // Maintenance (the reaper) and the dead-letter recorder end tasks through the lifecycle and the definitions.
-      exports: [TaskLifecycle, WorkflowRegistry, WorkflowEngine],
+      exports: [TaskLifecycle, WorkflowRegistry, WorkflowEngine, FairDispatcher],
     };
   }
 }

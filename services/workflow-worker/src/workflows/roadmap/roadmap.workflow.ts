@@ -13,7 +13,7 @@ import {
 } from '@roadmap/contracts';
 import { checkFramework, PROMPTS, type LlmProvider, type LlmResult } from '@roadmap/llm';
 import type { TaskEvents } from '@roadmap/runtime';
-import { defineWorkflow, Outbox, type OutboxMessage, type StepContext, type StepResult, type TaskRun } from '@roadmap/workflow';
+import { defineWorkflow, Dispatch, type HeldMessage, type StepContext, type StepResult, type TaskRun } from '@roadmap/workflow';
 import { z } from 'zod';
 import type { RoadmapRepository, Revision } from './roadmap.repository.js';
 
@@ -141,15 +141,15 @@ export function roadmapWorkflow(deps: RoadmapWorkflowDeps) {
         const roadmapId = roadmapOf(ctx.task);
         let items: Array<{ conceptId: string; kind: ContentGenerateMessage['kind'] }> = [];
         // `data` and `events` are read once the items exist (after the effect ran). The items' messages
-        // commit with them and the checkpoint (the outbox): a repeated fan-out finds its checkpoint
-        // and writes neither again.
+        // commit with them and the checkpoint, held for fair dispatch (released to the outbox by the
+        // owner's window): a repeated fan-out finds its checkpoint and writes neither again.
         return {
           get data() {
             return { items: items.length };
           },
           effect: async (em) => {
             items = await repository.fanOut(em, ctx.task.id, roadmapId, need(ctx.state.framework));
-            await Outbox.add(em, contentMessages(ctx.task, roadmapId, items.map((i) => ({ ...i, generation: 0 }))));
+            await Dispatch.hold(em, 'content', contentMessages(ctx.task, roadmapId, items.map((i) => ({ ...i, generation: 0 }))));
           },
           get events() {
             return [{ event: { type: 'content.started' as const, taskId: ctx.task.id, progress: { done: 0, failed: 0, total: items.length } }, dedupe: 'fan_out' }];
@@ -173,8 +173,8 @@ export function roadmapWorkflow(deps: RoadmapWorkflowDeps) {
     hasRoadmap: true,
     admit: (em, tasks) => repository.admit(em, tasks),
     async resumeItems(task) {
-      // The items go back to pending and their messages to the outbox in one transaction.
-      const items = await repository.resumeContent(task.id, roadmapOf(task), (em, reset) => Outbox.add(em, contentMessages(task, roadmapOf(task), reset)));
+      // The items go back to pending and their messages are held for dispatch in one transaction.
+      const items = await repository.resumeContent(task.id, roadmapOf(task), (em, reset) => Dispatch.hold(em, 'content', contentMessages(task, roadmapOf(task), reset)));
       if (items === null) return;
       await deps.events.publish({ type: 'task.resumed', taskId: task.id }, `resume:${Date.now()}`);
       if (items.length === 0) {
@@ -185,18 +185,22 @@ export function roadmapWorkflow(deps: RoadmapWorkflowDeps) {
 }
 
 /**
- * One content message per item, keyed by its generation. Without a task id in the outbox: the
- * items of a fan-out do not depend on each other, so they go out together rather than in turn.
+ * One content message per item, keyed by its generation, held for fair dispatch as its owner's work.
+ * Released without a task id in the outbox: the items of a fan-out do not depend on each other, so
+ * they go out together rather than in turn.
  */
 function contentMessages(
   task: TaskRun,
   roadmapId: string,
   items: ReadonlyArray<{ conceptId: string; kind: ContentGenerateMessage['kind']; generation: number }>,
-): OutboxMessage[] {
+): HeldMessage[] {
   return items.map((item) => ({
     subject: Subjects.contentGenerate(task.priority, item.kind),
     payload: { taskId: task.id, roadmapId, conceptId: item.conceptId, kind: item.kind, priority: task.priority, generation: item.generation } satisfies ContentGenerateMessage,
     key: `content-generate:${roadmapId}:${item.conceptId}:${item.kind}:${item.generation}`,
+    taskId: task.id,
+    owner: task.owner,
+    priority: task.priority,
   }));
 }
 

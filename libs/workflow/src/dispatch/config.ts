@@ -1,0 +1,32 @@
+import { env } from '@roadmap/contracts';
+import { z } from 'zod';
+import type { FairDispatchOptions } from './fair-dispatcher.js';
+
+/**
+ * Fair dispatch settings (every process that holds or releases work: the gateway and both workers).
+ * A plain object schema, merged into each service's (`.extend(DispatchEnvSchema.shape)`).
+ */
+export const DispatchEnvSchema = z.object({
+  /**
+   * Workflow starts (a task's first command) one owner may have in flight per priority, times its
+   * `owner_policies.weight`: the rest wait in PostgreSQL. The workflow worker's WORKER_CONCURRENCY by
+   * default, so one owner can fill one replica's slots but never queue ahead of another's start. 0: no limit.
+   */
+  DISPATCH_WORKFLOW_WINDOW: env.int(4, 0, 100_000),
+  /**
+   * Content items one owner may have in flight per priority, times its weight. By default one content
+   * worker's handler slots (WORKER_CONCURRENCY + WORKER_STANDBY): a lone owner keeps one replica busy,
+   * and another owner's items are at most this many behind. 0: no limit.
+   */
+  DISPATCH_CONTENT_WINDOW: env.int(32, 0, 100_000),
+  /** How often the workflow worker releases held work whose release no event triggered (a cancel, a crash) and refreshes the held gauges (ms). */
+  DISPATCH_SWEEP_MS: env.int(1_000, 50, 600_000),
+});
+
+/** The dispatcher's options from the validated config; `sweep` only where the periodic pass should run. */
+export function dispatchOptions(config: z.infer<typeof DispatchEnvSchema>, sweep = false): FairDispatchOptions {
+  return {
+    windows: { workflow: config.DISPATCH_WORKFLOW_WINDOW, content: config.DISPATCH_CONTENT_WINDOW },
+    sweepMs: sweep ? config.DISPATCH_SWEEP_MS : 0,
+  };
+}
