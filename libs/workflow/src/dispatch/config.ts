@@ -8,17 +8,18 @@ import type { FairDispatchOptions } from './fair-dispatcher.js';
  */
 export const DispatchEnvSchema = z.object({
   /**
-   * Workflow starts (a task's first command) one owner may have in flight per priority, times its
-   * `owner_policies.weight`: the rest wait in PostgreSQL. The workflow worker's WORKER_CONCURRENCY by
-   * default, so one owner can fill one replica's slots but never queue ahead of another's start. 0: no limit.
+   * Workflow starts (a task's first command: its design phase) one owner may have in flight per
+   * priority, times its `owner_policies.weight`; the rest wait in PostgreSQL. Half the workflow
+   * slots of the default deployment (one worker x 4), as LLM_OWNER_CONCURRENCY is half the content
+   * slots: one owner's flood leaves the other half free for everyone else's starts. 0: no limit.
    */
-  DISPATCH_WORKFLOW_WINDOW: env.int(4, 0, 100_000),
+  DISPATCH_WORKFLOW_WINDOW: env.int(2, 0, 100_000),
   /**
-   * Content items one owner may have in flight per priority, times its weight. By default one content
-   * worker's handler slots (WORKER_CONCURRENCY + WORKER_STANDBY): a lone owner keeps one replica busy,
-   * and another owner's items are at most this many behind. 0: no limit.
+   * Content items one owner may have in flight per priority, times its weight. Keep it at
+   * LLM_OWNER_CONCURRENCY (16): more would only hold worker slots waiting for the owner's LLM slots,
+   * fewer would leave the owner's LLM share unused. 0: no limit.
    */
-  DISPATCH_CONTENT_WINDOW: env.int(32, 0, 100_000),
+  DISPATCH_CONTENT_WINDOW: env.int(16, 0, 100_000),
   /** How often the workflow worker releases held work whose release no event triggered (a cancel, a crash) and refreshes the held gauges (ms). */
   DISPATCH_SWEEP_MS: env.int(1_000, 50, 600_000),
 });

@@ -19,7 +19,7 @@ export interface FairDispatchOptions {
 }
 
 export const DISPATCH_OPTIONS = Symbol('DISPATCH_OPTIONS');
-const DEFAULTS: FairDispatchOptions = { windows: { workflow: 4, content: 32 }, sweepMs: 0 };
+const DEFAULTS: FairDispatchOptions = { windows: { workflow: 2, content: 16 }, sweepMs: 0 };
 /** Sweeps between two searches for held work that died while held (a cancelled task's items). */
 const PRUNE_EVERY = 30;
 /** A window of 0: as good as no limit. */
