@@ -1,5 +1,5 @@
 // npm run bench [-- <scenario> ...]: runs the scenarios (all by default), prints a table, writes
-// bench/results/<timestamp>.json. Scenarios: dispatch latency gateway logs makespan memory batch webhooks bulk search profile.
+// bench/results/<timestamp>.json. Scenarios: dispatch latency gateway logs makespan memory batch webhooks bulk search fairness profile.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
@@ -24,7 +24,7 @@ if (process.env.ROADMAP_BENCH_RELAUNCHED !== '1') {
   process.exit(code);
 }
 
-const ALL = ['dispatch', 'latency', 'gateway', 'logs', 'makespan', 'memory', 'batch', 'webhooks', 'bulk', 'search'];
+const ALL = ['dispatch', 'latency', 'gateway', 'logs', 'makespan', 'memory', 'batch', 'webhooks', 'bulk', 'search', 'fairness'];
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = asked.length ? asked : ALL;
 for (const n of names) if (![...ALL, 'profile'].includes(n)) { console.error(`unknown scenario ${n}; one of ${ALL.join(', ')}, profile`); process.exit(1); }
@@ -110,6 +110,15 @@ for (const name of names) {
       const r = (results.search = await search());
       for (const [shape, t] of Object.entries(r.shapes)) {
         row('search', `GET /api/v1/admin/tasks/search at ${fmt(r.n)} tasks: ${shape} (20 calls, limit 50)`, `p50 ${t.p50} ms · p95 ${t.p95} ms (${t.items} items)`, 'p95 < 100 ms', t.p95 < 100);
+      }
+    } else if (name === 'fairness') {
+      const { fairness } = await import('./scenarios/fairness.mjs');
+      const r = (results.fairness = await fairness());
+      const s = (ms) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : `> ${r.timeoutMs / 1000} s`);
+      for (const [label, x] of [['fair (default windows)', r.fair], ['FIFO (windows 0, as before)', r.fifo]]) {
+        row('fairness', `owner B behind owner A's ${r.flood} roadmaps, ${r.latencyMs} ms calls: ${label}`,
+          `first item ${s(x.behind.firstItemMs)} (idle ${s(x.idle.firstItemMs)}) · done ${s(x.behind.completedMs)} (idle ${s(x.idle.completedMs)}) · A then: ${x.flood.completedAtB}/${r.flood} roadmaps, ${fmt(x.flood.itemsDoneAtB)}/${fmt(x.flood.itemsAtB)} items fanned out`,
+          'first item <= 2x idle + 1 call, done before half of A', x === r.fair ? r.goal.met : undefined);
       }
     } else if (name === 'makespan' || name === 'memory') {
       if (!makespanState) {

@@ -52,11 +52,18 @@ describe('roadmap workflow (engine + definition)', () => {
       { run: (_taskId: string, signal: AbortSignal, work: (s: AbortSignal) => Promise<unknown>) => work(signal) } as never,
     );
   };
-  /** The messages the task's transactions wrote to the outbox (what the relay would publish). */
+  /**
+   * The messages the task's transactions wrote: to the outbox (what the relay would publish), or held
+   * for fair dispatch (content items, released to the outbox by their owner's window).
+   */
   const outbox = async (): Promise<Array<{ id: string; subject: string }>> =>
-    db.dataSource.query(`SELECT id, subject FROM outbox WHERE payload->>'taskId' = $1 ORDER BY seq`, [message.taskId]);
-  /** As the relay does once it published them. */
-  const relayed = () => db.dataSource.query(`DELETE FROM outbox`);
+    db.dataSource.query(
+      `SELECT msg_id AS id, subject FROM (SELECT msg_id, subject, seq, 0 AS src FROM outbox WHERE payload->>'taskId' = $1
+         UNION ALL SELECT msg_id, subject, seq, 1 FROM dispatch_queue WHERE task_id::text = $1) m ORDER BY src, seq`,
+      [message.taskId],
+    );
+  /** As the relay does once it published them, and the dispatcher once their work ended. */
+  const relayed = () => db.dataSource.query(`DELETE FROM outbox; DELETE FROM dispatch_queue`);
   const task = async () => (await db.dataSource.query(`SELECT status, error, current_step FROM tasks WHERE id = $1`, [message.taskId]))[0];
   const checkpoints = async (): Promise<Array<{ sequence: number; step: string; state: Record<string, unknown> }>> =>
     db.dataSource.query(`SELECT sequence, step, state FROM workflow_checkpoints WHERE task_id = $1 ORDER BY sequence`, [message.taskId]);
