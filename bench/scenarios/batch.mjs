@@ -36,7 +36,8 @@ export async function batch() {
   const workerUrl = new URL(DATABASE_URL);
   workerUrl.username = ROLE;
   const platform = await Platform.start({
-    env: { LOG_LEVEL: 'warn', OFFLINE_LLM_LATENCY_MS: String(LATENCY), LLM_OWNER_CONCURRENCY: '0' },
+    // One owner's batch against every slot: no per-owner cap on LLM calls nor on work in flight.
+    env: { LOG_LEVEL: 'warn', OFFLINE_LLM_LATENCY_MS: String(LATENCY), LLM_OWNER_CONCURRENCY: '0', DISPATCH_WORKFLOW_WINDOW: '0', DISPATCH_CONTENT_WINDOW: '0' },
     replicas: { 'workflow-worker': 1, 'content-worker': 2 },
     serviceEnv: {
       'workflow-worker': { DATABASE_URL: workerUrl.toString(), WORKER_CONCURRENCY: String(WORKFLOW_CONCURRENCY), NODE_OPTIONS: nodeOptions('workflow-worker') },

@@ -124,9 +124,15 @@ export async function idleWithoutNodeOptions() {
 
 export async function makespan() {
   const platform = await Platform.start({
-    // No per-owner cap on LLM calls (LLM_OWNER_CONCURRENCY, default 8 across replicas): every
-    // roadmap here has one owner, and the scenario measures the 2 x 16 slots, as its ideal assumes.
-    env: { LOG_LEVEL: 'warn', OFFLINE_LLM_LATENCY_MS: String(LATENCY), LLM_OWNER_CONCURRENCY: String(OWNER_CONCURRENCY), ...(POOL ? { DATABASE_POOL_SIZE: POOL } : {}) },
+    // No per-owner cap on LLM calls (LLM_OWNER_CONCURRENCY) nor on items in flight (DISPATCH_CONTENT_WINDOW):
+    // every roadmap here has one owner, and the scenario measures the 2 x 16 slots, as its ideal assumes.
+    env: {
+      LOG_LEVEL: 'warn',
+      OFFLINE_LLM_LATENCY_MS: String(LATENCY),
+      LLM_OWNER_CONCURRENCY: String(OWNER_CONCURRENCY),
+      DISPATCH_CONTENT_WINDOW: String(OWNER_CONCURRENCY),
+      ...(POOL ? { DATABASE_POOL_SIZE: POOL } : {}),
+    },
     // BENCH_AS_DEPLOYED=0: without the Dockerfiles' NODE_OPTIONS (to compare).
     serviceEnv: serviceEnv(process.env.BENCH_AS_DEPLOYED !== '0'),
   });
