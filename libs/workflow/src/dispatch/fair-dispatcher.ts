@@ -111,13 +111,18 @@ export class FairDispatcher implements OnApplicationBootstrap, OnApplicationShut
       em,
       // Per owner with held work: its room (window × weight − in flight), its oldest live held rows
       // up to that room; out in weighted round-robin order (an owner's n-th message in round n / weight).
-      `WITH owners AS (
-         SELECT DISTINCT owner FROM dispatch_queue WHERE lane = $1 AND priority = $2 AND released_at IS NULL
+      // The owners come from a skip scan of the held index (one probe per owner, not a read of every
+      // held row: a flood holds tens of thousands).
+      `WITH RECURSIVE owners AS (
+         (SELECT owner FROM dispatch_queue WHERE lane = $1 AND priority = $2 AND released_at IS NULL ORDER BY owner LIMIT 1)
+         UNION ALL
+         SELECT (SELECT q.owner FROM dispatch_queue q WHERE q.lane = $1 AND q.priority = $2 AND q.released_at IS NULL AND q.owner > o.owner ORDER BY q.owner LIMIT 1)
+           FROM owners o WHERE o.owner IS NOT NULL
        ), room AS (
          SELECT o.owner, COALESCE(p.weight, 1) AS weight,
                 $3 * COALESCE(p.weight, 1) - (SELECT count(*) FROM dispatch_queue f
                                                 WHERE f.lane = $1 AND f.priority = $2 AND f.owner = o.owner AND f.released_at IS NOT NULL) AS room
-           FROM owners o LEFT JOIN owner_policies p ON p.owner = o.owner
+           FROM owners o LEFT JOIN owner_policies p ON p.owner = o.owner WHERE o.owner IS NOT NULL
        ), picked AS (
          SELECT h.seq, r.weight, row_number() OVER (PARTITION BY r.owner ORDER BY h.seq) AS rn
            FROM room r CROSS JOIN LATERAL (
