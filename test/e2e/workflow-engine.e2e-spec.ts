@@ -34,7 +34,8 @@ describe('the workflow engine through the real services: a plugin workflow, a ba
 
   before(async () => {
     platform = await Platform.start({
-      env: { WORKFLOW_MODULES: DEMO_MODULE, OFFLINE_LLM_LATENCY_MS: '0' },
+      // DISPATCH_WORKFLOW_WINDOW: the demo's three children run at once (one owner's starts are otherwise two at a time).
+      env: { WORKFLOW_MODULES: DEMO_MODULE, OFFLINE_LLM_LATENCY_MS: '0', DISPATCH_WORKFLOW_WINDOW: '4' },
       // A child of the demo gets 3 s before a warning and 8 s before it fails (per type, by configuration).
       serviceEnv: { 'workflow-worker': { TASK_DEADLINES: JSON.stringify({ 'test.demo-child': { softMs: 3_000, hardMs: 8_000 } }), DEADLINE_SWEEP_MS: '250' } },
       replicas: { 'workflow-worker': 1, 'content-worker': 1 },

@@ -26,8 +26,11 @@ const reaped = counter('roadmap_maintenance_tasks_reaped_total', 'Stuck tasks th
  * A task is stuck when it is queued with no change for `$1` seconds (its workflow message was lost:
  * a publish the broker lost, a purged stream, a relay that crashed), or running with no progress of
  * any kind (task row, checkpoint, and for a roadmap its content items) for `$2` seconds. A task with
- * a message still waiting in the outbox (NATS down, the relay behind) or work held for fair dispatch
- * (its owner's window is full) lost nothing: never stuck.
+ * a message still waiting in the outbox (NATS down, the relay behind) lost nothing: never stuck; nor
+ * has a task whose work is all held for fair dispatch, none of it released (its owner's window is
+ * taken by the owner's other work: its turn comes). One with work released and no progress is judged
+ * like any other: if the released messages were lost, a re-drive gives its items a new generation and
+ * the held ones go with them, so lost messages never keep an owner's window full.
  * `awaiting_review` waits for a person: never stuck. `t` is the task row; a task with no roadmap has
  * no items (greatest() ignores the NULL).
  */
@@ -39,7 +42,8 @@ const STUCK = `(
         (SELECT max(i.updated_at) FROM content_items i WHERE i.roadmap_id = t.roadmap_id)
       ) < now() - make_interval(secs => $2)))
   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.payload->>'taskId' = t.id::text)
-  AND NOT EXISTS (SELECT 1 FROM dispatch_queue q WHERE q.task_id = t.id AND q.released_at IS NULL)`;
+  AND NOT (EXISTS (SELECT 1 FROM dispatch_queue q WHERE q.task_id = t.id AND q.released_at IS NULL)
+           AND NOT EXISTS (SELECT 1 FROM dispatch_queue q WHERE q.task_id = t.id AND q.released_at IS NOT NULL))`;
 
 /** The columns the reaper reads of a candidate (`t` is the task row). */
 const COLUMNS = `t.id, t.type, t.status, t.priority, t.roadmap_id, t.redrives, t.current_step,
