@@ -24,8 +24,12 @@ describe('admin CLI commands', () => {
   const createKey = (owner: string, role: 'admin' | 'user') => platform.createApiKey(owner, role);
 
   before(async () => {
-    // No workflow worker yet: roadmaps stay queued for `tasks bulk`.
-    platform = await Platform.start({ env: { WORKER_HEARTBEAT_MS: '500' }, replicas: { 'workflow-worker': 0, 'content-worker': 1 } });
+    // No workflow worker yet: roadmaps stay queued for `tasks bulk`. No dispatch window: every start is
+    // in the stream at once, where the purge counts it (one owner's starts are otherwise released two at a time).
+    platform = await Platform.start({
+      env: { WORKER_HEARTBEAT_MS: '500', DISPATCH_WORKFLOW_WINDOW: '0' },
+      replicas: { 'workflow-worker': 0, 'content-worker': 1 },
+    });
     adminKey = createKey('ops', 'admin');
     userKey = createKey('someone', 'user');
   });
