@@ -4,6 +4,7 @@ import { ModuleRef } from '@nestjs/core';
 import { AdminBulkType, NotFoundError, type AdminBulkAction, type AdminBulkInput, type TaskStatus } from '@roadmap/contracts';
 import { sql, type StoredError } from '@roadmap/persistence';
 import { timeOrderedId } from '@roadmap/runtime';
+import { FairDispatcher } from '@roadmap/workflow';
 import { DataSource } from 'typeorm';
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import {
@@ -107,6 +108,8 @@ export class BulkService {
       { id: taskId, type: AdminBulkType.type, owner: actor, priority: 'high', input, version: AdminBulkType.version, reviewMode: 'skip' },
       { key, requestHash: key, windowMs: REPEAT_WINDOW_MS },
     );
+    // Its start is held for fair dispatch like any task's: release it now rather than at the next sweep.
+    this.moduleRef.get(FairDispatcher, { strict: false }).request('high', 'workflow');
     return { ...(await this.job(task.id)), repeated: replayed };
   }
 
