@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { createLogger } from '@roadmap/observability';
 import { CreateRoadmapRequestSchema } from '@roadmap/contracts';
 import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
-import { outboxId, TaskLifecycle } from '@roadmap/workflow';
+import { FairDispatcher, outboxId, TaskLifecycle } from '@roadmap/workflow';
 import { TasksRepository, type NewRoadmapTask } from '../src/tasks/tasks.repository.js';
 
 function entry(goal: string, owner = 'alice', key?: string): NewRoadmapTask {
@@ -34,10 +35,16 @@ describe('TasksRepository.createRoadmapTasks (group commit of roadmap requests)'
     return { tasks, roadmaps };
   };
 
-  it('writes every request of a batch with its roadmap and its outbox message, committed together', async () => {
+  it('writes every request of a batch with its roadmap and its start command, committed together', async () => {
     const entries = ['Learn Rust', 'Learn Go', 'Learn SQL'].map((goal) => entry(goal));
     const answers = await sut.createRoadmapTasks(entries);
     assert.deepEqual(answers, entries.map(() => ({ outcome: 'created' })));
+    // Held for fair dispatch as alice's work, then released to the outbox (no window here).
+    const held = await db.dataSource.query(`SELECT task_id, owner, lane FROM dispatch_queue WHERE released_at IS NULL AND task_id = ANY($1::uuid[])`, [entries.map((e) => e.ids.taskId)]);
+    assert.deepEqual(held.map((r: { task_id: string }) => r.task_id).sort(), entries.map((e) => e.ids.taskId).sort(), 'one held start per task');
+    assert.ok(held.every((r: { owner: string; lane: string }) => r.owner === 'alice' && r.lane === 'workflow'));
+    const dispatcher = new FairDispatcher(db.dataSource, createLogger('admit-test', 'silent'), { windows: { workflow: 0, content: 0 }, sweepMs: 0 });
+    assert.equal(await dispatcher.release('workflow', 'normal'), 3);
     const outbox = await db.dataSource.query(`SELECT id, msg_id, task_id, subject, payload FROM outbox WHERE task_id = ANY($1::uuid[])`, [entries.map((e) => e.ids.taskId)]);
     assert.deepEqual(
       outbox.map((r: { task_id: string }) => r.task_id).sort(),
@@ -69,8 +76,11 @@ describe('TasksRepository.createRoadmapTasks (group commit of roadmap requests)'
     assert.equal(tasks.length + roadmaps.length, 0);
     const keys = await db.dataSource.query(`SELECT key FROM idempotency_keys WHERE owner = 'bob'`);
     assert.equal(keys.length, 0, 'the keys are free again');
-    const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE task_id = ANY($1::uuid[])`, [entries.map((e) => e.ids.taskId)]);
-    assert.equal(n, 0);
+    const [{ n }] = await db.dataSource.query(
+      `SELECT (SELECT count(*) FROM outbox WHERE task_id = ANY($1::uuid[])) + (SELECT count(*) FROM dispatch_queue WHERE task_id = ANY($1::uuid[])) AS n`,
+      [entries.map((e) => e.ids.taskId)],
+    );
+    assert.equal(Number(n), 0);
   });
 
   it('hands back a request whose Idempotency-Key is taken, by another request or earlier in the batch', async () => {
@@ -82,11 +92,11 @@ describe('TasksRepository.createRoadmapTasks (group commit of roadmap requests)'
       answers.map((a) => a.outcome),
       ['key_taken', 'created', 'key_taken', 'created'],
     );
-    const outbox = await db.dataSource.query(`SELECT task_id FROM outbox WHERE task_id = ANY($1::uuid[])`, [entries.map((e) => e.ids.taskId)]);
+    const held = await db.dataSource.query(`SELECT task_id FROM dispatch_queue WHERE task_id = ANY($1::uuid[])`, [entries.map((e) => e.ids.taskId)]);
     assert.deepEqual(
-      outbox.map((r: { task_id: string }) => r.task_id).sort(),
+      held.map((r: { task_id: string }) => r.task_id).sort(),
       [entries[1]!.ids.taskId, entries[3]!.ids.taskId].sort(),
-      'only accepted requests are published',
+      'only accepted requests are held for dispatch',
     );
     const { tasks } = await stored(entries);
     assert.deepEqual(tasks.map((t: { id: string }) => t.id).sort(), [entries[1]!.ids.taskId, entries[3]!.ids.taskId].sort());

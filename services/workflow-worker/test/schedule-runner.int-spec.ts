@@ -90,7 +90,7 @@ describe(ScheduleRunner.name, () => {
     assert.ok(seconds.every(Number.isInteger) && new Set(seconds).size === seconds.length, 'one row per whole-second occurrence');
     const tasks = await db.dataSource.query(
       `SELECT t.id::text, t.type, t.owner, t.priority, t.status, t.roadmap_id IS NOT NULL AS has_roadmap, (SELECT count(*)::int FROM roadmaps r WHERE r.task_id = t.id) AS roadmaps,
-              (SELECT count(*)::int FROM outbox o WHERE o.task_id = t.id AND o.msg_id = 'workflow-generate:' || t.id) AS messages
+              (SELECT count(*)::int FROM dispatch_queue q WHERE q.task_id = t.id AND q.msg_id = 'workflow-generate:' || t.id) AS messages
          FROM tasks t WHERE t.input->>'goal' = 'Learn the cron format'`,
     );
     assert.equal(tasks.length, rows.length, 'as many tasks as occurrences: none started twice');
