@@ -1,5 +1,5 @@
 // npm run bench [-- <scenario> ...]: runs the scenarios (all by default), prints a table, writes
-// bench/results/<timestamp>.json. Scenarios: dispatch latency gateway logs makespan memory batch webhooks bulk search fairness profile.
+// bench/results/<timestamp>.json. Scenarios: dispatch latency gateway logs makespan memory batch outbox webhooks bulk search fairness profile.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
@@ -24,7 +24,7 @@ if (process.env.ROADMAP_BENCH_RELAUNCHED !== '1') {
   process.exit(code);
 }
 
-const ALL = ['dispatch', 'latency', 'gateway', 'logs', 'makespan', 'memory', 'batch', 'webhooks', 'bulk', 'search', 'fairness'];
+const ALL = ['dispatch', 'latency', 'gateway', 'logs', 'makespan', 'memory', 'batch', 'outbox', 'webhooks', 'bulk', 'search', 'fairness'];
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = asked.length ? asked : ALL;
 for (const n of names) if (![...ALL, 'profile'].includes(n)) { console.error(`unknown scenario ${n}; one of ${ALL.join(', ')}, profile`); process.exit(1); }
@@ -91,6 +91,14 @@ for (const name of names) {
       row('batch', `one roadmap.batch of ${r.goals} goals (${fmt(r.frameworkCalls)} framework + ${fmt(r.contentCalls)} content calls of ${r.latencyMs} ms), 1 workflow worker x 4, 2 content workers x 16`,
         `${fmt(r.elapsedMs)} ms vs ideal ${fmt(r.idealMs)} ms = ${r.ratio.toFixed(2)}x (framework calls alone over 4 slots: ${fmt(r.frameworkBoundMs)} ms); ${r.result.completed}/${r.result.total} completed`, 'report', undefined);
       row('batch', `engine overhead per checkpointed step (${fmt(r.steps)} steps)`, `${r.cpuMsPerStep.toFixed(2)} CPU ms · ${r.sqlPerStep === null ? 'n/a' : r.sqlPerStep.toFixed(1)} SQL statements (workflow worker)`, 'report', undefined);
+    } else if (name === 'outbox') {
+      const { outbox } = await import('./scenarios/outbox.mjs');
+      const r = (results.outbox = await outbox());
+      const s = r.statementsPerRoadmap;
+      row('outbox', `${r.roadmaps} roadmaps at once (${fmt(r.items)} items, ${r.latencyMs} ms calls), 1 workflow worker, 2 content workers x 16: per roadmap`,
+        `${fmt(r.cpuMsPerRoadmap)} CPU ms (all services) · ${s ? `${fmt(s.total)} SQL statements (outbox INSERTs ${fmt(s.outboxWrites)}, relay ${fmt(s.relay)}, BEGIN/COMMIT ${fmt(s.transactionControl)})` : 'SQL n/a'}; idle ${r.idleStatementsPerSecond ? `${r.idleStatementsPerSecond.total.toFixed(1)} statements/s (relay ${r.idleStatementsPerSecond.relay.toFixed(1)})` : 'n/a'}`, 'report', undefined);
+      row('outbox', `task event written (its transaction) to stored in EVENTS, ${fmt(r.events)} events`,
+        `p50 ${fmt(r.eventDelayMs.p50)} ms · p99 ${fmt(r.eventDelayMs.p99)} ms · max ${fmt(r.eventDelayMs.max)} ms; relay's roadmap_outbox_publish_delay_seconds mean ${Number.isFinite(r.relayDelay.meanMs) ? r.relayDelay.meanMs.toFixed(1) : 'n/a'} ms over ${fmt(r.relayDelay.count)} rows`, 'report', undefined);
     } else if (name === 'webhooks') {
       const { webhooks } = await import('./scenarios/webhooks.mjs');
       const r = (results.webhooks = await webhooks());

@@ -6,7 +6,8 @@ import { eventually, Platform, sleep, type ServiceProcess } from '../support/pla
 /*
  * Workers killed with SIGKILL again and again while roadmaps are generated: every task completes,
  * every content item is stored once, and every item has exactly one "generated" execution-log entry
- * (an item committed just before a kill is announced again by the redelivery, under the same entry id).
+ * (the entry is written to the outbox with the item's completion, so a kill after the commit cannot
+ * lose it, and a redelivery finds the item final and writes nothing again).
  */
 const ROADMAPS = 3;
 const ROUNDS = 4;

@@ -33,6 +33,23 @@ async function droppedTotal(reason?: string): Promise<number> {
 const silent = pino({ level: 'silent' });
 
 describe(ExecutionLogger.name, () => {
+  it('makes entries into one LOGS message for an outbox, their ids from their keys, publishing nothing itself', () => {
+    const publisher = new RecordingPublisher();
+    const sut = new ExecutionLogger('content-worker', publisher, silent);
+    const at = new Date('2026-12-01T10:00:00.000Z');
+    const message = sut.message([
+      { level: 'info', message: 'quiz generated', context: { taskId: null, step: 'quiz', key: 'item:1:0:completed', at } },
+      { level: 'error', message: 'roadmap failed', context: { key: 'task:1:final' } },
+    ]);
+    assert.equal(message!.subject, 'logs.content-worker');
+    const batch = LogBatchSchema.parse(message!.payload);
+    assert.deepEqual(batch.entries.map((e) => resolveLogEntry(batch, e).instance), [INSTANCE, INSTANCE]);
+    assert.deepEqual(batch.entries.map((e) => e.id), [keyedId('item:1:0:completed'), keyedId('task:1:final')]);
+    assert.equal(batch.entries[0]!.ts, at.toISOString());
+    assert.equal(sut.message([]), null);
+    assert.equal(publisher.attempts.length, 0);
+  });
+
   it('batches entries logged together into few messages, each entry resolving once its message is stored', async () => {
     const publisher = new RecordingPublisher();
     const sut = new ExecutionLogger('content-worker', publisher, silent, { lingerMs: 5, maxEntries: 100 });

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isRetryable, Subjects, type LogBatchEntry, type LogLevel } from '@roadmap/contracts';
+import { isRetryable, Subjects, type LogBatch, type LogBatchEntry, type LogLevel } from '@roadmap/contracts';
 import type { Logger } from 'pino';
 import { counter, gauge, histogram } from './metrics.js';
 
@@ -177,9 +177,22 @@ export class ExecutionLogger {
     return this.log('error', message, context);
   }
 
-  log(level: LogLevel, message: string, context: ExecutionLogContext = {}): Promise<boolean> {
-    // The process's own fields (service, instance) travel once, on the message (see flush).
-    const entry: LogBatchEntry = {
+  /**
+   * Entries as one LOGS message for a transactional outbox: written in the transaction of the effect
+   * they tell of (an item generated, a step completed), published by the outbox's relay after the
+   * commit, so they exist exactly when the effect does, whatever happens to this process after. Each
+   * has a `key` (its id): a message published again stores each entry once. Null for no entries.
+   */
+  message(entries: ReadonlyArray<{ level: LogLevel; message: string; context: ExecutionLogContext & { key: string } }>): { subject: string; payload: LogBatch } | null {
+    if (entries.length === 0) return null;
+    return {
+      subject: Subjects.log(this.service),
+      payload: { service: this.service, instance: INSTANCE, entries: entries.map((e) => this.entry(e.level, e.message, e.context)) },
+    };
+  }
+
+  private entry(level: LogLevel, message: string, context: ExecutionLogContext): LogBatchEntry {
+    return {
       id: context.key === undefined ? randomUUID() : keyedId(context.key),
       ts: context.at ? context.at.toISOString() : this.now(),
       level,
@@ -188,6 +201,11 @@ export class ExecutionLogger {
       message: message.slice(0, 4000),
       data: context.data ?? null,
     };
+  }
+
+  log(level: LogLevel, message: string, context: ExecutionLogContext = {}): Promise<boolean> {
+    // The process's own fields (service, instance) travel once, on the message (see flush).
+    const entry = this.entry(level, message, context);
     let json: string;
     try {
       json = JSON.stringify(entry);

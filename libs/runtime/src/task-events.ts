@@ -10,9 +10,11 @@ export type TaskEventInput = DistributiveOmit<TaskEvent, 'at'>;
 export const LOGGER = Symbol('LOGGER');
 
 /**
- * Publishes a task's progress events to the EVENTS stream. An event id is derived from what it says
- * (task, type, step or item), so a redelivered handler that repeats itself publishes no duplicate.
- * Progress is best effort: a lost event never fails the work (the polling view stays right).
+ * Publishes a task's progress events that no transaction decides (`item.partial` snapshots while a
+ * tutorial streams) straight to the EVENTS stream, best effort: a lost one never fails the work, and
+ * the next snapshot replaces it. Events a transaction decides go to the outbox in that transaction
+ * (libs/workflow `taskEvent`). An event id is derived from what it says (task, type, what), so a
+ * redelivered handler that repeats itself publishes no duplicate.
  */
 @Injectable()
 export class TaskEvents {

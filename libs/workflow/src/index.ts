@@ -16,3 +16,4 @@ export * from './actions/dead-letter-actions.js';
 export * from './dispatch/dispatch.js';
 export * from './dispatch/fair-dispatcher.js';
 export * from './dispatch/config.js';
+export * from './outbox/task-messages.js';

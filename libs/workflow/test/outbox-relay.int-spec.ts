@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { STREAMS } from '@roadmap/contracts';
+import { STREAMS, Subjects } from '@roadmap/contracts';
 import { deprovision, JetStreamPublisher, Messaging, provision, type PublishResult } from '@roadmap/messaging';
 import { createLogger } from '@roadmap/observability';
 import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
 import type { DataSource } from 'typeorm';
-import { Outbox, OutboxRelay, type OutboxMessage, type OutboxRelayOptions } from '../src/index.js';
+import { cancelMessages, Outbox, OutboxRelay, type OutboxMessage, type OutboxRelayOptions } from '../src/index.js';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const NAMESPACE = `ob${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -52,7 +52,7 @@ describe(OutboxRelay.name, () => {
   }
 
   function startRelay(dataSource: DataSource, options: Partial<OutboxRelayOptions>, publisher = new JetStreamPublisher(messaging)): OutboxRelay {
-    const relay = new OutboxRelay(dataSource, publisher, logger, options);
+    const relay = new OutboxRelay(dataSource, publisher, messaging, logger, options);
     relays.push(relay);
     relay.onApplicationBootstrap();
     return relay;
@@ -102,6 +102,22 @@ describe(OutboxRelay.name, () => {
       'each committed message once, in the order written; the rolled-back one never',
     );
     assert.equal(got[0]!.msgId, `${subject}:0`, "the Nats-Msg-Id is the message's logical key");
+  });
+
+  it('sends a cancel notice on core NATS and the task.cancelled event to the stream, in the order written', async () => {
+    const ds = await freshSchema();
+    const taskId = randomUUID();
+    const notices: string[] = [];
+    const sub = messaging.nc.subscribe(messaging.subject(Subjects.taskCancelled), { callback: (_e, msg) => void notices.push((msg.json() as { taskId: string }).taskId) });
+    await messaging.nc.flush();
+    const relay = startRelay(ds, { pollMs: 60_000 });
+    await waitFor('the lease', () => relay.isHolder);
+    await ds.transaction((em) => Outbox.add(em, cancelMessages([taskId], 'cancelled:1')));
+    await waitFor('the event', async () => (await stored(Subjects.taskEvents(taskId))).length === 1, 5_000);
+    await waitFor('the table pruned', async () => (await outboxRows(ds)) === 0, 5_000);
+    sub.unsubscribe();
+    assert.deepEqual(notices, [taskId], 'the notice reached a core subscriber once');
+    assert.equal((await stored(Subjects.taskEvents(taskId)))[0]!.msgId, `${taskId}:task.cancelled:cancelled:1`);
   });
 
   it('writes a repeated logical message once, however often its transaction runs', async () => {

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { PermanentError, PreferencesSchema, RetryableError, type Framework, type WorkflowMessage, type WorkflowStep } from '@roadmap/contracts';
 import { OfflineProvider, type GenerateOptions, type LlmProvider, type LlmResult, type PromptDefinition } from '@roadmap/llm';
-import type { ExecutionLogger } from '@roadmap/observability';
+import { createLogger, ExecutionLogger } from '@roadmap/observability';
 import { insertRoadmaps } from '@roadmap/persistence';
-import type { TaskEvents } from '@roadmap/runtime';
 import { createTestDatabase, type TestDatabase } from '@roadmap/testing';
 import { RunStore, TaskLifecycle, WorkflowEngine, WorkflowRegistry } from '@roadmap/workflow';
 import { timeOrderedId } from '@roadmap/runtime';
@@ -41,14 +40,12 @@ describe('roadmap workflow (engine + definition)', () => {
   let message: WorkflowMessage;
   const sut = () => {
     const lifecycle = new TaskLifecycle(db.dataSource);
-    const events = { publish: async () => undefined } as unknown as TaskEvents;
-    const definition = roadmapWorkflow({ llm, events, repository: new RoadmapRepository(db.dataSource, lifecycle), maxEditRounds: 2 });
+    const definition = roadmapWorkflow({ llm, repository: new RoadmapRepository(db.dataSource, lifecycle), maxEditRounds: 2 });
     return new WorkflowEngine(
       new WorkflowRegistry([definition]),
       new RunStore(db.dataSource, lifecycle),
       lifecycle,
-      events,
-      { info: async () => true, warn: async () => true, error: async () => true } as unknown as ExecutionLogger,
+      new ExecutionLogger('workflow-worker', { publishJson: async () => undefined }, createLogger('roadmap-workflow-test', 'silent')),
       { run: (_taskId: string, signal: AbortSignal, work: (s: AbortSignal) => Promise<unknown>) => work(signal) } as never,
     );
   };
@@ -56,10 +53,11 @@ describe('roadmap workflow (engine + definition)', () => {
    * The messages the task's transactions wrote: to the outbox (what the relay would publish), or held
    * for fair dispatch (content items, released to the outbox by their owner's window).
    */
-  const outbox = async (): Promise<Array<{ id: string; subject: string }>> =>
+  const outbox = async (): Promise<Array<{ id: string; subject: string; type: string | null; step: string | null }>> =>
     db.dataSource.query(
-      `SELECT msg_id AS id, subject FROM (SELECT msg_id, subject, seq, 0 AS src FROM outbox WHERE payload->>'taskId' = $1
-         UNION ALL SELECT msg_id, subject, seq, 1 FROM dispatch_queue WHERE task_id::text = $1) m ORDER BY src, seq`,
+      `SELECT msg_id AS id, subject, type, step FROM (
+         SELECT msg_id, subject, payload->>'type' AS type, payload->>'step' AS step, seq, 0 AS src FROM outbox WHERE payload->>'taskId' = $1
+         UNION ALL SELECT msg_id, subject, NULL, NULL, seq, 1 FROM dispatch_queue WHERE task_id::text = $1) m ORDER BY src, seq`,
       [message.taskId],
     );
   /** As the relay does once it published them, and the dispatcher once their work ended. */
@@ -113,8 +111,19 @@ describe('roadmap workflow (engine + definition)', () => {
     const framework = saved[1]!.state.output as Framework;
     const concepts = framework.stages.flatMap((s) => s.concepts).length;
     assert.ok(concepts >= 8);
-    const published = await outbox();
+    const rows = await outbox();
+    const published = rows.filter((p) => !p.subject.startsWith('events.'));
     assert.equal(published.length, concepts * 3);
+    // The task's events were written by the transactions that decided them, in order.
+    assert.deepEqual(
+      rows.filter((p) => p.subject === `events.task.${message.taskId}`).map((p) => (p.step ? `${p.type} ${p.step}` : p.type)),
+      [
+        ...['intent_analysis', 'curriculum_design', 'validation'].flatMap((step) => [`step.started ${step}`, `step.completed ${step}`]),
+        'step.started fan_out',
+        'content.started',
+        'step.completed fan_out',
+      ],
+    );
     assert.equal(new Set(published.map((p) => p.id)).size, published.length, 'every content message has its own dedupe id');
     assert.ok(published.every((p) => p.subject.startsWith('content.generate.normal.')));
     assert.deepEqual(await task(), { status: 'running', error: null, current_step: 'content_generation' });

@@ -15,6 +15,7 @@ import { OwnerPolicies1765450000000 } from './1765450000000-owner-policies.js';
 import { Schedules1765500000000 } from './1765500000000-schedules.js';
 import { TaskCallbacks1765550000000 } from './1765550000000-task-callbacks.js';
 import { FairDispatch1765600000000 } from './1765600000000-fair-dispatch.js';
+import { OutboxEvents1765650000000 } from './1765650000000-outbox-events.js';
 import { AdminBulkTasks1765750000000 } from './1765750000000-admin-bulk-tasks.js';
 
 /** Every migration, oldest first. A new one is a `<timestamp>-<name>.ts` file added here. */
@@ -36,5 +37,6 @@ export const MIGRATIONS = [
   Schedules1765500000000,
   TaskCallbacks1765550000000,
   FairDispatch1765600000000,
+  OutboxEvents1765650000000,
   AdminBulkTasks1765750000000,
 ];

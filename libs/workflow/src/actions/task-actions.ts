@@ -10,12 +10,11 @@ import {
   type TaskStatus,
   type WorkflowMessage,
 } from '@roadmap/contracts';
-import { Messaging } from '@roadmap/messaging';
 import { ConceptEntity, ContentItemEntity, RoadmapEntity, sql, TaskEntity, type StoredError } from '@roadmap/persistence';
-import { TaskEvents } from '@roadmap/runtime';
 import { DataSource, type EntityManager } from 'typeorm';
 import { TaskLifecycle } from '../lifecycle/task-lifecycle.js';
 import { Outbox, type OutboxMessage } from '../outbox/outbox.js';
+import { cancelMessages, taskEvent } from '../outbox/task-messages.js';
 
 /** Extra writes that commit with an action (a bulk task records the item's outcome there). */
 export type AlsoInTransaction = (em: EntityManager, task: TaskEntity) => Promise<unknown>;
@@ -37,8 +36,6 @@ export class TaskActions {
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
     @Inject(TaskLifecycle) private readonly lifecycle: TaskLifecycle,
-    @Inject(Messaging) private readonly messaging: Messaging,
-    @Inject(TaskEvents) private readonly events: TaskEvents,
   ) {}
 
   /**
@@ -86,23 +83,21 @@ export class TaskActions {
 
   /**
    * Cancels those of `taskIds` that have not ended, with their roadmaps and unfinished children, in
-   * one transaction (`also` commits with it, given the ids cancelled); then tells the workers and
-   * announces `task.cancelled`. Returns the ids cancelled. One cancel or an operator's bulk cancel.
+   * one transaction (`also` commits with it, given the ids cancelled), with the notice that tells the
+   * workers and the `task.cancelled` event of each in its outbox. Returns the ids cancelled. One
+   * cancel or an operator's bulk cancel.
    */
   async cancelMany(taskIds: readonly string[], options: { owner?: string; reason?: StoredError; also?: (em: EntityManager, cancelled: string[]) => Promise<unknown> } = {}): Promise<string[]> {
-    const { cancelled, children } = await this.dataSource.transaction(async (em) => {
+    return this.dataSource.transaction(async (em) => {
       const cancelled = await this.lifecycle.cancelMany(em, taskIds, options.reason, options.owner);
-      if (cancelled.length === 0) return { cancelled, children: [] as string[] };
+      if (cancelled.length === 0) return cancelled;
       await sql(em, `UPDATE roadmaps SET status = 'cancelled', updated_at = now() WHERE task_id = ANY($1::uuid[]) AND status NOT IN ('completed', 'failed')`, [cancelled]);
       const children = await this.lifecycle.cancelChildren(em, cancelled);
+      // Only one cancel of a task commits (the transition is guarded), so the time names it.
+      await Outbox.add(em, cancelMessages([...cancelled, ...children], `cancelled:${Date.now()}`));
       await options.also?.(em, cancelled);
-      return { cancelled, children };
+      return cancelled;
     });
-    const ended = [...cancelled, ...children];
-    for (const id of ended) this.messaging.nc.publish(this.messaging.subject(Subjects.taskCancelled), JSON.stringify({ taskId: id }));
-    const at = Date.now();
-    await Promise.all(ended.map((id) => this.events.publish({ type: 'task.cancelled', taskId: id }, `cancelled:${at}`)));
-    return cancelled;
   }
 
   /** A failed or cancelled task continues from its checkpoints; completed items are kept. */
@@ -161,18 +156,18 @@ export class TaskActions {
 
   /**
    * Puts the items `pick` chooses back to pending with a new generation, moves the counters back,
-   * reopens the task and roadmap and writes their messages to the outbox, in one transaction; then
-   * announces them (`item.retrying`).
+   * reopens the task and roadmap and writes their messages and `item.retrying` events to the outbox,
+   * in one transaction.
    */
   private async regenerate(roadmapId: string, owner: string | undefined, pick: (em: EntityManager) => Promise<ContentItemEntity[]>, also?: AlsoInTransaction) {
-    const { task, items } = await this.dataSource.transaction(async (em) => {
+    const { task, items, progress } = await this.dataSource.transaction(async (em) => {
       const roadmap = await em.getRepository(RoadmapEntity).findOne({ where: owner === undefined ? { id: roadmapId } : { id: roadmapId, owner }, lock: { mode: 'pessimistic_write' } });
       if (!roadmap) throw new NotFoundError('Roadmap', roadmapId);
       const task = await em.getRepository(TaskEntity).findOne({ where: { id: roadmap.taskId }, lock: { mode: 'pessimistic_write' } });
       if (!task) throw new NotFoundError('Task', roadmap.taskId);
       if (!['running', 'completed', 'failed'].includes(task.status)) throw new ConflictError(`Task ${task.id} is ${task.status}: resume it before retrying items`);
       const current = await pick(em);
-      if (current.length === 0) return { task, items: [] };
+      if (current.length === 0) return { task, items: [], progress: { done: task.progressDone, failed: task.progressFailed, total: task.progressTotal } };
       const done = current.filter((i) => i.status === 'completed').length;
       const failed = current.filter((i) => i.status === 'failed').length;
       const { rows } = await sql<{ concept_id: string; kind: ContentKind; generation: number }>(
@@ -188,23 +183,23 @@ export class TaskActions {
       );
       await this.lifecycle.reopenForItems(em, task.id, done, failed, CONTENT_STEP);
       const items = rows.map((r) => ({ conceptId: r.concept_id, kind: r.kind, generation: r.generation }));
+      // The task row as reopenForItems left it (read under its lock above, moved back by these items).
+      const progress = { done: task.progressDone - done, failed: task.progressFailed - failed, total: task.progressTotal };
       await Outbox.add(
         em,
-        items.map((item) => ({
-          subject: Subjects.contentGenerate(task.priority, item.kind),
-          payload: { taskId: task.id, roadmapId, conceptId: item.conceptId, kind: item.kind, priority: task.priority, generation: item.generation } satisfies ContentGenerateMessage,
-          key: `content-generate:${roadmapId}:${item.conceptId}:${item.kind}:${item.generation}`,
-          taskId: task.id,
-        })),
+        items.flatMap((item) => [
+          taskEvent({ type: 'item.retrying', taskId: task.id, conceptId: item.conceptId, kind: item.kind, progress }, `${item.conceptId}:${item.kind}:${item.generation}`),
+          {
+            subject: Subjects.contentGenerate(task.priority, item.kind),
+            payload: { taskId: task.id, roadmapId, conceptId: item.conceptId, kind: item.kind, priority: task.priority, generation: item.generation } satisfies ContentGenerateMessage,
+            key: `content-generate:${roadmapId}:${item.conceptId}:${item.kind}:${item.generation}`,
+            taskId: task.id,
+          },
+        ]),
       );
       await also?.(em, task);
-      return { task, items };
+      return { task, items, progress };
     });
-    const fresh = await this.dataSource.getRepository(TaskEntity).findOneBy({ id: task.id });
-    const progress = { done: fresh?.progressDone ?? 0, failed: fresh?.progressFailed ?? 0, total: fresh?.progressTotal ?? 0 };
-    for (const item of items) {
-      await this.events.publish({ type: 'item.retrying', taskId: task.id, conceptId: item.conceptId, kind: item.kind, progress }, `${item.conceptId}:${item.kind}:${item.generation}`);
-    }
     return { task, items, progress };
   }
 }

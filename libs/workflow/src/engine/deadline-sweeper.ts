@@ -1,9 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { Subjects } from '@roadmap/contracts';
-import { Messaging } from '@roadmap/messaging';
 import { counter, ExecutionLogger, type Logger } from '@roadmap/observability';
 import { sql } from '@roadmap/persistence';
-import { LOGGER, TaskEvents } from '@roadmap/runtime';
+import { LOGGER } from '@roadmap/runtime';
 import { TaskLifecycle } from '../lifecycle/task-lifecycle.js';
 import { WorkflowRegistry } from './registry.js';
 import { WorkflowEngine } from './workflow-engine.js';
@@ -29,8 +27,6 @@ export class DeadlineSweeper implements OnApplicationBootstrap, OnApplicationShu
     @Inject(TaskLifecycle) private readonly lifecycle: TaskLifecycle,
     @Inject(WorkflowEngine) private readonly engine: WorkflowEngine,
     @Inject(WorkflowRegistry) private readonly registry: WorkflowRegistry,
-    @Inject(Messaging) private readonly messaging: Messaging,
-    @Inject(TaskEvents) private readonly events: TaskEvents,
     @Inject(ExecutionLogger) private readonly executionLog: ExecutionLogger,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(DEADLINE_SWEEP_OPTIONS) private readonly options: { intervalMs: number },
@@ -64,10 +60,9 @@ export class DeadlineSweeper implements OnApplicationBootstrap, OnApplicationShu
     for (const task of rows) {
       const error = { code: 'TASK_DEADLINE', message: `the task ran past its hard deadline (${this.registry.deadlinesOf(task.type)?.hardMs ?? '?'} ms); resume it to continue from its finished work` };
       // A type this worker does not run is left to a worker that does.
-      if (!this.registry.has(task.type) || !(await this.engine.failTask(task, error))) continue;
+      // Its event and the cancel notice that aborts its work in flight commit with the failure.
+      if (!this.registry.has(task.type) || !(await this.engine.failTask(task, error, { event: 'deadline', abort: true }))) continue;
       deadlines.inc({ kind: 'hard', type: task.type });
-      this.messaging.nc.publish(this.messaging.subject(Subjects.taskCancelled), JSON.stringify({ taskId: task.id }));
-      await this.events.publish({ type: 'task.failed', taskId: task.id, error: `${error.code}: ${error.message}` }, 'deadline');
       await this.executionLog.error(`failed: ${error.message}`, { taskId: task.id, step: task.current_step, data: { code: error.code } });
     }
   }

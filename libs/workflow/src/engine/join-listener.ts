@@ -3,7 +3,7 @@ import { Subjects, type Priority, type WorkflowMessage } from '@roadmap/contract
 import { JetStreamPublisher } from '@roadmap/messaging';
 import { counter, type Logger } from '@roadmap/observability';
 import { sql } from '@roadmap/persistence';
-import { LOGGER, TaskEvents } from '@roadmap/runtime';
+import { LOGGER } from '@roadmap/runtime';
 import { DataSource, type QueryRunner } from 'typeorm';
 
 const joins = counter('roadmap_workflow_joins_total', 'Join commands sent for parents whose last child ended, by outcome', ['outcome']);
@@ -12,9 +12,9 @@ const joins = counter('roadmap_workflow_joins_total', 'Join commands sent for pa
 export const JOIN_CHANNEL = 'roadmap_task_joined';
 
 /**
- * Follows children ending: the lifecycle's trigger NOTIFYs at commit for each, every workflow worker
- * LISTENs and announces it on the parent (`child.ended`, deduplicated by child and status), and after
- * the last child each sends the parent a `join` command whose message id is the parent's run (so all
+ * Follows children ending: the lifecycle's trigger NOTIFYs at commit for each (and writes the
+ * parent's `child.ended` event to the outbox in the child's transaction), every workflow worker
+ * LISTENs, and after the last child each sends the parent a `join` command whose message id is the parent's run (so all
  * replicas together send one). A notice missed while no worker listened is covered by the
  * reaper, which re-drives a running parent that made no progress.
  */
@@ -28,7 +28,6 @@ export class JoinListener implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(DataSource) private readonly dataSource: DataSource,
     @Inject(JetStreamPublisher) private readonly publisher: JetStreamPublisher,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(TaskEvents) private readonly events: Pick<TaskEvents, 'publish'>,
   ) {}
 
   /** The schema this deployment's tables live in: notices from others sharing the database are not ours. */
@@ -75,10 +74,10 @@ export class JoinListener implements OnApplicationBootstrap, OnApplicationShutdo
 
   private async onJoined(payload: string): Promise<void> {
     // `<schema>:<parent>:<child>:<status>:<done>:<failed>:<total>:<parent status>` (the join trigger).
-    const [schema, taskId, childId, status, done, failed, total, parentStatus] = payload.split(':');
+    const [schema, taskId, childId, , done, failed, total, parentStatus] = payload.split(':');
     if (schema !== this.schema || !taskId || !childId) return; // another deployment sharing the database
+    // The parent's `child.ended` event is the trigger's own outbox row: here only the join is sent.
     const progress = { done: Number(done), failed: Number(failed), total: Number(total) };
-    await this.events.publish({ type: 'child.ended', taskId, childId, status: status as 'completed' | 'failed' | 'cancelled', progress }, `${childId}:${status}`);
     if (parentStatus !== 'running' || progress.total === 0 || progress.done + progress.failed < progress.total) return;
     try {
       const { rows } = await sql<{ type: string; priority: Priority; attempts: number; status: string }>(

@@ -145,9 +145,9 @@ export class RunStore {
   }
 
   /** A task's progress as the API shows it (a parent's: its children). */
-  async progress(taskId: string): Promise<{ done: number; failed: number; total: number }> {
+  async progress(taskId: string, em?: EntityManager): Promise<{ done: number; failed: number; total: number }> {
     const { rows } = await sql<{ done: number; failed: number; total: number }>(
-      this.dataSource,
+      em ?? this.dataSource,
       `SELECT progress_done AS done, progress_failed AS failed, progress_total AS total FROM tasks WHERE id = $1`,
       [taskId],
     );

@@ -13,11 +13,12 @@ import type { StoredError } from '@roadmap/persistence';
 import type { EntityManager } from 'typeorm';
 import { TimeLimitExceeded } from '@roadmap/messaging';
 import { ExecutionLogger, histogram, withSpan } from '@roadmap/observability';
-import { Cancellation, LlmCallRecorder, TaskEvents } from '@roadmap/runtime';
+import { Cancellation, LlmCallRecorder, type TaskEventInput } from '@roadmap/runtime';
 import { TaskLifecycle } from '../lifecycle/task-lifecycle.js';
 import { Dispatch } from '../dispatch/dispatch.js';
 import { FairDispatcher } from '../dispatch/fair-dispatcher.js';
-import { Outbox } from '../outbox/outbox.js';
+import { Outbox, type OutboxMessage } from '../outbox/outbox.js';
+import { cancelNotice, taskEvent } from '../outbox/task-messages.js';
 import type { StepContext, TaskRun, WorkflowDefinition } from './definition.js';
 import { WorkflowRegistry } from './registry.js';
 import { RunStore, type LoadedRun } from './run-store.js';
@@ -39,6 +40,16 @@ interface RunState<S> {
   waiting?: string;
 }
 
+/** How a task is failed (see {@link WorkflowEngine.failIn}). */
+export interface FailOptions {
+  /** Only while this run holds the task. */
+  lease?: number;
+  /** Names this failure in its event's id (with the run that failed: a task resumed and failed again says so again). */
+  event?: string;
+  /** Work in flight elsewhere is aborted: the cancel notice every worker listens to. */
+  abort?: boolean;
+}
+
 /** Raised inside a run when the task stopped running under it (cancelled): stop writing, ack. */
 class TaskStopped extends Error {}
 
@@ -58,7 +69,6 @@ export class WorkflowEngine {
     @Inject(WorkflowRegistry) private readonly registry: WorkflowRegistry,
     @Inject(RunStore) private readonly store: RunStore,
     @Inject(TaskLifecycle) private readonly lifecycle: TaskLifecycle,
-    @Inject(TaskEvents) private readonly events: TaskEvents,
     @Inject(ExecutionLogger) private readonly executionLog: ExecutionLogger,
     @Inject(Cancellation) private readonly cancellation: Pick<Cancellation, 'run'>,
     @Optional() @Inject(LlmCallRecorder) private readonly llmCalls?: Pick<LlmCallRecorder, 'flush'>,
@@ -150,8 +160,7 @@ export class WorkflowEngine {
         if (timedOut ? options.isLastDelivery : failsForGood(error, options.isLastDelivery)) {
           const reason = timedOut ? { code: 'TIME_LIMIT', message: (signal.reason as Error).message } : storedError(error);
           await this.llmCalls?.flush(); // the run's call records before its end: a failed task's usage is final
-          if (await this.failTask(task, reason, lease)) {
-            await this.events.publish({ type: 'task.failed', taskId: task.id, error: `${reason.code}: ${reason.message}` }, `failed:${state.sequence}`);
+          if (await this.failTask(task, reason, { lease, event: `failed:${state.sequence}` })) {
             await this.executionLog.error(`workflow failed: ${reason.message}`, { taskId: task.id, data: { code: reason.code } });
           }
         }
@@ -197,8 +206,7 @@ export class WorkflowEngine {
     const dedupe = `${step}:${state.sequence}`;
     const code = definition.steps[step];
     if (!code) throw new PermanentError('WORKFLOW_INVALID', `${definition.contract.type} has no step "${step}"`);
-    await this.lifecycle.setStep(this.lifecycle.pool, task.id, step, lease);
-    await this.events.publish({ type: 'step.started', taskId: task.id, step }, dedupe);
+    await this.showStep(task.id, step, lease, dedupe);
     await this.executionLog.info(`step ${step} started`, { taskId: task.id, step });
     let outcome = 'error';
     try {
@@ -206,6 +214,12 @@ export class WorkflowEngine {
       const result = await code(ctx);
       // Read when written: a fan-out's checkpoint says what its effect created.
       const entry = () => ({ taskId: task.id, sequence: state.sequence, step, state: result.data, promptVersion: result.promptVersion });
+      // The step's events and its log entry commit with its checkpoint (read after the effect: a fan-out's counts).
+      const events = (em: EntityManager) =>
+        Outbox.add(em, [
+          ...[...(result.events ?? []), { event: { type: 'step.completed' as const, taskId: task.id, step }, dedupe }].map((e) => taskEvent(e.event, e.dedupe)),
+          ...this.logMessage(task.id, step, dedupe, `step ${step} completed`, { durationMs: Math.round(performance.now() - started) }),
+        ]);
       if (result.children) {
         // The children and their generate commands (outbox) commit together, then the checkpoint: a
         // crash in between creates only missing children again, and their commands keep their ids.
@@ -213,15 +227,12 @@ export class WorkflowEngine {
           Dispatch.hold(em, 'workflow', this.childCommands(task, children, 'generate')),
         );
         if (!created) throw new TaskStopped();
-        if (!(await this.store.checkpoint(entry(), lease))) throw new TaskStopped();
-      } else if (!(await this.store.checkpoint(entry, lease, result.effect))) {
+        if (!(await this.store.checkpoint(entry(), lease, events))) throw new TaskStopped();
+      } else if (!(await this.store.checkpoint(entry, lease, async (em) => (await result.effect?.(em), events(em))))) {
         throw new TaskStopped();
       }
       this.apply(definition, state, step, result.data);
-      for (const { event, dedupe: key } of result.events ?? []) await this.events.publish(event, key);
       outcome = 'ok';
-      await this.events.publish({ type: 'step.completed', taskId: task.id, step }, dedupe);
-      await this.executionLog.info(`step ${step} completed`, { taskId: task.id, step, data: { durationMs: Math.round(performance.now() - started) } });
     } catch (error) {
       if (!(error instanceof TaskStopped) && !(error instanceof SupersededError) && !signal.aborted) {
         await this.executionLog.warn(`step ${step} failed: ${error instanceof Error ? error.message : String(error)}`, {
@@ -242,18 +253,16 @@ export class WorkflowEngine {
     if (!spec) throw new PermanentError('WORKFLOW_INVALID', `${definition.contract.type} waits for an undeclared signal "${name}"`);
     // A wait shows as a step of its own (current step, started/completed events and log lines).
     const dedupe = `${name}:${state.sequence}`;
-    await this.lifecycle.setStep(this.lifecycle.pool, task.id, name, lease);
-    await this.events.publish({ type: 'step.started', taskId: task.id, step: name }, dedupe);
+    await this.showStep(task.id, name, lease, dedupe);
     await this.executionLog.info(`step ${name} started`, { taskId: task.id, step: name });
     const saved = await this.store.checkpoint({ taskId: task.id, sequence: state.sequence, step: `${name}_requested`, state: {} }, lease, async (em) => {
       await this.lifecycle.awaitSignal(em, task.id, name);
       await spec.onWait?.(em, task, state.data);
+      const events = [...(spec.waitEvents?.(task, state.data) ?? []), { event: { type: 'step.completed' as const, taskId: task.id, step: name }, dedupe }];
+      await Outbox.add(em, [...events.map((e) => taskEvent(e.event, e.dedupe)), ...this.logMessage(task.id, name, dedupe, `step ${name} completed`)]);
     });
     if (!saved) throw new TaskStopped();
     this.apply(definition, state, `${name}_requested`, {});
-    for (const event of spec.waitEvents?.(task, state.data) ?? []) await this.events.publish(event.event, event.dedupe);
-    await this.events.publish({ type: 'step.completed', taskId: task.id, step: name }, dedupe);
-    await this.executionLog.info(`step ${name} completed`, { taskId: task.id, step: name });
   }
 
   /**
@@ -265,11 +274,11 @@ export class WorkflowEngine {
     if (message.command === 'resume') {
       const requeued = await this.lifecycle.transaction(async (em) => {
         const children = await this.lifecycle.requeueChildren(em, task.id);
-        await Outbox.add(em, this.childCommands(task, children, 'resume'));
+        const resumed = children.length > 0 ? [taskEvent({ type: 'task.resumed', taskId: task.id }, `resume:${lease}`)] : [];
+        await Outbox.add(em, [...this.childCommands(task, children, 'resume'), ...resumed]);
         return children;
       });
       if (requeued.length > 0) {
-        await this.events.publish({ type: 'task.resumed', taskId: task.id }, `resume:${lease}`);
         await this.executionLog.info(`resumed ${requeued.length} child task(s); completed ones kept`, { taskId: task.id });
         return;
       }
@@ -287,10 +296,15 @@ export class WorkflowEngine {
     const checked = definition.contract.result.safeParse(result);
     if (!checked.success) throw new PermanentError('WORKFLOW_INVALID', `${definition.contract.type}'s result does not fit its schema: ${checked.error.message}`);
     await this.llmCalls?.flush();
-    if (!(await this.lifecycle.complete(this.lifecycle.pool, task.id, checked.data, lease))) return;
-    const progress = await this.store.progress(task.id);
-    await this.events.publish({ type: 'task.completed', taskId: task.id, progress }, `completed:${lease}`);
-    await this.executionLog.info('workflow completed', { taskId: task.id });
+    const completed = await this.lifecycle.transaction(async (em) => {
+      if (!(await this.lifecycle.complete(em, task.id, checked.data, lease))) return false;
+      await Outbox.add(em, [
+        taskEvent({ type: 'task.completed', taskId: task.id, progress: await this.store.progress(task.id, em) }, `completed:${lease}`),
+        ...this.logMessage(task.id, null, `completed:${lease}`, 'workflow completed'),
+      ]);
+      return true;
+    });
+    if (!completed) return;
   }
 
   /**
@@ -299,16 +313,36 @@ export class WorkflowEngine {
    * failure policy and the deadline sweep end tasks through here; the reaper and the dead-letter
    * recorder through {@link failIn}, inside their own transactions.
    */
-  async failTask(task: Pick<TaskRun, 'id'>, reason: StoredError, lease?: number): Promise<boolean> {
-    return this.lifecycle.transaction((em) => this.failIn(em, task.id, reason, { lease }));
+  async failTask(task: Pick<TaskRun, 'id'>, reason: StoredError, options: FailOptions = {}): Promise<boolean> {
+    return this.lifecycle.transaction((em) => this.failIn(em, task.id, reason, options));
   }
 
-  /** {@link failTask} inside the caller's transaction; `from` narrows the states it may fail from. */
-  async failIn(em: EntityManager, taskId: string, reason: StoredError, options: { lease?: number; from?: readonly TaskStatus[] } = {}): Promise<boolean> {
-    const type = await this.lifecycle.fail(em, taskId, reason, options.lease, options.from);
-    if (type === null) return false;
-    if (this.registry.has(type)) await this.registry.get(type).onFail?.(em, taskId);
+  /**
+   * {@link failTask} inside the caller's transaction; `from` narrows the states it may fail from.
+   * The `task.failed` event (and with `abort` the cancel notice) goes to the outbox with the failure.
+   */
+  async failIn(em: EntityManager, taskId: string, reason: StoredError, options: FailOptions & { from?: readonly TaskStatus[] } = {}): Promise<boolean> {
+    const failed = await this.lifecycle.fail(em, taskId, reason, options.lease, options.from);
+    if (failed === null) return false;
+    if (this.registry.has(failed.type)) await this.registry.get(failed.type).onFail?.(em, taskId);
+    const event: TaskEventInput = { type: 'task.failed', taskId, error: `${reason.code}: ${reason.message}` };
+    const key = `${options.event ?? 'failed'}:run-${failed.attempts}`;
+    await Outbox.add(em, [taskEvent(event, key), ...(options.abort ? [cancelNotice(taskId, key)] : [])]);
     return true;
+  }
+
+  /** An execution-log entry for the outbox of the transaction whose effect it tells of, its id named by `key`. */
+  private logMessage(taskId: string, step: string | null, key: string, message: string, data?: Record<string, unknown>): OutboxMessage[] {
+    const entry = this.executionLog.message([{ level: 'info', message, context: { taskId, step, data, key: `workflow:${taskId}:${key}` } }]);
+    return entry ? [entry] : [];
+  }
+
+  /** The step a running task shows, with its `step.started` event in the same transaction. */
+  private async showStep(taskId: string, step: string, lease: number, dedupe: string): Promise<void> {
+    await this.lifecycle.transaction(async (em) => {
+      await this.lifecycle.setStep(em, taskId, step, lease);
+      await Outbox.add(em, [taskEvent({ type: 'step.started', taskId, step }, dedupe)]);
+    });
   }
 
   /** The commands that start (or resume) children, for the outbox of the transaction that made them runnable. */

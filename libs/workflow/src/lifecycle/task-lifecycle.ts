@@ -297,17 +297,17 @@ export class TaskLifecycle {
   /**
    * Ends a task as failed with `error`, unless it already ended (or, with a lease, a newer run holds
    * it, or it is in none of `from`). Returns the failed task's type (whose definition's rows follow,
-   * see WorkflowEngine.failIn), null when nothing changed.
+   * see WorkflowEngine.failIn) and its run count, null when nothing changed.
    */
-  async fail(db: Db, taskId: string, error: StoredError, lease?: number, from: readonly TaskStatus[] = ACTIVE): Promise<string | null> {
-    const { rows } = await sql<{ type: string }>(
+  async fail(db: Db, taskId: string, error: StoredError, lease?: number, from: readonly TaskStatus[] = ACTIVE): Promise<{ type: string; attempts: number } | null> {
+    const { rows } = await sql<{ type: string; attempts: number }>(
       db,
       `UPDATE tasks SET status = 'failed', error = $2::jsonb, current_step = NULL, finished_at = now(), updated_at = now()
-        WHERE id = $1 AND status = ANY($4::text[]) AND ($3::int IS NULL OR attempts = $3) RETURNING type`,
+        WHERE id = $1 AND status = ANY($4::text[]) AND ($3::int IS NULL OR attempts = $3) RETURNING type, attempts`,
       [taskId, JSON.stringify(error), lease ?? null, from.filter((s) => canTransition(s, 'failed'))],
     );
     if (rows.length === 0 && lease === undefined) await this.explain(db, taskId, 'failed');
-    return rows[0]?.type ?? null;
+    return rows[0] ?? null;
   }
 
   /**

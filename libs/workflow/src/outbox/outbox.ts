@@ -23,6 +23,11 @@ export interface OutboxMessage {
    * default: the trace active at `add` (a batch of requests sharing a transaction each give their own).
    */
   readonly trace?: Record<string, string>;
+  /**
+   * A core NATS notice (no stream holds its subject: a cancel notice), published with a plain publish
+   * and a flush; default: a JetStream publish, acknowledged by the stream.
+   */
+  readonly core?: boolean;
 }
 
 /** Namespace of the name-based (v5) ids derived from message keys. */
@@ -45,9 +50,9 @@ export const Outbox = {
     const trace = captureTraceContext();
     await sql(
       em,
-      `INSERT INTO outbox (id, msg_id, task_id, subject, payload, trace)
-       SELECT id, msg_id, task_id, subject, payload::jsonb, trace::jsonb
-         FROM unnest($1::uuid[], $6::text[], $2::uuid[], $3::text[], $4::text[], $5::text[]) AS x(id, msg_id, task_id, subject, payload, trace)
+      `INSERT INTO outbox (id, msg_id, task_id, subject, payload, trace, core)
+       SELECT id, msg_id, task_id, subject, payload::jsonb, trace::jsonb, core
+         FROM unnest($1::uuid[], $6::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $7::bool[]) AS x(id, msg_id, task_id, subject, payload, trace, core)
        ON CONFLICT (id) DO NOTHING`,
       [
         ids,
@@ -56,6 +61,7 @@ export const Outbox = {
         messages.map((m) => JSON.stringify(m.payload)),
         messages.map((m) => (m.trace ?? trace ? JSON.stringify(m.trace ?? trace) : null)),
         messages.map((m, i) => m.key ?? ids[i]!),
+        messages.map((m) => m.core === true),
       ],
     );
   },

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ContentKind, IntentAnalysis, ItemStatus, Progress, TaskStatus } from '@roadmap/contracts';
 import { roadmapResultSql, sql, type StoredError } from '@roadmap/persistence';
-import { TaskLifecycle } from '@roadmap/workflow';
-import { DataSource } from 'typeorm';
+import { Outbox, TaskLifecycle, type OutboxMessage } from '@roadmap/workflow';
+import { DataSource, type EntityManager } from 'typeorm';
 
 /** Everything one content item's generation needs, read in one query. */
 export interface ItemContext {
@@ -58,6 +58,8 @@ export interface FinishEntry {
   itemId: string;
   generation: number;
   result: ItemResult;
+  /** The messages its outcome makes (its events), written to the outbox in the same transaction. */
+  announce?: (outcome: ItemOutcome) => OutboxMessage[];
 }
 
 export interface ItemOutcome {
@@ -193,10 +195,11 @@ export class ContentRepository {
    * Also replaces the generic ITEMS_FAILED of a task that this item's failure just finished, so the
    * task says why. False when the task had already ended otherwise (nothing changed).
    */
-  async failTask(taskId: string, roadmapId: string, error: StoredError): Promise<boolean> {
+  async failTask(taskId: string, roadmapId: string, error: StoredError, announce: OutboxMessage[] = []): Promise<boolean> {
     return this.dataSource.transaction(async (em) => {
       const updated = await this.lifecycle.failFromItems(em, taskId, error);
       await sql(em, `UPDATE roadmaps SET status = 'failed', updated_at = now() WHERE id = $1 AND status = 'generating'`, [roadmapId]);
+      if (updated) await Outbox.add(em, announce);
       return updated;
     });
   }
@@ -213,10 +216,19 @@ export class ContentRepository {
    * Outcomes come back in input order. The items that moved get consecutive progress counts (as if
    * finished one after another in input order), and only the last of them reports the task's end;
    * an item that did not move (a redelivery, a second copy in the batch) reports the counters as
-   * they are.
+   * they are. What the outcomes announce (`announce`: events) goes to the outbox in the same
+   * transaction, one INSERT for the batch.
    */
   async finishMany(roadmapId: string, entries: readonly FinishEntry[]): Promise<ItemOutcome[]> {
     if (entries.length === 0) return [];
+    return this.dataSource.transaction(async (em) => {
+      const outcomes = await this.finishIn(em, roadmapId, entries);
+      await Outbox.add(em, entries.flatMap((entry, index) => entry.announce?.(outcomes[index]!) ?? []));
+      return outcomes;
+    });
+  }
+
+  private async finishIn(em: EntityManager, roadmapId: string, entries: readonly FinishEntry[]): Promise<ItemOutcome[]> {
     const col = <T>(pick: (r: ItemResult) => T | null) => entries.map((e) => pick(e.result));
     const done = (r: ItemResult) => (r.status === 'completed' ? r : null);
     const { rows } = await sql<{
@@ -228,7 +240,7 @@ export class ContentRepository {
       finished_at: Date | null;
       task_finished_at: Date | null;
     }>(
-      this.dataSource,
+      em,
       `WITH input AS (
          SELECT * FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::text[])
            WITH ORDINALITY AS x(item_id, generation, status, content, provider, model, prompt_version, input_tokens, output_tokens, error, ord)

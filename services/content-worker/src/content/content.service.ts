@@ -5,6 +5,7 @@ import { ExecutionLogger, histogram, type Logger } from '@roadmap/observability'
 import { TimeLimitExceeded } from '@roadmap/messaging';
 import { Batcher, Cancellation, KeyedBatcher, LlmCallRecorder, LOGGER, Slots, TaskEvents } from '@roadmap/runtime';
 import { FairDispatcher, type FairDispatchOptions } from '@roadmap/workflow';
+import { budgetAnnouncements, itemAnnouncements, itemLogEntries } from './content-announcements.js';
 import { ContentRepository, type ClaimEntry, type FinishEntry, type ItemContext, type ItemKey, type ItemOutcome } from './content.repository.js';
 import { PartialProgress } from './partial-progress.js';
 
@@ -93,11 +94,12 @@ export class ContentService {
     const skip = skipReason(item, generation);
     if (skip) {
       this.logger.debug({ taskId, conceptId, kind, generation }, `content message skipped: ${skip}`);
-      // Delivered again after the item reached its final state (a redelivery, a replay): the worker
-      // before may have died between the commit and its announcements. Announce again, under the same
-      // event and log-entry ids, so what did get out is not stored twice and what did not is no
-      // longer missing.
-      if (item.generation === generation && item.finishedAt) await this.announceAgain(message, item);
+      // Delivered again after the item reached its final state (a redelivery, a replay): its events
+      // and log entries went to the outbox with its completion. The log entries are written again
+      // all the same, under the same ids (the sink stores an id once, however late): an entry lost
+      // downstream comes back, none is stored twice. Events are not: the stream's duplicate window
+      // is minutes, so a late repeat would be a second event.
+      if (item.generation === generation && item.finishedAt) await this.logAgain(message, item);
       return;
     }
     if (!item.intent || item.roadmapTitle === null) throw new InvalidMessageError(`roadmap ${roadmapId} has no framework yet`);
@@ -130,7 +132,8 @@ export class ContentService {
     try {
       const result = await this.call(message, delivery, item, signal, partial, timing);
       if (!result) return;
-      const outcome = await this.finished(message, {
+      await partial?.settled(); // the last partial goes out before the completion commits its item.completed
+      await this.finished(message, {
         itemId: item.itemId,
         generation,
         result: {
@@ -142,16 +145,14 @@ export class ContentService {
           inputTokens: result.usage.inputTokens,
           outputTokens: result.usage.outputTokens,
         },
+        announce: (outcome) =>
+          itemAnnouncements(this.executionLog, message, outcome, {
+            itemId: item.itemId,
+            title: item.concept.title,
+            data: { durationMs: Math.round(performance.now() - timing.started), tokens: result.usage },
+          }),
       });
       itemDuration.observe({ kind, outcome: 'completed' }, (performance.now() - timing.started) / 1000);
-      if (outcome.changed) {
-        await partial?.settled(); // the last partial before item.completed
-        await this.announceItem(message, item.itemId, item.concept.title, 'completed', outcome, {
-          durationMs: Math.round(performance.now() - timing.started),
-          tokens: result.usage,
-        });
-        await this.announceFinish(taskId, outcome);
-      }
     } catch (error) {
       // Cancelled by a person: stop quietly, write nothing. Aborted at shutdown: the server hands
       // the message back; nothing is marked failed. Stopped at the soft time limit: retried, and
@@ -161,12 +162,17 @@ export class ContentService {
       if (signal.aborted && !timedOut) throw error;
       if (timedOut ? delivery.isLastDelivery : failsForGood(error, delivery.isLastDelivery)) {
         const reason = timedOut ? { code: 'TIME_LIMIT', message: (signal.reason as Error).message } : storedError(error);
-        const outcome = await this.finished(message, { itemId: item.itemId, generation, result: { status: 'failed', error: reason } });
+        // A spent LLM budget stops the whole task with that reason (the other items cannot be made
+        // either): the stop announces the task's end, not the item's completion.
+        const budget = reason.code === 'LLM_BUDGET_EXHAUSTED';
+        await this.finished(message, {
+          itemId: item.itemId,
+          generation,
+          result: { status: 'failed', error: reason },
+          announce: (outcome) => itemAnnouncements(this.executionLog, message, outcome, { itemId: item.itemId, title: item.concept.title, error: reason, announceFinish: !budget }),
+        });
         itemDuration.observe({ kind, outcome: 'failed' }, (performance.now() - timing.started) / 1000);
-        if (outcome.changed) await this.announceItem(message, item.itemId, item.concept.title, 'failed', { ...outcome, error: reason });
-        // A spent LLM budget stops the whole task with that reason (the other items cannot be made either).
-        if (reason.code === 'LLM_BUDGET_EXHAUSTED') await this.stopForBudget(taskId, roadmapId, reason, `${conceptId}:${kind}:${generation}`);
-        else if (outcome.changed) await this.announceFinish(taskId, outcome);
+        if (budget) await this.stopForBudget(taskId, roadmapId, reason, `${conceptId}:${kind}:${generation}`);
       }
       throw error;
     }
@@ -243,64 +249,21 @@ export class ContentService {
     }
   }
 
-  /** Ends the task as failed with the budget's message; announced once, by the item that ended it. */
-  private async stopForBudget(taskId: string, roadmapId: string, reason: { code: string; message: string }, key: string): Promise<void> {
-    if (!(await this.repository.failTask(taskId, roadmapId, reason))) return;
-    await this.events.publish({ type: 'task.failed', taskId, error: `${reason.code}: ${reason.message}` }, `budget:${key}`);
-    await this.executionLog.error(`roadmap stopped: ${reason.message}`, { taskId, data: { code: reason.code } });
-  }
-
-  /**
-   * An item's final state, as an event and an execution-log entry. Both are keyed by the item, its
-   * generation and its state (the entry's time is the item's own), so announcing again stores nothing twice.
-   */
-  private async announceItem(
-    message: ContentGenerateMessage,
-    itemId: string,
-    title: string,
-    status: 'completed' | 'failed',
-    outcome: Pick<ItemOutcome, 'progress' | 'finishedAt'> & { error?: { code: string; message: string } | null },
-    extra: Record<string, unknown> = {},
-  ): Promise<void> {
-    const { taskId, conceptId, kind, generation } = message;
-    const eventKey = `${conceptId}:${kind}:${generation}`;
-    const log = { taskId, step: kind, key: `item:${itemId}:${generation}:${status}`, at: outcome.finishedAt ?? undefined };
-    // The event and the log entry go out together (two independent acks, one wait).
-    if (status === 'completed') {
-      await Promise.all([
-        this.events.publish({ type: 'item.completed', taskId, conceptId, kind, progress: outcome.progress }, eventKey),
-        this.executionLog.info(`${kind} for "${title}" generated`, { ...log, data: { conceptId, generation, ...extra } }),
-      ]);
-    } else {
-      const reason = outcome.error ?? { code: 'INTERNAL', message: 'failed' };
-      await Promise.all([
-        this.events.publish({ type: 'item.failed', taskId, conceptId, kind, error: `${reason.code}: ${reason.message}`, progress: outcome.progress }, eventKey),
-        this.executionLog.error(`${kind} for "${title}" failed: ${reason.message}`, { ...log, data: { conceptId, generation, code: reason.code } }),
-      ]);
-    }
-  }
-
-  /** The announcements of an item (and of its task's end, if the task ended) made again after a redelivery. */
-  private async announceAgain(message: ContentGenerateMessage, item: ItemContext): Promise<void> {
-    const status = item.itemStatus === 'completed' ? 'completed' : 'failed';
-    await this.announceItem(message, item.itemId, item.concept.title, status, { progress: item.progress, finishedAt: item.finishedAt, error: item.error });
+  /** The log entries of a final item (and of its task's end, if it ended the task) written again after a redelivery. */
+  private async logAgain(message: ContentGenerateMessage, item: ItemContext): Promise<void> {
     const { done, failed, total } = item.progress;
-    if ((item.taskStatus === 'completed' || item.taskStatus === 'failed') && done + failed === total) {
-      await this.announceFinish(message.taskId, { progress: item.progress, finished: item.taskStatus, taskFinishedAt: item.taskFinishedAt });
-    }
+    const ended = (item.taskStatus === 'completed' || item.taskStatus === 'failed') && done + failed === total;
+    const entries = itemLogEntries(
+      message,
+      { progress: item.progress, finishedAt: item.finishedAt, finished: ended ? (item.taskStatus as 'completed' | 'failed') : null, taskFinishedAt: item.taskFinishedAt },
+      { itemId: item.itemId, title: item.concept.title, ...(item.itemStatus === 'failed' && { error: item.error ?? { code: 'INTERNAL', message: 'failed' } }) },
+    );
+    await Promise.all(entries.map((e) => this.executionLog.log(e.level, e.message, e.context)));
   }
 
-  private async announceFinish(taskId: string, outcome: Pick<ItemOutcome, 'progress' | 'finished' | 'taskFinishedAt'>): Promise<void> {
-    // Several finishes are possible over a task's life (a retried item reopens it): the dedupe key
-    // includes the counts, so each one is announced once.
-    const key = `final:${outcome.progress.done}:${outcome.progress.failed}`;
-    const log = { taskId, key: `task:${taskId}:${key}`, at: outcome.taskFinishedAt ?? undefined, data: outcome.progress };
-    if (outcome.finished === 'completed') {
-      await Promise.all([this.events.publish({ type: 'task.completed', taskId, progress: outcome.progress }, key), this.executionLog.info('roadmap completed', log)]);
-    } else if (outcome.finished === 'failed') {
-      const error = `${outcome.progress.failed} of ${outcome.progress.total} content items failed`;
-      await Promise.all([this.events.publish({ type: 'task.failed', taskId, error }, key), this.executionLog.error(`roadmap finished with failures: ${error}`, log)]);
-    }
+  /** Ends the task as failed with the budget's message; announced once (with the failure), by the item that ended it. */
+  private async stopForBudget(taskId: string, roadmapId: string, reason: { code: string; message: string }, key: string): Promise<void> {
+    await this.repository.failTask(taskId, roadmapId, reason, budgetAnnouncements(this.executionLog, taskId, reason, key));
   }
 }
 

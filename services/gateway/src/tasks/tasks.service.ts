@@ -17,8 +17,8 @@ import {
 import { captureTraceContext, Messaging } from '@roadmap/messaging';
 import { counter } from '@roadmap/observability';
 import type { TaskEntity } from '@roadmap/persistence';
-import { Batcher, TaskEvents, timeOrderedId } from '@roadmap/runtime';
-import { FairDispatcher, Outbox, TaskActions, workflowMessage } from '@roadmap/workflow';
+import { Batcher, timeOrderedId } from '@roadmap/runtime';
+import { FairDispatcher, Outbox, TaskActions, taskEvent, workflowMessage } from '@roadmap/workflow';
 import type { EntityManager } from 'typeorm';
 import { TaskCallbacks } from '../webhooks/task-callbacks.js';
 import { diffFrameworks } from './revision-diff.js';
@@ -52,7 +52,6 @@ export class TasksService {
   constructor(
     @Inject(TasksRepository) private readonly repository: TasksRepository,
     @Inject(Messaging) private readonly messaging: Messaging,
-    @Inject(TaskEvents) private readonly events: TaskEvents,
     @Inject(TASKS_OPTIONS) private readonly options: TasksOptions,
     @Inject(UsageRepository) private readonly usage: UsageRepository,
     @Inject(TaskCallbacks) private readonly callbacks: TaskCallbacks,
@@ -296,12 +295,12 @@ export class TasksService {
       'reviewed (it is not awaiting a review)',
       (t, em) =>
         Outbox.add(em, [
+          taskEvent({ type: 'review.submitted', taskId: t.id, decision: request.decision }, `review:${roadmap.currentRevision}`),
           workflowMessage(t.priority, { taskId: t.id, type: t.type, roadmapId, command: 'review', review }, `workflow-review:${t.id}:${roadmap.currentRevision}`),
         ]),
       scope,
     );
     actions.inc({ action: `review_${request.decision}` });
-    await this.events.publish({ type: 'review.submitted', taskId: task.id, decision: request.decision }, `review:${roadmap.currentRevision}`);
     return { taskId: task.id, roadmapId, status: 'running' as const, decision: request.decision, revision: roadmap.currentRevision, links: taskLinks(task.id, roadmapId) };
   }
 

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { Messaging } from '@roadmap/messaging';
 import { ExecutionLogger, type Logger } from '@roadmap/observability';
-import { LOGGER, TaskEvents } from '@roadmap/runtime';
+import { LOGGER } from '@roadmap/runtime';
 import { TaskLifecycle, WorkflowEngine, WorkflowRegistry } from '@roadmap/workflow';
 import { DataSource } from 'typeorm';
 import { executionLogsJob, reaperJob, retentionJob, type MaintenanceJobsConfig } from './maintenance.jobs.js';
@@ -36,11 +36,10 @@ export class MaintenanceModule {
       providers: [
         {
           provide: Reaper,
-          inject: [DataSource, Messaging, TaskEvents, ExecutionLogger, LOGGER, TaskLifecycle, WorkflowRegistry, WorkflowEngine],
+          inject: [DataSource, Messaging, ExecutionLogger, LOGGER, TaskLifecycle, WorkflowRegistry, WorkflowEngine],
           useFactory: (
             dataSource: DataSource,
             messaging: Messaging,
-            events: TaskEvents,
             log: ExecutionLogger,
             logger: Logger,
             lifecycle: TaskLifecycle,
@@ -50,7 +49,6 @@ export class MaintenanceModule {
             new Reaper(
               dataSource,
               messaging,
-              events,
               log,
               logger,
               {

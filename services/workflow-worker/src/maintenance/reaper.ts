@@ -2,7 +2,6 @@ import { CONTENT_STEP, PRIORITY_CONSUMERS, Subjects, type ConsumerDeclaration, t
 import { Messaging } from '@roadmap/messaging';
 import { counter, ExecutionLogger, type Logger } from '@roadmap/observability';
 import { sql, type StoredError } from '@roadmap/persistence';
-import { TaskEvents } from '@roadmap/runtime';
 import { Outbox, type TaskLifecycle, type WorkflowEngine, type WorkflowRegistry } from '@roadmap/workflow';
 import type { DataSource } from 'typeorm';
 import type { MaintenanceJobResult } from './maintenance.scheduler.js';
@@ -111,7 +110,6 @@ export class Reaper {
   constructor(
     private readonly dataSource: DataSource,
     private readonly messaging: Messaging,
-    private readonly events: TaskEvents,
     private readonly executionLog: ExecutionLogger,
     private readonly logger: Logger,
     private readonly options: ReaperOptions,
@@ -182,7 +180,8 @@ export class Reaper {
           code: STALLED_CODE,
           message: `no progress while ${task.status}${task.current_step ? ` at ${task.current_step}` : ''} after ${task.redrives} re-drive(s); resume it once the cause is fixed`,
         };
-        await this.engine.failIn(em, task.id, error);
+        // Whatever may still run for it (a hung worker) stops, as on a cancel; its writes are fenced off anyway.
+        await this.engine.failIn(em, task.id, error, { event: `reaper:${task.redrives}`, abort: true });
         return { action: 'failed' as const, task, error };
       }
       const redrive = task.redrives + 1;
@@ -200,9 +199,6 @@ export class Reaper {
     } else if (result.action === 'failed') {
       reaped.inc({ action: 'failed' });
       this.logger.warn({ taskId, code: STALLED_CODE }, `task failed by the reaper: ${result.error.message}`);
-      // Whatever may still run for it (a hung worker) stops, as on a cancel; its writes are fenced off anyway.
-      this.messaging.nc.publish(this.messaging.subject(Subjects.taskCancelled), JSON.stringify({ taskId }));
-      await this.events.publish({ type: 'task.failed', taskId, error: `${STALLED_CODE}: ${result.error.message}` }, `reaper:${result.task.redrives}`);
       await this.executionLog.error(`failed by the reaper: ${result.error.message}`, { taskId, step: result.task.current_step, data: { code: STALLED_CODE } });
     }
     return result.action;

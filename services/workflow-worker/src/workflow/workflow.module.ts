@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { LLM_PROVIDER, type LlmProvider } from '@roadmap/llm';
-import { TaskEvents, WORKER_SERVES } from '@roadmap/runtime';
+import { WORKER_SERVES } from '@roadmap/runtime';
 import { DeadLetterActions, FairDispatcher, TaskActions, TaskLifecycle, WorkflowEngine, workflowEngineProviders, WorkflowRegistry, type Deadlines, type FairDispatchOptions } from '@roadmap/workflow';
 import { AdminBulkRepository } from '../workflows/admin-bulk/admin-bulk.repository.js';
 import { RoadmapRepository } from '../workflows/roadmap/roadmap.repository.js';
@@ -37,9 +37,9 @@ export class WorkflowModule {
         { provide: WORKER_SERVES, inject: [WorkflowRegistry], useFactory: (registry: WorkflowRegistry) => () => registry.all().map((d) => ({ name: d.contract.type, version: d.contract.version })) },
         ...workflowEngineProviders({
           definitions: {
-            inject: [LLM_PROVIDER, TaskEvents, RoadmapRepository, TaskActions, DeadLetterActions, AdminBulkRepository],
-            useFactory: (llm: LlmProvider, events: TaskEvents, roadmaps: RoadmapRepository, tasks: TaskActions, deadLetters: DeadLetterActions, repository: AdminBulkRepository) =>
-              builtInWorkflows({ llm, events, roadmaps, maxEditRounds: options.maxEditRounds, bulk: { tasks, deadLetters, repository } }),
+            inject: [LLM_PROVIDER, RoadmapRepository, TaskActions, DeadLetterActions, AdminBulkRepository],
+            useFactory: (llm: LlmProvider, roadmaps: RoadmapRepository, tasks: TaskActions, deadLetters: DeadLetterActions, repository: AdminBulkRepository) =>
+              builtInWorkflows({ llm, roadmaps, maxEditRounds: options.maxEditRounds, bulk: { tasks, deadLetters, repository } }),
           },
           modules: options.modules,
           deadlines: options.deadlines,

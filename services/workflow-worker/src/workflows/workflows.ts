@@ -1,5 +1,4 @@
 import type { LlmProvider } from '@roadmap/llm';
-import type { TaskEvents } from '@roadmap/runtime';
 import type { DeadLetterActions, TaskActions, WorkflowDefinition } from '@roadmap/workflow';
 import type { AdminBulkRepository } from './admin-bulk/admin-bulk.repository.js';
 import { adminBulkWorkflow } from './admin-bulk/admin-bulk.workflow.js';
@@ -10,7 +9,6 @@ import { roadmapWorkflow } from './roadmap/roadmap.workflow.js';
 /** What the built-in definitions are made from. */
 export interface WorkflowDeps {
   llm: LlmProvider;
-  events: TaskEvents;
   roadmaps: RoadmapRepository;
   maxEditRounds: number;
   /** An operator's bulk actions (admin.bulk): the single-item actions and the outcomes' table. */
@@ -23,7 +21,7 @@ export interface WorkflowDeps {
  */
 export function builtInWorkflows(deps: WorkflowDeps): WorkflowDefinition<any, any, any>[] {
   return [
-    roadmapWorkflow({ llm: deps.llm, events: deps.events, repository: deps.roadmaps, maxEditRounds: deps.maxEditRounds }),
+    roadmapWorkflow({ llm: deps.llm, repository: deps.roadmaps, maxEditRounds: deps.maxEditRounds }),
     batchWorkflow,
     adminBulkWorkflow(deps.bulk),
   ];

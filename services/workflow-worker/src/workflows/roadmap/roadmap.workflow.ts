@@ -12,8 +12,7 @@ import {
   type WorkflowMessage,
 } from '@roadmap/contracts';
 import { checkFramework, PROMPTS, type LlmProvider, type LlmResult } from '@roadmap/llm';
-import type { TaskEvents } from '@roadmap/runtime';
-import { defineWorkflow, Dispatch, type HeldMessage, type StepContext, type StepResult, type TaskRun } from '@roadmap/workflow';
+import { defineWorkflow, Dispatch, Outbox, taskEvent, type HeldMessage, type StepContext, type StepResult, type TaskRun } from '@roadmap/workflow';
 import { z } from 'zod';
 import type { RoadmapRepository, Revision } from './roadmap.repository.js';
 
@@ -47,7 +46,6 @@ const ReviewSchema = z.discriminatedUnion('decision', [
 
 export interface RoadmapWorkflowDeps {
   llm: LlmProvider;
-  events: Pick<TaskEvents, 'publish'>;
   repository: RoadmapRepository;
   /** Edit -> validate rounds before an invalid framework fails the task. */
   maxEditRounds: number;
@@ -173,13 +171,15 @@ export function roadmapWorkflow(deps: RoadmapWorkflowDeps) {
     hasRoadmap: true,
     admit: (em, tasks) => repository.admit(em, tasks),
     async resumeItems(task) {
-      // The items go back to pending and their messages are held for dispatch in one transaction.
-      const items = await repository.resumeContent(task.id, roadmapOf(task), (em, reset) => Dispatch.hold(em, 'content', contentMessages(task, roadmapOf(task), reset)));
-      if (items === null) return;
-      await deps.events.publish({ type: 'task.resumed', taskId: task.id }, `resume:${Date.now()}`);
-      if (items.length === 0) {
-        await deps.events.publish({ type: 'task.completed', taskId: task.id, progress: { done: 0, failed: 0, total: 0 } }, `resume-complete:${Date.now()}`);
-      }
+      // The items go back to pending, their messages are held for dispatch and the task's events
+      // written to the outbox, in one transaction.
+      await repository.resumeContent(task.id, roadmapOf(task), async (em, reset) => {
+        const at = Date.now();
+        const events = [taskEvent({ type: 'task.resumed', taskId: task.id }, `resume:${at}`)];
+        if (reset.length === 0) events.push(taskEvent({ type: 'task.completed', taskId: task.id, progress: { done: 0, failed: 0, total: 0 } }, `resume-complete:${at}`));
+        await Outbox.add(em, events);
+        await Dispatch.hold(em, 'content', contentMessages(task, roadmapOf(task), reset));
+      });
     },
   });
 }
