@@ -102,7 +102,32 @@ describe('admin schedules', () => {
     const reaper = (await admin('GET', '/builtin:reaper')).body;
     assert.equal(reaper.builtin, true);
 
-    for (const [method, path] of [['PATCH', '/builtin:reaper'], ['DELETE', '/builtin:reaper'], ['POST', '/builtin:reaper/pause']] as const) {
+    // A built-in job's runs read like a schedule's: newest first, paged by cursor, with the job's outcome.
+    const reaperRuns = await eventually(async () => {
+      const res = await admin('GET', '/builtin:reaper/runs?limit=200');
+      return res.status === 200 && res.body.items.some((r: any) => r.outcome === 'ok') ? res.body.items : undefined;
+    }, 30_000, 'the reaper ran once');
+    const recorded = await platform.query<{ id: string; outcome: string }>(`SELECT id::text, outcome FROM maintenance_runs WHERE job = 'reaper' ORDER BY id DESC`);
+    assert.deepEqual(reaperRuns.map((r: any) => [r.id, r.outcome]), recorded.slice(0, reaperRuns.length).map((r) => [r.id, r.outcome]));
+    const ok = reaperRuns.find((r: any) => r.outcome === 'ok');
+    assert.equal(ok.taskId, null);
+    assert.equal(ok.error, null);
+    assert.equal(typeof ok.rows, 'number');
+    assert.ok(ok.durationMs >= 0 && Date.parse(ok.finishedAt) >= Date.parse(ok.firedAt), JSON.stringify(ok));
+    // A failed run recorded as the scheduler would; timed like the last run so the job's due time and interval stay.
+    await platform.query(
+      `INSERT INTO maintenance_runs (job, instance, started_at, finished_at, outcome, detail, interval_seconds)
+       SELECT job, 'test', started_at, started_at, 'error', '{"error":"lock timeout"}', interval_seconds FROM maintenance_runs WHERE job = 'reaper' ORDER BY id DESC LIMIT 1`,
+    );
+    const first = await admin('GET', '/builtin:reaper/runs?limit=1');
+    assert.equal(first.status, 200, first.text);
+    assert.deepEqual([first.body.items[0].outcome, first.body.items[0].error], ['error', { code: 'MAINTENANCE_FAILED', message: 'lock timeout' }]);
+    assert.ok(first.body.nextCursor, 'older runs follow');
+    const rest = await admin('GET', `/builtin:reaper/runs?limit=200&cursor=${first.body.nextCursor}`);
+    assert.deepEqual(rest.body.items.map((r: any) => r.id).slice(0, reaperRuns.length), reaperRuns.map((r: any) => r.id), 'the cursor continues where the page ended');
+    assert.equal((await admin('GET', '/builtin:nothing/runs')).status, 404);
+
+    for (const [method, path] of [['PATCH', '/builtin:reaper'], ['DELETE', '/builtin:reaper'], ['POST', '/builtin:reaper/pause'], ['POST', '/builtin:reaper/resume']] as const) {
       const refused = await admin(method, path, method === 'PATCH' ? { cron: '* * * * *' } : undefined);
       assert.equal(refused.status, 409, `${method} ${path}: ${refused.text}`);
       assert.equal(refused.body.code, 'BUILTIN_SCHEDULE');

@@ -53,5 +53,6 @@ export type FeedEvent = Schemas['FeedEvent'];
 export type Schedule = Schemas['Schedule'];
 export type BuiltinSchedule = Schemas['BuiltinSchedule'];
 export type ScheduleRun = Schemas['ScheduleRun'];
+export type BuiltinScheduleRun = Schemas['BuiltinScheduleRun'];
 export type CreateRoadmapRequest = paths['/api/v1/roadmaps']['post']['requestBody']['content']['application/json'];
 export type { components, operations, paths } from './generated/openapi.js';

@@ -12,7 +12,7 @@ const schedule = (id: string) => ({ params: { path: { id } } });
 
 /**
  * Schedules (admin): every cron schedule with its next runs, a form to create one, pause and resume,
- * and one schedule's runs; the built-in maintenance jobs are listed beside them, read-only.
+ * and one schedule's runs; the built-in maintenance jobs are listed beside them, read-only (their runs too).
  */
 export function Schedules(props: { identity: Identity; selected: string | null }) {
   if (props.identity.role !== 'admin') {
@@ -106,7 +106,7 @@ function SchedulesPage(props: { selected: string | null }) {
         )}
         <Flash message={action.message} />
       </Section>
-      {props.selected && <Runs id={props.selected} name={own.find((s) => s.id === props.selected)?.name} />}
+      {props.selected && <Runs id={props.selected} name={items.find((s) => s.id === props.selected)?.name} />}
       <CreateForm onCreated={list.reload} />
       {builtin.length > 0 && (
         <Section title="Built-in maintenance jobs">
@@ -122,7 +122,9 @@ function SchedulesPage(props: { selected: string | null }) {
             <tbody>
               {builtin.map((b) => (
                 <tr key={b.id}>
-                  <td>{b.name}</td>
+                  <td>
+                    <Link href={`/schedules/${b.id}`}>{b.name}</Link>
+                  </td>
                   <td>{b.intervalSeconds === null ? '—' : `${b.intervalSeconds} s`}</td>
                   <td>
                     {b.lastOutcome ? <Badge status={b.lastOutcome} /> : null} <Time at={b.lastRunAt} />
@@ -177,7 +179,7 @@ function Runs(props: { id: string; name: string | undefined }) {
                   <Badge status={r.outcome} />
                 </td>
                 <td>{r.taskId ? <Link href={`/tasks/${r.taskId}`}><ShortId id={r.taskId} /></Link> : <span class="muted">—</span>}</td>
-                <td class="muted">{r.error ? `${r.error.code}: ${r.error.message}` : ''}</td>
+                <td class="muted">{r.error ? `${r.error.code}: ${r.error.message}` : 'rows' in r && r.rows !== null ? `${r.rows} rows in ${r.durationMs} ms` : ''}</td>
               </tr>
             ))}
           </tbody>

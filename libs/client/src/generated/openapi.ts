@@ -962,7 +962,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A schedule's occurrences, newest first: occurrence time, fired at, outcome (started, skipped, queued, failed), task id, error */
+        /** A schedule's occurrences, newest first: occurrence time, fired at, outcome (started, skipped, queued, failed), task id, error; for builtin:<job>, the job's runs (outcome running, ok, error, abandoned, with duration, rows and detail) */
         get: operations["listScheduleRuns"];
         put?: never;
         post?: never;
@@ -2333,8 +2333,43 @@ export interface components {
             deleted: true;
         };
         ScheduleRunPage: {
-            items: components["schemas"]["ScheduleRun"][];
+            items: (components["schemas"]["ScheduleRun"] | components["schemas"]["BuiltinScheduleRun"])[];
             nextCursor: string | null;
+        };
+        /** @description A run of a built-in maintenance job (from GET /api/v1/admin/maintenance), in the shape of a schedule run */
+        BuiltinScheduleRun: {
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the run started (a built-in job runs on an interval, not a cron expression)
+             */
+            occurrenceAt: string;
+            /**
+             * Format: date-time
+             * @description When the run started
+             */
+            firedAt: string;
+            /**
+             * @description The job's own outcome: running, ok, error, abandoned (its runner stopped mid-run)
+             * @enum {string}
+             */
+            outcome: "running" | "ok" | "error" | "abandoned";
+            /** @description Always null: a built-in job starts no task */
+            taskId: string | null;
+            /** @description MAINTENANCE_FAILED or MAINTENANCE_ABANDONED with the reason */
+            error: {
+                code: string;
+                message: string;
+            } | null;
+            /** @description The workflow worker that ran it */
+            instance: string;
+            finishedAt: string | null;
+            durationMs: number | null;
+            /** @description Rows the job deleted, moved or changed (an ok run) */
+            rows: number | null;
+            detail: {
+                [key: string]: unknown;
+            };
         };
     };
     responses: never;
@@ -10676,22 +10711,6 @@ export interface operations {
                      * @example {
                      *       "code": "NOT_FOUND",
                      *       "message": "Task 01938d2e-7c4a-7b3e-9f10-2d5a8c0e4b11 not found",
-                     *       "requestId": "req-1"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The resource is not in a state that allows this */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "code": "CONFLICT",
-                     *       "message": "The task cannot be resumed (only a failed or cancelled task can be)",
                      *       "requestId": "req-1"
                      *     }
                      */

@@ -81,7 +81,7 @@ export class SchedulesController {
   }
 
   @Get(':id/runs')
-  @ApiOperation({ summary: "A schedule's occurrences, newest first: occurrence time, fired at, outcome (started, skipped, queued, failed), task id, error" })
+  @ApiOperation({ summary: "A schedule's occurrences, newest first: occurrence time, fired at, outcome (started, skipped, queued, failed), task id, error; a built-in job's runs (running, ok, error, abandoned)" })
   @ApiParam(idParam)
   runs(@Param('id', ScheduleIdPipe) id: string, @Query(new ZodPipe(RunsQuerySchema, 'query')) query: z.infer<typeof RunsQuerySchema>) {
     return this.schedules.runs(id, query);

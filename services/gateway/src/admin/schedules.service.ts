@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { AppError, NotFoundError, PRIORITIES, REVIEW_MODES, ValidationError, type Priority, type ReviewMode } from '@roadmap/contracts';
+import { AppError, MAINTENANCE_JOBS, NotFoundError, PRIORITIES, REVIEW_MODES, ValidationError, type Priority, type ReviewMode } from '@roadmap/contracts';
 import { sql } from '@roadmap/persistence';
 import { CATCHUP_POLICIES, nextOccurrences, OVERLAP_POLICIES, parseCron, type CatchupPolicy, type OverlapPolicy } from '@roadmap/workflow';
 import { DataSource } from 'typeorm';
@@ -75,6 +75,19 @@ interface RunRow {
   task_id: string | null;
   error: { code: string; message: string } | null;
 }
+
+interface MaintenanceRunRow {
+  id: string;
+  instance: string;
+  started_at: Date;
+  finished_at: Date | null;
+  outcome: BuiltinRunOutcome;
+  detail: Record<string, unknown>;
+}
+
+/** The outcomes of a built-in job's run, as `maintenance_runs` records them (not a schedule's started|skipped|queued|failed). */
+export const BUILTIN_RUN_OUTCOMES = ['running', 'ok', 'error', 'abandoned'] as const;
+type BuiltinRunOutcome = (typeof BUILTIN_RUN_OUTCOMES)[number];
 
 /** A built-in (maintenance) job shown among the schedules: read-only. */
 export class BuiltinScheduleError extends AppError {
@@ -196,9 +209,12 @@ export class SchedulesService {
     return this.setPaused(id, false, null);
   }
 
-  /** Occurrences dealt with, newest first (`limit` at a time, `nextCursor` continues). */
+  /**
+   * Occurrences dealt with, newest first (`limit` at a time, `nextCursor` continues). A built-in job's
+   * runs come from `maintenance_runs`, in the same shape with the job's own outcomes.
+   */
   async runs(id: string, query: z.infer<typeof RunsQuerySchema>) {
-    if (id.startsWith(BUILTIN_PREFIX)) throw new BuiltinScheduleError(id);
+    if (id.startsWith(BUILTIN_PREFIX)) return this.builtinRuns(id.slice(BUILTIN_PREFIX.length), query);
     await this.find(id);
     const params: unknown[] = [id, query.limit + 1];
     const before = query.cursor ? `AND id < $${params.push(decodeCursor(query.cursor))}` : '';
@@ -208,11 +224,20 @@ export class SchedulesService {
         WHERE schedule_id = $1 ${before} ORDER BY id DESC LIMIT $2`,
       params,
     );
-    const page = rows.slice(0, query.limit);
-    return {
-      items: page.map(runView),
-      nextCursor: rows.length > query.limit ? Buffer.from(page[page.length - 1]!.id).toString('base64url') : null,
-    };
+    return page(rows, query.limit, runView);
+  }
+
+  private async builtinRuns(job: string, query: z.infer<typeof RunsQuerySchema>) {
+    if (!(MAINTENANCE_JOBS as readonly string[]).includes(job)) throw new NotFoundError('Schedule', `${BUILTIN_PREFIX}${job}`);
+    const params: unknown[] = [job, query.limit + 1];
+    const before = query.cursor ? `AND id < $${params.push(decodeCursor(query.cursor))}` : '';
+    const { rows } = await sql<MaintenanceRunRow>(
+      this.dataSource,
+      `SELECT id::text, instance, started_at, finished_at, outcome, detail FROM maintenance_runs
+        WHERE job = $1 ${before} ORDER BY id DESC LIMIT $2`,
+      params,
+    );
+    return page(rows, query.limit, builtinRunView);
   }
 
   private async setPaused(id: string, paused: boolean, by: string | null) {
@@ -318,6 +343,38 @@ function runView(row: RunRow) {
     outcome: row.outcome,
     taskId: row.task_id,
     error: row.error,
+  };
+}
+
+/**
+ * A maintenance run as a schedule run: the job runs on an interval, so its occurrence is when it
+ * started. Its outcome keeps the job's vocabulary (BUILTIN_RUN_OUTCOMES); an `error` or `abandoned`
+ * run carries the reason as `error`, an `ok` one its rows and details.
+ */
+function builtinRunView(row: MaintenanceRunRow) {
+  const startedAt = row.started_at.toISOString();
+  const reason = typeof row.detail.error === 'string' ? row.detail.error : typeof row.detail.reason === 'string' ? row.detail.reason : row.outcome;
+  return {
+    id: row.id,
+    occurrenceAt: startedAt,
+    firedAt: startedAt,
+    outcome: row.outcome,
+    taskId: null,
+    error: row.outcome === 'error' ? { code: 'MAINTENANCE_FAILED', message: reason } : row.outcome === 'abandoned' ? { code: 'MAINTENANCE_ABANDONED', message: reason } : null,
+    instance: row.instance,
+    finishedAt: row.finished_at?.toISOString() ?? null,
+    durationMs: row.finished_at ? row.finished_at.getTime() - row.started_at.getTime() : null,
+    rows: typeof row.detail.rows === 'number' ? row.detail.rows : null,
+    detail: row.detail,
+  };
+}
+
+/** One page of rows fetched with `limit + 1`: the extra row says there is more, from the last id shown. */
+function page<R extends { id: string }, V>(rows: readonly R[], limit: number, map: (row: R) => V) {
+  const shown = rows.slice(0, limit);
+  return {
+    items: shown.map(map),
+    nextCursor: rows.length > limit ? Buffer.from(shown[shown.length - 1]!.id).toString('base64url') : null,
   };
 }
 

@@ -2,7 +2,7 @@ import { PRIORITIES, REVIEW_MODES } from '@roadmap/contracts';
 import { CATCHUP_POLICIES, OVERLAP_POLICIES, SCHEDULE_RUN_OUTCOMES } from '@roadmap/workflow';
 import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
-import { CreateScheduleSchema, RunsQuerySchema, UpdateScheduleSchema } from '../admin/schedules.service.js';
+import { BUILTIN_RUN_OUTCOMES, CreateScheduleSchema, RunsQuerySchema, UpdateScheduleSchema } from '../admin/schedules.service.js';
 import { body, errors, json, op } from './operations.js';
 
 /* Operator schedules (issue 20, item 6): cron schedules that start tasks, and the maintenance jobs beside them. */
@@ -23,6 +23,22 @@ const ScheduleRunSchema = z
     error: z.object({ code: z.string(), message: z.string() }).nullable().meta({ description: 'Why it was skipped or failed' }),
   })
   .meta({ id: 'ScheduleRun' });
+
+const BuiltinScheduleRunSchema = z
+  .object({
+    id: z.string(),
+    occurrenceAt: instant.meta({ description: 'When the run started (a built-in job runs on an interval, not a cron expression)' }),
+    firedAt: instant.meta({ description: 'When the run started' }),
+    outcome: z.enum(BUILTIN_RUN_OUTCOMES).meta({ description: "The job's own outcome: running, ok, error, abandoned (its runner stopped mid-run)" }),
+    taskId: z.uuid().nullable().meta({ description: 'Always null: a built-in job starts no task' }),
+    error: z.object({ code: z.string(), message: z.string() }).nullable().meta({ description: 'MAINTENANCE_FAILED or MAINTENANCE_ABANDONED with the reason' }),
+    instance: z.string().meta({ description: 'The workflow worker that ran it' }),
+    finishedAt: instant.nullable(),
+    durationMs: z.number().int().nullable(),
+    rows: z.number().int().nullable().meta({ description: 'Rows the job deleted, moved or changed (an ok run)' }),
+    detail: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'BuiltinScheduleRun', description: 'A run of a built-in maintenance job (from GET /api/v1/admin/maintenance), in the shape of a schedule run' });
 
 const ScheduleSchema = z
   .object({
@@ -132,11 +148,11 @@ export const schedulesPaths: ZodOpenApiPathsObject = {
     }, admin),
   },
   '/api/v1/admin/schedules/{id}/runs': {
-    get: op('admin', 'listScheduleRuns', "A schedule's occurrences, newest first: occurrence time, fired at, outcome (started, skipped, queued, failed), task id, error", {
+    get: op('admin', 'listScheduleRuns', "A schedule's occurrences, newest first: occurrence time, fired at, outcome (started, skipped, queued, failed), task id, error; for builtin:<job>, the job's runs (outcome running, ok, error, abandoned, with duration, rows and detail)", {
       requestParams: { path: scheduleId, query: RunsQuerySchema },
       responses: {
-        '200': json('A page of runs', z.object({ items: z.array(ScheduleRunSchema), nextCursor: z.string().nullable() }).meta({ id: 'ScheduleRunPage' })),
-        ...errors('400', '404', '409'),
+        '200': json('A page of runs', z.object({ items: z.array(z.union([ScheduleRunSchema, BuiltinScheduleRunSchema])), nextCursor: z.string().nullable() }).meta({ id: 'ScheduleRunPage' })),
+        ...errors('400', '404'),
       },
     }, admin),
   },

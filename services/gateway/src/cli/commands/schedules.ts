@@ -1,4 +1,4 @@
-import type { BuiltinSchedule, operations, Schedule, ScheduleRun } from '@roadmap/client';
+import type { BuiltinSchedule, operations, Schedule, ScheduleRun, BuiltinScheduleRun } from '@roadmap/client';
 import { PRIORITIES, REVIEW_MODES } from '@roadmap/contracts';
 import { CATCHUP_POLICIES, OVERLAP_POLICIES } from '@roadmap/workflow';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -141,7 +141,7 @@ export function schedulesCommand(): Command {
   }
   schedules
     .command('runs')
-    .description("a schedule's occurrences, newest first: started, skipped, queued or failed")
+    .description("a schedule's occurrences, newest first: started, skipped, queued or failed (a builtin:<job>: its runs, ok, error, running or abandoned)")
     .argument('<id>', 'schedule id')
     .option('--limit <n>', 'runs per page (1-200)', intOption(1, 200), 50)
     .option('--cursor <cursor>', 'continue after a page (its nextCursor)')
@@ -150,7 +150,7 @@ export function schedulesCommand(): Command {
       const res = await ctx.api.call(
         ctx.api.client.GET('/api/v1/admin/schedules/{id}/runs', { params: { path: { id }, query: { limit: opts.limit, cursor: opts.cursor } } }),
       );
-      const rows = res.items.map((r: ScheduleRun) => [r.occurrenceAt, r.firedAt, r.outcome, r.taskId, r.error ? `${r.error.code}: ${r.error.message}` : null]);
+      const rows = res.items.map((r: ScheduleRun | BuiltinScheduleRun) => [r.occurrenceAt, r.firedAt, r.outcome, r.taskId, r.error ? `${r.error.code}: ${r.error.message}` : null]);
       ctx.print(res, () => [rows.length ? table(['OCCURRENCE', 'FIRED AT', 'OUTCOME', 'TASK', 'ERROR'], rows) : 'no runs yet', ...(res.nextCursor ? [`more: --cursor ${res.nextCursor}`] : [])].join('\n'));
     });
   return schedules;
