@@ -8,6 +8,7 @@ import {
   dueOccurrence,
   overlapDecision,
   parseCron,
+  SCHEDULE_RUN_OUTCOMES,
   type CatchupPolicy,
   type NewTask,
   type OverlapPolicy,
@@ -98,6 +99,9 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnModuleDestroy {
     this.stopped = false;
     this.stopping = false;
     this.logger.info({ pollMs: this.options.pollMs }, 'schedules on');
+    // Every outcome exported from the start: the first failure is then an increase from 0 that
+    // RoadmapScheduleRunsFailing sees, not a new series that increase() cannot.
+    for (const outcome of SCHEDULE_RUN_OUTCOMES) scheduleRuns.inc({ outcome }, 0);
     this.schedule(0);
   }
 
