@@ -12,7 +12,7 @@ const UI_TIMEOUT = 30_000;
 
 /**
  * The console's admin control pages in a real browser (Debian's Chromium through playwright-core):
- * an admin pauses and resumes a queue, and cancels tasks in bulk after a dry run. The workflow worker
+ * an admin pauses and resumes a queue, cancels tasks in bulk after a dry run, and sets an owner's policy. The workflow worker
  * runs only the bulk task (its normal and low consumers are paused), so the roadmaps stay queued
  * until the bulk cancel. Assertions are on what the page shows.
  */
@@ -108,10 +108,38 @@ describe('web console: admin control', () => {
     await shot('23-live-feed');
   });
 
+  it("sets an owner's dispatch weight and high-priority grant and lists the owner", async () => {
+    await nav('Control').click();
+    await page.getByRole('heading', { name: 'Owner policies' }).waitFor();
+    const form = page.getByRole('form', { name: "Set an owner's policy" });
+    await form.getByLabel('Owner').fill('frank');
+    await form.getByLabel('Weight').fill('3');
+    await form.getByLabel('High priority').selectOption('grant');
+    await form.getByRole('button', { name: 'Set policy' }).click();
+    await page.getByText('Policy of frank set').waitFor();
+    const row = page.locator('table.owner-policies tr[data-owner="frank"]');
+    await row.locator('td.num', { hasText: /^3$/ }).waitFor();
+    await row.getByText('granted').waitFor();
+    await row.getByText('ops-console').waitFor();
+    await shot('24-owner-policies');
+    // What the page shows is what the API holds.
+    const policies = await platform.request('GET', '/api/v1/admin/owners/policies', undefined, { authorization: `Bearer ${key}` });
+    assert.deepEqual(
+      policies.body.items.filter((p: any) => p.owner === 'frank').map((p: any) => [p.weight, p.priorityHigh, p.updatedBy]),
+      [[3, true, 'ops-console']],
+    );
+
+    // A weight alone keeps the grant, as PUT does with a field left out.
+    await form.getByLabel('Weight').fill('5');
+    await form.getByRole('button', { name: 'Set policy' }).click();
+    await row.locator('td.num', { hasText: /^5$/ }).waitFor();
+    await row.getByText('granted').waitFor();
+  });
+
   it('shows the actions in the audit trail', async () => {
     await nav('Audit').click();
     await page.getByRole('heading', { name: 'Audit' }).waitFor();
-    for (const action of ['queue.pause', 'queue.resume', 'tasks.bulk', 'tasks.cancel.finished']) await page.locator('table.audit code', { hasText: new RegExp(`^${action.replace('.', '\\.')}$`) }).first().waitFor();
+    for (const action of ['queue.pause', 'queue.resume', 'tasks.bulk', 'tasks.cancel.finished', 'owner.policy']) await page.locator('table.audit code', { hasText: new RegExp(`^${action.replace('.', '\\.')}$`) }).first().waitFor();
     await page.locator('table.audit td', { hasText: 'ops-console' }).first().waitFor();
   });
 });

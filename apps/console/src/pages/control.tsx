@@ -3,6 +3,7 @@ import type { components } from '@roadmap/client';
 import { call, client, type Identity } from '../api.js';
 import { AdminOnly, Badge, Button, Flash, LoadError, Loading, Section, Time } from '../components.js';
 import { useAction, useApi } from '../hooks.js';
+import { OwnerPolicies } from './owner-policies.js';
 
 /** Queues with consumers an operator can pause (EVENTS has none); DEAD_LETTERS keeps records and is not purged. */
 const CONTROLLABLE = ['ROADMAP_WORKFLOW', 'CONTENT_GENERATION', 'LOGS', 'DEAD_LETTERS'];
@@ -11,7 +12,7 @@ const PURGEABLE = ['ROADMAP_WORKFLOW', 'CONTENT_GENERATION', 'LOGS'];
 type WorkerStats = components['schemas']['WorkersStats']['items'][number];
 const stream = (name: string) => ({ params: { path: { stream: name } } });
 
-/** Control (admin): pause, resume and purge queues; drain workers and change a consumer's slots. */
+/** Control (admin): pause, resume and purge queues; drain workers and change a consumer's slots; owners' policies. */
 export function Control(props: { identity: Identity }) {
   if (props.identity.role !== 'admin') {
     return <AdminOnly title="Control" note="Queue and worker control is for the admin role only." />;
@@ -21,6 +22,7 @@ export function Control(props: { identity: Identity }) {
       <h1>Control</h1>
       <QueueControl />
       <WorkerControl />
+      <OwnerPolicies />
     </div>
   );
 }
