@@ -1,12 +1,16 @@
 /*
  * Issue 19: who may ask for high priority (admins, granted owners, granted API keys), the owner
- * policy admin API, and the task-creation rate limit shared by two gateway replicas.
+ * policy admin API, a revoke reaching the other gateway replica within the grant cache time, and the
+ * task-creation rate limit shared by two gateway replicas.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Platform } from '../support/platform.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually, Platform } from '../support/platform.js';
 
 const RATE_LIMIT = 30;
+/** How long another gateway may go on with a revoked grant (README: "within 10 s on the others"). */
+const GRANT_CACHE_MS = 10_000;
 const GOAL = { goal: 'Learn incident response' };
 const BATCH = { type: 'roadmap.batch', input: { goals: ['Learn Go for services', 'Learn SQL basics'] } };
 
@@ -78,6 +82,40 @@ describe('priority policy, owner policies and the shared rate limit', () => {
     await platform.request('PUT', '/api/v1/admin/owners/granted/policy', { priorityHigh: false }, {}, asAdmin);
     // The PUT went to the gateway that answers here: it applies at once there (others within 10 s).
     assertPriorityRefused(await platform.request('POST', '/api/v1/roadmaps', { ...GOAL, priority: 'high' }, {}, { as: 'granted' }), 'after the revoke');
+  });
+
+  it('a revoke through one gateway reaches the other within the grant cache time', async () => {
+    const [, second] = platform.processes.filter((p) => p.service === 'gateway').map((p) => `http://127.0.0.1:${p.port}`);
+    assert.ok(second);
+    assert.notEqual(second, platform.url, 'platform.request (the PUTs) goes to the first gateway, the POSTs here to the second');
+    const headers = { ...(await platform.authHeaders('roaming')), 'content-type': 'application/json' };
+    const highOnSecond = () => fetch(`${second}/api/v1/roadmaps`, { method: 'POST', headers, body: JSON.stringify({ ...GOAL, priority: 'high' }) });
+
+    assert.equal((await platform.request('PUT', '/api/v1/admin/owners/roaming/policy', { priorityHigh: true }, {}, asAdmin)).status, 200);
+    const granted = await highOnSecond();
+    assert.equal(granted.status, 202, await granted.text());
+
+    const revoke = await platform.request('PUT', '/api/v1/admin/owners/roaming/policy', { priorityHigh: false }, {}, asAdmin);
+    assert.equal(revoke.status, 200, revoke.text);
+    const revokedAt = Date.now();
+    // One attempt a second keeps the owner well under its task-creation limit while gateway 2 still remembers the grant.
+    const refused = await eventually(
+      async () => {
+        const res = await highOnSecond();
+        const body = (await res.json()) as { code?: string; details?: Array<{ path: string }> };
+        if (res.status === 202) {
+          await sleep(1_000);
+          return undefined;
+        }
+        assert.equal(res.status, 403, JSON.stringify(body));
+        return body;
+      },
+      GRANT_CACHE_MS + 5_000,
+      'gateway 2 refuses high after the revoke on gateway 1',
+    );
+    console.log(`revoke on gateway 1 applied on gateway 2 after ${Date.now() - revokedAt} ms (grant cache ${GRANT_CACHE_MS} ms)`);
+    assert.equal(refused.code, 'PRIORITY_NOT_ALLOWED');
+    assert.equal(refused.details?.[0]?.path, 'priority');
   });
 
   it('grants high to an API key of an ungranted owner and to admins', async () => {
