@@ -16,7 +16,13 @@ const delay = histogram(
   [],
   [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
 );
-const published = counter('roadmap_outbox_published_total', 'Outbox rows published, by outcome (duplicate: the stream had it already; refused: dropped, the stream refuses it for good)', ['outcome']);
+const published = counter(
+  'roadmap_outbox_published_total',
+  "Outbox rows published, by outcome (duplicate: the stream had it already; refused: dropped, the stream refuses it for good; reordered: also counted as published, stored after a later message of its task)",
+  ['outcome'],
+);
+/** Bound on the rows remembered as overtaken (a long outage must not grow the map without end). */
+const MAX_OVERTAKEN = 10_000;
 
 /** Timings of the {@link OutboxRelay}. */
 export interface OutboxRelayOptions {
@@ -53,8 +59,9 @@ interface Row {
  * process that writes the outbox; one per schema is active, under a PostgreSQL advisory lock held by
  * its own session (freed when that session dies: a killed relay needs no expiry). The holder LISTENs
  * on that session, so a commit anywhere wakes it, and also polls every `pollMs` (a lost notice waits
- * at most that long). Rows go out in `seq` order with their `Nats-Msg-Id` (`msg_id`), so a batch published
- * again (a relay killed before its delete, two holders after a lost lock) is stored once by the stream.
+ * at most that long). Rows go out in `seq` order, pipelined on the one connection, with their
+ * `Nats-Msg-Id` (`msg_id`), so a batch published again (a relay killed before its delete, two holders
+ * after a lost lock) is stored once by the stream.
  */
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -67,6 +74,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private forget?: () => void;
   /** When the backlog gauges were last read (ms). */
   private statsAt = 0;
+  /** Rows not acknowledged while a later row of their task was stored: msg id -> that later msg id. */
+  private readonly overtaken = new Map<string, string>();
 
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
@@ -198,51 +207,82 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   /**
-   * Publishes one batch in seq order, then deletes what went out. A task's rows keep their order:
-   * the batch goes out in waves holding at most one row per task (the n-th row of each), each wave
-   * awaited before the next, so no later message of a task can overtake an earlier one; rows without
-   * a task go in the first wave. A transport failure (NATS away) stops the batch: the next round
-   * starts again from the first row not published. A message the stream refuses for good (too large)
-   * is logged, counted and dropped rather than blocking every row behind it.
+   * Publishes one batch, then deletes what went out. Every row is handed to the one NATS connection
+   * in seq order in one synchronous pass (nothing awaited in between), and all acks are awaited
+   * together: the connection writes them in that order and the stream stores them in arrival order,
+   * so a task's rows are stored in the order written without a round trip each. A transport failure
+   * loses a suffix of what was written, never a row in the middle (docs/design.md, "The transactional
+   * outbox"). A task's rows after its first unacknowledged one are kept, even those acknowledged: the
+   * next round publishes from that row on, and the stream's duplicate window drops what it stored
+   * already. A message the stream refuses for good (too large) is logged, counted and dropped rather
+   * than blocking every row behind it.
    */
   private async publish(lock: AdvisoryLock, rows: readonly Row[]): Promise<void> {
-    const waves: Row[][] = [];
-    const seen = new Map<string, number>();
-    for (const row of rows) {
-      const wave = row.task_id === null ? 0 : (seen.get(row.task_id) ?? -1) + 1;
-      if (row.task_id !== null) seen.set(row.task_id, wave);
-      (waves[wave] ??= []).push(row);
-    }
+    // Each publish continues the trace of the transaction that wrote its row.
+    const sent = rows.map((row) => withCapturedTraceContext(row.trace, () => this.send(row)));
+    const results = await Promise.allSettled(sent);
+    const now = Date.now();
     const done: string[] = [];
+    /** Tasks with a row not acknowledged in this batch: their later rows wait for the next round. */
+    const held = new Map<string, Row>();
+    /** Per task and subject, the stream sequence of its last acknowledged row. */
+    const lastSeq = new Map<string, { seq: number; row: Row }>();
     let failure: unknown;
-    try {
-      for (const wave of waves) {
-        // Each publish continues the trace of the transaction that wrote its row.
-        const results = await Promise.allSettled(
-          wave.map((row) => withCapturedTraceContext(row.trace, () => this.send(row))),
-        );
-        const now = Date.now();
-        for (const [index, result] of results.entries()) {
-          const row = wave[index]!;
-          if (result.status === 'fulfilled') {
-            done.push(row.seq);
-            delay.observe(Math.max(0, now - new Date(row.created_at).getTime()) / 1000);
-            published.inc({ outcome: result.value.duplicate ? 'duplicate' : 'published' });
-          } else if (!isRetryable(result.reason)) {
-            done.push(row.seq);
-            published.inc({ outcome: 'refused' });
-            this.logger.error({ err: result.reason, msgId: row.msg_id, subject: row.subject, taskId: row.task_id }, 'outbox message refused by the stream for good; dropped');
-          } else {
-            failure ??= result.reason;
-          }
-        }
-        if (failure) break;
+    for (const [index, result] of results.entries()) {
+      const row = rows[index]!;
+      const blocker = row.task_id === null ? undefined : held.get(row.task_id);
+      if (result.status === 'fulfilled') {
+        if (!row.core) this.checkOrder(lastSeq, row, result.value, blocker);
+        if (blocker) continue;
+        done.push(row.seq);
+        delay.observe(Math.max(0, now - new Date(row.created_at).getTime()) / 1000);
+        published.inc({ outcome: result.value.duplicate ? 'duplicate' : 'published' });
+      } else if (!isRetryable(result.reason)) {
+        if (blocker) continue;
+        done.push(row.seq);
+        published.inc({ outcome: 'refused' });
+        this.logger.error({ err: result.reason, msgId: row.msg_id, subject: row.subject, taskId: row.task_id }, 'outbox message refused by the stream for good; dropped');
+      } else {
+        failure ??= result.reason;
+        if (row.task_id !== null && !blocker) held.set(row.task_id, row);
       }
-    } finally {
-      // What went out is pruned even when a later wave failed: it is not published again.
-      if (done.length) await lock.runner.query(`DELETE FROM outbox WHERE seq = ANY($1::bigint[])`, [done]);
     }
+    // What went out is pruned even when other rows failed: it is not published again.
+    if (done.length) await lock.runner.query(`DELETE FROM outbox WHERE seq = ANY($1::bigint[])`, [done]);
     if (failure) throw failure;
+  }
+
+  /**
+   * Makes a task's message stored before an earlier one of its task visible (nothing can undo a
+   * stored message). It happens only when JetStream failed a row it had received (no stream leader,
+   * a restart) yet stored a later row of the same connection, or when the publisher's own retry of a
+   * row landed after a later row. Seen two ways: two rows stored in this batch whose stream
+   * sequences run backwards, or a row acknowledged behind one that was not, when that one's
+   * republish is then stored anew rather than found a duplicate (its ack alone had been lost).
+   */
+  private checkOrder(lastSeq: Map<string, { seq: number; row: Row }>, row: Row, ack: { seq: number; duplicate: boolean }, blocker: Row | undefined): void {
+    const overtook = this.overtaken.get(row.msg_id);
+    if (overtook !== undefined) {
+      this.overtaken.delete(row.msg_id);
+      if (!ack.duplicate) this.reordered(row, overtook);
+    }
+    if (row.task_id === null || ack.duplicate) return;
+    if (blocker && !blocker.core) {
+      if (this.overtaken.size >= MAX_OVERTAKEN) this.overtaken.clear();
+      this.overtaken.set(blocker.msg_id, row.msg_id);
+    }
+    const key = `${row.task_id} ${row.subject}`;
+    const last = lastSeq.get(key);
+    if (last && ack.seq < last.seq) this.reordered(last.row, row.msg_id);
+    else lastSeq.set(key, { seq: ack.seq, row });
+  }
+
+  private reordered(row: Row, laterMsgId: string): void {
+    published.inc({ outcome: 'reordered' });
+    this.logger.error(
+      { taskId: row.task_id, subject: row.subject, msgId: row.msg_id, laterMsgId },
+      "outbox: a task's message was stored after a later one of its task (JetStream failed its first publish and stored the later)",
+    );
   }
 
   /**
@@ -251,7 +291,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
    * otherwise count as sent). A repeat (the flush timed out, the relay died before its delete) only
    * aborts work that is aborted already.
    */
-  private async send(row: Row): Promise<{ duplicate: boolean }> {
+  private async send(row: Row): Promise<{ seq: number; duplicate: boolean }> {
     if (!row.core) return this.publisher.publish(row.subject, row.payload, { msgId: row.msg_id });
     const nc = this.messaging.nc;
     let timer: NodeJS.Timeout | undefined;
@@ -266,6 +306,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     } finally {
       clearTimeout(timer);
     }
-    return { duplicate: false };
+    // No stream, no sequence: a notice is not in the order checks.
+    return { seq: 0, duplicate: false };
   }
 }
