@@ -148,43 +148,45 @@ describe(OutboxRelay.name, () => {
     assert.deepEqual(got, Array.from({ length: 500 }, (_, i) => i));
   });
 
-  it('a relay killed mid-batch: the next one publishes the rest, and the stream keeps each message once', async () => {
-    const ds = await freshSchema();
-    const other = await db.connect();
-    const subject = 'events.test.outbox.killed';
-    await ds.transaction((em) => Outbox.add(em, messages(subject, 0, 120)));
-    // The first relay publishes its first batch, then never gets to delete it: it hangs until its
-    // session is killed, as a process SIGKILLed between its publish and its delete.
-    const real = new JetStreamPublisher(messaging);
-    let publishedByFirst = 0;
-    let unblock!: (error: Error) => void;
-    const hung = new Promise<never>((_, reject) => (unblock = reject));
-    const dying = Object.assign(Object.create(real) as JetStreamPublisher, {
-      async publish(...args: Parameters<JetStreamPublisher['publish']>): Promise<PublishResult> {
-        await real.publish(...args);
-        publishedByFirst += 1;
-        return hung;
-      },
-    });
-    startRelay(ds, { pollMs: 50, batchSize: 50 }, dying);
-    await waitFor('the first batch published', () => publishedByFirst === 50);
-    assert.equal((await stored(subject)).length, 50);
-    assert.equal(await outboxRows(ds), 120, 'nothing deleted yet');
+  for (const ofOneTask of [false, true]) {
+    it(`a relay killed mid-batch: the next one publishes the rest, and the stream keeps each message once${ofOneTask ? ', in order (rows of one task)' : ''}`, async () => {
+      const ds = await freshSchema();
+      const other = await db.connect();
+      const subject = `events.test.outbox.killed${ofOneTask ? '.task' : ''}`;
+      await ds.transaction((em) => Outbox.add(em, messages(subject, 0, 120, ofOneTask ? randomUUID() : null)));
+      // The first relay publishes its first batch, then never gets to delete it: it hangs until its
+      // session is killed, as a process SIGKILLed between its publish and its delete.
+      const real = new JetStreamPublisher(messaging);
+      let publishedByFirst = 0;
+      let unblock!: (error: Error) => void;
+      const hung = new Promise<never>((_, reject) => (unblock = reject));
+      const dying = Object.assign(Object.create(real) as JetStreamPublisher, {
+        async publish(...args: Parameters<JetStreamPublisher['publish']>): Promise<PublishResult> {
+          await real.publish(...args);
+          publishedByFirst += 1;
+          return hung;
+        },
+      });
+      startRelay(ds, { pollMs: 50, batchSize: 50 }, dying);
+      await waitFor('the first batch published', () => publishedByFirst === 50);
+      assert.equal((await stored(subject)).length, 50);
+      assert.equal(await outboxRows(ds), 120, 'nothing deleted yet');
 
-    const second = startRelay(other, { pollMs: 50, batchSize: 50 });
-    await sleep(200);
-    assert.equal(second.isHolder, false, 'the lease is held while its session lives');
-    const killed = (await ds.query(
-      `SELECT pg_terminate_backend(pid) AS killed FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = (hashtext($1)::bigint & 4294967295)::oid`,
-      [`roadmap-outbox:${db.schema}`],
-    )) as Array<{ killed: boolean }>;
-    assert.equal(killed.length, 1, 'one session held the lease');
-    await waitFor('the table pruned by the second relay', async () => (await outboxRows(ds)) === 0);
-    unblock(new Error('killed'));
-    assert.equal(second.isHolder, true);
-    const got = (await stored(subject)).map((m) => m.n);
-    assert.deepEqual(got, Array.from({ length: 120 }, (_, i) => i), 'every row once, in order: the republished first batch was dropped as duplicates');
-  });
+      const second = startRelay(other, { pollMs: 50, batchSize: 50 });
+      await sleep(200);
+      assert.equal(second.isHolder, false, 'the lease is held while its session lives');
+      const killed = (await ds.query(
+        `SELECT pg_terminate_backend(pid) AS killed FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = (hashtext($1)::bigint & 4294967295)::oid`,
+        [`roadmap-outbox:${db.schema}`],
+      )) as Array<{ killed: boolean }>;
+      assert.equal(killed.length, 1, 'one session held the lease');
+      await waitFor('the table pruned by the second relay', async () => (await outboxRows(ds)) === 0);
+      unblock(new Error('killed'));
+      assert.equal(second.isHolder, true);
+      const got = (await stored(subject)).map((m) => m.n);
+      assert.deepEqual(got, Array.from({ length: 120 }, (_, i) => i), 'every row once, in order: the republished first batch was dropped as duplicates');
+    });
+  }
 
   it('drops a message the stream refuses for good, and publishes the rows behind it', async () => {
     const ds = await freshSchema();
