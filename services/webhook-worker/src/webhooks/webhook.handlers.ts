@@ -5,6 +5,7 @@ import {
   Subjects,
   TaskEventSchema,
   WEBHOOK_RETRY_WINDOW_MS,
+  WEBHOOK_TIMEOUT_MS,
   webhookEventOf,
   WebhookDeliveryMessageSchema,
   type TaskEvent,
@@ -12,7 +13,7 @@ import {
 } from '@roadmap/contracts';
 import { JetStreamBatchHandler, JetStreamHandler, JetStreamPublisher } from '@roadmap/messaging';
 import { counter, histogram } from '@roadmap/observability';
-import { Batcher } from '@roadmap/runtime';
+import { Batcher, Slots } from '@roadmap/runtime';
 import { sendWebhook } from './sender.js';
 import { WebhookRepository, type Attempt, type PendingDelivery } from './webhook.repository.js';
 
@@ -20,10 +21,12 @@ const deliveries = counter('roadmap_webhook_deliveries_total', 'Webhook delivery
 const attemptLatency = histogram('roadmap_webhook_attempt_duration_seconds', 'Time an endpoint took to answer one delivery attempt', []);
 const eventToDelivery = histogram('roadmap_webhook_event_to_delivery_seconds', 'From the task event to its successful delivery', [], [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600]);
 
-/** Settings of the webhook worker (config: WEBHOOKS_ALLOW_PRIVATE, WEBHOOK_RETRY_BASE_MS). */
+/** Settings of the webhook worker (config: WEBHOOKS_ALLOW_PRIVATE, WEBHOOK_RETRY_BASE_MS, WORKER_CONCURRENCY). */
 export interface WebhookWorkerOptions {
   readonly allowPrivate: boolean;
   readonly retryBaseMs: number;
+  /** First attempts the fan-out sends at once (as many as the delivery consumer's slots). */
+  readonly directConcurrency: number;
 }
 export const WEBHOOK_WORKER_OPTIONS = Symbol('WEBHOOK_WORKER_OPTIONS');
 
@@ -35,6 +38,16 @@ export function webhookRetryDelayMs(attempts: number, baseMs: number, random = M
   const ceiling = Math.min(MAX_RETRY_DELAY_MS, baseMs * 2 ** Math.max(0, attempts - 1));
   return Math.round(ceiling * (0.5 + random() / 2));
 }
+
+/**
+ * How long the fan-out waits for its first attempts before queueing those still under way (and
+ * acknowledging its events): a slow endpoint must not hold up the events of others for long.
+ */
+const DIRECT_BUDGET_MS = 500;
+/** A first attempt with a message and no record may be in flight on another worker this long. */
+const FIRST_ATTEMPT_GRACE_MS = WEBHOOK_TIMEOUT_MS + 2_000;
+/** A first attempt's outcome waits this long after it ends for its message (which another replica may take). */
+const HANDED_OFF_KEEP_MS = 60_000;
 
 /** Reads and attempt records in one statement each for the deliveries handled together (group commit). */
 const GROUP_MAX = 256;
@@ -65,12 +78,26 @@ export class WebhookHandlers {
     { name: 'webhook_attempt_record', maxBatch: GROUP_MAX },
   );
 
+  /** First attempts the fan-out makes at once, and their outcomes by delivery id (until their message takes them). */
+  private readonly slots: Slots;
+  private readonly handedOff = new Map<string, Promise<Outcome>>();
+
   constructor(
     @Inject(WebhookRepository) private readonly repository: WebhookRepository,
     @Inject(JetStreamPublisher) private readonly publisher: JetStreamPublisher,
     @Inject(WEBHOOK_WORKER_OPTIONS) private readonly options: WebhookWorkerOptions,
-  ) {}
+  ) {
+    this.slots = new Slots(options.directConcurrency);
+  }
 
+  /**
+   * The fan-out sends each new delivery's first attempt itself, without the hop through the WEBHOOKS
+   * stream (a publish, a pull, a consume and a read per delivery: a third of the worker's CPU in a
+   * burst). Durability is the event's: it is acknowledged only once every delivery it made was
+   * delivered, failed for good, or has its WEBHOOKS message; until then NATS redelivers it, and its
+   * rows come back pending. An attempt still waiting for its endpoint after DIRECT_BUDGET_MS gets its
+   * message then, so a slow endpoint holds up the events of others at most that long.
+   */
   @JetStreamBatchHandler({ consumer: CONSUMERS.webhookFanout, schema: TaskEventSchema, maxBatch: GROUP_MAX, maxWaitMs: 5 })
   async fanOut(events: TaskEvent[]): Promise<void> {
     const subscribed = events.flatMap((event) => {
@@ -79,25 +106,72 @@ export class WebhookHandlers {
     });
     if (subscribed.length === 0) return;
     const created = await this.repository.createDeliveries(subscribed);
+    // Attempted already (the event seen again): its retries are the queue's; queued again (deduplicated).
+    const queued = created.filter((d) => d.attempts > 0);
+    const first = created.filter((d) => d.attempts === 0);
+    const outcomes = new Map<string, Outcome>();
+    const attempts = first.map((d) => this.firstAttempt(d));
+    attempts.forEach((attempt, i) => void attempt.then((outcome) => outcomes.set(first[i]!.id, outcome)));
+    let budget: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(attempts), new Promise((resolve) => (budget = setTimeout(resolve, DIRECT_BUDGET_MS)))]);
+    clearTimeout(budget);
+    for (const [i, d] of first.entries()) {
+      if (outcomes.get(d.id)?.done) continue;
+      // Failed (a retry) or still under way: its message carries it on, and this process's delivery
+      // handler takes the attempt's outcome rather than sending it again.
+      this.handedOff.set(d.id, attempts[i]!);
+      queued.push(d);
+    }
     await this.publisher.publishMany(
-      created.map((d) => ({ subject: Subjects.webhookDelivery(d.webhook_id), payload: { deliveryId: d.id } satisfies WebhookDeliveryMessage, msgId: `webhook-delivery:${d.id}` })),
+      queued.map((d) => ({ subject: Subjects.webhookDelivery(d.webhook_id), payload: { deliveryId: d.id } satisfies WebhookDeliveryMessage, msgId: `webhook-delivery:${d.id}` })),
     );
   }
 
   @JetStreamHandler({ consumer: CONSUMERS.webhookDelivery, schema: WebhookDeliveryMessageSchema })
   async deliver({ deliveryId }: WebhookDeliveryMessage): Promise<void> {
+    const handedOff = this.handedOff.get(deliveryId);
+    if (handedOff) {
+      this.handedOff.delete(deliveryId);
+      return settle(await handedOff);
+    }
     const d = await this.reads.submit(deliveryId);
     if (!d || d.status !== 'pending') return; // deleted with its webhook, or already sent
+    const wait = notDueForMs(d, this.options.retryBaseMs);
+    if (wait > 0) {
+      throw new RetryableError('WEBHOOK_DELIVERY_FAILED', `webhook delivery ${d.id}: its next attempt is not due yet (or another worker is making it)`, { retryAfterMs: wait });
+    }
+    settle(await this.attempt(d));
+  }
+
+  /**
+   * A first attempt from the fan-out, in one of `directConcurrency` slots. It never rejects: an error
+   * (the record's statement, say) leaves the delivery to its message.
+   */
+  private async firstAttempt(d: PendingDelivery): Promise<Outcome> {
+    const release = await this.slots.acquire();
+    try {
+      return await this.attempt(d);
+    } catch (error) {
+      return { done: false, retryAfterMs: this.options.retryBaseMs, why: `webhook delivery ${d.id}: ${(error as Error).message}; retrying` };
+    } finally {
+      release();
+      // An outcome whose message another replica took is not kept.
+      setTimeout(() => this.handedOff.delete(d.id), HANDED_OFF_KEEP_MS).unref();
+    }
+  }
+
+  /** Sends a delivery, signed, and records the attempt with its consequences. */
+  private async attempt(d: PendingDelivery): Promise<Outcome> {
     if (!d.enabled) {
       await this.repository.fail(d.id);
       deliveries.inc({ outcome: 'skipped' });
-      return;
+      return DONE;
     }
     if (d.secret === null) {
       // A task's callback whose owner deleted every webhook since: nothing can sign it.
       await this.records.submit({ deliveryId: d.id, webhookId: d.webhook_id, ok: false, statusCode: null, error: 'no webhook secret to sign with: the owner has no registered webhook', latencyMs: 0, giveUp: true });
       deliveries.inc({ outcome: 'failed' });
-      return;
+      return DONE;
     }
     const result = await sendWebhook({ url: d.url, secret: d.secret, deliveryId: d.id, body: d.body }, this.options.allowPrivate);
     attemptLatency.observe(result.latencyMs / 1000);
@@ -107,13 +181,32 @@ export class WebhookHandlers {
       deliveries.inc({ outcome: 'delivered' });
       const at = Date.parse(String(d.event_at));
       if (Number.isFinite(at)) eventToDelivery.observe(Math.max(0, Date.now() - at) / 1000);
-      return;
+      return DONE;
     }
     deliveries.inc({ outcome: giveUp ? 'failed' : 'retry' });
-    if (giveUp) return;
+    if (giveUp) return DONE;
     const why = result.error ?? `HTTP ${result.statusCode}`;
-    throw new RetryableError('WEBHOOK_DELIVERY_FAILED', `webhook delivery ${d.id} to ${new URL(d.url).host} failed (${why}); retrying`, {
-      retryAfterMs: webhookRetryDelayMs(d.attempts + 1, this.options.retryBaseMs),
-    });
+    return { done: false, retryAfterMs: webhookRetryDelayMs(d.attempts + 1, this.options.retryBaseMs), why: `webhook delivery ${d.id} to ${new URL(d.url).host} failed (${why}); retrying` };
   }
+}
+
+/** How an attempt ended: nothing left to do, or a retry after `retryAfterMs`. */
+type Outcome = { done: true } | { done: false; retryAfterMs: number; why: string };
+const DONE: Outcome = { done: true };
+
+/** A retry is the message's: redelivered after the attempt's backoff. */
+function settle(outcome: Outcome): void {
+  if (!outcome.done) throw new RetryableError('WEBHOOK_DELIVERY_FAILED', outcome.why, { retryAfterMs: outcome.retryAfterMs });
+}
+
+/**
+ * How long a delivery's message must wait before its attempt: a retry that came early (the message
+ * the fan-out queued right after a failed first attempt) waits for its backoff, and a first attempt
+ * another worker may be making (queued, never recorded, younger than an attempt can take) waits for
+ * that to end; a redelivery asked by the owner is due at once.
+ */
+export function notDueForMs(d: Pick<PendingDelivery, 'attempts' | 'age_ms' | 'since_attempt_ms'>, retryBaseMs: number): number {
+  if (d.since_attempt_ms === null) return d.attempts === 0 ? Math.max(0, FIRST_ATTEMPT_GRACE_MS - d.age_ms) : 0;
+  if (d.since_attempt_ms >= webhookRetryDelayMs(d.attempts, retryBaseMs, () => 0)) return 0;
+  return webhookRetryDelayMs(d.attempts, retryBaseMs) - d.since_attempt_ms;
 }

@@ -13,12 +13,28 @@ export interface PendingDelivery {
   event_at: string | null;
   attempts: number;
   retry_from: Date;
+  /**
+   * Milliseconds since the row was written, and since its last attempt (null before one, or when a
+   * redelivery was asked after it), by the database's clock: what says whether a retry is due.
+   */
+  age_ms: number;
+  since_attempt_ms: number | null;
   webhook_id: string;
   url: string;
   /** Null for a task's callback whose owner has no registered webhook any more. */
   secret: string | null;
   enabled: boolean;
 }
+
+/**
+ * The columns of a {@link PendingDelivery}, from a delivery `d` joined to its webhook `w`. A task's
+ * callback has no secret: the owner's default (oldest registered webhook) signs it, as it is now.
+ */
+const SENDING = `d.id, d.status, d.payload::text AS body, d.payload->>'timestamp' AS event_at, d.attempts, d.retry_from,
+       (extract(epoch FROM now() - d.created_at) * 1000)::float8 AS age_ms,
+       CASE WHEN d.last_attempt_at > d.retry_from THEN (extract(epoch FROM now() - d.last_attempt_at) * 1000)::float8 END AS since_attempt_ms,
+       w.id AS webhook_id, w.url, w.enabled,
+       COALESCE(w.secret, (SELECT o.secret FROM webhooks o WHERE o.owner = w.owner AND o.task_id IS NULL ORDER BY o.created_at, o.id LIMIT 1)) AS secret`;
 
 /** One attempt to record: its delivery and endpoint, and how it went. */
 export interface Attempt {
@@ -41,14 +57,15 @@ export class WebhookRepository {
    * One delivery per (event, enabled webhook of the task's owner or the task's own callback)
    * subscribed to the event's type (or `*`) and registered before the event happened, for a batch of
    * events in one statement; an event seen again (NATS redelivery) maps to the same rows. Returns the
-   * pending ones, to be queued (their message ids deduplicate a second queueing).
+   * pending ones with what sending them needs (as {@link pending} reads them), so that their first
+   * attempt needs no second read.
    */
-  async createDeliveries(events: ReadonlyArray<{ taskId: string; type: string; key: string; at: Date; json: unknown }>): Promise<Array<{ id: string; webhook_id: string }>> {
+  async createDeliveries(events: ReadonlyArray<{ taskId: string; type: string; key: string; at: Date; json: unknown }>): Promise<PendingDelivery[]> {
     // A key once per statement: ON CONFLICT DO UPDATE may not touch a row twice.
     const unique = [...new Map(events.map((e) => [e.key, e])).values()];
-    const { rows } = await sql<{ id: string; webhook_id: string; status: string }>(
+    const { rows } = await sql<PendingDelivery>(
       this.dataSource,
-      `INSERT INTO webhook_deliveries (id, webhook_id, event_key, event_type, task_id, payload)
+      `WITH d AS (INSERT INTO webhook_deliveries (id, webhook_id, event_key, event_type, task_id, payload)
        SELECT gen_random_uuid(), w.id, e.key, e.type, t.id,
               jsonb_build_object('type', e.type, 'timestamp', e.json->>'at', 'data',
                                  jsonb_build_object('taskId', t.id, 'taskType', t.type, 'status', t.status, 'event', e.json))
@@ -57,11 +74,12 @@ export class WebhookRepository {
          JOIN webhooks w ON (w.owner = t.owner AND w.task_id IS NULL) OR w.task_id = t.id
         WHERE w.enabled AND (e.type = ANY (w.events) OR '*' = ANY (w.events)) AND w.created_at <= e.at
        ON CONFLICT (webhook_id, event_key) DO UPDATE SET event_key = EXCLUDED.event_key
-       RETURNING id, webhook_id, status`,
+       RETURNING *)
+       SELECT ${SENDING} FROM d JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = 'pending'`,
       // One JSON parameter, not five arrays: the driver escapes array elements in JavaScript, slowly.
       [JSON.stringify(unique.map((e) => ({ task_id: e.taskId, key: e.key, type: e.type, at: e.at, json: e.json })))],
     );
-    return rows.filter((r) => r.status === 'pending');
+    return rows;
   }
 
   /** Deliveries with what sending them needs, in one read (those deleted with their webhook are absent). */
@@ -69,10 +87,7 @@ export class WebhookRepository {
     return (
       await sql<PendingDelivery>(
         this.dataSource,
-        // A task's callback has no secret: the owner's default (oldest registered webhook) signs it, as it is now.
-        `SELECT d.id, d.status, d.payload::text AS body, d.payload->>'timestamp' AS event_at, d.attempts, d.retry_from, w.id AS webhook_id, w.url, w.enabled,
-                COALESCE(w.secret, (SELECT o.secret FROM webhooks o WHERE o.owner = w.owner AND o.task_id IS NULL ORDER BY o.created_at, o.id LIMIT 1)) AS secret
-           FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = ANY ($1::uuid[])`,
+        `SELECT ${SENDING} FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = ANY ($1::uuid[])`,
         [deliveryIds],
       )
     ).rows;
