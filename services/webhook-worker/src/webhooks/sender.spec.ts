@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { sendWebhook } from './sender.js';
-import { webhookRetryDelayMs } from './webhook.handlers.js';
+import { notDueForMs, webhookRetryDelayMs } from './webhook.handlers.js';
 
 const SECRET = `whsec_${Buffer.from('a-test-secret-of-24-bytes').toString('base64')}`;
 
@@ -74,5 +74,20 @@ describe(webhookRetryDelayMs.name, () => {
     assert.equal(webhookRetryDelayMs(4, 1000, () => 0.999999), 8000);
     assert.equal(webhookRetryDelayMs(40, 1000, () => 0.999999), 15 * 60_000);
     assert.equal(webhookRetryDelayMs(40, 1000, () => 0), 7.5 * 60_000);
+  });
+});
+
+describe(notDueForMs.name, () => {
+  it('holds a retry that came early until its backoff, and a recent unrecorded first attempt until it cannot still be under way', () => {
+    // The message the fan-out queues right after a failed first attempt: the backoff is 500-1000 ms.
+    const early = notDueForMs({ attempts: 1, age_ms: 100, since_attempt_ms: 50 }, 1000);
+    assert.ok(early >= 450 && early <= 950, `waits out the backoff, got ${early}`);
+    assert.equal(notDueForMs({ attempts: 1, age_ms: 2000, since_attempt_ms: 500 }, 1000), 0);
+    assert.equal(notDueForMs({ attempts: 3, age_ms: 9000, since_attempt_ms: 2500 }, 1000), 0);
+    // Queued but never recorded: another worker may be sending it (10 s timeout); after that it is due.
+    assert.equal(notDueForMs({ attempts: 0, age_ms: 1000, since_attempt_ms: null }, 1000), 11_000);
+    assert.equal(notDueForMs({ attempts: 0, age_ms: 12_000, since_attempt_ms: null }, 1000), 0);
+    // A redelivery the owner asked after the last attempt: at once.
+    assert.equal(notDueForMs({ attempts: 4, age_ms: 100_000, since_attempt_ms: null }, 1000), 0);
   });
 });
