@@ -40,7 +40,7 @@ export function webhookRetryDelayMs(attempts: number, baseMs: number, random = M
 }
 
 /**
- * How long the fan-out waits for its first attempts before queueing those still under way (and
+ * How long the fan-out waits for an endpoint's answer to a first attempt before queueing it (and
  * acknowledging its events): a slow endpoint must not hold up the events of others for long.
  */
 const DIRECT_BUDGET_MS = 500;
@@ -95,8 +95,8 @@ export class WebhookHandlers {
    * stream (a publish, a pull, a consume and a read per delivery: a third of the worker's CPU in a
    * burst). Durability is the event's: it is acknowledged only once every delivery it made was
    * delivered, failed for good, or has its WEBHOOKS message; until then NATS redelivers it, and its
-   * rows come back pending. An attempt still waiting for its endpoint after DIRECT_BUDGET_MS gets its
-   * message then, so a slow endpoint holds up the events of others at most that long.
+   * rows come back pending. An attempt whose endpoint has not answered within DIRECT_BUDGET_MS gets
+   * its message then, so a slow endpoint holds up the events of others at most that long.
    */
   @JetStreamBatchHandler({ consumer: CONSUMERS.webhookFanout, schema: TaskEventSchema, maxBatch: GROUP_MAX, maxWaitMs: 5 })
   async fanOut(events: TaskEvent[]): Promise<void> {
@@ -109,17 +109,13 @@ export class WebhookHandlers {
     // Attempted already (the event seen again): its retries are the queue's; queued again (deduplicated).
     const queued = created.filter((d) => d.attempts > 0);
     const first = created.filter((d) => d.attempts === 0);
-    const outcomes = new Map<string, Outcome>();
     const attempts = first.map((d) => this.firstAttempt(d));
-    attempts.forEach((attempt, i) => void attempt.then((outcome) => outcomes.set(first[i]!.id, outcome)));
-    let budget: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(attempts), new Promise((resolve) => (budget = setTimeout(resolve, DIRECT_BUDGET_MS)))]);
-    clearTimeout(budget);
+    await Promise.all(attempts.map((a) => a.settledOrSlow));
     for (const [i, d] of first.entries()) {
-      if (outcomes.get(d.id)?.done) continue;
-      // Failed (a retry) or still under way: its message carries it on, and this process's delivery
-      // handler takes the attempt's outcome rather than sending it again.
-      this.handedOff.set(d.id, attempts[i]!);
+      if (attempts[i]!.settled()?.done) continue;
+      // Failed (a retry) or still waiting for its endpoint: its message carries it on, and this
+      // process's delivery handler takes the attempt's outcome rather than sending it again.
+      this.handedOff.set(d.id, attempts[i]!.outcome);
       queued.push(d);
     }
     await this.publisher.publishMany(
@@ -144,20 +140,31 @@ export class WebhookHandlers {
   }
 
   /**
-   * A first attempt from the fan-out, in one of `directConcurrency` slots. It never rejects: an error
-   * (the record's statement, say) leaves the delivery to its message.
+   * A first attempt from the fan-out, in one of `directConcurrency` slots. Its outcome never rejects:
+   * an error (the record's statement, say) leaves the delivery to its message. `settledOrSlow`
+   * resolves with the outcome (then in `settled`), or once the endpoint has had DIRECT_BUDGET_MS:
+   * the time spent waiting for a slot is the burst's, not a slow endpoint's, and is not counted.
    */
-  private async firstAttempt(d: PendingDelivery): Promise<Outcome> {
-    const release = await this.slots.acquire();
-    try {
-      return await this.attempt(d);
-    } catch (error) {
-      return { done: false, retryAfterMs: this.options.retryBaseMs, why: `webhook delivery ${d.id}: ${(error as Error).message}; retrying` };
-    } finally {
-      release();
-      // An outcome whose message another replica took is not kept.
-      setTimeout(() => this.handedOff.delete(d.id), HANDED_OFF_KEEP_MS).unref();
-    }
+  private firstAttempt(d: PendingDelivery): FirstAttempt {
+    let slow!: () => void;
+    const settledOrSlow = new Promise<void>((resolve) => (slow = resolve));
+    const state: { settled?: Outcome } = {};
+    const outcome = (async (): Promise<Outcome> => {
+      const release = await this.slots.acquire();
+      const budget = setTimeout(slow, DIRECT_BUDGET_MS);
+      try {
+        return (state.settled = await this.attempt(d));
+      } catch (error) {
+        return (state.settled = { done: false, retryAfterMs: this.options.retryBaseMs, why: `webhook delivery ${d.id}: ${(error as Error).message}; retrying` });
+      } finally {
+        clearTimeout(budget);
+        release();
+        slow();
+        // An outcome whose message another replica took is not kept.
+        setTimeout(() => this.handedOff.delete(d.id), HANDED_OFF_KEEP_MS).unref();
+      }
+    })();
+    return { outcome, settledOrSlow, settled: () => state.settled };
   }
 
   /** Sends a delivery, signed, and records the attempt with its consequences. */
@@ -188,6 +195,13 @@ export class WebhookHandlers {
     const why = result.error ?? `HTTP ${result.statusCode}`;
     return { done: false, retryAfterMs: webhookRetryDelayMs(d.attempts + 1, this.options.retryBaseMs), why: `webhook delivery ${d.id} to ${new URL(d.url).host} failed (${why}); retrying` };
   }
+}
+
+/** A first attempt under way: its outcome, and what the fan-out waits for (see `firstAttempt`). */
+interface FirstAttempt {
+  readonly outcome: Promise<Outcome>;
+  readonly settledOrSlow: Promise<void>;
+  readonly settled: () => Outcome | undefined;
 }
 
 /** How an attempt ended: nothing left to do, or a retry after `retryAfterMs`. */
