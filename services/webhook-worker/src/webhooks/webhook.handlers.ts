@@ -54,8 +54,9 @@ const GROUP_MAX = 256;
 
 /**
  * Webhooks from task events: the fan-out turns each event a webhook subscribes to into a delivery
- * (a row per webhook, then a WEBHOOKS message), and the delivery handler sends it, signed, records the
- * attempt, and asks for a retry with backoff until it succeeds or its 24 h are over.
+ * (a row per webhook) and makes its first attempt; one that needs another gets a WEBHOOKS message,
+ * whose handler sends it, signed, records the attempt, and asks for a retry with backoff until it
+ * succeeds or its 24 h are over.
  *
  * Both are batched against PostgreSQL: a burst of events is one INSERT per fan-out batch, and the
  * deliveries in flight share their reads and their attempt records (Batcher: what arrives while a
@@ -115,7 +116,10 @@ export class WebhookHandlers {
       if (attempts[i]!.settled()?.done) continue;
       // Failed (a retry) or still waiting for its endpoint: its message carries it on, and this
       // process's delivery handler takes the attempt's outcome rather than sending it again.
-      this.handedOff.set(d.id, attempts[i]!.outcome);
+      const outcome = attempts[i]!.outcome;
+      this.handedOff.set(d.id, outcome);
+      // Not kept for a message another replica took.
+      void outcome.then(() => setTimeout(() => this.handedOff.get(d.id) === outcome && this.handedOff.delete(d.id), HANDED_OFF_KEEP_MS).unref());
       queued.push(d);
     }
     await this.publisher.publishMany(
@@ -160,8 +164,6 @@ export class WebhookHandlers {
         clearTimeout(budget);
         release();
         slow();
-        // An outcome whose message another replica took is not kept.
-        setTimeout(() => this.handedOff.delete(d.id), HANDED_OFF_KEEP_MS).unref();
       }
     })();
     return { outcome, settledOrSlow, settled: () => state.settled };
