@@ -8,8 +8,11 @@ export interface Received {
   answered: number;
 }
 
-/** A local webhook receiver that answers 500 to the first `failFirst` requests of each webhook-id, then 200. */
-export async function receiver(failFirst = 0) {
+/**
+ * A local webhook receiver that answers 500 to the first `failFirst` requests of each webhook-id, then
+ * 200, each answer `delayMs` after the request arrived.
+ */
+export async function receiver(failFirst = 0, delayMs = 0) {
   const received: Received[] = [];
   const seen = new Map<string, number>();
   const server: Server = createServer((req, res) => {
@@ -21,7 +24,7 @@ export async function receiver(failFirst = 0) {
       seen.set(id, n);
       const answered = n <= failFirst ? 500 : 200;
       received.push({ headers: req.headers, body, answered });
-      res.writeHead(answered).end();
+      setTimeout(() => res.writeHead(answered).end(), delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
