@@ -1,7 +1,7 @@
-import type { OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { counter, gauge, histogram, type Logger } from '@roadmap/observability';
 import { AdvisoryLock } from '@roadmap/runtime';
 import type { DataSource } from 'typeorm';
+import { Poller } from './poller.js';
 
 /** What a job reports about one run: the rows it deleted, moved or changed, and the details. */
 export interface MaintenanceJobResult {
@@ -63,59 +63,23 @@ export const maintenanceInterval = gauge('roadmap_maintenance_interval_seconds',
  * host runs it early. A runner that dies mid-run frees the lock with its session; its run row is
  * marked `abandoned` by the next holder.
  */
-export class MaintenanceScheduler implements OnApplicationBootstrap, OnModuleDestroy {
-  private timer?: NodeJS.Timeout;
-  private ticking?: Promise<void>;
-  private stopped = true;
-  private stopping = false;
+export class MaintenanceScheduler extends Poller {
   private readonly startedAt = Date.now();
   private readonly lockTimeoutMs: number;
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly logger: Logger,
+    logger: Logger,
     readonly jobs: readonly MaintenanceJob[],
     private readonly options: MaintenanceSchedulerOptions,
   ) {
+    super(logger, { pollMs: options.pollMs, enabled: options.enabled, disabledMessage: 'MAINTENANCE_ENABLED is false: this process runs no maintenance jobs' });
     this.lockTimeoutMs = options.lockTimeoutMs ?? 5_000;
     for (const job of jobs) maintenanceInterval.set({ job: job.name }, job.intervalMs / 1000);
   }
 
-  onApplicationBootstrap(): void {
-    if (this.options.enabled === false) this.logger.info('MAINTENANCE_ENABLED is false: this process runs no maintenance jobs');
-    else this.start();
-  }
-
-  onModuleDestroy(): Promise<void> {
-    return this.stop();
-  }
-
-  start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.stopping = false;
+  protected started(): void {
     this.logger.info({ jobs: this.jobs.map((j) => ({ job: j.name, intervalSeconds: j.intervalMs / 1000 })) }, 'scheduled maintenance on');
-    this.schedule(0);
-  }
-
-  /** Stops polling and waits for the run in progress, if any. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.stopping = true;
-    clearTimeout(this.timer);
-    await this.ticking;
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    // Jitter so replicas started together do not all ask at once.
-    this.timer = setTimeout(() => {
-      this.ticking = this.tick().finally(() => {
-        this.ticking = undefined;
-        this.schedule(this.options.pollMs * (0.75 + Math.random() * 0.5));
-      });
-    }, delayMs);
-    this.timer.unref();
   }
 
   /** One poll: refreshes the last-success gauges and runs every due job this process can lock. */

@@ -1,4 +1,3 @@
-import type { OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { AppError, type Priority, type ReviewMode, type TaskStatus } from '@roadmap/contracts';
 import { counter, histogram, type Logger } from '@roadmap/observability';
 import { sql } from '@roadmap/persistence';
@@ -17,6 +16,7 @@ import {
   type WorkflowRegistry,
 } from '@roadmap/workflow';
 import type { DataSource, EntityManager } from 'typeorm';
+import { Poller } from './poller.js';
 
 export const scheduleRuns = counter('roadmap_schedule_runs_total', 'Occurrences of operator schedules dealt with, by outcome (started, skipped, queued, failed)', [
   'outcome',
@@ -70,58 +70,24 @@ const MAX_ACTIONS_PER_POLL = 3;
  * lifecycle and the outbox (`admitTasks`): a race or a retry can never start two tasks for one
  * occurrence, and a crash before the commit leaves neither row nor task.
  */
-export class ScheduleRunner implements OnApplicationBootstrap, OnModuleDestroy {
-  private timer?: NodeJS.Timeout;
-  private ticking?: Promise<void>;
-  private stopped = true;
-  private stopping = false;
+export class ScheduleRunner extends Poller {
   private readonly crons = new Map<string, ReturnType<typeof parseCron>>();
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly lifecycle: TaskLifecycle,
     private readonly registry: WorkflowRegistry,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly options: ScheduleRunnerOptions,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    if (this.options.enabled === false) this.logger.info('SCHEDULES_ENABLED is false: this process fires no schedules');
-    else this.start();
+  ) {
+    super(logger, { pollMs: options.pollMs, enabled: options.enabled, disabledMessage: 'SCHEDULES_ENABLED is false: this process fires no schedules' });
   }
 
-  onModuleDestroy(): Promise<void> {
-    return this.stop();
-  }
-
-  start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.stopping = false;
+  protected started(): void {
     this.logger.info({ pollMs: this.options.pollMs }, 'schedules on');
     // Every outcome exported from the start: the first failure is then an increase from 0 that
     // RoadmapScheduleRunsFailing sees, not a new series that increase() cannot.
     for (const outcome of SCHEDULE_RUN_OUTCOMES) scheduleRuns.inc({ outcome }, 0);
-    this.schedule(0);
-  }
-
-  /** Stops polling and waits for the poll in progress, if any. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.stopping = true;
-    clearTimeout(this.timer);
-    await this.ticking;
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.ticking = this.tick().finally(() => {
-        this.ticking = undefined;
-        this.schedule(this.options.pollMs * (0.75 + Math.random() * 0.5));
-      });
-    }, delayMs);
-    this.timer.unref();
   }
 
   /** One poll: every active schedule with a due occurrence or a waiting one is dealt with. */
