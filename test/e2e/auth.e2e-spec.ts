@@ -71,6 +71,12 @@ describe('authentication and authorization at the gateway', () => {
     assert.equal(viaBearer.status, 202, viaBearer.text);
     const [row] = await platform.query<{ owner: string }>('SELECT owner FROM tasks WHERE id = $1', [viaBearer.body.taskId]);
     assert.equal(row?.owner, 'erin');
+    // --json: one object with the key, for scripts; the key works like the other.
+    const scripted = platform.cli(['apikey', 'create', '--owner', 'erin-script', '--role', 'user', '--json']);
+    assert.equal(scripted.status, 0, scripted.stderr);
+    const made = JSON.parse(scripted.stdout) as { key: string; owner: string; role: string; prefix: string };
+    assert.deepEqual([made.owner, made.role, made.key.startsWith(made.prefix)], ['erin-script', 'user', true]);
+    assert.equal((await platform.request('GET', '/api/v1/tasks', undefined, { authorization: `Bearer ${made.key}` }, { as: null })).status, 200);
     const viaHeader = await platform.request('GET', `/api/v1/tasks/${viaBearer.body.taskId}`, undefined, { 'x-api-key': key });
     assert.equal(viaHeader.status, 200, viaHeader.text);
     // The same owner by JWT sees the same task.

@@ -1,23 +1,16 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { eventually, freePort, Platform, sleep } from '../support/platform.js';
-import { startPrivateNats } from '../support/nats.js';
+import { eventually, Platform, sleep } from '../support/platform.js';
+import { PrivateNats } from '../support/nats.js';
 
 describe('nats-server restarted in the middle of roadmaps (file storage)', () => {
-  let nats: ChildProcess;
+  let nats: PrivateNats;
   let platform: Platform;
-  let port: number;
-  const storeDir = mkdtempSync(join(tmpdir(), 'nats-restart-'));
 
   before(async () => {
-    port = await freePort();
-    nats = await startPrivateNats(port, storeDir);
+    nats = await PrivateNats.start('nats-restart');
     platform = await Platform.start({
-      natsUrl: `nats://127.0.0.1:${port}`,
+      natsUrl: nats.url,
       env: { OFFLINE_LLM_LATENCY_MS: '150' },
       serviceEnv: { 'content-worker': { WORKER_CONCURRENCY: '4' } },
       ackWaitMs: 5_000,
@@ -25,8 +18,7 @@ describe('nats-server restarted in the middle of roadmaps (file storage)', () =>
   });
   after(async () => {
     await platform?.stop({ skipStreams: true });
-    nats?.kill('SIGKILL');
-    rmSync(storeDir, { recursive: true, force: true });
+    await nats?.remove();
   });
 
   it('completes every task, with every item stored once', async () => {
@@ -38,11 +30,9 @@ describe('nats-server restarted in the middle of roadmaps (file storage)', () =>
       return row.n >= 10 || undefined;
     }, 30_000, 'content under way');
 
-    const stopped = new Promise((resolve) => nats.once('exit', resolve));
-    nats.kill('SIGKILL');
-    await stopped;
+    await nats.kill();
     await sleep(2_000);
-    nats = await startPrivateNats(port, storeDir);
+    await nats.restart();
 
     for (const task of tasks) {
       const done = await platform.waitForTask(task.taskId, ['completed'], 120_000);

@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createRoadmapClient, followTask, type TaskEvent } from '@roadmap/client';
-import { eventually, freePort, Platform, sleep } from '../support/platform.js';
-import { startPrivateNats } from '../support/nats.js';
+import { eventually, Platform, sleep } from '../support/platform.js';
+import { PrivateNats } from '../support/nats.js';
 
 /**
  * Events are never lost (issue 19): a task's events are written to the outbox by the transactions
@@ -14,16 +10,13 @@ import { startPrivateNats } from '../support/nats.js';
  * reconnects with Last-Event-ID and gets every event once, in order, up to the final one.
  */
 describe('an SSE client following a roadmap across a nats-server restart', () => {
-  let nats: ChildProcess;
+  let nats: PrivateNats;
   let platform: Platform;
-  let port: number;
-  const storeDir = mkdtempSync(join(tmpdir(), 'sse-nats-restart-'));
 
   before(async () => {
-    port = await freePort();
-    nats = await startPrivateNats(port, storeDir);
+    nats = await PrivateNats.start('sse-nats-restart');
     platform = await Platform.start({
-      natsUrl: `nats://127.0.0.1:${port}`,
+      natsUrl: nats.url,
       env: { OFFLINE_LLM_LATENCY_MS: '150' },
       serviceEnv: { 'content-worker': { WORKER_CONCURRENCY: '4' } },
       ackWaitMs: 5_000,
@@ -31,8 +24,7 @@ describe('an SSE client following a roadmap across a nats-server restart', () =>
   });
   after(async () => {
     await platform?.stop({ skipStreams: true });
-    nats?.kill('SIGKILL');
-    rmSync(storeDir, { recursive: true, force: true });
+    await nats?.remove();
   });
 
   it('gets every event once, in order, ending with task.completed, after reconnecting with Last-Event-ID', async () => {
@@ -62,13 +54,11 @@ describe('an SSE client following a roadmap across a nats-server restart', () =>
     const following = followTask(client, taskId, { intervalMs: 500, maxReconnects: 1_000, onEvent: (event, id) => events.push({ id: Number(id), event }) });
 
     await eventually(async () => events.filter((e) => e.event.type === 'item.completed').length >= 6 || undefined, 60_000, 'content under way');
-    const stopped = new Promise((resolve) => nats.once('exit', resolve));
-    nats.kill('SIGKILL');
-    await stopped;
+    await nats.kill();
     dropStream();
     const seenBeforeRestart = events.length;
     await sleep(3_000);
-    nats = await startPrivateNats(port, storeDir);
+    await nats.restart();
 
     const { task, via } = await following;
     assert.equal(via, 'events');

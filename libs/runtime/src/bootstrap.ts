@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Inject, Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type INestApplication, type OnApplicationShutdown, type Type } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { ModuleRef, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { TerminusModule } from '@nestjs/terminus';
 import { ConfigError, natsAuth, type CommonConfig } from '@roadmap/contracts';
@@ -201,7 +201,9 @@ export async function runService<C extends CommonConfig>(definition: ServiceDefi
 /** What the process says it serves (WORKER_SERVES, when a module provides it), for the worker registry. */
 function servedTypes(app: INestApplication): (() => readonly ServedType[]) | undefined {
   try {
-    return app.get<() => readonly ServedType[]>(WORKER_SERVES, { strict: false });
+    // Through ModuleRef, not app.get: NestFactory's proxy logs every exception a call to the app
+    // throws ("Nest could not find …" as an error at every start of a process that serves no types).
+    return app.get(ModuleRef).get<() => readonly ServedType[]>(WORKER_SERVES, { strict: false });
   } catch {
     return undefined;
   }

@@ -21,14 +21,20 @@ export function apikeyCommand(): Command {
     .addOption(new Option('--role <role>', 'admin reaches /api/v1/admin').choices(ROLES).default('user'))
     .option('--label <text>', 'a note to recognise the key by')
     .option('--priority-high', 'the key may ask for priority high even if its owner is not granted it (a service key)', false)
-    .action(async (opts: { owner: string; role: Role; label?: string; priorityHigh: boolean }) => {
+    .action(async (opts: { owner: string; role: Role; label?: string; priorityHigh: boolean }, command: Command) => {
       const owner = opts.owner.trim();
       if (!owner || owner.length > 200) throw new CliError('--owner must be 1 to 200 characters', ExitCode.usage);
+      const ctx = CliContext.of(command);
       await withKeys(async (keys) => {
         const { key, info } = await keys.create(owner, opts.role, opts.label ?? null, cliActor(), opts.priorityHigh);
-        console.log(`created API key ${info.prefix} (id ${info.id}) for owner "${info.owner}" with role ${info.role}${info.priorityHigh ? ', granted priority high' : ''}`);
-        console.log('store it now: it is shown only this once');
-        console.log(key);
+        // --json: one object with the key, for scripts that store it.
+        ctx.print({ ...info, key }, () =>
+          [
+            `created API key ${info.prefix} (id ${info.id}) for owner "${info.owner}" with role ${info.role}${info.priorityHigh ? ', granted priority high' : ''}`,
+            'store it now: it is shown only this once',
+            key,
+          ].join('\n'),
+        );
       });
     });
 
@@ -36,11 +42,12 @@ export function apikeyCommand(): Command {
     .command('revoke')
     .description('revoke a key (by the prefix shown by ls, or its id)')
     .argument('<prefix-or-id>')
-    .action(async (target: string) => {
+    .action(async (target: string, _opts: unknown, command: Command) => {
+      const ctx = CliContext.of(command);
       await withKeys(async (keys) => {
         const { revoked, matches } = await keys.revoke(target, cliActor());
         if (revoked) {
-          console.log(`revoked API key ${revoked.prefix} (id ${revoked.id}, owner "${revoked.owner}")`);
+          ctx.print(revoked, () => `revoked API key ${revoked.prefix} (id ${revoked.id}, owner "${revoked.owner}")`);
           return;
         }
         if (matches.length > 1) throw new CliError(`${matches.length} active keys have prefix ${target}: revoke by id (${matches.map((m) => m.id).join(', ')})`, ExitCode.failed);
