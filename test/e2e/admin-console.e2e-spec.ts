@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../support/chromium.js';
+import { CONSOLE_SHOTS, launchChromium } from '../support/chromium.js';
 import { Platform } from '../support/platform.js';
 
-const SHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test-results', 'console');
 const UI_TIMEOUT = 30_000;
 
 /**
@@ -21,12 +19,12 @@ describe('web console: admin control', () => {
   let browser: Browser;
   let page: Page;
   let key: string;
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = (name: string) => page.screenshot({ path: join(CONSOLE_SHOTS, `${name}.png`), fullPage: true });
   const nav = (name: string) => page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name, exact: true });
   const queueRow = (consumer: string) => page.locator('table.queue-control tr', { hasText: consumer });
 
   before(async () => {
-    await mkdir(SHOTS, { recursive: true });
+    await mkdir(CONSOLE_SHOTS, { recursive: true });
     browser = await launchChromium();
     platform = await Platform.start({ env: { WORKER_HEARTBEAT_MS: '500' }, replicas: { 'workflow-worker': 0, 'content-worker': 1 } });
     key = platform.createApiKey('ops-console', 'admin');

@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Messaging } from '@roadmap/messaging';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../support/chromium.js';
+import { CONSOLE_SHOTS, launchChromium } from '../support/chromium.js';
 import { eventually, Platform, TEST_NATS_URL } from '../support/platform.js';
 
 // Compiled to dist/test/e2e/: screenshots go to <repo>/test-results/console/ for a person to look at.
-const SHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test-results', 'console');
 const UI_TIMEOUT = 60_000;
 
 /**
@@ -23,12 +21,12 @@ describe('web console', () => {
   let browser: Browser;
   let page: Page;
   let key: string;
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = (name: string) => page.screenshot({ path: join(CONSOLE_SHOTS, `${name}.png`), fullPage: true });
   const nav = (name: string) => page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name, exact: true });
   const badge = (scope: string, status: string) => page.locator(`${scope} .badge`, { hasText: new RegExp(`^${status}$`) }).first();
 
   before(async () => {
-    await mkdir(SHOTS, { recursive: true });
+    await mkdir(CONSOLE_SHOTS, { recursive: true });
     browser = await launchChromium();
     platform = await Platform.start({ env: { OFFLINE_LLM_LATENCY_MS: '40' } });
     messaging = await Messaging.connect({ servers: TEST_NATS_URL, namespace: platform.namespace, name: 'e2e-console' });
@@ -138,7 +136,7 @@ describe('web console', () => {
     await page.locator('table.concepts').getByRole('link', { name: concept!.title, exact: true }).click();
     await page.locator('#content').getByText(content.tutorial.content.title).first().waitFor();
     await page.locator('#content').getByText(content.quiz.content.questions[0].question).first().waitFor();
-    await page.locator('#content').screenshot({ path: join(SHOTS, '06-concept-content.png') });
+    await page.locator('#content').screenshot({ path: join(CONSOLE_SHOTS, '06-concept-content.png') });
 
     // Regenerating one item: accepted, then the task completes again with one more item event.
     const eventsBefore = Number(/\((\d+)\)/.exec((await page.getByText(/Live events \(\d+\)/).textContent()) ?? '')?.[1]);

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../support/chromium.js';
+import { CONSOLE_SHOTS, launchChromium } from '../support/chromium.js';
 import { Platform } from '../support/platform.js';
 
-const SHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test-results', 'console');
 const UI_TIMEOUT = 30_000;
 
 /**
@@ -21,12 +19,12 @@ describe('web console: schedules', () => {
   let browser: Browser;
   let page: Page;
   let key: string;
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = (name: string) => page.screenshot({ path: join(CONSOLE_SHOTS, `${name}.png`), fullPage: true });
   const row = (name: string) => page.locator(`table.schedules tr[data-schedule="${name}"]`);
   const auth = () => ({ authorization: `Bearer ${key}` });
 
   before(async () => {
-    await mkdir(SHOTS, { recursive: true });
+    await mkdir(CONSOLE_SHOTS, { recursive: true });
     browser = await launchChromium();
     platform = await Platform.start({ replicas: { 'content-worker': 1, 'webhook-worker': 0 }, serviceEnv: { 'workflow-worker': { SCHEDULES_POLL_MS: '200' } } });
     key = platform.createApiKey('ops-console', 'admin');

@@ -1,6 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
+
+/** Where the browser tests leave their screenshots (test-results/console at the repository's root). */
+export const CONSOLE_SHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test-results', 'console');
 
 /** Debian's Chromium (packages chromium and chromium-driver): what the browser tests drive. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -1,4 +1,4 @@
-import { ValidationError } from '@roadmap/contracts';
+import { ValidationError, type Priority, type ReviewMode } from '@roadmap/contracts';
 import { Cron } from 'croner';
 
 /** skip: not while the previous run's task is unfinished; queue: at most one waits for it; allow: always start. */
@@ -8,6 +8,23 @@ export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
 /** none: an occurrence missed (downtime) is dropped; latest: the latest one missed runs once. */
 export const CATCHUP_POLICIES = ['none', 'latest'] as const;
 export type CatchupPolicy = (typeof CATCHUP_POLICIES)[number];
+
+/**
+ * A `schedules` row as both its readers see it: the gateway (which writes the table) and the
+ * workflow worker's runner (which fires it). Each extends it with the columns it reads besides.
+ */
+export interface ScheduleDefinitionRow {
+  id: string;
+  cron: string;
+  timezone: string;
+  task_type: string;
+  input: unknown;
+  owner: string;
+  priority: Priority;
+  review_mode: ReviewMode;
+  overlap: OverlapPolicy;
+  catchup: CatchupPolicy;
+}
 
 /** What became of one occurrence of a schedule (a `schedule_runs` row). */
 export const SCHEDULE_RUN_OUTCOMES = ['started', 'skipped', 'queued', 'failed'] as const;

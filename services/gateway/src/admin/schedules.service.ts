@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { AppError, MAINTENANCE_JOBS, NotFoundError, PRIORITIES, REVIEW_MODES, ValidationError, type Priority, type ReviewMode } from '@roadmap/contracts';
+import { AppError, MAINTENANCE_JOBS, NotFoundError, PRIORITIES, REVIEW_MODES, ValidationError } from '@roadmap/contracts';
 import { sql } from '@roadmap/persistence';
-import { CATCHUP_POLICIES, nextOccurrences, OVERLAP_POLICIES, parseCron, type CatchupPolicy, type OverlapPolicy } from '@roadmap/workflow';
+import { CATCHUP_POLICIES, nextOccurrences, OVERLAP_POLICIES, parseCron, type ScheduleDefinitionRow } from '@roadmap/workflow';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { MaintenanceService } from '../maintenance/maintenance.service.js';
@@ -46,18 +46,8 @@ export const RunsQuerySchema = z.strictObject({
 export type CreateSchedule = z.infer<typeof CreateScheduleSchema>;
 export type UpdateSchedule = z.infer<typeof UpdateScheduleSchema>;
 
-interface ScheduleRow {
-  id: string;
+interface ScheduleRow extends ScheduleDefinitionRow {
   name: string;
-  cron: string;
-  timezone: string;
-  task_type: string;
-  input: unknown;
-  owner: string;
-  priority: Priority;
-  review_mode: ReviewMode;
-  overlap: OverlapPolicy;
-  catchup: CatchupPolicy;
   paused: boolean;
   paused_by: string | null;
   paused_at: Date | null;

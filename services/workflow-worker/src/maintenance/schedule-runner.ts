@@ -1,4 +1,4 @@
-import { AppError, type Priority, type ReviewMode, type TaskStatus } from '@roadmap/contracts';
+import { AppError, type TaskStatus } from '@roadmap/contracts';
 import { counter, histogram, type Logger } from '@roadmap/observability';
 import { sql } from '@roadmap/persistence';
 import { timeOrderedId } from '@roadmap/runtime';
@@ -8,9 +8,8 @@ import {
   overlapDecision,
   parseCron,
   SCHEDULE_RUN_OUTCOMES,
-  type CatchupPolicy,
   type NewTask,
-  type OverlapPolicy,
+  type ScheduleDefinitionRow,
   type ScheduleRunOutcome,
   type TaskLifecycle,
   type WorkflowRegistry,
@@ -41,17 +40,7 @@ export interface ScheduleRunnerOptions {
   readonly enabled?: boolean;
 }
 
-interface ScheduleRow {
-  id: string;
-  cron: string;
-  timezone: string;
-  task_type: string;
-  input: unknown;
-  owner: string;
-  priority: Priority;
-  review_mode: ReviewMode;
-  overlap: OverlapPolicy;
-  catchup: CatchupPolicy;
+interface ScheduleRow extends ScheduleDefinitionRow {
   after: Date;
   now: Date;
   queued_id: string | null;
