@@ -4,7 +4,8 @@
 //  (2) The workflow and content workers start; the same POST load while they generate the roadmaps
 //      queued by (1) on the same 2 cores.
 //  (3) POST /api/v1/roadmaps as a front end loads it: an open loop at fixed rates (500, 1,000 and
-//      2,000 requests/s, 20 s each) while the workers generate the roadmaps queued so far.
+//      2,000 requests/s, 20 s each; open-loop.mjs: request i leaves at t0 + i / rate, timed from
+//      then) while the workers generate the roadmaps queued so far.
 //  (4) GET /healthz while the two content workers are saturated (OFFLINE_LLM_LATENCY_MS=200, the
 //      roadmaps queued by (1) and (2) keep them busy).
 import { join } from 'node:path';
@@ -22,20 +23,27 @@ async function cannon(args) {
 /** Requests per second of the open-loop rows (BENCH_GATEWAY_RATES, comma-separated). */
 const OPEN_LOOP_RATES = (process.env.BENCH_GATEWAY_RATES ?? '500,1000,2000').split(',').map(Number).filter((n) => n > 0);
 
+async function openLoop(args) {
+  const c = child(NODE, [join(BENCH_DIR, 'scenarios', 'open-loop.mjs'), JSON.stringify(args)], { label: 'open-loop' });
+  await c.waitFor(/^RESULT /, (args.duration + 60) * 1000);
+  return resultOf(c);
+}
+
 /**
  * One open-loop row: `rate` requests/s for BENCH_GATEWAY_RATE_SECONDS (20), whatever the answers, as
- * a front end's users would send them. autocannon spreads the rate over its connections (each sends
- * its share on a schedule); enough connections (BENCH_GATEWAY_RATE_CONNECTIONS, 100) that a slow
- * answer delays only its own connection's next request, and that delay is counted against latency
- * (coordinated-omission correction), so a gateway that falls behind shows it in p99.
+ * a front end's users would send them: request i leaves at t0 + i / rate on a keep-alive pool of up
+ * to BENCH_GATEWAY_RATE_CONNECTIONS (256) sockets and its latency counts from that scheduled time,
+ * so a gateway (or a generator) that falls behind shows it in p99 (open-loop.mjs says why not
+ * autocannon's -R, which sends each connection's quota per second back to back).
  */
 async function openLoopRun(platform, body, auth, rate) {
   const seconds = Number(process.env.BENCH_GATEWAY_RATE_SECONDS ?? 20);
-  const connections = Number(process.env.BENCH_GATEWAY_RATE_CONNECTIONS ?? 100);
+  const connections = Number(process.env.BENCH_GATEWAY_RATE_CONNECTIONS ?? 256);
   const before = await platform.query('SELECT count(*)::int AS tasks FROM tasks');
-  const run = await cannon({ url: `${platform.url}/api/v1/roadmaps`, method: 'POST', body, headers: auth, connections, duration: seconds, overallRate: rate });
+  const run = await openLoop({ url: `${platform.url}/api/v1/roadmaps`, method: 'POST', body, headers: auth, connections, duration: seconds, rate });
   const after = await platform.query(`SELECT count(*)::int AS tasks, count(*) FILTER (WHERE status = 'running')::int AS running FROM tasks`);
   const [items] = await platform.query(`SELECT count(*) FILTER (WHERE status = 'running')::int AS running FROM content_items`);
+  run.connections = connections;
   run.tasksWritten = after[0].tasks - before[0].tasks;
   run.tasksRunning = after[0].running;
   run.itemsRunning = items.running;

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { sql } from './sql.js';
+import { onlyIn, sql, SqlParams } from './sql.js';
 
 /** A roadmap row to create with its task. */
 export interface NewRoadmap {
@@ -16,13 +16,20 @@ export interface NewRoadmap {
  */
 export async function insertRoadmaps(em: EntityManager, roadmaps: readonly NewRoadmap[], createdAt = new Date()): Promise<void> {
   if (roadmaps.length === 0) return;
-  await sql(
-    em,
-    `INSERT INTO roadmaps (id, task_id, owner, goal, preferences, status, created_at, updated_at)
-     SELECT id, task_id, owner, goal, preferences::jsonb, 'designing', $6, $6
-       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]) AS x(id, task_id, owner, goal, preferences)`,
-    [roadmaps.map((r) => r.id), roadmaps.map((r) => r.taskId), roadmaps.map((r) => r.owner), roadmaps.map((r) => r.goal), roadmaps.map((r) => JSON.stringify(r.preferences)), createdAt],
-  );
+  const params = new SqlParams();
+  await sql(em, insertRoadmapsSql(params, roadmaps, createdAt), params.values);
+}
+
+/**
+ * The INSERT of {@link insertRoadmaps} as a part of a larger statement: with `onlyTasks` (a sibling
+ * `WITH` sub-statement returning task ids), only the roadmaps of the tasks it inserted.
+ */
+export function insertRoadmapsSql(p: SqlParams, roadmaps: readonly NewRoadmap[], createdAt: Date, onlyTasks?: string): string {
+  return `INSERT INTO roadmaps (id, task_id, owner, goal, preferences, status, created_at, updated_at)
+     SELECT id, task_id, owner, goal, preferences::jsonb, 'designing', ${p.add(createdAt)}::timestamptz, ${'$' + p.values.length}::timestamptz
+       FROM unnest(${p.add(roadmaps.map((r) => r.id), 'uuid[]')}, ${p.add(roadmaps.map((r) => r.taskId), 'uuid[]')}, ${p.add(roadmaps.map((r) => r.owner), 'text[]')},
+                   ${p.add(roadmaps.map((r) => r.goal), 'text[]')}, ${p.add(roadmaps.map((r) => JSON.stringify(r.preferences)), 'text[]')})
+            AS x(id, task_id, owner, goal, preferences)${onlyIn('x.task_id', onlyTasks)}`;
 }
 
 /**

@@ -22,6 +22,13 @@ export const DispatchEnvSchema = z.object({
   DISPATCH_CONTENT_WINDOW: env.int(16, 0, 100_000),
   /** How often the workflow worker releases held work whose release no event triggered (a cancel, a crash) and refreshes the held gauges (ms). */
   DISPATCH_SWEEP_MS: env.int(1_000, 50, 600_000),
+  /**
+   * The least time between two releases of one lane and priority asked for by one process (ms). A
+   * lone admission or finish is released at once; under a stream of them, one release per interval
+   * takes what fits for all (one per request would cost a transaction per admission batch). 0: a
+   * release per request, coalesced only while one runs.
+   */
+  DISPATCH_RELEASE_INTERVAL_MS: env.int(20, 0, 10_000),
 });
 
 /** The dispatcher's options from the validated config; `sweep` only where the periodic pass should run. */
@@ -29,5 +36,6 @@ export function dispatchOptions(config: z.infer<typeof DispatchEnvSchema>, sweep
   return {
     windows: { workflow: config.DISPATCH_WORKFLOW_WINDOW, content: config.DISPATCH_CONTENT_WINDOW },
     sweepMs: sweep ? config.DISPATCH_SWEEP_MS : 0,
+    releaseIntervalMs: config.DISPATCH_RELEASE_INTERVAL_MS,
   };
 }

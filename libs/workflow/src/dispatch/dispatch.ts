@@ -1,6 +1,6 @@
 import type { Priority } from '@roadmap/contracts';
 import { captureTraceContext } from '@roadmap/messaging';
-import { sql } from '@roadmap/persistence';
+import { onlyIn, sql, SqlParams } from '@roadmap/persistence';
 import type { EntityManager } from 'typeorm';
 import type { OutboxMessage } from '../outbox/outbox.js';
 
@@ -45,24 +45,23 @@ export interface HeldMessage extends OutboxMessage {
 export const Dispatch = {
   async hold(em: EntityManager, lane: DispatchLane, messages: readonly HeldMessage[]): Promise<void> {
     if (messages.length === 0) return;
+    const params = new SqlParams();
+    await sql(em, Dispatch.holdSql(params, lane, messages), params.values);
+  },
+
+  /**
+   * The INSERT of {@link Dispatch.hold} as a part of a larger statement: with `onlyTasks` (a sibling
+   * `WITH` sub-statement returning task ids), only the messages of the tasks it inserted.
+   */
+  holdSql(p: SqlParams, lane: DispatchLane, messages: readonly HeldMessage[], onlyTasks?: string): string {
     const trace = captureTraceContext();
-    await sql(
-      em,
-      `INSERT INTO dispatch_queue (lane, priority, owner, task_id, msg_id, subject, payload, ordered, trace)
-       SELECT $1, priority, owner, task_id, msg_id, subject, payload::jsonb, $2, trace::jsonb
-         FROM unnest($3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[]) AS x(priority, owner, task_id, msg_id, subject, payload, trace)
-       ON CONFLICT (msg_id) DO NOTHING`,
-      [
-        lane,
-        lane === 'workflow',
-        messages.map((m) => m.priority),
-        messages.map((m) => m.owner),
-        messages.map((m) => m.taskId),
-        messages.map((m) => m.key),
-        messages.map((m) => m.subject),
-        messages.map((m) => JSON.stringify(m.payload)),
-        messages.map((m) => (m.trace ?? trace ? JSON.stringify(m.trace ?? trace) : null)),
-      ],
-    );
+    const col = (pick: (m: HeldMessage) => unknown, cast: string) => p.add(messages.map(pick), cast);
+    return `INSERT INTO dispatch_queue (lane, priority, owner, task_id, msg_id, subject, payload, ordered, trace)
+       SELECT ${p.add(lane)}, priority, owner, task_id, msg_id, subject, payload::jsonb, ${p.add(lane === 'workflow')}::boolean, trace::jsonb
+         FROM unnest(${col((m) => m.priority, 'text[]')}, ${col((m) => m.owner, 'text[]')}, ${col((m) => m.taskId, 'uuid[]')}, ${col((m) => m.key, 'text[]')},
+                     ${col((m) => m.subject, 'text[]')}, ${col((m) => JSON.stringify(m.payload), 'text[]')},
+                     ${col((m) => (m.trace ?? trace ? JSON.stringify(m.trace ?? trace) : null), 'text[]')})
+              AS x(priority, owner, task_id, msg_id, subject, payload, trace)${onlyIn('x.task_id', onlyTasks)}
+       ON CONFLICT (msg_id) DO NOTHING`;
   },
 };

@@ -16,10 +16,16 @@ export interface FairDispatchOptions {
   windows: Readonly<Record<DispatchLane, number>>;
   /** How often held work is released without being asked (ms); 0: never (only where something asks). */
   sweepMs: number;
+  /**
+   * The least time between the starts of two releases of one lane and priority asked for by this
+   * process (ms). A lone request runs at once; under a stream of admissions or finishes the requests
+   * that arrive meanwhile wait together for one release, which takes everything that fits.
+   */
+  releaseIntervalMs: number;
 }
 
 export const DISPATCH_OPTIONS = Symbol('DISPATCH_OPTIONS');
-const DEFAULTS: FairDispatchOptions = { windows: { workflow: 2, content: 16 }, sweepMs: 0 };
+const DEFAULTS: FairDispatchOptions = { windows: { workflow: 2, content: 16 }, sweepMs: 0, releaseIntervalMs: 0 };
 /** Sweeps between two searches for held work that died while held (a cancelled task's items). */
 const PRUNE_EVERY = 30;
 /** A window of 0: as good as no limit. */
@@ -45,6 +51,9 @@ export class FairDispatcher implements OnApplicationBootstrap, OnApplicationShut
   private readonly options: FairDispatchOptions;
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
+  /** When the last release of a lane and priority started (performance.now()), and the releases waiting for their turn. */
+  private readonly started = new Map<string, number>();
+  private readonly waiting = new Map<string, NodeJS.Timeout>();
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
   private sweeps = 0;
@@ -69,11 +78,16 @@ export class FairDispatcher implements OnApplicationBootstrap, OnApplicationShut
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    for (const timer of this.waiting.values()) clearTimeout(timer);
+    this.waiting.clear();
     await this.sweeping;
     await Promise.allSettled([...this.running.values()]);
   }
 
-  /** Asks for a release of `lane` (both lanes when omitted) at `priority`, now or right after the one running. */
+  /**
+   * Asks for a release of `lane` (both lanes when omitted) at `priority`: now, or right after the one
+   * running, and no sooner than `releaseIntervalMs` after the previous one started.
+   */
   request(priority: Priority, lane?: DispatchLane): void {
     for (const l of lane ? [lane] : DISPATCH_LANES) this.requestOne(l, priority);
   }
@@ -81,10 +95,25 @@ export class FairDispatcher implements OnApplicationBootstrap, OnApplicationShut
   private requestOne(lane: DispatchLane, priority: Priority): void {
     if (this.stopped) return;
     const key = `${lane}:${priority}`;
+    if (this.waiting.has(key)) return;
     if (this.running.has(key)) {
       this.again.add(key);
       return;
     }
+    // Every release reads the whole lane: one per interval serves all the requests made meanwhile,
+    // where one per request would spend a transaction per admission batch finding the windows full.
+    const wait = (this.started.get(key) ?? -Infinity) + this.options.releaseIntervalMs - performance.now();
+    if (wait > 0) {
+      this.waiting.set(
+        key,
+        setTimeout(() => {
+          this.waiting.delete(key);
+          this.requestOne(lane, priority);
+        }, wait),
+      );
+      return;
+    }
+    this.started.set(key, performance.now());
     const run = this.release(lane, priority)
       .then(() => undefined)
       .catch((error) => this.logger.warn({ err: error, lane, priority }, 'fair dispatch: release failed; the next one or the sweep catches up'))
@@ -103,9 +132,9 @@ export class FairDispatcher implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private async releaseIn(em: EntityManager, lane: DispatchLane, priority: Priority): Promise<number> {
-    await sql(em, `SELECT pg_advisory_xact_lock(hashtext($1))`, [`roadmap-dispatch:${this.schema}:${lane}:${priority}`]);
+    await sql(em, `SELECT pg_advisory_xact_lock(hashtext($1))`, [`roadmap-dispatch:${this.schema}:${lane}:${priority}`], { prepare: true });
     // Released work that ended (whichever way) no longer counts: forget it.
-    await sql(em, `DELETE FROM dispatch_queue q WHERE q.lane = $1 AND q.priority = $2 AND q.released_at IS NOT NULL AND NOT ${LIVE[lane]}`, [lane, priority]);
+    await sql(em, `DELETE FROM dispatch_queue q WHERE q.lane = $1 AND q.priority = $2 AND q.released_at IS NOT NULL AND NOT ${LIVE[lane]}`, [lane, priority], { prepare: true });
     const window = this.options.windows[lane] || UNLIMITED;
     const { rows } = await sql<{ msg_id: string; task_id: string; subject: string; payload: unknown; trace: Record<string, string> | null; ordered: boolean }>(
       em,
@@ -135,6 +164,7 @@ export class FairDispatcher implements OnApplicationBootstrap, OnApplicationShut
        )
        SELECT msg_id, task_id, subject, payload, trace, ordered FROM marked ORDER BY ceil(rn::numeric / weight), owner, seq`,
       [lane, priority, window],
+      { prepare: true },
     );
     await Outbox.add(
       em,

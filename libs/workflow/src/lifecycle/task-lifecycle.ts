@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ConflictError, NotFoundError, SupersededError, type Priority, type ReviewMode, type TaskStatus } from '@roadmap/contracts';
 import { counter, type Logger } from '@roadmap/observability';
-import { sql, TaskEntity, type StoredError } from '@roadmap/persistence';
+import { sql, SqlParams, TaskEntity, type StoredError } from '@roadmap/persistence';
 import { LOGGER } from '@roadmap/runtime';
 import { DataSource, type EntityManager } from 'typeorm';
 import { canTransition, InvalidTransitionError, statesBefore } from './state-machine.js';
@@ -70,29 +70,21 @@ export class TaskLifecycle {
    */
   async insert(db: Db, tasks: readonly NewTask[], createdAt = new Date()): Promise<string[]> {
     if (tasks.length === 0) return [];
-    const col = <T>(pick: (t: NewTask) => T) => tasks.map(pick);
-    const { rows } = await sql<{ id: string }>(
-      db,
-      `INSERT INTO tasks (id, type, status, owner, priority, input, workflow_version, review_mode, roadmap_id, parent_id, child_index, created_at, updated_at)
-       SELECT id, type, 'queued', owner, priority, input::jsonb, version, review_mode, roadmap_id, parent_id, child_index, $11, $11
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::uuid[], $10::int[])
-              AS x(id, type, owner, priority, input, version, review_mode, roadmap_id, parent_id, child_index)
-       ON CONFLICT DO NOTHING RETURNING id`,
-      [
-        col((t) => t.id),
-        col((t) => t.type),
-        col((t) => t.owner),
-        col((t) => t.priority),
-        col((t) => JSON.stringify(t.input)),
-        col((t) => t.version),
-        col((t) => t.reviewMode),
-        col((t) => t.roadmapId ?? null),
-        col((t) => t.parentId ?? null),
-        col((t) => t.childIndex ?? null),
-        createdAt,
-      ],
-    );
+    const params = new SqlParams();
+    const { rows } = await sql<{ id: string }>(db, this.insertSql(params, tasks, createdAt), params.values);
     return rows.map((r) => r.id);
+  }
+
+  /** The INSERT of {@link insert} (returning the ids inserted) as a part of a larger statement. */
+  insertSql(p: SqlParams, tasks: readonly NewTask[], createdAt: Date): string {
+    const col = <T>(pick: (t: NewTask) => T, cast: string) => p.add(tasks.map(pick), cast);
+    return `INSERT INTO tasks (id, type, status, owner, priority, input, workflow_version, review_mode, roadmap_id, parent_id, child_index, created_at, updated_at)
+       SELECT id, type, 'queued', owner, priority, input::jsonb, version, review_mode, roadmap_id, parent_id, child_index, ${p.add(createdAt)}::timestamptz, ${'$' + p.values.length}::timestamptz
+         FROM unnest(${col((t) => t.id, 'uuid[]')}, ${col((t) => t.type, 'text[]')}, ${col((t) => t.owner, 'text[]')}, ${col((t) => t.priority, 'text[]')},
+                     ${col((t) => JSON.stringify(t.input), 'text[]')}, ${col((t) => t.version, 'text[]')}, ${col((t) => t.reviewMode, 'text[]')},
+                     ${col((t) => t.roadmapId ?? null, 'uuid[]')}, ${col((t) => t.parentId ?? null, 'uuid[]')}, ${col((t) => t.childIndex ?? null, 'int[]')})
+              AS x(id, type, owner, priority, input, version, review_mode, roadmap_id, parent_id, child_index)
+       ON CONFLICT DO NOTHING RETURNING id`;
   }
 
   // ---- a person's actions (the API) ----------------------------------------------------------------

@@ -106,7 +106,7 @@ export class BulkService {
     // An operator's action does not queue behind the work it acts on (a flood it cancels): high priority.
     const { task, replayed } = await this.moduleRef.get(TasksRepository, { strict: false }).createOne(
       { id: taskId, type: AdminBulkType.type, owner: actor, priority: 'high', input, version: AdminBulkType.version, reviewMode: 'skip' },
-      { key, requestHash: key, windowMs: REPEAT_WINDOW_MS },
+      { idempotency: { key, requestHash: key, windowMs: REPEAT_WINDOW_MS } },
     );
     // Its start is held for fair dispatch like any task's: release it now rather than at the next sweep.
     this.moduleRef.get(FairDispatcher, { strict: false }).request('high', 'workflow');

@@ -66,10 +66,11 @@ export class TaskApiService {
       : undefined;
     const { task, replayed } = await this.repository.createOne(
       { id: taskId, type: contract.type, owner, priority: request.priority, input, version: contract.version, reviewMode },
-      idempotency,
-      undefined,
-      async (em) => {
-        if (callbackUrl) await TaskCallbacks.insert(em, [{ taskId, owner, url: callbackUrl }]);
+      {
+        idempotency,
+        rows: async (em) => {
+          if (callbackUrl) await TaskCallbacks.insert(em, [{ taskId, owner, url: callbackUrl }]);
+        },
       },
     );
     this.tasks.releaseStarts([request.priority]);

@@ -12,13 +12,13 @@ import {
   ConceptEntity,
   ContentItemEntity,
   ExecutionLogEntity,
-  insertRoadmaps,
+  insertRoadmapsSql,
   RoadmapEntity,
   RoadmapRevisionEntity,
   sql,
   TaskEntity,
 } from '@roadmap/persistence';
-import { admitTasks, TaskLifecycle, type NewTask } from '@roadmap/workflow';
+import { admitTasks, TaskLifecycle, type AdmissionOptions, type NewTask } from '@roadmap/workflow';
 import { DataSource, type EntityManager } from 'typeorm';
 
 /** One roadmap request to accept: its new ids, its caller, the validated body and its Idempotency-Key, if any. */
@@ -44,8 +44,8 @@ export class TasksRepository {
   ) {}
 
   /**
-   * Admits a roadmap task with its roadmap and its workflow message (the outbox) in one transaction,
-   * with what `also` writes (its callback): the task and its message commit together.
+   * Admits a roadmap task with its roadmap and its first message in one transaction, with what
+   * `also` writes (its callback): the task and its message commit together.
    */
   async createRoadmapTask(
     ids: { taskId: string; roadmapId: string },
@@ -56,38 +56,38 @@ export class TasksRepository {
     trace?: Record<string, string>,
     also?: (em: EntityManager) => Promise<unknown>,
   ): Promise<{ task: TaskEntity; replayed: boolean }> {
-    return this.createOne(newTask(ids, owner, request, reviewMode), idempotency, trace, async (em, now) => {
-      await insertRoadmaps(em, [{ id: ids.roadmapId, taskId: ids.taskId, owner, goal: request.goal, preferences: request.preferences }], now);
-      await also?.(em);
-    });
+    const entry: NewRoadmapTask = { ids, owner, request, reviewMode, trace };
+    return this.createOne(newTask(ids, owner, request, reviewMode), { idempotency, trace, rowsSql: roadmapRowsOf([entry]), rows: also && ((em) => also(em)) });
   }
 
   /**
-   * Admits one task (and its domain rows, `rows`) with its first message, through the lifecycle's
-   * admission, in one transaction. With an Idempotency-Key already used by the same caller, answers
-   * with the first task instead.
+   * Admits one task (and its domain rows: `rowsSql` in the admitting statement, `rows` after it)
+   * with its first message, through the lifecycle's admission, in one transaction. With an
+   * Idempotency-Key already used by the same caller, answers with the first task instead.
    */
   async createOne(
     task: NewTask,
-    idempotency?: Idempotency,
-    trace?: Record<string, string>,
-    rows?: (em: EntityManager, now: Date) => Promise<unknown>,
+    how: { idempotency?: Idempotency; trace?: Record<string, string>; rowsSql?: AdmissionOptions['rowsSql']; rows?: (em: EntityManager, now: Date) => Promise<unknown> } = {},
   ): Promise<{ task: TaskEntity; replayed: boolean }> {
     return this.dataSource.transaction(async (em: EntityManager) => {
-      if (idempotency) {
-        const existing = await claimIdempotencyKey(em, task.owner, idempotency, task.id);
+      if (how.idempotency) {
+        const existing = await claimIdempotencyKey(em, task.owner, how.idempotency, task.id);
         if (existing) return { task: existing, replayed: true };
       }
-      await admitTasks(this.lifecycle, em, [task], { rows: rows && ((em, _, now) => rows(em, now)), traceOf: () => trace });
+      const rows = how.rows;
+      await admitTasks(this.lifecycle, em, [task], { rowsSql: how.rowsSql, rows: rows && ((em, _, now) => rows(em, now)), traceOf: () => how.trace });
       const created = (await em.getRepository(TaskEntity).findOneBy({ id: task.id }))!;
       return { task: created, replayed: false };
     });
   }
 
   /**
-   * Accepts many roadmap requests in one transaction (group commit): their idempotency keys, task
-   * rows, roadmap rows and the outbox rows of their workflow messages each in one statement, with what
-   * `also` writes for the accepted ones (their callbacks), all committed together: no task without its message, and no broker round trip in the transaction.
+   * Accepts many roadmap requests together (group commit): their tasks, roadmaps and held first
+   * messages in one statement (`admitTasks`), with, when some carry them, their idempotency keys
+   * before it and what `also` writes for the accepted ones (their callbacks) after it, all in one
+   * transaction: no task without its message, and no broker round trip in the transaction. A batch
+   * of plain requests (neither key nor callback: a front end's usual POST) needs no transaction,
+   * and costs one round trip to PostgreSQL.
    *
    * Answers by position: `created`, or `key_taken` (its Idempotency-Key is held by another request, or
    * by an earlier entry of this batch: the caller answers it through {@link createRoadmapTask}, which
@@ -97,6 +97,19 @@ export class TasksRepository {
     entries: readonly NewRoadmapTask[],
     also?: (em: EntityManager, accepted: readonly NewRoadmapTask[]) => Promise<unknown>,
   ): Promise<Array<BatchAdmission>> {
+    const admit = (db: DataSource | EntityManager, accepted: readonly NewRoadmapTask[]) => {
+      const entry = new Map(accepted.map((e) => [e.ids.taskId, e]));
+      return admitTasks(
+        this.lifecycle,
+        db,
+        accepted.map((e) => newTask(e.ids, e.owner, e.request, e.reviewMode)),
+        { rowsSql: roadmapRowsOf(accepted), traceOf: (task) => entry.get(task.id)!.trace },
+      );
+    };
+    if (entries.every((e) => !e.idempotency && !e.request.callbackUrl)) {
+      await admit(this.dataSource, entries);
+      return entries.map(() => ({ outcome: 'created' }));
+    }
     return this.dataSource.transaction(async (em: EntityManager) => {
       const answers: BatchAdmission[] = entries.map(() => ({ outcome: 'created' }));
       const keyed = entries.map((e, i) => ({ e, i })).filter(({ e }) => e.idempotency);
@@ -119,24 +132,10 @@ export class TasksRepository {
         const claimed = new Set(rows.map((r) => r.task_id));
         for (const { e, i } of keyed) if (!claimed.has(e.ids.taskId)) answers[i] = { outcome: 'key_taken' };
       }
-      const accepted = new Map(entries.filter((_, i) => answers[i]!.outcome === 'created').map((e) => [e.ids.taskId, e]));
-      if (accepted.size > 0) {
-        const entry = (task: NewTask) => accepted.get(task.id)!;
-        await admitTasks(
-          this.lifecycle,
-          em,
-          [...accepted.values()].map((e) => newTask(e.ids, e.owner, e.request, e.reviewMode)),
-          {
-            rows: (em, admitted, now) =>
-              insertRoadmaps(
-                em,
-                admitted.map(entry).map((e) => ({ id: e.ids.roadmapId, taskId: e.ids.taskId, owner: e.owner, goal: e.request.goal, preferences: e.request.preferences })),
-                now,
-              ),
-            traceOf: (task) => entry(task).trace,
-          },
-        );
-        await also?.(em, [...accepted.values()]);
+      const accepted = entries.filter((_, i) => answers[i]!.outcome === 'created');
+      if (accepted.length > 0) {
+        await admit(em, accepted);
+        await also?.(em, accepted);
       }
       return answers;
     });
@@ -269,6 +268,17 @@ async function claimIdempotencyKey(em: EntityManager, owner: string, idempotency
 }
 
 /** A roadmap task's row (its roadmap row goes with it). */
+/** The roadmap rows of roadmap requests, as a part of their admitting statement. */
+function roadmapRowsOf(entries: readonly NewRoadmapTask[]): AdmissionOptions['rowsSql'] {
+  return (params, _tasks, now, admitted) =>
+    insertRoadmapsSql(
+      params,
+      entries.map((e) => ({ id: e.ids.roadmapId, taskId: e.ids.taskId, owner: e.owner, goal: e.request.goal, preferences: e.request.preferences })),
+      now,
+      admitted,
+    );
+}
+
 function newTask(ids: { taskId: string; roadmapId: string }, owner: string, request: CreateRoadmapRequest, reviewMode: ReviewMode): NewTask {
   const { callbackUrl: _callback, ...input } = request; // the callback is a webhook row, not the workflow's input
   return {
