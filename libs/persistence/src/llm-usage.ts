@@ -104,6 +104,7 @@ export async function insertLlmCalls(on: DataSource | EntityManager, rows: reado
      )
      SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM items)::int AS items, (SELECT count(*) FROM daily)::int AS daily`,
     [JSON.stringify(payload)],
+    { prepare: true },
   );
   return result[0]?.inserted ?? 0;
 }

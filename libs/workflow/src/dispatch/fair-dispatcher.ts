@@ -28,6 +28,8 @@ export const DISPATCH_OPTIONS = Symbol('DISPATCH_OPTIONS');
 const DEFAULTS: FairDispatchOptions = { windows: { workflow: 2, content: 16 }, sweepMs: 0, releaseIntervalMs: 0 };
 /** Sweeps between two searches for held work that died while held (a cancelled task's items). */
 const PRUNE_EVERY = 30;
+/** How soon a release that found another process releasing the lane tries again, at the least (ms). */
+const BUSY_RETRY_MS = 10;
 /** A window of 0: as good as no limit. */
 const UNLIMITED = 1_000_000;
 
@@ -114,8 +116,12 @@ export class FairDispatcher implements OnApplicationBootstrap, OnApplicationShut
       return;
     }
     this.started.set(key, performance.now());
-    const run = this.release(lane, priority)
-      .then(() => undefined)
+    const run = this.releaseOnce(lane, priority, false)
+      .then((count) => {
+        // Another process is releasing this lane: its release may have read the queue before this
+        // one's commit, so try again after the interval rather than wait on its lock with a connection.
+        if (count === null) this.retryLater(key, lane, priority);
+      })
       .catch((error) => this.logger.warn({ err: error, lane, priority }, 'fair dispatch: release failed; the next one or the sweep catches up'))
       .finally(() => {
         this.running.delete(key);
@@ -124,15 +130,37 @@ export class FairDispatcher implements OnApplicationBootstrap, OnApplicationShut
     this.running.set(key, run);
   }
 
+  private retryLater(key: string, lane: DispatchLane, priority: Priority): void {
+    if (this.stopped || this.waiting.has(key)) return;
+    this.again.delete(key);
+    this.waiting.set(
+      key,
+      setTimeout(() => {
+        this.waiting.delete(key);
+        this.requestOne(lane, priority);
+      }, Math.max(this.options.releaseIntervalMs, BUSY_RETRY_MS)),
+    );
+  }
+
   /** Releases what fits in the owners' windows of one lane and priority; returns how many messages went out. */
   async release(lane: DispatchLane, priority: Priority): Promise<number> {
-    const count = await this.dataSource.transaction((em) => this.releaseIn(em, lane, priority));
-    if (count > 0) released.inc({ lane, priority }, count);
+    return (await this.releaseOnce(lane, priority, true))!;
+  }
+
+  /** One release; `wait`: for another process's release of the lane to end, else null when one is running. */
+  private async releaseOnce(lane: DispatchLane, priority: Priority, wait: boolean): Promise<number | null> {
+    const count = await this.dataSource.transaction((em) => this.releaseIn(em, lane, priority, wait));
+    if (count) released.inc({ lane, priority }, count);
     return count;
   }
 
-  private async releaseIn(em: EntityManager, lane: DispatchLane, priority: Priority): Promise<number> {
-    await sql(em, `SELECT pg_advisory_xact_lock(hashtext($1))`, [`roadmap-dispatch:${this.schema}:${lane}:${priority}`], { prepare: true });
+  private async releaseIn(em: EntityManager, lane: DispatchLane, priority: Priority, wait: boolean): Promise<number | null> {
+    const lock = [`roadmap-dispatch:${this.schema}:${lane}:${priority}`];
+    if (wait) await sql(em, `SELECT pg_advisory_xact_lock(hashtext($1))`, lock, { prepare: true });
+    else {
+      const { rows } = await sql<{ locked: boolean }>(em, `SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked`, lock, { prepare: true });
+      if (!rows[0]?.locked) return null;
+    }
     // Released work that ended (whichever way) no longer counts: forget it.
     await sql(em, `DELETE FROM dispatch_queue q WHERE q.lane = $1 AND q.priority = $2 AND q.released_at IS NOT NULL AND NOT ${LIVE[lane]}`, [lane, priority], { prepare: true });
     const window = this.options.windows[lane] || UNLIMITED;

@@ -63,6 +63,7 @@ export const Outbox = {
         messages.map((m, i) => m.key ?? ids[i]!),
         messages.map((m) => m.core === true),
       ],
+      { prepare: true },
     );
   },
 };

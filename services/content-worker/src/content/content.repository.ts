@@ -137,6 +137,7 @@ export class ContentRepository {
          JOIN roadmaps r ON r.id = i.roadmap_id
          JOIN tasks t ON t.id = r.task_id`,
       [keys.map((k) => k.roadmapId), keys.map((k) => k.conceptId), keys.map((k) => k.kind)],
+      { prepare: true },
     );
     const byOrd = new Map(rows.map((row) => [Number(row.ord), row]));
     return keys.map((_, index) => {
@@ -185,6 +186,7 @@ export class ContentRepository {
           AND r.id = i.roadmap_id AND t.id = r.task_id AND t.status = 'running'
         RETURNING i.id, i.generation`,
       [entries.map((e) => e.itemId), entries.map((e) => e.generation)],
+      { prepare: true },
     );
     const claimed = new Set(rows.map((row) => `${row.id}:${row.generation}`));
     return entries.map((e) => claimed.has(`${e.itemId}:${e.generation}`));
@@ -291,6 +293,7 @@ export class ContentRepository {
         col((r) => done(r)?.outputTokens ?? null),
         col((r) => (r.status === 'failed' ? JSON.stringify(r.error) : null)),
       ],
+      { prepare: true },
     );
     const row = rows[0];
     if (!row) throw new Error(`roadmap ${roadmapId} vanished`);
