@@ -75,8 +75,8 @@ for (const name of names) {
       const postRow = (p, what) => row('gateway', `POST /api/v1/roadmaps, autocannon -c ${p.connections} ${p.seconds} s, ${what}`, `${fmt(p.reqPerSec)} req/s · p50 ${p.p50} ms · p99 ${p.p99} ms · ${fmt(p.successPct, 2)}% 202 (${p.non2xx} non-2xx, ${p.errors} errors; ${fmt(p.tasksWritten)} tasks written)`, 'p99 < 10 ms, 100%', p.goalMet);
       postRow(r.postAlone, 'gateway alone (workers not started)');
       postRow(r.post, 'workers generating');
-      for (const p of r.openLoop) {
-        row('gateway', `POST /api/v1/roadmaps, open loop ${fmt(p.rate)} req/s (one request every ${fmt(1000 / p.rate, 2)} ms, timed from its schedule; up to ${p.connections} sockets) ${p.seconds} s, workers generating`,
+      for (const [p, what] of [...(r.openLoopAlone ?? []).map((p) => [p, 'gateway alone']), ...r.openLoop.map((p) => [p, 'workers generating'])]) {
+        row('gateway', `POST /api/v1/roadmaps, open loop ${fmt(p.rate)} req/s (one request every ${fmt(1000 / p.rate, 2)} ms, timed from its schedule; up to ${p.connections} sockets) ${p.seconds} s, ${what}`,
           `${fmt(p.reqPerSec)} req/s sent · p50 ${p.p50} ms · p90 ${p.p90} ms · p99 ${p.p99} ms · max ${p.max} ms · ${fmt(p.successPct, 2)}% 202 (${p.non2xx} non-2xx, ${p.errors} errors, ${p.timeouts} timeouts; ${fmt(p.tasksWritten)} tasks written; ${fmt(p.itemsRunning)} items running at the end)`,
           p.rate === 1000 ? 'p99 < 10 ms, 100% 202' : 'report', p.goalMet);
       }

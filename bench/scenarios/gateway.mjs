@@ -84,6 +84,12 @@ export async function gateway() {
       return run;
     };
     const postAlone = await postRun();
+    // The same open loop with the gateway alone (BENCH_GATEWAY_ALONE_RATES, default 1000; empty: none):
+    // the gateway's own latency, before the workers take their share of the 2 cores.
+    const openLoopAlone = [];
+    for (const rate of (process.env.BENCH_GATEWAY_ALONE_RATES ?? '1000').split(',').map(Number).filter((n) => n > 0)) {
+      openLoopAlone.push(await openLoopRun(platform, body, auth, rate));
+    }
     const workers = [await platform.spawn('workflow-worker'), await platform.spawn('content-worker'), await platform.spawn('content-worker')];
     await Promise.all(workers.map((w) => platform.waitReady(w)));
     // BENCH_WORKERS_NICE=n: the workers run at a lower CPU priority (as their own pods' CPU shares
@@ -109,7 +115,7 @@ export async function gateway() {
     health.running = state.running; health.pending = state.pending; health.runningAfter = after.running; health.pendingAfter = after.pending;
     health.successPct = (health.status2xx / Math.max(1, health.total)) * 100;
     health.goalMet = health.p99 < 10 && health.non2xx === 0 && health.errors === 0;
-    return { postAlone, post, openLoop, health };
+    return { postAlone, openLoopAlone, post, openLoop, health };
   } finally {
     await platform.stop();
   }
