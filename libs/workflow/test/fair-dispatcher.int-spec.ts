@@ -22,7 +22,7 @@ describe(FairDispatcher.name, () => {
     await db?.drop();
     db = await createTestDatabase('fair');
     ds = db.dataSource;
-    sut = new FairDispatcher(ds, logger, { windows: { workflow: 2, content: 3 }, sweepMs: 0 });
+    sut = new FairDispatcher(ds, logger, { windows: { workflow: 2, content: 3 }, sweepMs: 0, releaseIntervalMs: 0 });
   });
   after(async () => {
     await db?.drop();
@@ -122,9 +122,56 @@ describe(FairDispatcher.name, () => {
     assert.equal(await releasedOf('content', 'a'), 3);
   });
 
+  const waitFor = async (what: () => Promise<boolean>, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (!(await what())) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
+  };
+
+  it('releases a lone request at once and the requests of a burst together, no sooner than the interval after the last release', async () => {
+    const paced = new FairDispatcher(ds, logger, { windows: { workflow: 0, content: 0 }, sweepMs: 0, releaseIntervalMs: 1_500 });
+    try {
+      await holdStarts('a', 1);
+      const asked = Date.now();
+      paced.request('normal', 'workflow');
+      assert.ok(await waitFor(async () => (await releasedOf('workflow', 'a')) === 1, 1_000), 'a lone request is released at once');
+      assert.ok(Date.now() - asked < 1_000);
+      await holdStarts('a', 3);
+      for (let i = 0; i < 3; i++) paced.request('normal', 'workflow');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await releasedOf('workflow', 'a'), 1, 'the burst waits for the interval');
+      assert.ok(await waitFor(async () => (await releasedOf('workflow', 'a')) === 4, 5_000), 'then one release takes all three');
+    } finally {
+      await paced.onApplicationShutdown();
+    }
+  });
+
+  it("retries, never drops, a requested release that finds another process's release holding the lane", async () => {
+    const paced = new FairDispatcher(ds, logger, { windows: { workflow: 0, content: 0 }, sweepMs: 0, releaseIntervalMs: 50 });
+    const runner = (await db.connect()).createQueryRunner(); // closed by db.drop()
+    try {
+      await holdStarts('a', 2);
+      await runner.startTransaction();
+      const schema = (ds.options as { schema?: string }).schema ?? 'public';
+      await runner.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`roadmap-dispatch:${schema}:workflow:normal`]);
+      paced.request('normal', 'workflow');
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(await releasedOf('workflow', 'a'), 0, 'nothing released while the lane is held elsewhere');
+      await runner.commitTransaction();
+      assert.ok(await waitFor(async () => (await releasedOf('workflow', 'a')) === 2, 5_000), 'released once the lane is free');
+    } finally {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      await runner.release();
+      await paced.onApplicationShutdown();
+    }
+  });
+
   it('never fills a window twice when releases race', async () => {
     await holdStarts('a', 20);
-    const other = new FairDispatcher(await db.connect(), logger, { windows: { workflow: 2, content: 3 }, sweepMs: 0 });
+    const other = new FairDispatcher(await db.connect(), logger, { windows: { workflow: 2, content: 3 }, sweepMs: 0, releaseIntervalMs: 0 });
     const counts = await Promise.all([sut, other, sut, other].map((d) => d.release('workflow', 'normal')));
     assert.equal(counts.reduce((a, b) => a + b, 0), 2);
     assert.equal(await releasedOf('workflow', 'a'), 2);

@@ -83,6 +83,31 @@ describe('TasksRepository.createRoadmapTasks (group commit of roadmap requests)'
     assert.equal(Number(n), 0);
   });
 
+  it('commits nothing of a plain batch (one statement, no transaction) that PostgreSQL refused, and says why', async () => {
+    const entries = ['Learn Rust', 'Learn \u0000 Go'].map((goal) => entry(goal, 'erin'));
+    // The service takes such a batch again one request at a time when the error is a data error (SQLSTATE class 22).
+    await assert.rejects(sut.createRoadmapTasks(entries), (error: { driverError?: { code?: string } }) => /^22/.test(error.driverError?.code ?? ''));
+    const { tasks, roadmaps } = await stored(entries);
+    assert.equal(tasks.length + roadmaps.length, 0);
+    const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM dispatch_queue WHERE task_id = ANY($1::uuid[])`, [entries.map((e) => e.ids.taskId)]);
+    assert.equal(n, 0, 'no start held for a task that does not exist');
+  });
+
+  it('leaves a task whose id exists alone, with its roadmap and its held start, and admits the others of the batch', async () => {
+    const first = entry('Learn Haskell', 'frank');
+    await sut.createRoadmapTasks([first]);
+    // The same task id again (with another roadmap id), beside a new request.
+    const again: NewRoadmapTask = { ...entry('Learn OCaml', 'frank'), ids: { taskId: first.ids.taskId, roadmapId: randomUUID() } };
+    const other = entry('Learn Scala', 'frank');
+    await sut.createRoadmapTasks([again, other]);
+    const { tasks, roadmaps } = await stored([first, other]);
+    assert.deepEqual(tasks.map((t: { goal: string }) => t.goal).sort(), ['Learn Haskell', 'Learn Scala']);
+    assert.deepEqual(roadmaps.map((r: { id: string }) => r.id).sort(), [first.ids.roadmapId, other.ids.roadmapId].sort(), 'no roadmap for the task that was not inserted');
+    const held = await db.dataSource.query(`SELECT task_id, payload->>'roadmapId' AS roadmap_id FROM dispatch_queue WHERE task_id = ANY($1::uuid[])`, [[first.ids.taskId, other.ids.taskId]]);
+    assert.equal(held.length, 2, 'one held start per task');
+    assert.equal(held.find((h: { task_id: string }) => h.task_id === first.ids.taskId).roadmap_id, first.ids.roadmapId, 'the first start is kept as it was');
+  });
+
   it('hands back a request whose Idempotency-Key is taken, by another request or earlier in the batch', async () => {
     const taken = entry('Learn Elixir', 'carol', 'taken-key');
     await sut.createRoadmapTasks([taken]);
