@@ -146,6 +146,7 @@ Also hashed into the pod annotation checksum/config, so pods roll when it change
 {{- $_ := set $env "SHUTDOWN_GRACE_MS" (include "roadmap.envValue" $v.config.shutdownGraceMs) -}}
 {{- $_ := set $env "DISPATCH_WORKFLOW_WINDOW" (include "roadmap.envValue" $v.dispatch.workflowWindow) -}}
 {{- $_ := set $env "DISPATCH_CONTENT_WINDOW" (include "roadmap.envValue" $v.dispatch.contentWindow) -}}
+{{- $_ := set $env "DISPATCH_RELEASE_INTERVAL_MS" (include "roadmap.envValue" $v.dispatch.releaseIntervalMs) -}}
 {{- $_ := set $env "PORT" (include "roadmap.envValue" .svc.port) -}}
 {{- if .svc.consumers -}}
 {{- $_ := set $env "WORKER_CONCURRENCY" (include "roadmap.envValue" .svc.concurrency) -}}
