@@ -15,20 +15,16 @@ import { BENCH_DIR, child, fmt, NODE, nodeOptions, resultOf, ROOT, SERVICES, sle
 
 const { Platform } = await import(pathToFileURL(join(ROOT, 'dist', 'test', 'support', 'platform.js')).href);
 
-async function cannon(args) {
-  const c = child(NODE, [join(BENCH_DIR, 'scenarios', 'cannon.mjs'), JSON.stringify(args)], { label: 'autocannon' });
+/** Runs a load generator (`scenarios/<script>.mjs`) in its own process; its RESULT line. */
+async function load(script, args) {
+  const c = child(NODE, [join(BENCH_DIR, 'scenarios', `${script}.mjs`), JSON.stringify(args)], { label: script });
   await c.waitFor(/^RESULT /, (args.duration + 60) * 1000);
   return resultOf(c);
 }
+const cannon = (args) => load('cannon', args);
 
 /** Requests per second of the open-loop rows (BENCH_GATEWAY_RATES, comma-separated). */
 const OPEN_LOOP_RATES = (process.env.BENCH_GATEWAY_RATES ?? '500,1000,2000').split(',').map(Number).filter((n) => n > 0);
-
-async function openLoop(args) {
-  const c = child(NODE, [join(BENCH_DIR, 'scenarios', 'open-loop.mjs'), JSON.stringify(args)], { label: 'open-loop' });
-  await c.waitFor(/^RESULT /, (args.duration + 60) * 1000);
-  return resultOf(c);
-}
 
 /**
  * One open-loop row: `rate` requests/s for BENCH_GATEWAY_RATE_SECONDS (20), whatever the answers, as
@@ -41,7 +37,7 @@ async function openLoopRun(platform, body, auth, rate) {
   const seconds = Number(process.env.BENCH_GATEWAY_RATE_SECONDS ?? 20);
   const connections = Number(process.env.BENCH_GATEWAY_RATE_CONNECTIONS ?? 256);
   const before = await platform.query('SELECT count(*)::int AS tasks FROM tasks');
-  const run = await openLoop({ url: `${platform.url}/api/v1/roadmaps`, method: 'POST', body, headers: auth, connections, duration: seconds, rate });
+  const run = await load('open-loop', { url: `${platform.url}/api/v1/roadmaps`, method: 'POST', body, headers: auth, connections, duration: seconds, rate });
   const after = await platform.query(`SELECT count(*)::int AS tasks, count(*) FILTER (WHERE status = 'running')::int AS running FROM tasks`);
   const [items] = await platform.query(`SELECT count(*) FILTER (WHERE status = 'running')::int AS running FROM content_items`);
   run.connections = connections;

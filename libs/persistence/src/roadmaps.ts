@@ -26,7 +26,7 @@ export async function insertRoadmaps(em: EntityManager, roadmaps: readonly NewRo
  */
 export function insertRoadmapsSql(p: SqlParams, roadmaps: readonly NewRoadmap[], createdAt: Date, onlyTasks?: string): string {
   return `INSERT INTO roadmaps (id, task_id, owner, goal, preferences, status, created_at, updated_at)
-     SELECT id, task_id, owner, goal, preferences::jsonb, 'designing', ${p.add(createdAt)}::timestamptz, ${'$' + p.values.length}::timestamptz
+     SELECT id, task_id, owner, goal, preferences::jsonb, 'designing', ${p.add(createdAt)}::timestamptz, ${p.add(createdAt)}::timestamptz
        FROM unnest(${p.add(roadmaps.map((r) => r.id), 'uuid[]')}, ${p.add(roadmaps.map((r) => r.taskId), 'uuid[]')}, ${p.add(roadmaps.map((r) => r.owner), 'text[]')},
                    ${p.add(roadmaps.map((r) => r.goal), 'text[]')}, ${p.add(roadmaps.map((r) => JSON.stringify(r.preferences)), 'text[]')})
             AS x(id, task_id, owner, goal, preferences)${onlyIn('x.task_id', onlyTasks)}`;

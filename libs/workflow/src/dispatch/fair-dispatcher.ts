@@ -105,22 +105,16 @@ export class FairDispatcher implements OnApplicationBootstrap, OnApplicationShut
     // Every release reads the whole lane: one per interval serves all the requests made meanwhile,
     // where one per request would spend a transaction per admission batch finding the windows full.
     const wait = (this.started.get(key) ?? -Infinity) + this.options.releaseIntervalMs - performance.now();
-    if (wait > 0) {
-      this.waiting.set(
-        key,
-        setTimeout(() => {
-          this.waiting.delete(key);
-          this.requestOne(lane, priority);
-        }, wait),
-      );
-      return;
-    }
+    if (wait > 0) return this.requestIn(key, lane, priority, wait);
     this.started.set(key, performance.now());
     const run = this.releaseOnce(lane, priority, false)
       .then((count) => {
         // Another process is releasing this lane: its release may have read the queue before this
         // one's commit, so try again after the interval rather than wait on its lock with a connection.
-        if (count === null) this.retryLater(key, lane, priority);
+        if (count === null) {
+          this.again.delete(key);
+          this.requestIn(key, lane, priority, Math.max(this.options.releaseIntervalMs, BUSY_RETRY_MS));
+        }
       })
       .catch((error) => this.logger.warn({ err: error, lane, priority }, 'fair dispatch: release failed; the next one or the sweep catches up'))
       .finally(() => {
@@ -130,15 +124,15 @@ export class FairDispatcher implements OnApplicationBootstrap, OnApplicationShut
     this.running.set(key, run);
   }
 
-  private retryLater(key: string, lane: DispatchLane, priority: Priority): void {
+  /** Asks for the release in `ms`; the requests made meanwhile are served by it. */
+  private requestIn(key: string, lane: DispatchLane, priority: Priority, ms: number): void {
     if (this.stopped || this.waiting.has(key)) return;
-    this.again.delete(key);
     this.waiting.set(
       key,
       setTimeout(() => {
         this.waiting.delete(key);
         this.requestOne(lane, priority);
-      }, Math.max(this.options.releaseIntervalMs, BUSY_RETRY_MS)),
+      }, ms),
     );
   }
 

@@ -79,7 +79,7 @@ export class TaskLifecycle {
   insertSql(p: SqlParams, tasks: readonly NewTask[], createdAt: Date): string {
     const col = <T>(pick: (t: NewTask) => T, cast: string) => p.add(tasks.map(pick), cast);
     return `INSERT INTO tasks (id, type, status, owner, priority, input, workflow_version, review_mode, roadmap_id, parent_id, child_index, created_at, updated_at)
-       SELECT id, type, 'queued', owner, priority, input::jsonb, version, review_mode, roadmap_id, parent_id, child_index, ${p.add(createdAt)}::timestamptz, ${'$' + p.values.length}::timestamptz
+       SELECT id, type, 'queued', owner, priority, input::jsonb, version, review_mode, roadmap_id, parent_id, child_index, ${p.add(createdAt)}::timestamptz, ${p.add(createdAt)}::timestamptz
          FROM unnest(${col((t) => t.id, 'uuid[]')}, ${col((t) => t.type, 'text[]')}, ${col((t) => t.owner, 'text[]')}, ${col((t) => t.priority, 'text[]')},
                      ${col((t) => JSON.stringify(t.input), 'text[]')}, ${col((t) => t.version, 'text[]')}, ${col((t) => t.reviewMode, 'text[]')},
                      ${col((t) => t.roadmapId ?? null, 'uuid[]')}, ${col((t) => t.parentId ?? null, 'uuid[]')}, ${col((t) => t.childIndex ?? null, 'int[]')})
