@@ -1,25 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually, Platform, sleep } from '../support/platform.js';
-import { PrivateNats } from '../support/nats.js';
+import { eventually, sleep, type Platform } from '../support/platform.js';
+import { platformOnPrivateNats, type PrivateNats } from '../support/nats.js';
 
 describe('nats-server restarted in the middle of roadmaps (file storage)', () => {
   let nats: PrivateNats;
   let platform: Platform;
+  let stop: (() => Promise<void>) | undefined;
 
   before(async () => {
-    nats = await PrivateNats.start('nats-restart');
-    platform = await Platform.start({
-      natsUrl: nats.url,
-      env: { OFFLINE_LLM_LATENCY_MS: '150' },
-      serviceEnv: { 'content-worker': { WORKER_CONCURRENCY: '4' } },
-      ackWaitMs: 5_000,
-    });
+    ({ nats, platform, stop } = await platformOnPrivateNats('nats-restart'));
   });
-  after(async () => {
-    await platform?.stop({ skipStreams: true });
-    await nats?.remove();
-  });
+  after(async () => stop?.());
 
   it('completes every task, with every item stored once', async () => {
     const goals = ['Become a backend engineer', 'Learn data analysis with Python', 'Become a DevOps engineer'];

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRoadmapClient, followTask, type TaskEvent } from '@roadmap/client';
-import { eventually, Platform, sleep } from '../support/platform.js';
-import { PrivateNats } from '../support/nats.js';
+import { eventually, sleep, type Platform } from '../support/platform.js';
+import { platformOnPrivateNats, type PrivateNats } from '../support/nats.js';
 
 /**
  * Events are never lost (issue 19): a task's events are written to the outbox by the transactions
@@ -12,20 +12,12 @@ import { PrivateNats } from '../support/nats.js';
 describe('an SSE client following a roadmap across a nats-server restart', () => {
   let nats: PrivateNats;
   let platform: Platform;
+  let stop: (() => Promise<void>) | undefined;
 
   before(async () => {
-    nats = await PrivateNats.start('sse-nats-restart');
-    platform = await Platform.start({
-      natsUrl: nats.url,
-      env: { OFFLINE_LLM_LATENCY_MS: '150' },
-      serviceEnv: { 'content-worker': { WORKER_CONCURRENCY: '4' } },
-      ackWaitMs: 5_000,
-    });
+    ({ nats, platform, stop } = await platformOnPrivateNats('sse-nats-restart'));
   });
-  after(async () => {
-    await platform?.stop({ skipStreams: true });
-    await nats?.remove();
-  });
+  after(async () => stop?.());
 
   it('gets every event once, in order, ending with task.completed, after reconnecting with Last-Event-ID', async () => {
     const resumedFrom: string[] = [];

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually, freePort } from './platform.js';
+import { eventually, freePort, Platform } from './platform.js';
 
 /** Resolves whether something listens on 127.0.0.1:port. */
 export function listening(port: number): Promise<boolean> {
@@ -64,4 +64,27 @@ export class PrivateNats {
     await this.kill();
     rmSync(this.storeDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A platform on a nats-server of its own, for the tests that kill and restart it: 150 ms LLM calls,
+ * 4 content slots, a 5 s ack wait (redeliveries within the test). `stop` leaves the streams to the
+ * server's removal.
+ */
+export async function platformOnPrivateNats(name: string): Promise<{ nats: PrivateNats; platform: Platform; stop(): Promise<void> }> {
+  const nats = await PrivateNats.start(name);
+  const platform = await Platform.start({
+    natsUrl: nats.url,
+    env: { OFFLINE_LLM_LATENCY_MS: '150' },
+    serviceEnv: { 'content-worker': { WORKER_CONCURRENCY: '4' } },
+    ackWaitMs: 5_000,
+  });
+  return {
+    nats,
+    platform,
+    async stop() {
+      await platform.stop({ skipStreams: true });
+      await nats.remove();
+    },
+  };
 }

@@ -135,10 +135,8 @@ describe(FairDispatcher.name, () => {
     const paced = new FairDispatcher(ds, logger, { windows: { workflow: 0, content: 0 }, sweepMs: 0, releaseIntervalMs: 1_500 });
     try {
       await holdStarts('a', 1);
-      const asked = Date.now();
       paced.request('normal', 'workflow');
       assert.ok(await waitFor(async () => (await releasedOf('workflow', 'a')) === 1, 1_000), 'a lone request is released at once');
-      assert.ok(Date.now() - asked < 1_000);
       await holdStarts('a', 3);
       for (let i = 0; i < 3; i++) paced.request('normal', 'workflow');
       await new Promise((r) => setTimeout(r, 300));
